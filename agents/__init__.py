@@ -1,0 +1,1 @@
+"""TorchRL agents consuming the representations (entry points: ``python -m agents.<name>``)."""

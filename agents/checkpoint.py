@@ -1,0 +1,89 @@
+"""Atomic checkpoints: ``config.json`` + ``model.safetensors`` (loadable with
+``representations.load_pretrained``) and ``training_state.pt`` (optimiser, targets, RNG) for resuming.
+
+Each checkpoint is written into a temporary folder and renamed into place; the ``latest`` pointer is
+replaced atomically afterwards, so an interruption at any moment leaves the previous one intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+LATEST = "latest"
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(
+    ckpt_root: Path,
+    *,
+    step: int,
+    config: dict[str, Any],
+    weights: dict[str, nn.Module],
+    training_state: dict[str, Any],
+    keep: int = 2,
+) -> Path:
+    """Writes ``ckpt_root/step<step>/`` atomically and points ``ckpt_root/latest`` at it."""
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    final = ckpt_root / f"step{step:09d}"
+    tmp = ckpt_root / f".tmp-{final.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    # Clone: safetensors refuses tensors sharing storage (e.g. ψ ≡ φ in the symmetric variant).
+    tensors = {f"{prefix}.{k}": v.detach().cpu().clone().contiguous() for prefix, mod in weights.items() for k, v in mod.state_dict().items()}
+    save_file(tensors, str(tmp / "model.safetensors"), metadata={"step": str(step)})
+    torch.save(training_state, tmp / "training_state.pt")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    _write_text_atomic(ckpt_root / LATEST, final.name)
+    for old in sorted(ckpt_root.glob("step*"))[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(ckpt_root: Path) -> Path | None:
+    pointer = ckpt_root / LATEST
+    if not pointer.exists():
+        return None
+    path = ckpt_root / pointer.read_text().strip()
+    return path if (path / "training_state.pt").exists() else None
+
+
+def load_weights(path: Path, modules: dict[str, nn.Module]) -> None:
+    tensors = load_file(str(path / "model.safetensors"))
+    for prefix, mod in modules.items():
+        mod.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
+
+
+def find_resume_checkpoint(resume: bool | str, run_dir: Path) -> Path | None:
+    """``resume=true``: newest sibling run (same env/representation/seed) with a checkpoint;
+    ``resume=<folder>``: that run folder or checkpoint folder. Returns None when starting fresh."""
+    if resume is False or resume is None or str(resume).lower() == "false":
+        return None
+    if str(resume).lower() == "true":
+        candidates = [latest_checkpoint(d / "checkpoints") for d in sorted(run_dir.parent.iterdir()) if d.is_dir() and d != run_dir]
+        candidates = [c for c in candidates if c is not None]
+        if not candidates:
+            raise FileNotFoundError(
+                f"resume=true but no earlier run with a checkpoint under {run_dir.parent}; "
+                "start without resume, or pass resume=<run folder>"
+            )
+        return max(candidates, key=lambda c: c.stat().st_mtime)
+    path = Path(str(resume)).expanduser()
+    for candidate in (path, *([latest_checkpoint(path / "checkpoints")] if (path / "checkpoints").exists() else [])):
+        if candidate is not None and (candidate / "training_state.pt").exists():
+            return candidate
+    raise FileNotFoundError(f"resume={resume}: no checkpoint found there (expected a run folder with checkpoints/ or a step* folder)")

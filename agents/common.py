@@ -1,0 +1,103 @@
+"""Small pieces every entry point shares: device, seeding, loggers, optimiser, finiteness checks."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from torchrl.record.loggers import CSVLogger, Logger
+
+from representations.base import ZeroShotRepresentation
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device={name} requested but CUDA is not available; use device=cpu or device=auto")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class MultiLogger:
+    """Fans scalars out to torchrl loggers (CSV always, wandb unless disabled)."""
+
+    def __init__(self, logger_cfg: Mapping, run_dir: Path, exp_name: str, config: dict) -> None:
+        self.loggers: list[Logger] = [CSVLogger(exp_name, log_dir=str(run_dir / "logs"))]
+        if logger_cfg["backend"] == "wandb":
+            from torchrl.record.loggers.wandb import WandbLogger
+
+            wandb_logger = WandbLogger(
+                exp_name, offline=logger_cfg["mode"] == "offline", save_dir=str(run_dir), project=logger_cfg["project"],
+                config=config, log_env_packages=False,
+            )
+            self.loggers.append(wandb_logger)
+        elif logger_cfg["backend"] not in ("csv", "none"):
+            raise ValueError(f"unknown logger.backend {logger_cfg['backend']!r}; use wandb, csv or none")
+
+    def log(self, metrics: Mapping[str, float], step: int) -> None:
+        for name, value in metrics.items():
+            for logger in self.loggers:
+                logger.log_scalar(name, float(value), step=step)
+
+    def close(self) -> None:
+        for logger in self.loggers:
+            experiment = getattr(logger, "experiment", None)
+            if hasattr(experiment, "finish"):
+                experiment.finish()
+
+
+def make_optimizer(optim_cfg: Mapping, actor_lr: float, representation: ZeroShotRepresentation, actor: nn.Module) -> torch.optim.Adam:
+    """One Adam over every trainable tensor, one parameter group (and lr) per network group.
+
+    A single multi-tensor Adam replaces the reference's five per-network optimisers.
+    """
+    lrs = dict(optim_cfg["lr"])
+    groups = representation.parameter_groups()
+    unknown = set(lrs) - set(groups)
+    missing = set(groups) - set(lrs)
+    if unknown or missing:
+        raise ValueError(f"representation.optim.lr must set exactly {sorted(groups)}; unknown {sorted(unknown)}, missing {sorted(missing)}")
+    param_groups = [{"params": params, "lr": lrs[name], "name": name} for name, params in groups.items()]
+    param_groups.append({"params": list(actor.parameters()), "lr": actor_lr, "name": "actor"})
+    device = param_groups[0]["params"][0].device
+    # fused kernels on both CPU and CUDA in torch>=2.4; fall back to foreach elsewhere.
+    fused = device.type in ("cpu", "cuda")
+    return torch.optim.Adam(param_groups, fused=fused, foreach=None if fused else True)
+
+
+def to_plain(cfg: DictConfig) -> dict:
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def check_finite(metrics: Mapping[str, torch.Tensor], step: int, hint: str) -> None:
+    bad = [k for k, v in metrics.items() if k.startswith("loss") and not torch.isfinite(v).all()]
+    if bad:
+        raise FloatingPointError(
+            f"non-finite loss ({', '.join(bad)}) at step {step}. Lower the learning rates "
+            f"(representation.optim.lr.*, actor.lr), check the dataset for NaNs, or {hint}"
+        )

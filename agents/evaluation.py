@@ -1,0 +1,92 @@
+"""Zero-shot evaluation: infer z per task, roll the latent policy out, score with the family's metric.
+
+Two z-inference modes: ``reward`` — z from rewards relabelled against each task on dataset samples
+(the official TD-JEPA/FB protocol), and ``goal`` — z from the task's goal observation.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+from tensordict import TensorDictBase
+from tensordict.nn import TensorDictModule
+from torchrl.envs.utils import ExplorationType, set_exploration_type
+
+from envs.common import TaskSuite
+from representations.base import ZeroShotRepresentation
+from representations.policy import LatentPolicy
+
+
+@torch.no_grad()
+def infer_task_latent(
+    representation: ZeroShotRepresentation, suite: TaskSuite, task: str, mode: str, inference_batch: TensorDictBase
+) -> torch.Tensor | None:
+    device = next(representation.parameters()).device
+    if mode == "reward":
+        rewards = suite.relabel(task, inference_batch).to(device)
+        if not torch.any(rewards != 0):
+            warnings.warn(f"task {task}: no non-zero reward among {rewards.numel()} inference samples; z will be 0")
+        return representation.infer_z_from_rewards(inference_batch["next", "observation"].to(device), rewards)
+    if mode == "goal":
+        goal = suite.goal_observation(task)
+        return None if goal is None else representation.infer_z_from_goal(goal.to(device))
+    raise ValueError(f"unknown eval mode {mode!r}; use 'reward' or 'goal' (eval.modes)")
+
+
+@torch.no_grad()
+def run_episode(suite: TaskSuite, task: str, policy: LatentPolicy, *, seed: int) -> float:
+    device = policy.z.device
+    env = suite.make_env(task, seed=seed)
+    module = TensorDictModule(policy, in_keys=["observation"], out_keys=["action"])
+    with set_exploration_type(ExplorationType.DETERMINISTIC):
+        rollout = env.rollout(suite.max_episode_steps, policy=lambda td: module(td.to(device)).to("cpu"), break_when_any_done=True)
+    env.close()
+    if suite.metric == "success":
+        return float(rollout["next", "success"].any())
+    return float(rollout["next", "reward"].sum())
+
+
+def evaluate(
+    representation: ZeroShotRepresentation,
+    actor: torch.nn.Module,
+    suite: TaskSuite,
+    inference_batch: TensorDictBase,
+    *,
+    episodes: int,
+    modes: list[str],
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Returns {mode: {task: mean score over episodes}}; modes without z (no goals) are skipped."""
+    was_training = representation.training
+    representation.eval()
+    actor.eval()
+    results: dict[str, dict[str, float]] = {}
+    for mode in modes:
+        for task in suite.task_names:
+            z = infer_task_latent(representation, suite, task, mode, inference_batch)
+            if z is None:
+                continue
+            policy = LatentPolicy(representation, actor, z)
+            scores = [run_episode(suite, task, policy, seed=seed * 1000 + ep) for ep in range(episodes)]
+            results.setdefault(mode, {})[task] = sum(scores) / len(scores)
+    representation.train(was_training)
+    actor.train(was_training)
+    return results
+
+
+def format_table(results: dict[str, dict[str, float]], metric: str) -> str:
+    """Markdown table: one row per task, one column per inference mode (success in %)."""
+    modes = list(results)
+    tasks = sorted({t for r in results.values() for t in r})
+    scale = 100.0 if metric == "success" else 1.0
+    unit = "success %" if metric == "success" else "return"
+    lines = [f"| task | " + " | ".join(f"{m} z ({unit})" for m in modes) + " |", "|---" * (len(modes) + 1) + "|"]
+    for task in tasks + ["mean"]:
+        cells = []
+        for m in modes:
+            vals = results[m] if task == "mean" else {task: results[m].get(task, math.nan)}
+            v = sum(vals.values()) / max(len(vals), 1)
+            cells.append(f"{scale * v:.1f}")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,144 @@
+"""Zero-shot RL: train a representation + latent-conditioned actor offline, evaluate on every task.
+
+    python -m agents.zeroshot env=ogbench [representation=td_jepa] [env.name=cube-single-play] \
+        [representation.z_dim=50] [train.steps=200000] [seed=3] [resume=true]
+
+Recipe: env/tasks → offline data → representation + actor → losses → optimiser → train loop with
+progress → zero-shot evaluation (z from relabelled rewards, and from the goal) → checkpoint.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+from tqdm.auto import tqdm
+from torchrl.objectives import SoftUpdate
+
+from agents.actor import ZeroShotActorLoss, make_actor
+from agents.checkpoint import find_resume_checkpoint, latest_checkpoint, load_weights, save_checkpoint
+from agents.common import MultiLogger, check_finite, make_optimizer, resolve_device, rng_state, seed_everything, set_rng_state, to_plain
+from agents.evaluation import evaluate, format_table
+from envs import make_dataset, make_task_suite
+from representations import make_representation, make_representation_loss
+from representations.encoders import make_encoder
+
+
+def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]]:
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    config = to_plain(cfg)
+
+    # 1. Environment family and its evaluation tasks.
+    suite = make_task_suite(cfg.env)
+
+    # 2. Offline data: a TorchRL replay buffer of transitions (and a validation split).
+    train_rb, val_rb = make_dataset(cfg.dataset)
+
+    # 3. Representation (with its observation encoder) and the generic latent-conditioned actor.
+    encoder, feature_dim = make_encoder(cfg.encoder, suite.observation_dim)
+    representation = make_representation(cfg.representation, feature_dim, suite.action_dim, encoder).to(device)
+    actor = make_actor(cfg.actor, representation, suite.action_dim).to(device)
+
+    # 4. Objectives, target networks and one optimiser.
+    rep_loss = make_representation_loss(cfg.representation, representation, actor)
+    actor_loss = ZeroShotActorLoss(
+        actor, representation, noise_std=cfg.actor.noise_std, noise_clip=cfg.actor.noise_clip,
+        pessimism=cfg.actor.pessimism, bc_coeff=cfg.actor.bc_coeff,
+    )
+    target_updater = SoftUpdate(rep_loss, tau=cfg.representation.optim.tau)
+    optimizer = make_optimizer(cfg.representation.optim, cfg.actor.lr, representation, actor)
+
+    start_step = 0
+    resume_from = find_resume_checkpoint(cfg.resume, run_dir)
+    if resume_from is not None:
+        load_weights(resume_from, {"representation": representation, "actor": actor})
+        state = torch.load(resume_from / "training_state.pt", weights_only=False, map_location=device)
+        optimizer.load_state_dict(state["optimizer"])
+        rep_loss.load_state_dict(state["targets"], strict=False)
+        set_rng_state(state["rng"])
+        start_step = state["step"]
+        print(f"resumed from {resume_from} at step {start_step}")
+
+    def update(batch):
+        losses = rep_loss(batch)
+        losses.update(actor_loss(batch))
+        total = sum(v for k, v in losses.items() if k.startswith("loss_"))
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        target_updater.step()
+        return losses.detach()
+
+    if cfg.train.compile:
+        update = torch.compile(update)
+
+    def checkpoint(step: int) -> Path:
+        return save_checkpoint(
+            run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints,
+            config={**config, "dims": {"obs_dim": suite.observation_dim, "action_dim": suite.action_dim}, "actor_net": {
+                k: cfg.actor[k] for k in ("hidden_dim", "hidden_layers", "embedding_layers")}},
+            weights={"representation": representation, "actor": actor},
+            training_state={"step": step, "optimizer": optimizer.state_dict(), "rng": rng_state(),
+                            "targets": {k: v for k, v in rep_loss.state_dict().items() if k.startswith("target_")}},
+        )
+
+    def inference_batch():
+        return train_rb.sample(cfg.eval.inference_samples)
+
+    def run_eval(step: int) -> dict[str, dict[str, float]]:
+        results = evaluate(representation, actor, suite, inference_batch(), episodes=cfg.eval.episodes,
+                           modes=list(cfg.eval.modes), seed=cfg.seed)
+        logger.log({f"eval/{mode}/{task}": v for mode, r in results.items() for task, v in r.items()}, step)
+        logger.log({f"eval/{mode}/mean": sum(r.values()) / len(r) for mode, r in results.items()}, step)
+        return results
+
+    # 5. Train loop.
+    exp_name = f"zeroshot-{cfg.representation.name}-{suite.name}-seed{cfg.seed}"
+    logger = MultiLogger(cfg.logger, run_dir, exp_name, config)
+    print(f"{exp_name}: {suite.observation_dim}-d observations, {suite.action_dim}-d actions, "
+          f"{len(train_rb)} transitions, device {device}, run folder {run_dir}")
+    steps = cfg.train.steps
+    progress = tqdm(range(start_step, steps), initial=start_step, total=steps, desc="train", dynamic_ncols=True)
+    for step in progress:
+        metrics = update(train_rb.sample().to(device, non_blocking=True))
+        done = step + 1
+        if done % cfg.train.log_every == 0 or done == steps:
+            check_finite(metrics, done, f"resume from the last checkpoint with resume=true ({latest_checkpoint(run_dir / 'checkpoints')})")
+            rep_loss.eval()
+            with torch.no_grad():
+                val = rep_loss(val_rb.sample().to(device))
+            rep_loss.train()
+            logger.log({f"train/{k}": v.item() for k, v in metrics.items()}, done)
+            logger.log({f"val/{k}": v.item() for k, v in val.items() if k.startswith("loss_")}, done)
+            progress.set_postfix({k[5:]: f"{v.item():.3g}" for k, v in metrics.items() if k.startswith("loss_")}, refresh=False)
+        if cfg.train.eval_every and done % cfg.train.eval_every == 0 and done != steps:
+            results = run_eval(done)
+            tqdm.write(f"step {done}: " + ", ".join(f"{m} {100 * sum(r.values()) / len(r):.1f}%" for m, r in results.items()))
+        if done % cfg.train.checkpoint_every == 0:
+            checkpoint(done)
+    progress.close()
+
+    # 6. Final zero-shot evaluation, table, checkpoint.
+    final_ckpt = checkpoint(steps)
+    results = run_eval(steps)
+    table = format_table(results, suite.metric)
+    print(f"\nZero-shot evaluation of {cfg.representation.name} on {suite.name} after {steps} updates "
+          f"({cfg.eval.episodes} episodes per task):\n{table}\n")
+    (run_dir / "eval.json").write_text(json.dumps({"step": steps, "metric": suite.metric, "results": results}, indent=2))
+    (run_dir / "eval.md").write_text(table + "\n")
+    print(f"checkpoint: {final_ckpt}")
+    logger.close()
+    return results
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="zeroshot")
+def main(cfg: DictConfig) -> None:
+    train_zeroshot(cfg, Path(HydraConfig.get().runtime.output_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Representations for RL. Each ``representations/<method>/`` holds one paper's model and loss.
+
+``make_representation``/``make_representation_loss`` build them from the ``representation`` config
+group; ``load_pretrained`` rebuilds a trained representation and policy from a checkpoint folder
+(``config.json`` + ``model.safetensors``) without any training code.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from torch import nn
+
+from representations.base import ZeroShotRepresentation
+from representations.td_jepa import TDJEPA, TDJEPALoss
+
+# name -> (model class, loss class)
+REGISTRY: dict[str, tuple[type[ZeroShotRepresentation], type]] = {
+    "td_jepa": (TDJEPA, TDJEPALoss),
+}
+_NON_MODEL_KEYS = {"name", "loss", "optim"}
+
+
+def _plain(cfg: Any) -> dict:
+    try:
+        from omegaconf import OmegaConf
+
+        if OmegaConf.is_config(cfg):
+            return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except ImportError:  # pragma: no cover
+        pass
+    return dict(cfg)
+
+
+def _lookup(name: str) -> tuple[type[ZeroShotRepresentation], type]:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown representation {name!r}; choose one of {sorted(REGISTRY)} (representation=<name>)")
+    return REGISTRY[name]
+
+
+def model_kwargs(rep_cfg: Mapping) -> dict:
+    """The constructor arguments of the representation model (the config minus name/loss/optim)."""
+    return {k: v for k, v in _plain(rep_cfg).items() if k not in _NON_MODEL_KEYS}
+
+
+def make_representation(rep_cfg: Mapping, obs_dim: int, action_dim: int, obs_encoder: nn.Module | None = None) -> ZeroShotRepresentation:
+    model_cls, _ = _lookup(_plain(rep_cfg)["name"])
+    kwargs = model_kwargs(rep_cfg)
+    try:
+        return model_cls(obs_dim, action_dim, obs_encoder=obs_encoder, **kwargs)
+    except TypeError as err:
+        raise ValueError(f"bad option for representation {rep_cfg['name']!r}: {err}") from None
+
+
+def make_representation_loss(rep_cfg: Mapping, model: ZeroShotRepresentation, actor: nn.Module):
+    _, loss_cls = _lookup(_plain(rep_cfg)["name"])
+    loss_kwargs = _plain(rep_cfg).get("loss", {}) or {}
+    try:
+        return loss_cls(model, actor, **loss_kwargs)
+    except TypeError as err:
+        raise ValueError(f"bad option in representation.loss for {rep_cfg['name']!r}: {err}") from None
+
+
+def load_pretrained(path: str | Path, device: str = "cpu") -> tuple[ZeroShotRepresentation, nn.Module, dict]:
+    """Rebuilds (representation, actor, config) from a checkpoint folder written by the agents."""
+    from safetensors.torch import load_file
+
+    from representations.core.networks import ZConditionedActor
+
+    path = Path(path)
+    if not (path / "config.json").exists() or not (path / "model.safetensors").exists():
+        raise FileNotFoundError(f"{path} is not a checkpoint folder: expected config.json and model.safetensors in it")
+    config = json.loads((path / "config.json").read_text())
+    dims = config["dims"]
+    model = make_representation(config["representation"], dims["obs_dim"], dims["action_dim"])
+    actor = ZConditionedActor(model.actor_input_dim, model.z_dim, dims["action_dim"], **config["actor_net"])
+    weights = load_file(str(path / "model.safetensors"), device=device)
+    model.load_state_dict({k[len("representation."):]: v for k, v in weights.items() if k.startswith("representation.")})
+    actor.load_state_dict({k[len("actor."):]: v for k, v in weights.items() if k.startswith("actor.")})
+    return model.eval().requires_grad_(False), actor.eval().requires_grad_(False), config
+
+
+__all__ = ["REGISTRY", "ZeroShotRepresentation", "load_pretrained", "make_representation", "make_representation_loss", "model_kwargs"]

@@ -1,0 +1,187 @@
+"""MLP blocks used by the zero-shot representations (TD-JEPA, FB, HILP).
+
+Shapes follow the TD-JEPA / Meta Motivo architectures (arXiv 2510.00739 App. E; notes §1 "Networks"):
+encoders are Linear→LN→Tanh→[Linear→ReLU]×(L−1)→Linear→√d-normalisation, and predictors embed
+[x, z] and [x, a] separately before a shared trunk, as a batched ensemble.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SphereNorm(nn.Module):
+    """Projects features onto the sphere of radius √d (the encoders' last layer)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return math.sqrt(x.shape[-1]) * F.normalize(x, dim=-1)
+
+
+class EnsembleLinear(nn.Module):
+    """``ensemble_size`` independent linear layers evaluated with one batched matmul.
+
+    Input ``[E, B, in]`` (or ``[B, in]``, broadcast to every member), output ``[E, B, out]``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, ensemble_size: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features, self.ensemble_size = in_features, out_features, ensemble_size
+        self.weight = nn.Parameter(torch.empty(ensemble_size, in_features, out_features))
+        self.bias = nn.Parameter(torch.zeros(ensemble_size, 1, out_features))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # Orthogonal init with ReLU gain per member, as the reference ensembles use.
+        gain = nn.init.calculate_gain("relu")
+        for member in self.weight.data:
+            nn.init.orthogonal_(member.T, gain=gain)
+        self.bias.data.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            # Same input for every member: one matmul against the concatenated weights.
+            out = x @ self.weight.transpose(0, 1).reshape(self.in_features, -1)
+            return out.view(x.shape[0], self.ensemble_size, self.out_features).transpose(0, 1) + self.bias
+        return torch.baddbmm(self.bias, x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, ensemble={self.ensemble_size}"
+
+
+class EnsembleLayerNorm(nn.Module):
+    """LayerNorm over the last dim with a separate affine transform per ensemble member."""
+
+    def __init__(self, dim: int, ensemble_size: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(ensemble_size, 1, dim))
+        self.bias = nn.Parameter(torch.zeros(ensemble_size, 1, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(self.bias, F.layer_norm(x, x.shape[-1:]), self.weight)
+
+
+def _linear(in_dim: int, out_dim: int, ensemble_size: int) -> nn.Module:
+    return nn.Linear(in_dim, out_dim) if ensemble_size == 1 else EnsembleLinear(in_dim, out_dim, ensemble_size)
+
+
+def _layer_norm(dim: int, ensemble_size: int) -> nn.Module:
+    return nn.LayerNorm(dim) if ensemble_size == 1 else EnsembleLayerNorm(dim, ensemble_size)
+
+
+def mlp_encoder(in_dim: int, out_dim: int, *, hidden_dim: int, hidden_layers: int, normalize: bool = True) -> nn.Sequential:
+    """State/task encoder: Linear→LN→Tanh→[Linear→ReLU]×(L−1)→Linear(→√d-norm); L=0 is one Linear."""
+    if hidden_layers == 0:
+        layers: list[nn.Module] = [nn.Linear(in_dim, out_dim)]
+    else:
+        layers = [nn.Linear(in_dim, hidden_dim), nn.LayerNorm(hidden_dim), nn.Tanh()]
+        for _ in range(hidden_layers - 1):
+            layers += [nn.Linear(hidden_dim, hidden_dim), nn.ReLU()]
+        layers.append(nn.Linear(hidden_dim, out_dim))
+    if normalize:
+        layers.append(SphereNorm())
+    return nn.Sequential(*layers)
+
+
+def _embedding(in_dim: int, hidden_dim: int, layers: int, ensemble_size: int) -> nn.Sequential:
+    """Input embedding: Linear→LN→Tanh→[Linear→ReLU]×(layers−2)→Linear(h/2)→ReLU."""
+    if layers < 2:
+        raise ValueError(f"embedding_layers must be >= 2, got {layers}")
+    seq: list[nn.Module] = [_linear(in_dim, hidden_dim, ensemble_size), _layer_norm(hidden_dim, ensemble_size), nn.Tanh()]
+    for _ in range(layers - 2):
+        seq += [_linear(hidden_dim, hidden_dim, ensemble_size), nn.ReLU()]
+    seq += [_linear(hidden_dim, hidden_dim // 2, ensemble_size), nn.ReLU()]
+    return nn.Sequential(*seq)
+
+
+def _trunk(hidden_dim: int, hidden_layers: int, out_dim: int, ensemble_size: int) -> nn.Sequential:
+    seq: list[nn.Module] = []
+    for _ in range(hidden_layers):
+        seq += [_linear(hidden_dim, hidden_dim, ensemble_size), nn.ReLU()]
+    seq.append(_linear(hidden_dim, out_dim, ensemble_size))
+    return nn.Sequential(*seq)
+
+
+class ConditionedPredictor(nn.Module):
+    """Policy-conditioned predictor P(x, a, z) → [E, B, out_dim] (TD-JEPA's T_φ/T_ψ, FB's F).
+
+    Embeds [x, z] and [x, a] separately, concatenates, then a ReLU trunk; ``ensemble_size``
+    independent copies (the twin ensemble of the paper) share one batched matmul per layer.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        z_dim: int,
+        action_dim: int,
+        out_dim: int,
+        *,
+        hidden_dim: int,
+        hidden_layers: int,
+        embedding_layers: int = 2,
+        ensemble_size: int = 2,
+    ) -> None:
+        super().__init__()
+        self.ensemble_size = ensemble_size
+        self.embed_z = _embedding(in_dim + z_dim, hidden_dim, embedding_layers, ensemble_size)
+        self.embed_sa = _embedding(in_dim + action_dim, hidden_dim, embedding_layers, ensemble_size)
+        self.trunk = _trunk(hidden_dim, hidden_layers, out_dim, ensemble_size)
+
+    def forward(self, x: torch.Tensor, action: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        z_emb = self.embed_z(torch.cat([x, z], dim=-1))
+        sa_emb = self.embed_sa(torch.cat([x, action], dim=-1))
+        out = self.trunk(torch.cat([sa_emb, z_emb], dim=-1))
+        return out if self.ensemble_size > 1 else out.unsqueeze(0)
+
+
+class ZConditionedActor(nn.Module):
+    """Deterministic latent-conditioned policy μ(x, z) ∈ [-1, 1]^A (TD3-style, as in Meta Motivo)."""
+
+    def __init__(self, in_dim: int, z_dim: int, action_dim: int, *, hidden_dim: int, hidden_layers: int, embedding_layers: int = 2) -> None:
+        super().__init__()
+        self.embed_z = _embedding(in_dim + z_dim, hidden_dim, embedding_layers, 1)
+        self.embed_s = _embedding(in_dim, hidden_dim, embedding_layers, 1)
+        self.policy = _trunk(hidden_dim, hidden_layers, action_dim, 1)
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        emb = torch.cat([self.embed_s(x), self.embed_z(torch.cat([x, z], dim=-1))], dim=-1)
+        return torch.tanh(self.policy(emb))
+
+
+def weight_init(module: nn.Module) -> None:
+    """Orthogonal weights and zero biases for every ``nn.Linear`` (reference initialisation)."""
+    if isinstance(module, nn.Linear):
+        nn.init.orthogonal_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+def clipped_noise_action(mean_action: torch.Tensor, std: float, clip: float) -> torch.Tensor:
+    """TD3-style exploration: μ + clip(ε·std, ±clip), kept inside (-1, 1) with a straight-through clamp."""
+    if std == 0.0:
+        return mean_action
+    noise = (torch.randn_like(mean_action) * std).clamp(-clip, clip)
+    action = mean_action + noise
+    bound = 1.0 - 1e-6
+    return action - action.detach() + action.detach().clamp(-bound, bound)
+
+
+class frozen_parameters:
+    """Context manager: ``module``'s parameters do not require grad inside (restored on exit).
+
+    Autograd records requires_grad at forward time, so a loss built inside the block back-propagates
+    into its inputs but never computes (and throws away) this module's weight gradients.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        self.params = [p for p in module.parameters() if p.requires_grad]
+
+    def __enter__(self) -> None:
+        for p in self.params:
+            p.requires_grad_(False)
+
+    def __exit__(self, *exc) -> None:
+        for p in self.params:
+            p.requires_grad_(True)

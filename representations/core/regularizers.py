@@ -1,0 +1,21 @@
+"""Regularisers shared by representations."""
+from __future__ import annotations
+
+import torch
+
+
+def orthonormality_loss(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Orthonormality regulariser on a batch of features E ∈ R^{B×d} (TD-JEPA Eq. 10; FB's B-ortho).
+
+    With C = E Eᵀ:  L = −mean_i C_ii + ½ Σ_{i≠j} C_ij² / (B(B−1)).
+    Returns (loss, diagonal term, off-diagonal term).
+    """
+    batch = features.shape[0]
+    if batch < 2:
+        raise ValueError("orthonormality_loss needs a batch of at least 2 feature vectors")
+    gram = features @ features.T
+    diag = torch.diagonal(gram)
+    diag_term = -diag.mean()
+    # Σ_{i≠j} C_ij² = ‖C‖_F² − Σ_i C_ii², which avoids materialising an off-diagonal mask.
+    off_diag_term = 0.5 * (gram.square().sum() - diag.square().sum()) / (batch * (batch - 1))
+    return diag_term + off_diag_term, diag_term, off_diag_term

@@ -1,0 +1,26 @@
+"""Target networks that torchrl's ``SoftUpdate``/``HardUpdate`` can drive.
+
+TorchRL's updaters look for ``<name>_params`` / ``target_<name>_params`` pairs on a ``LossModule``.
+We keep each target as a frozen deep copy of the online module (so forward passes need no parameter
+swapping) and register both parameter sets under those names.
+"""
+from __future__ import annotations
+
+import copy
+
+from tensordict import TensorDict
+from tensordict.nn import TensorDictParams
+from torch import nn
+
+
+def add_target_network(loss_module: nn.Module, name: str, module: nn.Module) -> nn.Module:
+    """Registers ``module``'s parameters and a frozen copy's on ``loss_module``; returns the copy."""
+    target = copy.deepcopy(module).requires_grad_(False)
+    setattr(loss_module, f"{name}_params", TensorDictParams(TensorDict.from_module(module), no_convert=True))
+    setattr(loss_module, f"target_{name}_params", TensorDictParams(TensorDict.from_module(target), no_convert=True))
+    # Keep the target module itself out of the registered children: its tensors are already the
+    # ``target_<name>_params`` above, and listing them twice would confuse optimisers and state dicts.
+    loss_module.__dict__[f"target_{name}"] = target
+    # LossModule bookkeeping: "this network has a target that an updater must step".
+    getattr(loss_module, "_has_update_associated", {})[name] = False
+    return target
