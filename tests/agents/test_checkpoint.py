@@ -1,0 +1,75 @@
+import json
+
+import pytest
+import torch
+
+from agents.actor import make_actor
+from agents.checkpoint import find_resume_checkpoint, latest_checkpoint, save_checkpoint
+from representations import load_pretrained, make_representation
+
+REP = {"name": "td_jepa", "z_dim": 4, "phi_dim": 4, "phi_encoder": {"hidden_dim": 8, "hidden_layers": 2},
+       "psi_encoder": {"hidden_dim": 8, "hidden_layers": 2}, "predictor": {"hidden_dim": 8, "hidden_layers": 1}}
+ACTOR = {"hidden_dim": 8, "hidden_layers": 1, "embedding_layers": 2}
+
+
+def _save(root, step, rep, actor, keep=2, rep_cfg=REP):
+    return save_checkpoint(root, step=step, keep=keep,
+                           config={"representation": rep_cfg, "dims": {"obs_dim": 3, "action_dim": 2}, "actor_net": ACTOR},
+                           weights={"representation": rep, "actor": actor}, training_state={"step": step})
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_round_trip_without_training_code(tmp_path, symmetric):
+    rep_cfg = {**REP, "symmetric": symmetric}
+    rep = make_representation(rep_cfg, 3, 2)
+    rep.feature_cov.mul_(3.0)
+    actor = make_actor(ACTOR, rep, 2)
+    path = _save(tmp_path, 7, rep, actor, rep_cfg=rep_cfg)
+    rep2, actor2, config = load_pretrained(path)
+    obs, z = torch.randn(5, 3), torch.randn(5, 4)
+    assert torch.equal(rep2.psi(obs), rep.psi(obs).detach())
+    assert torch.equal(actor2(rep2.actor_input(obs), z), actor(rep.actor_input(obs), z).detach())
+    assert torch.equal(rep2.feature_cov, rep.feature_cov)
+    assert config["dims"] == {"obs_dim": 3, "action_dim": 2}
+
+
+def test_latest_pointer_pruning_and_resume_lookup(tmp_path):
+    rep = make_representation(REP, 3, 2)
+    actor = make_actor(ACTOR, rep, 2)
+    old_run, new_run = tmp_path / "2026-01-01", tmp_path / "2026-01-02"
+    for step in (1, 2, 3):
+        _save(old_run / "checkpoints", step, rep, actor)
+    assert latest_checkpoint(old_run / "checkpoints").name == "step000000003"
+    assert sorted(p.name for p in (old_run / "checkpoints").glob("step*")) == ["step000000002", "step000000003"]
+    assert not list((old_run / "checkpoints").glob(".tmp*"))
+    new_run.mkdir()
+    assert find_resume_checkpoint(True, new_run).name == "step000000003"
+    assert find_resume_checkpoint(str(old_run), new_run).name == "step000000003"
+    assert find_resume_checkpoint(False, new_run) is None
+
+
+def test_resume_errors_are_clear(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(FileNotFoundError, match="no earlier run with a checkpoint"):
+        find_resume_checkpoint(True, run)
+    with pytest.raises(FileNotFoundError, match="no checkpoint found"):
+        find_resume_checkpoint(str(tmp_path / "missing"), run)
+    with pytest.raises(FileNotFoundError, match="not a checkpoint folder"):
+        load_pretrained(tmp_path)
+
+
+def test_interrupted_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    rep = make_representation(REP, 3, 2)
+    actor = make_actor(ACTOR, rep, 2)
+    _save(tmp_path, 1, rep, actor)
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(KeyboardInterrupt):
+        _save(tmp_path, 2, rep, actor)
+    latest = latest_checkpoint(tmp_path)
+    assert latest.name == "step000000001"
+    assert json.loads((latest / "config.json").read_text())["dims"]["obs_dim"] == 3
