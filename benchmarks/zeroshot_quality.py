@@ -1,0 +1,103 @@
+"""Zero-shot quality: per-task success over several seeds, through the real entry point.
+
+    python -m benchmarks.zeroshot_quality --seeds 0 1 2 --parallel 3 -- env.name=pointmaze-medium-navigate \
+        dataset.num_episodes=1000 train.steps=200000 eval.episodes=10 device=cuda
+
+Each seed runs ``python -m agents.zeroshot <overrides> seed=<s>`` in its own process (``--parallel``
+at a time); their ``eval.json`` files are aggregated into
+``benchmarks/results/zeroshot_quality_<env>.{md,json}`` (mean ± standard error over seeds).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    m = sum(values) / len(values)
+    if len(values) < 2:
+        return m, float("nan")
+    var = sum((v - m) ** 2 for v in values) / (len(values) - 1)
+    return m, math.sqrt(var / len(values))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    overrides = argv[argv.index("--") + 1:] if "--" in argv else []
+    own = argv[: argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--parallel", type=int, default=1)
+    parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/zeroshot_quality"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
+    parser.add_argument("--label", default="", help="appended to the result file name")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads per run (0: leave default)")
+    args = parser.parse_args(own)
+    runs_dir = Path(args.runs_dir) / time.strftime("%Y%m%d-%H%M%S")
+    env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), WANDB_MODE=os.environ.get("WANDB_MODE", "offline"))
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    pending = list(args.seeds)
+    running: list[tuple[int, subprocess.Popen, Path]] = []
+    started = time.time()
+    failures = []
+    while pending or running:
+        while pending and len(running) < args.parallel:
+            seed = pending.pop(0)
+            run_dir = runs_dir / f"seed{seed}"
+            run_dir.mkdir(parents=True, exist_ok=True)
+            cmd = [sys.executable, "-m", "agents.zeroshot", *overrides, f"seed={seed}", f"hydra.run.dir={run_dir}"]
+            log = open(run_dir / "stdout.log", "w")
+            running.append((seed, subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), run_dir))
+        time.sleep(2)
+        for item in list(running):
+            seed, proc, run_dir = item
+            if proc.poll() is not None:
+                running.remove(item)
+                status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode}, see {run_dir / 'stdout.log'})"
+                print(f"seed {seed}: {status} after {time.time() - started:.0f} s", flush=True)
+                if proc.returncode != 0:
+                    failures.append(seed)
+    per_seed = {}
+    for seed in args.seeds:
+        path = runs_dir / f"seed{seed}" / "eval.json"
+        if path.exists():
+            per_seed[seed] = json.loads(path.read_text())["results"]
+    if not per_seed:
+        raise SystemExit(f"no seed finished; logs under {runs_dir}")
+    modes = list(next(iter(per_seed.values())))
+    tasks = sorted(next(iter(per_seed.values()))[modes[0]])
+    env_name = next((o.split("=", 1)[1] for o in overrides if o.startswith("env.name=")), "pointmaze-medium-navigate")
+    command = "python -m benchmarks.zeroshot_quality " + " ".join(argv)
+    lines = [f"# Zero-shot success on {env_name}", "", f"Command: `{command}`", "",
+             f"Seeds: {sorted(per_seed)} (failed: {failures or 'none'}); wall time {time.time() - started:.0f} s.", "",
+             "| task | " + " | ".join(f"{m}-inferred z: success % (mean ± s.e.)" for m in modes) + " |",
+             "|---" * (len(modes) + 1) + "|"]
+    summary: dict = {"command": command, "seeds": sorted(per_seed), "failed": failures, "per_seed": per_seed, "mean": {}}
+    for task in tasks + ["mean"]:
+        cells = []
+        for m in modes:
+            vals = [sum(r[m].values()) / len(r[m]) if task == "mean" else r[m][task] for r in per_seed.values()]
+            mu, se = mean_se([100 * v for v in vals])
+            summary["mean"].setdefault(m, {})[task] = [mu, se]
+            cells.append(f"{mu:.1f} ± {se:.1f}")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"zeroshot_quality_{env_name}{('_' + args.label) if args.label else ''}"
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    (out / f"{stem}.json").write_text(json.dumps(summary, indent=2))
+    print("\n".join(lines))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

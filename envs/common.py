@@ -1,0 +1,77 @@
+"""Family-independent pieces of the environment layer.
+
+A :class:`TaskSuite` describes one environment family's *evaluation protocol* for
+zero-shot RL: which tasks exist, how to build an evaluation environment for a task,
+and how to relabel offline transitions with a task's reward.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from tensordict import TensorDictBase
+from torchrl.envs import EnvBase
+
+__all__ = ["TaskSuite", "cfg_get"]
+
+
+def cfg_get(cfg: Any, key: str, default: Any = None) -> Any:
+    """Read ``key`` from a dict / OmegaConf ``DictConfig`` / attribute object.
+
+    Missing keys and ``None`` values both give ``default``.
+    """
+    if cfg is None:
+        return default
+    if isinstance(cfg, Mapping) or hasattr(cfg, "get") and not isinstance(cfg, type):
+        try:
+            value = cfg.get(key, default)
+        except Exception:  # pragma: no cover - exotic config objects
+            value = getattr(cfg, key, default)
+    else:
+        value = getattr(cfg, key, default)
+    return default if value is None else value
+
+
+class TaskSuite(abc.ABC):
+    """An environment family's evaluation protocol for zero-shot RL."""
+
+    name: str  #: e.g. ``"pointmaze-medium-navigate-v0"``
+    task_names: list[str]  #: ogbench: ``["task1", ..., "task5"]``
+    metric: str  #: ``"success"`` (ogbench) or ``"return"`` (DMC)
+    observation_dim: int
+    action_dim: int  #: actions live in ``[-1, 1]``
+    max_episode_steps: int  #: official evaluation horizon
+
+    @abc.abstractmethod
+    def make_env(self, task: str | None = None, *, seed: int = 0, render: bool = False) -> EnvBase:
+        """A TorchRL environment that resets into ``task`` (the first task if ``None``)."""
+
+    @abc.abstractmethod
+    def relabel(self, task: str, batch: TensorDictBase) -> torch.Tensor:
+        """Reward of each transition in ``batch`` for ``task``, computed at the *next* state.
+
+        Returns a float32 tensor of shape ``[B]``.
+        """
+
+    @abc.abstractmethod
+    def goal_observation(self, task: str) -> torch.Tensor | None:
+        """The task's goal observation, shape ``(observation_dim,)``; ``None`` if the family has no goals."""
+
+    def check_task(self, task: str | int | None) -> str:
+        """Normalise ``task`` (``None`` -> first task, ``3`` -> ``"task3"``) and validate it."""
+        if task is None:
+            return self.task_names[0]
+        if isinstance(task, int) or (isinstance(task, str) and task.isdigit()):
+            task = f"task{int(task)}"
+        if task not in self.task_names:
+            raise ValueError(f"Unknown task {task!r} for {self.name}; valid tasks: {self.task_names}")
+        return task
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, tasks={self.task_names}, metric={self.metric!r}, "
+            f"obs_dim={self.observation_dim}, action_dim={self.action_dim}, horizon={self.max_episode_steps})"
+        )

@@ -1,0 +1,118 @@
+"""OGBench npz -> replay buffer: sources, caching, transition semantics, sampling."""
+
+import time
+
+import numpy as np
+import ogbench.utils
+import pytest
+import torch
+from torchrl.data import TensorDictReplayBuffer
+
+from envs.ogbench import DatasetError, generate_dataset, load_ogbench_dataset
+from envs.ogbench.buffer import build_buffer
+
+NAME = "pointmaze-medium-navigate-v0"
+
+
+def _cfg(tmp_path, **kw):
+    cfg = dict(name="pointmaze-medium-navigate", source="auto", data_dir=str(tmp_path / "data"),
+               cache_dir=str(tmp_path / "cache"), num_episodes=3, episode_length=50, seed=0, batch_size=64,
+               max_transitions=None, progress=False)
+    cfg.update(kw)
+    return cfg
+
+
+@pytest.fixture
+def no_download(monkeypatch):
+    calls = []
+
+    def fake(names, dataset_dir=None):
+        calls.append(list(names))
+        raise OSError("network disabled in tests")
+
+    monkeypatch.setattr(ogbench.utils, "download_datasets", fake)
+    return calls
+
+
+def test_official_missing_gives_clear_error(tmp_path, no_download, pointmaze_suite):
+    cfg = _cfg(tmp_path, source="official")
+    with pytest.raises(DatasetError) as exc:
+        load_ogbench_dataset(cfg, suite=pointmaze_suite)
+    msg = str(exc.value)
+    assert f"{NAME}.npz" in msg and str(tmp_path / "data") in msg and "source=generated" in msg
+    assert no_download == [[NAME]]
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").rglob("*.npz"))
+
+
+def test_auto_generates_then_caches(tmp_path, no_download, pointmaze_suite):
+    cfg = _cfg(tmp_path)
+    t0 = time.perf_counter()
+    train, val = load_ogbench_dataset(cfg, suite=pointmaze_suite)
+    first = time.perf_counter() - t0
+    assert isinstance(train, TensorDictReplayBuffer)
+    assert train.layout["how"] == "generated" and not train.layout["cached"]
+    gen = tmp_path / "cache" / "ogbench" / "generated"
+    assert (gen / f"{NAME}-ep3-len50-seed0.npz").is_file() and (gen / f"{NAME}-ep3-len50-seed0-val.npz").is_file()
+    assert not (tmp_path / "data").exists() or not list((tmp_path / "data").glob("*.npz"))
+    assert len(train) == 3 * 49 and len(val) == 49
+
+    t0 = time.perf_counter()
+    train2, val2 = load_ogbench_dataset(cfg, suite=pointmaze_suite)
+    second = time.perf_counter() - t0
+    assert train2.layout["cached"] and val2.layout["cached"]
+    assert second < first
+    assert torch.equal(train.rows, train2.rows) and torch.equal(train.valid, train2.valid)
+    assert len(list((tmp_path / "cache" / "ogbench" / "buffers").iterdir())) == 2
+
+
+def test_official_file_is_used_and_semantics_match_ogbench(tmp_path, no_download, pointmaze_suite):
+    data = tmp_path / "data"
+    generate_dataset(NAME, data / f"{NAME}.npz", num_episodes=3, episode_length=50, seed=4, progress=False)
+    train, val = load_ogbench_dataset(_cfg(tmp_path, source="official"), suite=pointmaze_suite)
+    assert train.layout["how"] == "official" and no_download == []
+
+    ref = ogbench.utils.load_dataset(str(data / f"{NAME}.npz"), add_info=True)
+    all_rows = train.valid
+    td = train.gather(all_rows)
+    # identical to ogbench's load_dataset (last step of each episode dropped, next = following row)
+    np.testing.assert_array_equal(td["observation"].numpy(), ref["observations"])
+    np.testing.assert_array_equal(td["next", "observation"].numpy(), ref["next_observations"])
+    np.testing.assert_array_equal(td["action"].numpy(), ref["actions"])
+    np.testing.assert_array_equal(td["qpos"].numpy(), ref["qpos"])
+    np.testing.assert_array_equal(td["next", "done"][:, 0].numpy(), ref["terminals"].astype(bool))
+    assert not td["next", "terminated"].any()
+    # no cross-episode transitions: rows 49, 99, 149 (episode ends) are never a transition start
+    assert not set(all_rows.tolist()) & {49, 99, 149}
+    raw = np.load(data / f"{NAME}.npz")
+    i = all_rows.numpy()
+    np.testing.assert_array_equal(td["next", "qpos"].numpy(), raw["qpos"][i + 1])
+
+
+def test_sampling(tmp_path, no_download, pointmaze_suite):
+    train, _ = load_ogbench_dataset(_cfg(tmp_path, batch_size=32, source="generated"), suite=pointmaze_suite)
+    b = train.sample()
+    g = train.sample_generic()
+    keys = sorted(map(str, b.keys(True, True)))
+    assert keys == sorted(map(str, g.keys(True, True)))
+    assert b.batch_size == (32,) and b["next", "terminated"].dtype == torch.bool
+    for batch in (b, g):
+        i = batch["index"]
+        assert set(i.tolist()) <= set(train.valid.tolist())
+        assert torch.equal(batch["next", "observation"], train.rows[i + 1, :2])
+        assert torch.equal(batch["observation"], train.rows[i, :2])
+    seen = torch.cat([train.sample(256)["index"] for _ in range(20)])
+    assert len(seen.unique()) == len(train)  # uniform over all 147 transitions
+    # relabel works on sampled batches
+    r = pointmaze_suite.relabel("task1", b)
+    assert r.shape == (32,) and r.dtype == torch.float32
+    # max_transitions
+    small, _ = load_ogbench_dataset(_cfg(tmp_path, source="generated", max_transitions=10), suite=pointmaze_suite)
+    assert len(small) == 10 and small.sample(100)["index"].max() < 10
+
+
+def test_bad_cached_source_is_reported(tmp_path, pointmaze_suite):
+    bad = tmp_path / "x.npz"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(DatasetError, match="corrupted"):
+        build_buffer(bad, pointmaze_suite, cache_dir=tmp_path / "cache")
+    assert not list((tmp_path / "cache").rglob("layout.json"))
