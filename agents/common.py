@@ -71,10 +71,13 @@ class MultiLogger:
                 experiment.finish()
 
 
-def make_optimizer(optim_cfg: Mapping, actor_lr: float, representation: ZeroShotRepresentation, actor: nn.Module) -> torch.optim.Adam:
+def make_optimizer(
+    optim_cfg: Mapping, actor_lr: float, representation: ZeroShotRepresentation, actor: nn.Module, *, capturable: bool = False
+) -> torch.optim.Adam:
     """One Adam over every trainable tensor, one parameter group (and lr) per network group.
 
     A single multi-tensor Adam replaces the reference's five per-network optimisers.
+    ``capturable=True`` keeps its step counters on the device, as CUDA-graph capture requires.
     """
     lrs = dict(optim_cfg["lr"])
     groups = representation.parameter_groups()
@@ -87,7 +90,7 @@ def make_optimizer(optim_cfg: Mapping, actor_lr: float, representation: ZeroShot
     device = param_groups[0]["params"][0].device
     # fused kernels on both CPU and CUDA in torch>=2.4; fall back to foreach elsewhere.
     fused = device.type in ("cpu", "cuda")
-    return torch.optim.Adam(param_groups, fused=fused, foreach=None if fused else True)
+    return torch.optim.Adam(param_groups, fused=fused, foreach=None if fused else True, capturable=capturable)
 
 
 def to_plain(cfg: DictConfig) -> dict:

@@ -15,6 +15,7 @@ import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
+from tensordict.nn import CudaGraphModule
 from tqdm.auto import tqdm
 from torchrl.objectives import SoftUpdate
 
@@ -50,7 +51,8 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         pessimism=cfg.actor.pessimism, bc_coeff=cfg.actor.bc_coeff,
     )
     target_updater = SoftUpdate(rep_loss, tau=cfg.representation.optim.tau)
-    optimizer = make_optimizer(cfg.representation.optim, cfg.actor.lr, representation, actor)
+    use_cudagraphs = bool(cfg.train.cudagraphs) and device.type == "cuda"
+    optimizer = make_optimizer(cfg.representation.optim, cfg.actor.lr, representation, actor, capturable=use_cudagraphs)
 
     start_step = 0
     resume_from = find_resume_checkpoint(cfg.resume, run_dir)
@@ -64,6 +66,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         print(f"resumed from {resume_from} at step {start_step}")
 
     def update(batch):
+        batch = batch.copy()  # the losses add z / features to it; leave the caller's batch as it was
         losses = rep_loss(batch)
         losses.update(actor_loss(batch))
         total = sum(v for k, v in losses.items() if k.startswith("loss_"))
@@ -75,6 +78,9 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
 
     if cfg.train.compile:
         update = torch.compile(update)
+    if use_cudagraphs:
+        # Replays the whole update (losses, backward, Adam, target EMA) as one CUDA graph.
+        update = CudaGraphModule(update, in_keys=[], out_keys=[], warmup=10)
 
     def checkpoint(step: int) -> Path:
         return save_checkpoint(
@@ -115,6 +121,9 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
             logger.log({f"train/{k}": v.item() for k, v in metrics.items()}, done)
             logger.log({f"val/{k}": v.item() for k, v in val.items() if k.startswith("loss_")}, done)
             progress.set_postfix({k[5:]: f"{v.item():.3g}" for k, v in metrics.items() if k.startswith("loss_")}, refresh=False)
+            rate = progress.format_dict.get("rate") or 0.0
+            tqdm.write(f"step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in metrics.items() if k.startswith("loss_"))
+                       + f" val_td={sum(v.item() for k, v in val.items() if k.endswith('_td')):.4g} ({rate:.1f} updates/s)")
         if cfg.train.eval_every and done % cfg.train.eval_every == 0 and done != steps:
             results = run_eval(done)
             tqdm.write(f"step {done}: " + ", ".join(f"{m} {100 * sum(r.values()) / len(r):.1f}%" for m, r in results.items()))

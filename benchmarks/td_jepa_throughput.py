@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 from tensordict import TensorDict
+from tensordict.nn import CudaGraphModule
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 from torchrl.objectives import SoftUpdate
@@ -49,14 +50,15 @@ def build(device: torch.device):
     return rep_cfg, actor_cfg, model, actor
 
 
-def make_ours(device: torch.device, compile_update: bool):
+def make_ours(device: torch.device, compile_update: bool, cudagraphs: bool = False):
     rep_cfg, actor_cfg, model, actor = build(device)
     rep_loss = make_representation_loss(rep_cfg, model, actor)
     actor_loss = ZeroShotActorLoss(actor, model, noise_std=actor_cfg.noise_std, noise_clip=actor_cfg.noise_clip)
     updater = SoftUpdate(rep_loss, tau=rep_cfg.optim.tau)
-    optimizer = make_optimizer(rep_cfg.optim, actor_cfg.lr, model, actor)
+    optimizer = make_optimizer(rep_cfg.optim, actor_cfg.lr, model, actor, capturable=cudagraphs)
 
     def update(td):
+        td = td.copy()
         losses = rep_loss(td)
         losses.update(actor_loss(td))
         total = sum(v for k, v in losses.items() if k.startswith("loss_"))
@@ -66,7 +68,11 @@ def make_ours(device: torch.device, compile_update: bool):
         updater.step()
         return losses.detach()
 
-    return torch.compile(update) if compile_update else update
+    if compile_update:
+        update = torch.compile(update)
+    if cudagraphs:
+        update = CudaGraphModule(update, in_keys=[], out_keys=[], warmup=10)
+    return update
 
 
 def make_reference(device: torch.device):
@@ -196,10 +202,16 @@ def main(argv=None) -> dict:
     variants = {"reference": make_reference(device), "jepa-rl": make_ours(device, False)}
     if args.compile:
         variants["jepa-rl (compiled)"] = make_ours(device, True)
-    flops = {name: count_flops(fn, batches[0]) for name, fn in variants.items() if "compiled" not in name}
-    for fn in variants.values():
-        rate(fn, batches, args.warmup, device)
-    rates: dict[str, list[float]] = {name: [] for name in variants}
+    if device.type == "cuda":
+        variants["jepa-rl (cudagraphs)"] = make_ours(device, False, cudagraphs=True)
+    flops = {name: count_flops(fn, batches[0]) for name, fn in variants.items() if "(" not in name}
+    for name, fn in list(variants.items()):
+        try:
+            rate(fn, batches, args.warmup, device)
+        except Exception as err:  # e.g. torch.compile unsupported here: report, keep the others
+            print(f"{name}: skipped ({type(err).__name__}: {str(err)[:400]})", flush=True)
+            del variants[name]
+    rates: dict[str, list[float]] = {name: [] for name in variants}  # after warm-up failures
     matmul = []
     for r in range(args.rounds):  # alternate variants within each round
         matmul.append(matmul_gflops(device))

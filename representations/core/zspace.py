@@ -62,12 +62,14 @@ class ZSampler:
         z = sample_sphere(batch, self.z_dim, device=goal_features.device)
         if self.goal_ratio == 0.0:
             return z
-        goals = goal_features[torch.randperm(batch, device=goal_features.device)]
+        # argsort of uniforms = a random permutation, without randperm's host sync (CUDA-graph safe).
+        goals = goal_features[torch.argsort(torch.rand(batch, device=goal_features.device))]
         if self.whiten_goals:
             if feature_cov is None:
                 raise ValueError("whiten_goals=True needs the feature covariance")
             eye = torch.eye(self.z_dim, device=goals.device, dtype=goals.dtype)
-            goals = torch.linalg.solve(feature_cov + 1e-6 * eye, goals.T).T  # Σ symmetric: Σ⁻¹ψ
+            # Σ⁻¹ψ (Σ symmetric); solve_ex skips the error check that would sync the host.
+            goals = torch.linalg.solve_ex(feature_cov + 1e-6 * eye, goals.T)[0].T
         goals = project_to_sphere(goals)
         use_goal = torch.rand(batch, 1, device=goals.device) < self.goal_ratio
         return torch.where(use_goal, goals, z)

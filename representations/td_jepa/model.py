@@ -88,7 +88,7 @@ class TDJEPA(ZeroShotRepresentation):
     def whiten(self, features: torch.Tensor) -> torch.Tensor:
         """Σ_ψ⁻¹ψ, where Σ_ψ is the running E[ψψᵀ]."""
         eye = torch.eye(self.z_dim, device=features.device, dtype=features.dtype)
-        return torch.linalg.solve(self.feature_cov + 1e-6 * eye, features.T).T
+        return torch.linalg.solve_ex(self.feature_cov + 1e-6 * eye, features.T)[0].T
 
     def infer_z_from_goal(self, goal_obs: torch.Tensor) -> torch.Tensor:
         # Goals must live where training goals were sampled: Σ⁻¹ψ(g) when whitening is on.
