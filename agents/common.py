@@ -97,6 +97,21 @@ def to_plain(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
+# Errors that describe bad input (config, dataset, checkpoint, diverged run): shown as one message.
+USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError)
+
+
+def exit_with_user_error(err: BaseException) -> None:
+    """Prints ``err`` as one line (the full traceback stays behind JEPA_RL_TRACEBACK=1) and exits 2."""
+    import os
+    import sys
+
+    if os.environ.get("JEPA_RL_TRACEBACK") == "1":
+        raise err
+    print(f"error: {err}\n(set JEPA_RL_TRACEBACK=1 for the full traceback)", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def check_finite(metrics: Mapping[str, torch.Tensor], step: int, hint: str) -> None:
     bad = [k for k, v in metrics.items() if k.startswith("loss") and not torch.isfinite(v).all()]
     if bad:

@@ -21,7 +21,7 @@ from torchrl.objectives import SoftUpdate
 
 from agents.actor import ZeroShotActorLoss, make_actor
 from agents.checkpoint import find_resume_checkpoint, latest_checkpoint, load_weights, save_checkpoint
-from agents.common import MultiLogger, check_finite, make_optimizer, resolve_device, rng_state, seed_everything, set_rng_state, to_plain
+from agents.common import USER_ERRORS, MultiLogger, exit_with_user_error, check_finite, make_optimizer, resolve_device, rng_state, seed_everything, set_rng_state, to_plain
 from agents.evaluation import evaluate, format_table
 from envs import make_dataset, make_task_suite
 from representations import make_representation, make_representation_loss
@@ -146,7 +146,10 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="zeroshot")
 def main(cfg: DictConfig) -> None:
-    train_zeroshot(cfg, Path(HydraConfig.get().runtime.output_dir))
+    try:
+        train_zeroshot(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except USER_ERRORS as err:
+        exit_with_user_error(err)
 
 
 if __name__ == "__main__":

@@ -42,9 +42,9 @@ class EnsembleLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
-            # Same input for every member: one matmul against the concatenated weights.
-            out = x @ self.weight.transpose(0, 1).reshape(self.in_features, -1)
-            return out.view(x.shape[0], self.ensemble_size, self.out_features).transpose(0, 1) + self.bias
+            # Same input for every member. Expanding the (small) input keeps the output contiguous
+            # in [E, B, out]; a transposed output would be copied again by every later layer.
+            x = x.expand(self.ensemble_size, *x.shape)
         return torch.baddbmm(self.bias, x, self.weight)
 
     def extra_repr(self) -> str:

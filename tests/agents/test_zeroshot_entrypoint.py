@@ -1,0 +1,72 @@
+"""End-to-end runs of ``python -m agents.zeroshot`` as a user would type it (tiny budgets)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = [
+    "env=ogbench", "env.max_episode_steps=30", "dataset.num_episodes=3", "dataset.episode_length=60", "dataset.batch_size=32",
+    "representation.phi_encoder.hidden_dim=32", "representation.psi_encoder.hidden_dim=32",
+    "representation.predictor.hidden_dim=32", "actor.hidden_dim=32", "train.log_every=5", "train.checkpoint_every=5",
+    "eval.episodes=1", "eval.inference_samples=100", "logger.backend=csv",
+]
+
+
+def run(args, tmp_path, check=True):
+    env = dict(os.environ, MUJOCO_GL="egl", WANDB_MODE="offline")
+    cmd = [sys.executable, "-m", "agents.zeroshot", *TINY, f"dataset.cache_dir={tmp_path / 'cache'}",
+           f"dataset.data_dir={tmp_path / 'official'}", *args]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-3000:]}\nSTDERR:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def test_smoke_run_trains_evaluates_and_checkpoints(tmp_path):
+    run_dir = tmp_path / "runs" / "a"
+    proc = run(["train.steps=10", "dataset.source=generated", f"hydra.run.dir={run_dir}"], tmp_path)
+    assert "| task1 |" in proc.stdout and "| mean |" in proc.stdout  # per-task table on stdout
+    assert "step 10:" in proc.stdout  # metric lines on stdout
+    results = json.loads((run_dir / "eval.json").read_text())
+    assert results["step"] == 10 and set(results["results"]) == {"reward", "goal"}
+    assert set(results["results"]["reward"]) == {f"task{i}" for i in range(1, 6)}
+    assert all(0.0 <= v <= 1.0 for r in results["results"].values() for v in r.values())
+    ckpt = run_dir / "checkpoints" / (run_dir / "checkpoints" / "latest").read_text().strip()
+    assert (ckpt / "config.json").exists() and (ckpt / "model.safetensors").exists()
+    assert list((run_dir / "logs").rglob("*.csv"))  # CSV metrics
+
+
+def test_resume_continues_from_the_latest_checkpoint(tmp_path):
+    runs = tmp_path / "runs"
+    run(["train.steps=5", "dataset.source=generated", f"hydra.run.dir={runs / 'first'}"], tmp_path)
+    proc = run(["train.steps=10", "dataset.source=generated", "resume=true", f"hydra.run.dir={runs / 'second'}"], tmp_path)
+    assert "resumed from" in proc.stdout and "step000000005" in proc.stdout
+    assert json.loads((runs / "second" / "eval.json").read_text())["step"] == 10
+
+
+def test_missing_official_dataset_gives_one_clear_error(tmp_path, monkeypatch):
+    proc = run(["train.steps=2", "dataset.source=official", f"hydra.run.dir={tmp_path / 'r'}"], tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "source=generated" in proc.stderr  # names the fix
+
+
+def test_corrupt_dataset_gives_one_clear_error(tmp_path):
+    official = tmp_path / "official"
+    official.mkdir()
+    bad = official / "pointmaze-medium-navigate-v0.npz"
+    np.savez(bad, observations=np.full((10, 2), np.nan, np.float32), actions=np.zeros((10, 2), np.float32),
+             terminals=np.zeros(10, bool), qpos=np.zeros((10, 2), np.float32), qvel=np.zeros((10, 2), np.float32))
+    np.savez(official / "pointmaze-medium-navigate-v0-val.npz", observations=np.zeros((10, 2), np.float32))
+    proc = run(["train.steps=2", "dataset.source=official", f"hydra.run.dir={tmp_path / 'r'}"], tmp_path, check=False)
+    assert proc.returncode != 0
+    assert str(bad) in proc.stderr or bad.name in proc.stderr
+
+
+def test_unknown_option_is_rejected_before_any_work(tmp_path):
+    proc = run(["train.stepz=3", f"hydra.run.dir={tmp_path / 'r'}"], tmp_path, check=False)
+    assert proc.returncode != 0 and "stepz" in proc.stderr
