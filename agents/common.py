@@ -93,6 +93,34 @@ def make_optimizer(
     return torch.optim.Adam(param_groups, fused=fused, foreach=None if fused else True, capturable=capturable)
 
 
+def make_update(rep_loss: nn.Module, actor_loss: nn.Module, optimizer: torch.optim.Optimizer, target_updater,
+                *, compile: bool = False, cudagraphs: bool = False):
+    """The gradient step of the zero-shot agent: both losses, one backward, one Adam step, target EMA.
+
+    ``compile`` wraps it in ``torch.compile``; ``cudagraphs`` (CUDA only, needs a capturable
+    optimiser) replays the whole step as one CUDA graph via tensordict's ``CudaGraphModule``.
+    """
+
+    def update(batch):
+        batch = batch.copy()  # the losses add z / features to it; leave the caller's batch as it was
+        losses = rep_loss(batch)
+        losses.update(actor_loss(batch))
+        total = sum(v for k, v in losses.items() if k.startswith("loss_"))
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        target_updater.step()
+        return losses.detach()
+
+    if compile:
+        update = torch.compile(update)
+    if cudagraphs:
+        from tensordict.nn import CudaGraphModule
+
+        update = CudaGraphModule(update, in_keys=[], out_keys=[], warmup=10)
+    return update
+
+
 def to_plain(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 

@@ -15,13 +15,15 @@ import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
-from tensordict.nn import CudaGraphModule
 from tqdm.auto import tqdm
 from torchrl.objectives import SoftUpdate
 
 from agents.actor import ZeroShotActorLoss, make_actor
 from agents.checkpoint import find_resume_checkpoint, latest_checkpoint, load_weights, save_checkpoint
-from agents.common import USER_ERRORS, MultiLogger, exit_with_user_error, check_finite, make_optimizer, resolve_device, rng_state, seed_everything, set_rng_state, to_plain
+from agents.common import (
+    USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, make_optimizer, make_update, resolve_device, rng_state,
+    seed_everything, set_rng_state, to_plain,
+)
 from agents.evaluation import evaluate, format_table
 from envs import make_dataset, make_task_suite
 from representations import make_representation, make_representation_loss
@@ -65,22 +67,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         start_step = state["step"]
         print(f"resumed from {resume_from} at step {start_step}")
 
-    def update(batch):
-        batch = batch.copy()  # the losses add z / features to it; leave the caller's batch as it was
-        losses = rep_loss(batch)
-        losses.update(actor_loss(batch))
-        total = sum(v for k, v in losses.items() if k.startswith("loss_"))
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
-        target_updater.step()
-        return losses.detach()
-
-    if cfg.train.compile:
-        update = torch.compile(update)
-    if use_cudagraphs:
-        # Replays the whole update (losses, backward, Adam, target EMA) as one CUDA graph.
-        update = CudaGraphModule(update, in_keys=[], out_keys=[], warmup=10)
+    update = make_update(rep_loss, actor_loss, optimizer, target_updater, compile=cfg.train.compile, cudagraphs=use_cudagraphs)
 
     def checkpoint(step: int) -> Path:
         return save_checkpoint(

@@ -27,13 +27,12 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 from tensordict import TensorDict
-from tensordict.nn import CudaGraphModule
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 from torchrl.objectives import SoftUpdate
 
 from agents.actor import ZeroShotActorLoss, make_actor
-from agents.common import make_optimizer
+from agents.common import make_optimizer, make_update
 from representations import make_representation, make_representation_loss
 from representations.core import clipped_noise_action, ensemble_reduce, orthonormality_loss, project_to_sphere
 
@@ -57,22 +56,7 @@ def make_ours(device: torch.device, compile_update: bool, cudagraphs: bool = Fal
     updater = SoftUpdate(rep_loss, tau=rep_cfg.optim.tau)
     optimizer = make_optimizer(rep_cfg.optim, actor_cfg.lr, model, actor, capturable=cudagraphs)
 
-    def update(td):
-        td = td.copy()
-        losses = rep_loss(td)
-        losses.update(actor_loss(td))
-        total = sum(v for k, v in losses.items() if k.startswith("loss_"))
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
-        updater.step()
-        return losses.detach()
-
-    if compile_update:
-        update = torch.compile(update)
-    if cudagraphs:
-        update = CudaGraphModule(update, in_keys=[], out_keys=[], warmup=10)
-    return update
+    return make_update(rep_loss, actor_loss, optimizer, updater, compile=compile_update, cudagraphs=cudagraphs)
 
 
 def make_reference(device: torch.device):

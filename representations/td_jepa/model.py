@@ -30,6 +30,7 @@ class TDJEPA(ZeroShotRepresentation):
         predictor: dict | None = None,
         actor_uses_features: bool = False,
         whiten_goals: bool = True,
+        reference_init: bool = True,
         obs_encoder: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -48,7 +49,11 @@ class TDJEPA(ZeroShotRepresentation):
         self.psi_predictor = None if symmetric else ConditionedPredictor(z_dim, z_dim, action_dim, phi_dim, **predictor)
         # EMA of E[ψψᵀ]; used to whiten goal latents (official `_z_cov`, `scale_train_goals`).
         self.register_buffer("feature_cov", torch.eye(z_dim))
-        self.apply(weight_init)
+        if reference_init:
+            # Orthogonal weights, zero biases (official). Note: with zero biases Linear→LayerNorm is
+            # scale-invariant in its input, so very low-dim observations (pointmaze xy) start out
+            # distinguishable only by direction; reference_init=false keeps PyTorch's random biases.
+            self.apply(weight_init)
         self.feature_dim = phi_dim
         self.actor_input_dim = phi_dim if actor_uses_features else obs_dim
 
