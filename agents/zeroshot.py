@@ -121,13 +121,13 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     # 6. Final zero-shot evaluation, table, checkpoint.
     final_ckpt = checkpoint(steps)
     results = run_eval(steps)
+    logger.close()  # before the table, so that wandb's run summary does not bury it
     table = format_table(results, suite.metric)
     print(f"\nZero-shot evaluation of {cfg.representation.name} on {suite.name} after {steps} updates "
           f"({cfg.eval.episodes} episodes per task):\n{table}\n")
     (run_dir / "eval.json").write_text(json.dumps({"step": steps, "metric": suite.metric, "results": results}, indent=2))
     (run_dir / "eval.md").write_text(table + "\n")
     print(f"checkpoint: {final_ckpt}")
-    logger.close()
     return results
 
 
