@@ -40,6 +40,14 @@ def test_smoke_run_trains_evaluates_and_checkpoints(tmp_path):
     assert (ckpt / "config.json").exists() and (ckpt / "model.safetensors").exists()
     assert list((run_dir / "logs").rglob("*.csv"))  # CSV metrics
 
+    # the trained checkpoint feeds the oracle-agreement diagnostic
+    from benchmarks.oracle_agreement import main as oracle_agreement
+
+    agreement = oracle_agreement([str(ckpt), "--states", "16", "--inference-samples", "50"])
+    assert set(agreement) == {"reward", "goal"} and len(agreement["goal"]) == 5
+    assert all(-1.0 <= v["mean_cosine"] <= 1.0 for r in agreement.values() for v in r.values())
+    assert (ckpt / "oracle_agreement.md").exists()
+
 
 def test_resume_continues_from_the_latest_checkpoint(tmp_path):
     runs = tmp_path / "runs"
