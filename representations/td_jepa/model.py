@@ -50,9 +50,8 @@ class TDJEPA(ZeroShotRepresentation):
         # EMA of E[ψψᵀ]; used to whiten goal latents (official `_z_cov`, `scale_train_goals`).
         self.register_buffer("feature_cov", torch.eye(z_dim))
         if reference_init:
-            # Orthogonal weights, zero biases (official). Note: with zero biases Linear→LayerNorm is
-            # scale-invariant in its input, so very low-dim observations (pointmaze xy) start out
-            # distinguishable only by direction; reference_init=false keeps PyTorch's random biases.
+            # Orthogonal weights, zero biases (official); false keeps PyTorch's default init
+            # (random biases; compared in benchmarks/results/oracle_agreement_pointmaze_cpu_small.md).
             self.apply(weight_init)
         self.feature_dim = phi_dim
         self.actor_input_dim = phi_dim if actor_uses_features else obs_dim
