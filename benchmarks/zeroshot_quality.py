@@ -73,6 +73,16 @@ def main(argv: list[str] | None = None) -> dict:
             per_seed[seed] = json.loads(path.read_text())["results"]
     if not per_seed:
         raise SystemExit(f"no seed finished; logs under {runs_dir}")
+    agreement = {}
+    for seed in per_seed:
+        ckpt_root = runs_dir / f"seed{seed}" / "checkpoints"
+        try:
+            from benchmarks.oracle_agreement import main as oracle_agreement
+
+            ckpt = ckpt_root / (ckpt_root / "latest").read_text().strip()
+            agreement[seed] = oracle_agreement([str(ckpt), "--states", "500"])
+        except (ValueError, FileNotFoundError) as err:  # not a maze task, or no checkpoint
+            print(f"seed {seed}: no oracle agreement ({err})")
     modes = list(next(iter(per_seed.values())))
     tasks = sorted(next(iter(per_seed.values()))[modes[0]])
     env_name = next((o.split("=", 1)[1] for o in overrides if o.startswith("env.name=")), "pointmaze-medium-navigate")
@@ -90,6 +100,14 @@ def main(argv: list[str] | None = None) -> dict:
             summary["mean"].setdefault(m, {})[task] = [mu, se]
             cells.append(f"{mu:.1f} ± {se:.1f}")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    if agreement:
+        lines += ["", "Oracle-direction agreement of the final policies (mean cosine over tasks and 500 dataset "
+                  "states; random 0, oracle 1; `benchmarks/oracle_agreement.py`):", "",
+                  "| seed | " + " | ".join(f"{m} z" for m in modes) + " |", "|---" * (len(modes) + 1) + "|"]
+        for seed, res in agreement.items():
+            cells = [f"{sum(v['mean_cosine'] for v in res[m].values()) / len(res[m]):+.2f}" if m in res else "–" for m in modes]
+            lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+        summary["oracle_agreement"] = agreement
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"zeroshot_quality_{env_name}{('_' + args.label) if args.label else ''}"
