@@ -95,8 +95,8 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     print(f"{exp_name}: {suite.observation_dim}-d observations, {suite.action_dim}-d actions, "
           f"{len(train_rb)} transitions, device {device}, run folder {run_dir}")
     steps = cfg.train.steps
-    progress = tqdm(range(start_step, steps), initial=start_step, total=steps, desc="train", dynamic_ncols=True)
-    for step in progress:
+
+    def train_step(step: int) -> None:
         metrics = update(train_rb.sample().to(device, non_blocking=True))
         done = step + 1
         if done % cfg.train.log_every == 0 or done == steps:
@@ -116,6 +116,20 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
             tqdm.write(f"step {done}: " + ", ".join(f"{m} {100 * sum(r.values()) / len(r):.1f}%" for m, r in results.items()))
         if done % cfg.train.checkpoint_every == 0:
             checkpoint(done)
+
+    progress = tqdm(range(start_step, steps), initial=start_step, total=steps, desc="train", dynamic_ncols=True)
+    done = start_step
+    try:
+        for step in progress:
+            train_step(step)
+            done = step + 1
+    except KeyboardInterrupt:
+        progress.close()
+        if done > start_step:
+            path = checkpoint(done)
+            print(f"\ninterrupted at step {done}; saved {path}. Continue with the same command plus resume=true")
+        logger.close()
+        raise SystemExit(130)
     progress.close()
 
     # 6. Final zero-shot evaluation, table, checkpoint.

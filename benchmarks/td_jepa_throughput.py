@@ -109,6 +109,49 @@ def make_reference(device: torch.device):
     return update
 
 
+def make_official(device: torch.device, official_path: str):
+    """The official TD-JEPA agent (TD3-style actor, OGBench-proprio launcher values), if a checkout
+    of facebookresearch/td_jepa (or its public mirror) is given. Nothing of it is vendored here."""
+    import gymnasium
+
+    sys.path.insert(0, str(Path(official_path).expanduser()))
+    from metamotivo.agents.td_jepa.agent import TDJEPAAgent, TDJEPAAgentConfig
+
+    cfg = TDJEPAAgentConfig(**{
+        "model": {
+            "device": str(device), "actor_use_full_encoder": False,
+            "archi": {
+                "phi_dim": 50, "psi_dim": 50, "norm_z": True,
+                "phi_predictor": {"hidden_dim": 512, "hidden_layers": 2},
+                "psi_predictor": {"hidden_dim": 512, "hidden_layers": 2},
+                "phi_mlp_encoder": {"hidden_dim": 512, "hidden_layers": 4, "norm": True},
+                "psi_mlp_encoder": {"hidden_dim": 512, "hidden_layers": 4, "norm": True},
+                "actor": {"name": "simple", "hidden_dim": 512, "hidden_layers": 2},
+            },
+        },
+        "train": {"batch_size": BATCH, "discount": 0.99, "phi_ortho_coef": 1.0, "psi_ortho_coef": 1.0,
+                  "encoder_target_tau": 0.005, "predictor_target_tau": 0.005, "scale_train_goals": True},
+        "compile": False,
+    })
+    obs_space = gymnasium.spaces.Box(-float("inf"), float("inf"), (OBS_DIM,))
+    agent = TDJEPAAgent(obs_space, ACTION_DIM, cfg)
+
+    class _Buffer:  # the official update samples from replay_buffer["train"]
+        batch = None
+
+        def sample(self, batch_size):
+            return self.batch
+
+    buffer = _Buffer()
+
+    def update(td):
+        buffer.batch = {"observation": td["observation"], "action": td["action"],
+                        "next": {"observation": td["next", "observation"], "terminated": td["next", "terminated"]}}
+        return agent.update({"train": buffer}, step=0)
+
+    return update
+
+
 def synthetic_batches(device: torch.device, n: int = 16) -> list[TensorDict]:
     g = torch.Generator().manual_seed(0)
     return [TensorDict({
@@ -176,6 +219,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--warmup", type=int, default=15)
     parser.add_argument("--compile", action="store_true", help="also time our update under torch.compile")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--official-path", default=None,
+                        help="checkout of the official TD-JEPA code (package metamotivo) to time alternately")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
     args = parser.parse_args(argv)
     if args.threads:
@@ -184,6 +229,8 @@ def main(argv=None) -> dict:
     torch.manual_seed(0)
     batches = synthetic_batches(device)
     variants = {"reference": make_reference(device), "jepa-rl": make_ours(device, False)}
+    if args.official_path:
+        variants = {"official": make_official(device, args.official_path), **variants}
     if args.compile:
         variants["jepa-rl (compiled)"] = make_ours(device, True)
     if device.type == "cuda":
@@ -215,18 +262,21 @@ def main(argv=None) -> dict:
     command = "python -m benchmarks.td_jepa_throughput " + " ".join(argv if argv is not None else sys.argv[1:])
     result = {"command": command.strip(), "hardware": hw, "batch": BATCH, "obs_dim": OBS_DIM, "action_dim": ACTION_DIM,
               "rates_per_round": rates, "median_updates_per_s": med, "gflop_per_update": {n: f / 1e9 for n, f in flops.items()},
-              "matmul_fp32_gflops_1024": peak, "speedup_vs_reference": {n: med[n] / med["reference"] for n in med}}
+              "matmul_fp32_gflops_1024": peak, "speedup_vs_reference": {n: med[n] / med["reference"] for n in med},
+              **({"speedup_vs_official": {n: med[n] / med["official"] for n in med}} if "official" in med else {})}
     lines = [
         f"# TD-JEPA update throughput ({device.type})", "", f"Command: `{result['command']}`", "",
         f"Hardware: {hw.get('cpu_model', hw['device'])}; {hw['cpu_count']} cores; torch {hw['torch']} ({hw['torch_threads']} threads).",
         f"Configuration: official OGBench proprio (batch {BATCH}, obs {OBS_DIM}, action {ACTION_DIM}, φ/ψ 4×512→50, predictors 512×2 twin, TD3-style actor 512×2).",
         f"Measured fp32 matmul rate (1024³): {peak:.0f} GFLOP/s. {args.rounds} alternating rounds × {args.updates} updates; medians.", "",
-        "| variant | updates/s (median) | ms/update | GFLOP/update | achieved GFLOP/s | % of matmul rate | speed-up vs reference |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| variant | updates/s (median) | ms/update | GFLOP/update | achieved GFLOP/s | % of matmul rate | speed-up vs reference |"
+        + (" speed-up vs official |" if "official" in variants else ""),
+        "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if "official" in variants else ""),
     ]
     for n in variants:
         gf = flops.get(n, flops["jepa-rl"]) / 1e9
-        lines.append(f"| {n} | {med[n]:.2f} | {1000 / med[n]:.0f} | {gf:.1f} | {gf * med[n]:.0f} | {100 * gf * med[n] / peak:.0f}% | {med[n] / med['reference']:.2f}× |")
+        lines.append(f"| {n} | {med[n]:.2f} | {1000 / med[n]:.0f} | {gf:.1f} | {gf * med[n]:.0f} | {100 * gf * med[n] / peak:.0f}% | {med[n] / med['reference']:.2f}× |"
+                     + (f" {med[n] / med['official']:.2f}× |" if "official" in med else ""))
     lines += ["", "Per-round rates: " + "; ".join(f"{n}: " + ", ".join(f"{v:.2f}" for v in vals) for n, vals in rates.items())]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

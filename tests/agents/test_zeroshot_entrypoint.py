@@ -57,6 +57,33 @@ def test_resume_continues_from_the_latest_checkpoint(tmp_path):
     assert json.loads((runs / "second" / "eval.json").read_text())["step"] == 10
 
 
+def test_interrupt_saves_a_checkpoint_and_resume_continues(tmp_path):
+    import signal
+    import time
+
+    run_dir = tmp_path / "runs" / "interrupted"
+    env = dict(os.environ, MUJOCO_GL="egl", WANDB_MODE="offline", PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "agents.zeroshot", *TINY, f"dataset.cache_dir={tmp_path / 'cache'}", "dataset.source=generated",
+           "train.steps=100000", "train.checkpoint_every=100000", f"hydra.run.dir={run_dir}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines = []
+    deadline = time.time() + 240
+    for line in proc.stdout:  # wait until training is under way
+        lines.append(line)
+        if line.startswith("step 10:") or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    out = "".join(lines) + proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, out[-2000:]
+    assert "interrupted at step" in out and "resume=true" in out
+    saved = (run_dir / "checkpoints" / "latest").read_text().strip()
+    step = int(saved.replace("step", ""))
+    assert step >= 10
+    resumed = run(["train.steps=" + str(step + 5), "dataset.source=generated", "resume=true",
+                   f"hydra.run.dir={tmp_path / 'runs' / 'resumed'}"], tmp_path)
+    assert f"at step {step}" in resumed.stdout
+
+
 def test_missing_official_dataset_gives_one_clear_error(tmp_path, monkeypatch):
     proc = run(["train.steps=2", "dataset.source=official", f"hydra.run.dir={tmp_path / 'r'}"], tmp_path, check=False)
     assert proc.returncode != 0
