@@ -9,6 +9,7 @@ progress → zero-shot evaluation (z from relabelled rewards, and from the goal)
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import hydra
@@ -118,19 +119,29 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
             checkpoint(done)
 
     progress = tqdm(range(start_step, steps), initial=start_step, total=steps, desc="train", dynamic_ncols=True)
+    # Ctrl-C finishes the current update, then saves a checkpoint (a second Ctrl-C quits at once).
+    interrupted: list[int] = []
+
+    def on_sigint(signum, frame):
+        interrupted.append(signum)
+        signal.signal(signal.SIGINT, previous_handler)
+
+    previous_handler = signal.signal(signal.SIGINT, on_sigint)
     done = start_step
     try:
         for step in progress:
             train_step(step)
             done = step + 1
-    except KeyboardInterrupt:
-        progress.close()
-        if done > start_step:
-            path = checkpoint(done)
-            print(f"\ninterrupted at step {done}; saved {path}. Continue with the same command plus resume=true")
+            if interrupted:
+                break
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+    progress.close()
+    if interrupted:
+        path = checkpoint(done)
+        print(f"\ninterrupted at step {done}; saved {path}. Continue with the same command plus resume=true")
         logger.close()
         raise SystemExit(130)
-    progress.close()
 
     # 6. Final zero-shot evaluation, table, checkpoint.
     final_ckpt = checkpoint(steps)

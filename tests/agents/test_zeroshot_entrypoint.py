@@ -79,6 +79,11 @@ def test_interrupt_saves_a_checkpoint_and_resume_continues(tmp_path):
     saved = (run_dir / "checkpoints" / "latest").read_text().strip()
     step = int(saved.replace("step", ""))
     assert step >= 10
+    import torch
+
+    state = torch.load(run_dir / "checkpoints" / saved / "training_state.pt", weights_only=False)
+    assert state["step"] == step
+    assert int(state["optimizer"]["state"][0]["step"]) == step  # saved step == updates actually applied
     resumed = run(["train.steps=" + str(step + 5), "dataset.source=generated", "resume=true",
                    f"hydra.run.dir={tmp_path / 'runs' / 'resumed'}"], tmp_path)
     assert f"at step {step}" in resumed.stdout
