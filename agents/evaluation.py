@@ -81,7 +81,7 @@ def format_table(results: dict[str, dict[str, float]], metric: str) -> str:
     tasks = sorted({t for r in results.values() for t in r})
     scale = 100.0 if metric == "success" else 1.0
     unit = "success %" if metric == "success" else "return"
-    lines = [f"| task | " + " | ".join(f"{m} z ({unit})" for m in modes) + " |", "|---" * (len(modes) + 1) + "|"]
+    lines = ["| task | " + " | ".join(f"{m} z ({unit})" for m in modes) + " |", "|---" * (len(modes) + 1) + "|"]
     for task in tasks + ["mean"]:
         cells = []
         for m in modes:

@@ -11,9 +11,7 @@ fraction of states with cosine > 0.5. Writes ``<checkpoint>/oracle_agreement.{md
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,6 +20,8 @@ from agents.evaluation import infer_task_latent
 from envs import make_dataset, make_task_suite
 from representations import load_pretrained
 from representations.policy import LatentPolicy
+
+from benchmarks.report import write_report
 
 
 def oracle_directions(suite, task: str, xy: np.ndarray) -> np.ndarray:
@@ -72,10 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
             vals = list(r.values()) if task == "mean" else [r[task]]
             cells.append(f"{np.mean([v['mean_cosine'] for v in vals]):+.2f} / {np.mean([v['frac_cos_gt_0.5'] for v in vals]):.2f}")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    out = Path(args.checkpoint)
-    (out / "oracle_agreement.md").write_text("\n".join(lines) + "\n")
-    (out / "oracle_agreement.json").write_text(json.dumps(results, indent=2))
-    print("\n".join(lines))
+    write_report(args.checkpoint, "oracle_agreement", lines, results)
     return results
 
 

@@ -15,7 +15,6 @@ matmul rate, and writes ``benchmarks/results/td_jepa_throughput_<device>.{md,jso
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -37,6 +36,8 @@ from representations import make_representation, make_representation_loss
 from representations.core import clipped_noise_action, ensemble_reduce, orthonormality_loss, project_to_sphere
 
 warnings.filterwarnings("ignore")
+from benchmarks.report import write_report
+
 ROOT = Path(__file__).resolve().parents[1]
 OBS_DIM, ACTION_DIM, BATCH = 29, 8, 256  # the reference measurement's shapes
 
@@ -278,11 +279,7 @@ def main(argv=None) -> dict:
         lines.append(f"| {n} | {med[n]:.2f} | {1000 / med[n]:.0f} | {gf:.1f} | {gf * med[n]:.0f} | {100 * gf * med[n] / peak:.0f}% | {med[n] / med['reference']:.2f}× |"
                      + (f" {med[n] / med['official']:.2f}× |" if "official" in med else ""))
     lines += ["", "Per-round rates: " + "; ".join(f"{n}: " + ", ".join(f"{v:.2f}" for v in vals) for n, vals in rates.items())]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"td_jepa_throughput_{device.type}.md").write_text("\n".join(lines) + "\n")
-    (out / f"td_jepa_throughput_{device.type}.json").write_text(json.dumps(result, indent=2))
-    print("\n".join(lines))
+    write_report(args.out, f"td_jepa_throughput_{device.type}", lines, result)
     return result
 
 

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.report import write_report
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -108,12 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
             cells = [f"{sum(v['mean_cosine'] for v in res[m].values()) / len(res[m]):+.2f}" if m in res else "–" for m in modes]
             lines.append(f"| {seed} | " + " | ".join(cells) + " |")
         summary["oracle_agreement"] = agreement
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"zeroshot_quality_{env_name}{('_' + args.label) if args.label else ''}"
-    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    (out / f"{stem}.json").write_text(json.dumps(summary, indent=2))
-    print("\n".join(lines))
+    write_report(args.out, f"zeroshot_quality_{env_name}{('_' + args.label) if args.label else ''}", lines, summary)
     return summary
 
 

@@ -9,7 +9,7 @@ from tensordict import TensorDict
 from torchrl.envs.utils import check_env_specs
 
 from envs import make_task_suite
-from envs.ogbench import OGBenchEnv, OGBenchTaskSuite, parse_name
+from envs.ogbench import OGBenchTaskSuite, parse_name
 
 
 def _maze_oracle_action(raw, rng, noise=0.2):
