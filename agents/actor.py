@@ -72,7 +72,7 @@ class ZeroShotActorLoss(LossModule):
             features = tensordict.get(keys.state_features, None)
             if features is None:
                 features = rep.state_features(obs)
-            actor_in = features if getattr(rep, "actor_uses_features", False) else rep.actor_input(obs)
+            actor_in = rep.actor_input(obs, features)
         action = clipped_noise_action(self.actor(actor_in, z), self.noise_std, self.noise_clip)
         # Gradients flow to the action only; the predictor's weight gradients are never computed.
         with frozen_parameters(rep.sf_predictor):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 LATEST = "latest"
@@ -60,12 +60,6 @@ def latest_checkpoint(ckpt_root: Path) -> Path | None:
         return None
     path = ckpt_root / pointer.read_text().strip()
     return path if (path / "training_state.pt").exists() else None
-
-
-def load_weights(path: Path, modules: dict[str, nn.Module]) -> None:
-    tensors = load_file(str(path / "model.safetensors"))
-    for prefix, mod in modules.items():
-        mod.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
 
 
 def find_resume_checkpoint(resume: bool | str, run_dir: Path) -> Path | None:

@@ -1,7 +1,9 @@
 """Small pieces every entry point shares: device, seeding, loggers, optimiser, finiteness checks."""
 from __future__ import annotations
 
+import os
 import random
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -131,9 +133,6 @@ USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError)
 
 def exit_with_user_error(err: BaseException) -> None:
     """Prints ``err`` as one line (the full traceback stays behind JEPA_RL_TRACEBACK=1) and exits 2."""
-    import os
-    import sys
-
     if os.environ.get("JEPA_RL_TRACEBACK") == "1":
         raise err
     print(f"error: {err}\n(set JEPA_RL_TRACEBACK=1 for the full traceback)", file=sys.stderr)

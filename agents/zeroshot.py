@@ -19,15 +19,15 @@ from omegaconf import DictConfig
 from tqdm.auto import tqdm
 from torchrl.objectives import SoftUpdate
 
-from agents.actor import ZeroShotActorLoss, make_actor
-from agents.checkpoint import find_resume_checkpoint, latest_checkpoint, load_weights, save_checkpoint
+from agents.actor import ACTOR_NET_KEYS, ZeroShotActorLoss, make_actor
+from agents.checkpoint import find_resume_checkpoint, save_checkpoint
 from agents.common import (
     USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, make_optimizer, make_update, resolve_device, rng_state,
     seed_everything, set_rng_state, to_plain,
 )
 from agents.evaluation import evaluate, format_table
 from envs import make_dataset, make_task_suite
-from representations import make_representation, make_representation_loss
+from representations import load_weights, make_representation, make_representation_loss
 from representations.encoders import make_encoder
 
 
@@ -70,11 +70,13 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
 
     update = make_update(rep_loss, actor_loss, optimizer, target_updater, compile=cfg.train.compile, cudagraphs=use_cudagraphs)
 
+    # What `representations.load_pretrained` needs to rebuild the networks without this script.
+    checkpoint_config = {**config, "dims": {"obs_dim": suite.observation_dim, "action_dim": suite.action_dim},
+                         "actor_net": {k: cfg.actor[k] for k in ACTOR_NET_KEYS if k in cfg.actor}}
+
     def checkpoint(step: int) -> Path:
         return save_checkpoint(
-            run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints,
-            config={**config, "dims": {"obs_dim": suite.observation_dim, "action_dim": suite.action_dim}, "actor_net": {
-                k: cfg.actor[k] for k in ("hidden_dim", "hidden_layers", "embedding_layers")}},
+            run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
             weights={"representation": representation, "actor": actor},
             training_state={"step": step, "optimizer": optimizer.state_dict(), "rng": rng_state(),
                             "targets": {k: v for k, v in rep_loss.state_dict().items() if k.startswith("target_")}},
@@ -101,7 +103,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         metrics = update(train_rb.sample().to(device, non_blocking=True))
         done = step + 1
         if done % cfg.train.log_every == 0 or done == steps:
-            check_finite(metrics, done, f"resume from the last checkpoint with resume=true ({latest_checkpoint(run_dir / 'checkpoints')})")
+            check_finite(metrics, done, "resume from the last checkpoint with resume=true")
             rep_loss.eval()
             with torch.no_grad():
                 val = rep_loss(val_rb.sample().to(device))

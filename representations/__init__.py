@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+from omegaconf import OmegaConf
 from torch import nn
 
 from representations.base import ZeroShotRepresentation
@@ -23,13 +24,8 @@ _NON_MODEL_KEYS = {"name", "loss", "optim"}
 
 
 def _plain(cfg: Any) -> dict:
-    try:
-        from omegaconf import OmegaConf
-
-        if OmegaConf.is_config(cfg):
-            return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
-    except ImportError:  # pragma: no cover
-        pass
+    if OmegaConf.is_config(cfg):
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
     return dict(cfg)
 
 
@@ -62,10 +58,17 @@ def make_representation_loss(rep_cfg: Mapping, model: ZeroShotRepresentation, ac
         raise ValueError(f"bad option in representation.loss for {rep_cfg['name']!r}: {err}") from None
 
 
-def load_pretrained(path: str | Path, device: str = "cpu") -> tuple[ZeroShotRepresentation, nn.Module, dict]:
-    """Rebuilds (representation, actor, config) from a checkpoint folder written by the agents."""
+def load_weights(path: str | Path, modules: Mapping[str, nn.Module], device: str = "cpu") -> None:
+    """Loads ``<path>/model.safetensors`` (keys ``<prefix>.<param>``) into ``{prefix: module}``."""
     from safetensors.torch import load_file
 
+    tensors = load_file(str(Path(path) / "model.safetensors"), device=device)
+    for prefix, module in modules.items():
+        module.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
+
+
+def load_pretrained(path: str | Path, device: str = "cpu") -> tuple[ZeroShotRepresentation, nn.Module, dict]:
+    """Rebuilds (representation, actor, config) from a checkpoint folder written by the agents."""
     from representations.core.networks import ZConditionedActor
 
     path = Path(path)
@@ -75,10 +78,8 @@ def load_pretrained(path: str | Path, device: str = "cpu") -> tuple[ZeroShotRepr
     dims = config["dims"]
     model = make_representation(config["representation"], dims["obs_dim"], dims["action_dim"])
     actor = ZConditionedActor(model.actor_input_dim, model.z_dim, dims["action_dim"], **config["actor_net"])
-    weights = load_file(str(path / "model.safetensors"), device=device)
-    model.load_state_dict({k[len("representation."):]: v for k, v in weights.items() if k.startswith("representation.")})
-    actor.load_state_dict({k[len("actor."):]: v for k, v in weights.items() if k.startswith("actor.")})
+    load_weights(path, {"representation": model, "actor": actor}, device=device)
     return model.eval().requires_grad_(False), actor.eval().requires_grad_(False), config
 
 
-__all__ = ["REGISTRY", "ZeroShotRepresentation", "load_pretrained", "make_representation", "make_representation_loss", "model_kwargs"]
+__all__ = ["REGISTRY", "ZeroShotRepresentation", "load_pretrained", "load_weights", "make_representation", "make_representation_loss", "model_kwargs"]

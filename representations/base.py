@@ -21,8 +21,9 @@ class ZeroShotRepresentation(nn.Module, abc.ABC):
     feature_dim: int
 
     @abc.abstractmethod
-    def actor_input(self, obs: torch.Tensor) -> torch.Tensor:
-        """What the policy π(·, z) consumes for observation ``obs``."""
+    def actor_input(self, obs: torch.Tensor, state_features: torch.Tensor | None = None) -> torch.Tensor:
+        """What the policy π(·, z) consumes for ``obs``; ``state_features`` (= state_features(obs)),
+        when the caller has them, may be reused instead of recomputed."""
 
     @abc.abstractmethod
     def state_features(self, obs: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ from representations.core.zspace import (
     project_to_sphere,
     sample_sphere,
     solve_reward_regression,
+    whiten,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "sample_sphere",
     "solve_reward_regression",
     "weight_init",
+    "whiten",
 ]

@@ -34,6 +34,13 @@ def solve_reward_regression(features: torch.Tensor, rewards: torch.Tensor, *, ri
     return torch.linalg.lstsq(features, rewards).solution.squeeze(-1)
 
 
+def whiten(features: torch.Tensor, cov: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Σ⁻¹x for each row x of ``features`` (Σ symmetric). ``solve_ex`` skips the error check that
+    would sync the host, so this is CUDA-graph safe."""
+    eye = torch.eye(cov.shape[0], device=cov.device, dtype=cov.dtype)
+    return torch.linalg.solve_ex(cov + eps * eye, features.T)[0].T
+
+
 def ensemble_reduce(values: torch.Tensor, pessimism: float) -> torch.Tensor:
     """Mean over the ensemble dim 0 minus ``pessimism`` × mean pairwise |difference| (reference)."""
     mean = values.mean(0)
@@ -67,9 +74,7 @@ class ZSampler:
         if self.whiten_goals:
             if feature_cov is None:
                 raise ValueError("whiten_goals=True needs the feature covariance")
-            eye = torch.eye(self.z_dim, device=goals.device, dtype=goals.dtype)
-            # Σ⁻¹ψ (Σ symmetric); solve_ex skips the error check that would sync the host.
-            goals = torch.linalg.solve_ex(feature_cov + 1e-6 * eye, goals.T)[0].T
+            goals = whiten(goals, feature_cov)
         goals = project_to_sphere(goals)
         use_goal = torch.rand(batch, 1, device=goals.device) < self.goal_ratio
         return torch.where(use_goal, goals, z)

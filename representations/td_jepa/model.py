@@ -13,7 +13,7 @@ from torch import nn
 
 from representations.base import ZeroShotRepresentation
 from representations.core.networks import ConditionedPredictor, mlp_encoder, weight_init
-from representations.core.zspace import project_to_sphere
+from representations.core.zspace import project_to_sphere, whiten
 
 
 class TDJEPA(ZeroShotRepresentation):
@@ -64,8 +64,10 @@ class TDJEPA(ZeroShotRepresentation):
         return self.psi_encoder(self.obs_encoder(obs))
 
     # -- the ZeroShotRepresentation seam ---------------------------------------------------------
-    def actor_input(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.phi(obs) if self.actor_uses_features else self.obs_encoder(obs)
+    def actor_input(self, obs: torch.Tensor, state_features: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.actor_uses_features:
+            return self.obs_encoder(obs)
+        return state_features if state_features is not None else self.phi(obs)
 
     def state_features(self, obs: torch.Tensor) -> torch.Tensor:
         return self.phi(obs)
@@ -89,13 +91,8 @@ class TDJEPA(ZeroShotRepresentation):
         groups["predictors"] = predictors
         return groups
 
-    def whiten(self, features: torch.Tensor) -> torch.Tensor:
-        """Σ_ψ⁻¹ψ, where Σ_ψ is the running E[ψψᵀ]."""
-        eye = torch.eye(self.z_dim, device=features.device, dtype=features.dtype)
-        return torch.linalg.solve_ex(self.feature_cov + 1e-6 * eye, features.T)[0].T
-
     def infer_z_from_goal(self, goal_obs: torch.Tensor) -> torch.Tensor:
         # Goals must live where training goals were sampled: Σ⁻¹ψ(g) when whitening is on.
         with torch.no_grad():
             psi_goal = self.psi(goal_obs.reshape(1, -1))
-            return project_to_sphere(self.whiten(psi_goal) if self.whiten_goals else psi_goal).squeeze(0)
+            return project_to_sphere(whiten(psi_goal, self.feature_cov) if self.whiten_goals else psi_goal).squeeze(0)
