@@ -35,8 +35,8 @@ def infer_task_latent(
 
 
 @torch.no_grad()
-def run_episode(suite: TaskSuite, task: str, policy: LatentPolicy, *, seed: int) -> float:
-    device = policy.z.device
+def run_episode(suite: TaskSuite, task: str, policy: torch.nn.Module, *, seed: int, device: torch.device | str = "cpu") -> float:
+    """One evaluation episode of ``policy`` (observation → action, run on ``device``); returns its score."""
     env = suite.make_env(task, seed=seed)
     module = TensorDictModule(policy, in_keys=["observation"], out_keys=["action"])
     with set_exploration_type(ExplorationType.DETERMINISTIC):
@@ -68,7 +68,7 @@ def evaluate(
             if z is None:
                 continue
             policy = LatentPolicy(representation, actor, z)
-            scores = [run_episode(suite, task, policy, seed=seed * 1000 + ep) for ep in range(episodes)]
+            scores = [run_episode(suite, task, policy, seed=seed * 1000 + ep, device=z.device) for ep in range(episodes)]
             results.setdefault(mode, {})[task] = sum(scores) / len(scores)
     representation.train(was_training)
     actor.train(was_training)
