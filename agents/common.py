@@ -95,24 +95,34 @@ def make_optimizer(
     return torch.optim.Adam(param_groups, fused=fused, foreach=None if fused else True, capturable=capturable)
 
 
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+
+
 def make_update(rep_loss: nn.Module, actor_loss: nn.Module, optimizer: torch.optim.Optimizer, target_updater,
-                *, compile: bool = False, cudagraphs: bool = False):
+                *, compile: bool = False, cudagraphs: bool = False, precision: str = "fp32"):
     """The gradient step of the zero-shot agent: both losses, one backward, one Adam step, target EMA.
 
     ``compile`` wraps it in ``torch.compile``; ``cudagraphs`` (CUDA only, needs a capturable
     optimiser) replays the whole step as one CUDA graph via tensordict's ``CudaGraphModule``.
+    ``precision="bf16"`` runs the forward passes under bf16 autocast (fp32 weights, Adam state and
+    losses); matmuls then run at the bf16 rate, at the cost of bf16 rounding in activations.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"train.precision={precision!r} is not known: use one of {sorted(PRECISIONS)}")
+    autocast_dtype = PRECISIONS[precision]
+    device_type = next(rep_loss.parameters()).device.type
 
     def update(batch):
         batch = batch.copy()  # the losses add z / features to it; leave the caller's batch as it was
-        losses = rep_loss(batch)
-        losses.update(actor_loss(batch))
-        total = sum(v for k, v in losses.items() if k.startswith("loss_"))
+        with torch.autocast(device_type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+            losses = rep_loss(batch)
+            losses.update(actor_loss(batch))
+        total = sum(v.float() for k, v in losses.items() if k.startswith("loss_"))
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
         target_updater.step()
-        return losses.detach()
+        return losses.apply(lambda value: value.detach().float())
 
     if compile:
         update = torch.compile(update)

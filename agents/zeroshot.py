@@ -68,7 +68,8 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         start_step = state["step"]
         print(f"resumed from {resume_from} at step {start_step}")
 
-    update = make_update(rep_loss, actor_loss, optimizer, target_updater, compile=cfg.train.compile, cudagraphs=use_cudagraphs)
+    update = make_update(rep_loss, actor_loss, optimizer, target_updater, compile=cfg.train.compile, cudagraphs=use_cudagraphs,
+                         precision=cfg.train.precision)
 
     # What `representations.load_pretrained` needs to rebuild the networks without this script.
     checkpoint_config = {**config, "dims": {"obs_dim": suite.observation_dim, "action_dim": suite.action_dim},
@@ -113,7 +114,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
             progress.set_postfix({k[5:]: f"{v.item():.3g}" for k, v in metrics.items() if k.startswith("loss_")}, refresh=False)
             rate = progress.format_dict.get("rate") or 0.0
             tqdm.write(f"step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in metrics.items() if k.startswith("loss_"))
-                       + f" val_td={sum(v.item() for k, v in val.items() if k.endswith('_td')):.4g} ({rate:.1f} updates/s)")
+                       + f" val_loss={sum(v.item() for k, v in val.items() if k.startswith('loss_')):.4g} ({rate:.1f} updates/s)")
         if cfg.train.eval_every and done % cfg.train.eval_every == 0 and done != steps:
             results = run_eval(done)
             tqdm.write(f"step {done}: " + ", ".join(f"{m} {100 * sum(r.values()) / len(r):.1f}%" for m, r in results.items()))

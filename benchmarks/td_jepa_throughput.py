@@ -50,14 +50,15 @@ def build(device: torch.device):
     return rep_cfg, actor_cfg, model, actor
 
 
-def make_ours(device: torch.device, compile_update: bool, cudagraphs: bool = False):
+def make_ours(device: torch.device, compile_update: bool, cudagraphs: bool = False, precision: str = "fp32"):
     rep_cfg, actor_cfg, model, actor = build(device)
     rep_loss = make_representation_loss(rep_cfg, model, actor)
     actor_loss = ZeroShotActorLoss(actor, model, noise_std=actor_cfg.noise_std, noise_clip=actor_cfg.noise_clip)
     updater = SoftUpdate(rep_loss, tau=rep_cfg.optim.tau)
     optimizer = make_optimizer(rep_cfg.optim, actor_cfg.lr, model, actor, capturable=cudagraphs)
 
-    return make_update(rep_loss, actor_loss, optimizer, updater, compile=compile_update, cudagraphs=cudagraphs)
+    return make_update(rep_loss, actor_loss, optimizer, updater, compile=compile_update, cudagraphs=cudagraphs,
+                       precision=precision)
 
 
 def make_reference(device: torch.device):
@@ -219,6 +220,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--updates", type=int, default=60, help="updates per timed run")
     parser.add_argument("--warmup", type=int, default=15)
     parser.add_argument("--compile", action="store_true", help="also time our update under torch.compile")
+    parser.add_argument("--bf16", action="store_true", help="also time our update under bf16 autocast (train.precision=bf16)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--official-path", default=None,
                         help="checkout of the official TD-JEPA code (package metamotivo) to time alternately")
@@ -234,6 +236,8 @@ def main(argv=None) -> dict:
         variants = {"official": make_official(device, args.official_path), **variants}
     if args.compile:
         variants["jepa-rl (compiled)"] = make_ours(device, True)
+    if args.bf16:
+        variants["jepa-rl (bf16 autocast)"] = make_ours(device, False, precision="bf16")
     if device.type == "cuda":
         variants["jepa-rl (cudagraphs)"] = make_ours(device, False, cudagraphs=True)
     flops = {name: count_flops(fn, batches[0]) for name, fn in variants.items() if "(" not in name}
@@ -279,7 +283,8 @@ def main(argv=None) -> dict:
         lines.append(f"| {n} | {med[n]:.2f} | {1000 / med[n]:.0f} | {gf:.1f} | {gf * med[n]:.0f} | {100 * gf * med[n] / peak:.0f}% | {med[n] / med['reference']:.2f}× |"
                      + (f" {med[n] / med['official']:.2f}× |" if "official" in med else ""))
     lines += ["", "Per-round rates: " + "; ".join(f"{n}: " + ", ".join(f"{v:.2f}" for v in vals) for n, vals in rates.items())]
-    write_report(args.out, f"td_jepa_throughput_{device.type}", lines, result)
+    suffix = "".join(f"_{flag}" for flag in ("compile", "bf16") if getattr(args, flag))
+    write_report(args.out, f"td_jepa_throughput_{device.type}{suffix}", lines, result)
     return result
 
 

@@ -15,7 +15,7 @@ import torch
 from tensordict import TensorDictBase
 from torchrl.envs import EnvBase
 
-__all__ = ["TaskSuite", "cfg_get"]
+__all__ = ["TaskSuite", "cfg_get", "episode_last_rows", "sample_future_rows"]
 
 
 def cfg_get(cfg: Any, key: str, default: Any = None) -> Any:
@@ -33,6 +33,33 @@ def cfg_get(cfg: Any, key: str, default: Any = None) -> Any:
     else:
         value = getattr(cfg, key, default)
     return default if value is None else value
+
+
+def episode_last_rows(terminals: torch.Tensor) -> torch.Tensor:
+    """For every row of a flat trajectory store, the row index of the last step of its episode.
+
+    ``terminals`` [N] bool marks each episode's last row (the final row always ends one).
+    """
+    ends = torch.nonzero(terminals.reshape(-1)).reshape(-1)
+    n = terminals.numel()
+    if ends.numel() == 0 or ends[-1] != n - 1:
+        ends = torch.cat([ends, torch.tensor([n - 1])])
+    return ends[torch.searchsorted(ends, torch.arange(n))]
+
+
+def sample_future_rows(index: torch.Tensor, last_rows: torch.Tensor, future: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Rows of future observations for transitions at rows ``index`` (observation row i, next row i+1).
+
+    The offset k ≥ 1 is geometric with success probability 1 − ``future`` and clipped to the episode,
+    so the future row is i + min(k, last − i): the next observation or a later one of the same
+    trajectory (the official buffers' ``future`` sampling, used by HILP's goals).
+    """
+    if not 0.0 <= future < 1.0:
+        raise ValueError(f"dataset.future must be in [0, 1), got {future}")
+    u = torch.rand(index.shape, generator=generator, dtype=torch.float64).clamp_min(1e-12)
+    # inverse CDF of the geometric distribution on {1, 2, ...}
+    k = 1 + torch.floor(torch.log(u) / torch.log1p(torch.tensor(-(1.0 - future), dtype=torch.float64))).long() if future > 0 else torch.ones_like(index)
+    return torch.minimum(index + k, last_rows[index])
 
 
 class TaskSuite(abc.ABC):

@@ -14,13 +14,17 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from representations.base import ZeroShotRepresentation
+from representations.fb import FB, FBLoss
+from representations.hilp import HILP, HILPLoss
 from representations.td_jepa import TDJEPA, TDJEPALoss
 
 # name -> (model class, loss class)
 REGISTRY: dict[str, tuple[type[ZeroShotRepresentation], type]] = {
     "td_jepa": (TDJEPA, TDJEPALoss),
+    "fb": (FB, FBLoss),
+    "hilp": (HILP, HILPLoss),
 }
-_NON_MODEL_KEYS = {"name", "loss", "optim"}
+_NON_MODEL_KEYS = {"name", "loss", "optim", "data"}  # data: what the method needs from the dataset
 
 
 def _plain(cfg: Any) -> dict:

@@ -54,7 +54,7 @@ class ZeroShotRepresentation(nn.Module, abc.ABC):
     def infer_z_from_goal(self, goal_obs: torch.Tensor) -> torch.Tensor:
         """z for reaching ``goal_obs`` (a single observation)."""
         with torch.no_grad():
-            return project_to_sphere(self.goal_features(goal_obs.reshape(1, -1)).squeeze(0))
+            return project_to_sphere(self.goal_features(goal_obs.unsqueeze(0)).squeeze(0))
 
     def q_value(self, obs: torch.Tensor, action: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Ensemble-mean Q(s, a, z) = SF(s, a, z)·z, shape [B]."""

@@ -13,7 +13,10 @@ def orthonormality_loss(features: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     batch = features.shape[0]
     if batch < 2:
         raise ValueError("orthonormality_loss needs a batch of at least 2 feature vectors")
-    gram = features @ features.T
+    # fp32 even under bf16 autocast: ‖C‖_F² − Σ C_ii² below cancels badly in bf16.
+    with torch.autocast(features.device.type, enabled=False):
+        features = features.float()
+        gram = features @ features.T
     diag = torch.diagonal(gram)
     diag_term = -diag.mean()
     # Σ_{i≠j} C_ij² = ‖C‖_F² − Σ_i C_ii², which avoids materialising an off-diagonal mask.

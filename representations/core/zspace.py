@@ -38,7 +38,7 @@ def whiten(features: torch.Tensor, cov: torch.Tensor, eps: float = 1e-6) -> torc
     """Σ⁻¹x for each row x of ``features`` (Σ symmetric). ``solve_ex`` skips the error check that
     would sync the host, so this is CUDA-graph safe."""
     eye = torch.eye(cov.shape[0], device=cov.device, dtype=cov.dtype)
-    return torch.linalg.solve_ex(cov + eps * eye, features.T)[0].T
+    return torch.linalg.solve_ex(cov + eps * eye, features.T.to(cov.dtype))[0].T  # fp32 under autocast
 
 
 def ensemble_reduce(values: torch.Tensor, pessimism: float) -> torch.Tensor:

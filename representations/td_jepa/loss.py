@@ -144,8 +144,10 @@ class TDJEPALoss(LossModule):
         if self.training:
             # EMA of E[ψψᵀ] (official `_update_z_stats`), used to whiten goal latents.
             # (skipped in eval mode, e.g. for validation losses).
-            with torch.no_grad():
-                batch_cov = psi.detach().T @ psi.detach() / psi.shape[0]
+            # fp32 even under bf16 autocast: the statistic is accumulated over many steps
+            with torch.no_grad(), torch.autocast(psi.device.type, enabled=False):
+                psi_fp32 = psi.detach().float()
+                batch_cov = psi_fp32.T @ psi_fp32 / psi.shape[0]
                 model.feature_cov.lerp_(batch_cov, self.feature_cov_rate)
         out["z_norm"] = z.norm(dim=-1).mean()
         return TensorDict(out, batch_size=[])

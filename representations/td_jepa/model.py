@@ -94,5 +94,5 @@ class TDJEPA(ZeroShotRepresentation):
     def infer_z_from_goal(self, goal_obs: torch.Tensor) -> torch.Tensor:
         # Goals must live where training goals were sampled: Σ⁻¹ψ(g) when whitening is on.
         with torch.no_grad():
-            psi_goal = self.psi(goal_obs.reshape(1, -1))
+            psi_goal = self.psi(goal_obs.unsqueeze(0))
             return project_to_sphere(whiten(psi_goal, self.feature_cov) if self.whiten_goals else psi_goal).squeeze(0)
