@@ -2,6 +2,10 @@
 
 Two z-inference modes: ``reward`` — z from rewards relabelled against each task on dataset samples
 (the official TD-JEPA/FB protocol), and ``goal`` — z from the task's goal observation.
+
+:func:`evaluate` runs every (mode, task, episode) at once: one TorchRL ``SerialEnv`` holds all the
+episodes, each with its own z, and one batched policy call per step acts in all of them (the
+official code loops over tasks and episodes; ``benchmarks/eval_speed.py`` compares the two).
 """
 from __future__ import annotations
 
@@ -9,8 +13,11 @@ import math
 import warnings
 
 import torch
+from functools import partial
+
 from tensordict import TensorDictBase
 from tensordict.nn import TensorDictModule
+from torchrl.envs import SerialEnv
 from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from envs.common import TaskSuite
@@ -27,7 +34,7 @@ def infer_task_latent(
         rewards = suite.relabel(task, inference_batch).to(device)
         if not torch.any(rewards != 0):
             warnings.warn(f"task {task}: no non-zero reward among {rewards.numel()} inference samples; z will be 0")
-        return representation.infer_z_from_rewards(inference_batch["next", "observation"].to(device), rewards)
+        return representation.infer_z_from_rewards(inference_batch["next", suite.observation_key].to(device), rewards)
     if mode == "goal":
         goal = suite.goal_observation(task)
         return None if goal is None else representation.infer_z_from_goal(goal.to(device))
@@ -38,13 +45,50 @@ def infer_task_latent(
 def run_episode(suite: TaskSuite, task: str, policy: torch.nn.Module, *, seed: int, device: torch.device | str = "cpu") -> float:
     """One evaluation episode of ``policy`` (observation → action, run on ``device``); returns its score."""
     env = suite.make_env(task, seed=seed)
-    module = TensorDictModule(policy, in_keys=["observation"], out_keys=["action"])
+    module = TensorDictModule(policy, in_keys=[suite.observation_key], out_keys=["action"])
     with set_exploration_type(ExplorationType.DETERMINISTIC):
         rollout = env.rollout(suite.max_episode_steps, policy=lambda td: module(td.to(device)).to("cpu"), break_when_any_done=True)
     env.close()
     if suite.metric == "success":
         return float(rollout["next", "success"].any())
     return float(rollout["next", "reward"].sum())
+
+
+@torch.no_grad()
+def rollout_all(
+    suite: TaskSuite,
+    representation: ZeroShotRepresentation,
+    actor: torch.nn.Module,
+    tasks: list[str],
+    latents: torch.Tensor,
+    seeds: list[int],
+) -> torch.Tensor:
+    """One episode per (task, z, seed) row, all stepped together; returns each episode's score [N].
+
+    Envs that finish early are auto-reset by TorchRL; their later steps are masked out, so every
+    score is that of the first episode (success: any step succeeded; return: sum of rewards).
+    """
+    device = latents.device
+    env = SerialEnv(len(tasks), [partial(suite.make_env, task, seed=seed) for task, seed in zip(tasks, seeds)])
+    key = suite.observation_key
+    running = torch.ones(len(tasks), dtype=torch.bool)
+    score = torch.zeros(len(tasks))
+    td = env.reset()
+    with set_exploration_type(ExplorationType.DETERMINISTIC):
+        for _ in range(suite.max_episode_steps):
+            obs = td.get(key).to(device)
+            td.set("action", actor(representation.actor_input(obs), latents).to("cpu"))  # one call for all envs
+            out, td = env.step_and_maybe_reset(td)
+            nxt = out["next"]
+            if suite.metric == "success":
+                score = torch.where(running & nxt["success"].reshape(-1).bool(), 1.0, score)
+            else:
+                score = score + running * nxt["reward"].reshape(-1)
+            running &= ~nxt["done"].reshape(-1).bool()
+            if not running.any():
+                break
+    env.close()
+    return score
 
 
 def evaluate(
@@ -61,15 +105,22 @@ def evaluate(
     was_training = representation.training
     representation.eval()
     actor.eval()
-    results: dict[str, dict[str, float]] = {}
+    jobs: list[tuple[str, str]] = []
+    latents = []
     for mode in modes:
         for task in suite.task_names:
             z = infer_task_latent(representation, suite, task, mode, inference_batch)
-            if z is None:
-                continue
-            policy = LatentPolicy(representation, actor, z)
-            scores = [run_episode(suite, task, policy, seed=seed * 1000 + ep, device=z.device) for ep in range(episodes)]
-            results.setdefault(mode, {})[task] = sum(scores) / len(scores)
+            if z is not None:
+                jobs.append((mode, task))
+                latents.append(z)
+    results: dict[str, dict[str, float]] = {}
+    if jobs:
+        rows = [(job, ep) for job in jobs for ep in range(episodes)]
+        z_rows = torch.stack([latents[jobs.index(job)] for job, _ in rows])
+        scores = rollout_all(suite, representation, actor, [job[1] for job, _ in rows], z_rows,
+                             [seed * 1000 + ep for _, ep in rows])
+        for (mode, task), ep_scores in zip(jobs, scores.split(episodes)):
+            results.setdefault(mode, {})[task] = ep_scores.mean().item()
     representation.train(was_training)
     actor.train(was_training)
     return results

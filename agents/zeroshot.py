@@ -43,7 +43,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     train_rb, val_rb = make_dataset(cfg.dataset)
 
     # 3. Representation (with its observation encoder) and the generic latent-conditioned actor.
-    encoder, feature_dim = make_encoder(cfg.encoder, suite.observation_dim)
+    encoder, feature_dim = make_encoder(cfg.encoder, suite.observation_shape)
     representation = make_representation(cfg.representation, feature_dim, suite.action_dim, encoder).to(device)
     actor = make_actor(cfg.actor, representation, suite.action_dim).to(device)
 
@@ -72,7 +72,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
                          precision=cfg.train.precision)
 
     # What `representations.load_pretrained` needs to rebuild the networks without this script.
-    checkpoint_config = {**config, "dims": {"obs_dim": suite.observation_dim, "action_dim": suite.action_dim},
+    checkpoint_config = {**config, "dims": {"obs_shape": list(suite.observation_shape), "action_dim": suite.action_dim},
                          "actor_net": {k: cfg.actor[k] for k in ACTOR_NET_KEYS if k in cfg.actor}}
 
     def checkpoint(step: int) -> Path:

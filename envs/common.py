@@ -72,6 +72,16 @@ class TaskSuite(abc.ABC):
     action_dim: int  #: actions live in ``[-1, 1]``
     max_episode_steps: int  #: official evaluation horizon
 
+    @property
+    def observation_key(self) -> str:
+        """The TensorDict key the agent reads observations from (``"pixels"`` for image observations)."""
+        return "observation"
+
+    @property
+    def observation_shape(self) -> tuple[int, ...]:
+        """Shape of one observation under :attr:`observation_key` (``(C, H, W)`` for pixels)."""
+        return (self.observation_dim,)
+
     @abc.abstractmethod
     def make_env(self, task: str | None = None, *, seed: int = 0, render: bool = False) -> EnvBase:
         """A TorchRL environment that resets into ``task`` (the first task if ``None``)."""

@@ -79,8 +79,12 @@ def load_pretrained(path: str | Path, device: str = "cpu") -> tuple[ZeroShotRepr
     if not (path / "config.json").exists() or not (path / "model.safetensors").exists():
         raise FileNotFoundError(f"{path} is not a checkpoint folder: expected config.json and model.safetensors in it")
     config = json.loads((path / "config.json").read_text())
+    from representations.encoders import make_encoder
+
     dims = config["dims"]
-    model = make_representation(config["representation"], dims["obs_dim"], dims["action_dim"])
+    obs_shape = dims.get("obs_shape", dims.get("obs_dim"))  # obs_dim: checkpoints before pixel support
+    encoder, feature_dim = make_encoder(config.get("encoder", {"name": "identity"}), obs_shape)
+    model = make_representation(config["representation"], feature_dim, dims["action_dim"], encoder)
     actor = ZConditionedActor(model.actor_input_dim, model.z_dim, dims["action_dim"], **config["actor_net"])
     load_weights(path, {"representation": model, "actor": actor}, device=device)
     return model.eval().requires_grad_(False), actor.eval().requires_grad_(False), config

@@ -46,10 +46,15 @@ class ZeroShotRepresentation(nn.Module, abc.ABC):
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Trainable parameters by group name; each group gets its own learning rate."""
 
+    @torch.no_grad()
+    def goal_features_chunked(self, obs: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+        """:meth:`goal_features` of many observations (e.g. 10k inference frames) in bounded memory."""
+        return torch.cat([self.goal_features(part) for part in obs.split(chunk)])
+
     def infer_z_from_rewards(self, next_obs: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
         """z = project(argmin_z ‖ψ(s′)z − r‖²), from samples (s′, r) of a task (TD-JEPA §3.3)."""
         with torch.no_grad():
-            return project_to_sphere(solve_reward_regression(self.goal_features(next_obs), rewards))
+            return project_to_sphere(solve_reward_regression(self.goal_features_chunked(next_obs), rewards))
 
     def infer_z_from_goal(self, goal_obs: torch.Tensor) -> torch.Tensor:
         """z for reaching ``goal_obs`` (a single observation)."""

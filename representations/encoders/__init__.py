@@ -1,14 +1,33 @@
-"""Observation encoders that plug in front of any representation (``encoder=<name>``)."""
+"""Observation encoders that plug in front of any representation (``encoder=<name>``).
+
+``make_encoder(encoder_cfg, obs_shape)`` returns (module, feature dim). ``auto`` (the default)
+picks ``identity`` for flat observations and ``pixels`` for [C, H, W] frames.
+"""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from torch import nn
 
+from representations.encoders.pixels import PixelEncoder, random_shift
 
-def make_encoder(encoder_cfg: Mapping, obs_dim: int) -> tuple[nn.Module, int]:
-    """Returns (encoder module, output feature dim) for flat observations of size ``obs_dim``."""
+ENCODERS = ("auto", "identity", "pixels")
+
+
+def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[nn.Module, int]:
+    """Returns (encoder module, output feature dim) for observations of shape ``obs_shape``."""
+    shape = (obs_shape,) if isinstance(obs_shape, int) else tuple(int(d) for d in obs_shape)
     name = encoder_cfg["name"]
+    if name == "auto":
+        name = "pixels" if len(shape) == 3 else "identity"
     if name == "identity":
-        return nn.Identity(), obs_dim
-    raise ValueError(f"unknown encoder {name!r}; choose one of ['identity'] (encoder=<name>)")
+        if len(shape) != 1:
+            raise ValueError(f"encoder=identity needs flat observations, got shape {shape}: use encoder=pixels (or auto) for images")
+        return nn.Identity(), shape[0]
+    if name == "pixels":
+        encoder = PixelEncoder(shape, **dict(encoder_cfg.get("pixels", {}) or {}))
+        return encoder, encoder.feature_dim
+    raise ValueError(f"unknown encoder {name!r}; choose one of {list(ENCODERS)} (encoder=<name>)")
+
+
+__all__ = ["ENCODERS", "PixelEncoder", "make_encoder", "random_shift"]

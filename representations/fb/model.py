@@ -78,5 +78,5 @@ class FB(ZeroShotRepresentation):
     def infer_z_from_rewards(self, next_obs: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
         """z = project(Σ_i r_i B(s′_i)): the reward's projection on B (FB's inference, not lstsq)."""
         with torch.no_grad():
-            b = self.backward_features(next_obs)
+            b = self.goal_features_chunked(next_obs)
             return project_to_sphere(rewards.reshape(1, -1).to(b.dtype) @ b).squeeze(0)

@@ -14,7 +14,7 @@ ACTOR = {"hidden_dim": 8, "hidden_layers": 1, "embedding_layers": 2}
 
 def _save(root, step, rep, actor, keep=2, rep_cfg=REP):
     return save_checkpoint(root, step=step, keep=keep,
-                           config={"representation": rep_cfg, "dims": {"obs_dim": 3, "action_dim": 2}, "actor_net": ACTOR},
+                           config={"representation": rep_cfg, "dims": {"obs_shape": [3], "action_dim": 2}, "actor_net": ACTOR},
                            weights={"representation": rep, "actor": actor}, training_state={"step": step})
 
 
@@ -30,7 +30,7 @@ def test_round_trip_without_training_code(tmp_path, symmetric):
     assert torch.equal(rep2.psi(obs), rep.psi(obs).detach())
     assert torch.equal(actor2(rep2.actor_input(obs), z), actor(rep.actor_input(obs), z).detach())
     assert torch.equal(rep2.feature_cov, rep.feature_cov)
-    assert config["dims"] == {"obs_dim": 3, "action_dim": 2}
+    assert config["dims"] == {"obs_shape": [3], "action_dim": 2}
 
 
 def test_latest_pointer_pruning_and_resume_lookup(tmp_path):
@@ -72,4 +72,4 @@ def test_interrupted_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
         _save(tmp_path, 2, rep, actor)
     latest = latest_checkpoint(tmp_path)
     assert latest.name == "step000000001"
-    assert json.loads((latest / "config.json").read_text())["dims"]["obs_dim"] == 3
+    assert json.loads((latest / "config.json").read_text())["dims"]["obs_shape"] == [3]

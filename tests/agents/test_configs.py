@@ -16,7 +16,7 @@ def test_defaults_compose():
     cfg = _compose([])
     assert cfg.env.family == "ogbench" and cfg.env.name == "pointmaze-medium-navigate"
     assert cfg.dataset.name == "pointmaze-medium-navigate"  # interpolated from the env
-    assert cfg.representation.name == "td_jepa" and cfg.encoder.name == "identity"
+    assert cfg.representation.name == "td_jepa" and cfg.encoder.name == "auto"
     # official OGBench-proprio launcher values
     rep = cfg.representation
     assert (rep.z_dim, rep.phi_dim, rep.loss.gamma, rep.optim.tau) == (50, 50, 0.99, 0.005)
