@@ -31,6 +31,41 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return m, math.sqrt(var / len(values))
 
 
+def run_seeds(overrides: list[str], seeds: list[int], runs_dir: Path, *, parallel: int = 1, threads: int = 0) -> tuple[dict, list[int]]:
+    """Runs ``python -m agents.zeroshot <overrides> seed=<s>`` for every seed (``parallel`` at a time),
+    each in ``runs_dir/seed<s>``; returns ({seed: eval.json results}, failed seeds)."""
+    env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), WANDB_MODE=os.environ.get("WANDB_MODE", "offline"))
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    pending = list(seeds)
+    running: list[tuple[int, subprocess.Popen, Path]] = []
+    started = time.time()
+    failures = []
+    while pending or running:
+        while pending and len(running) < parallel:
+            seed = pending.pop(0)
+            run_dir = runs_dir / f"seed{seed}"
+            run_dir.mkdir(parents=True, exist_ok=True)
+            cmd = [sys.executable, "-m", "agents.zeroshot", *overrides, f"seed={seed}", f"hydra.run.dir={run_dir}"]
+            log = open(run_dir / "stdout.log", "w")
+            running.append((seed, subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), run_dir))
+        time.sleep(2)
+        for item in list(running):
+            seed, proc, run_dir = item
+            if proc.poll() is not None:
+                running.remove(item)
+                status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode}, see {run_dir / 'stdout.log'})"
+                print(f"{runs_dir.name} seed {seed}: {status} after {time.time() - started:.0f} s", flush=True)
+                if proc.returncode != 0:
+                    failures.append(seed)
+    per_seed = {}
+    for seed in seeds:
+        path = runs_dir / f"seed{seed}" / "eval.json"
+        if path.exists():
+            per_seed[seed] = json.loads(path.read_text())["results"]
+    return per_seed, failures
+
+
 def main(argv: list[str] | None = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     overrides = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -44,35 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=0, help="torch threads per run (0: leave default)")
     args = parser.parse_args(own)
     runs_dir = Path(args.runs_dir) / time.strftime("%Y%m%d-%H%M%S")
-    env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), WANDB_MODE=os.environ.get("WANDB_MODE", "offline"))
-    if args.threads:
-        env["OMP_NUM_THREADS"] = str(args.threads)
-    pending = list(args.seeds)
-    running: list[tuple[int, subprocess.Popen, Path]] = []
     started = time.time()
-    failures = []
-    while pending or running:
-        while pending and len(running) < args.parallel:
-            seed = pending.pop(0)
-            run_dir = runs_dir / f"seed{seed}"
-            run_dir.mkdir(parents=True, exist_ok=True)
-            cmd = [sys.executable, "-m", "agents.zeroshot", *overrides, f"seed={seed}", f"hydra.run.dir={run_dir}"]
-            log = open(run_dir / "stdout.log", "w")
-            running.append((seed, subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), run_dir))
-        time.sleep(2)
-        for item in list(running):
-            seed, proc, run_dir = item
-            if proc.poll() is not None:
-                running.remove(item)
-                status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode}, see {run_dir / 'stdout.log'})"
-                print(f"seed {seed}: {status} after {time.time() - started:.0f} s", flush=True)
-                if proc.returncode != 0:
-                    failures.append(seed)
-    per_seed = {}
-    for seed in args.seeds:
-        path = runs_dir / f"seed{seed}" / "eval.json"
-        if path.exists():
-            per_seed[seed] = json.loads(path.read_text())["results"]
+    per_seed, failures = run_seeds(overrides, args.seeds, runs_dir, parallel=args.parallel, threads=args.threads)
     if not per_seed:
         raise SystemExit(f"no seed finished; logs under {runs_dir}")
     agreement = {}

@@ -26,3 +26,16 @@ def test_two_tiny_seeds_are_aggregated(tmp_path):
     table = (tmp_path / "out" / "zeroshot_quality_pointmaze-medium-navigate.md").read_text()
     assert "| task1 |" in table and "Command: `python -m benchmarks.zeroshot_quality" in table
     assert json.loads((tmp_path / "out" / "zeroshot_quality_pointmaze-medium-navigate.json").read_text())["seeds"] == [0, 1]
+
+
+def test_comparison_table_mean_and_standard_error():
+    from benchmarks.zeroshot_comparison import comparison_table
+
+    per_method = {
+        "fb": {0: {"reward": {"walk": 100.0, "run": 20.0}}, 1: {"reward": {"walk": 200.0, "run": 40.0}}},
+        "hilp": {0: {"reward": {"walk": 50.0, "run": 10.0}}},
+    }
+    lines, numbers = comparison_table(per_method, "return")
+    assert numbers["reward"]["fb"]["walk"] == [150.0, 50.0, 2]  # s.e. = std(ddof=1)/√n = 70.71/1.414
+    assert numbers["reward"]["fb"]["mean"][0] == 90.0
+    assert "| walk | 150.0 ± 50.0 | 50.0 |" in lines
