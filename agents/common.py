@@ -95,6 +95,16 @@ def make_optimizer(
     return torch.optim.Adam(param_groups, fused=fused, foreach=None if fused else True, capturable=capturable)
 
 
+def use_observation_key(loss: nn.Module, key: str) -> None:
+    """Points a loss's observation entries (current, next and — if it reads them — future) at ``key``.
+
+    Families with image observations store them under their own key (``"pixels"``) next to the state
+    vector; TorchRL's ``set_keys`` lets the same losses read either.
+    """
+    wanted = {"observation": key, "next_observation": ("next", key), "future_observation": f"future_{key}"}
+    loss.set_keys(**{name: value for name, value in wanted.items() if hasattr(loss.tensor_keys, name)})
+
+
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 

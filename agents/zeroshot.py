@@ -23,7 +23,7 @@ from agents.actor import ACTOR_NET_KEYS, ZeroShotActorLoss, make_actor
 from agents.checkpoint import find_resume_checkpoint, save_checkpoint
 from agents.common import (
     USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, make_optimizer, make_update, resolve_device, rng_state,
-    seed_everything, set_rng_state, to_plain,
+    seed_everything, set_rng_state, to_plain, use_observation_key,
 )
 from agents.evaluation import evaluate, format_table
 from envs import make_dataset, make_task_suite
@@ -53,6 +53,8 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         actor, representation, noise_std=cfg.actor.noise_std, noise_clip=cfg.actor.noise_clip,
         pessimism=cfg.actor.pessimism, bc_coeff=cfg.actor.bc_coeff,
     )
+    for loss in (rep_loss, actor_loss):
+        use_observation_key(loss, suite.observation_key)
     target_updater = SoftUpdate(rep_loss, tau=cfg.representation.optim.tau)
     use_cudagraphs = bool(cfg.train.cudagraphs) and device.type == "cuda"
     optimizer = make_optimizer(cfg.representation.optim, cfg.actor.lr, representation, actor, capturable=use_cudagraphs)
@@ -118,7 +120,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         if cfg.train.eval_every and done % cfg.train.eval_every == 0 and done != steps:
             results = run_eval(done)
             tqdm.write(f"step {done}: " + ", ".join(f"{m} {100 * sum(r.values()) / len(r):.1f}%" for m, r in results.items()))
-        if done % cfg.train.checkpoint_every == 0:
+        if cfg.train.checkpoint_every and done % cfg.train.checkpoint_every == 0:
             checkpoint(done)
 
     progress = tqdm(range(start_step, steps), initial=start_step, total=steps, desc="train", dynamic_ncols=True)

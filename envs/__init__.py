@@ -12,7 +12,7 @@ from envs.common import TaskSuite, cfg_get
 
 __all__ = ["TaskSuite", "make_task_suite", "make_dataset", "FAMILIES"]
 
-FAMILIES = ("ogbench",)
+FAMILIES = ("ogbench", "dmc")
 
 
 def make_task_suite(env_cfg: Any) -> TaskSuite:
@@ -22,6 +22,10 @@ def make_task_suite(env_cfg: Any) -> TaskSuite:
         from envs.ogbench import OGBenchTaskSuite
 
         return OGBenchTaskSuite.from_config(env_cfg)
+    if family == "dmc":
+        from envs.dmc import DMCTaskSuite
+
+        return DMCTaskSuite.from_config(env_cfg)
     raise ValueError(f"Unknown environment family {family!r}; valid families: {list(FAMILIES)}")
 
 
@@ -32,4 +36,8 @@ def make_dataset(dataset_cfg: Any) -> tuple[Any, Any]:
         from envs.ogbench import load_ogbench_dataset
 
         return load_ogbench_dataset(dataset_cfg)
+    if family == "dmc":
+        from envs.dmc import load_dmc_dataset
+
+        return load_dmc_dataset(dataset_cfg)
     raise ValueError(f"Unknown dataset family {family!r}; valid families: {list(FAMILIES)}")

@@ -22,13 +22,10 @@ the generic TorchRL path (``TensorDictReplayBuffer.sample`` over the ``TensorSto
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import shutil
 import socket
-import tempfile
 import time
 import urllib.error
 from pathlib import Path
@@ -37,12 +34,10 @@ from typing import Any
 import numpy as np
 import torch
 from tensordict import TensorDict
-from torchrl.data import RandomSampler, TensorDictReplayBuffer, TensorStorage
-from torchrl.data.replay_buffers.writers import ImmutableDatasetWriter
 
-from envs.common import cfg_get
+from envs.buffer import DatasetError, OfflineReplayBuffer, atomic_dir, file_hash
+from envs.common import cfg_get, episode_last_rows, sample_future_rows
 from envs.ogbench.dataset import (
-    DatasetError,
     _fix_hint,
     check_dataset_header,
     generate_dataset,
@@ -67,31 +62,7 @@ _TD_KEY = {"observations": "observation", "actions": "action", "qpos": "qpos", "
 _NEXT_KEYS = ("observations", "qpos", "qvel", "button_states")
 
 
-def file_hash(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
-    """blake2b-128 of the file's bytes (hex)."""
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-class ValidTransitionSampler(RandomSampler):
-    """Uniform sampling (with replacement) over the valid transition rows only."""
-
-    def __init__(self, valid: torch.Tensor):
-        super().__init__()
-        self.valid = valid
-
-    def sample_index(self, batch_size: int) -> torch.Tensor:
-        j = torch.randint(len(self.valid), (batch_size,), generator=self._rng)
-        return self.valid[j]
-
-    def sample(self, storage, batch_size: int):
-        return self.sample_index(batch_size), {}
-
-
-class OGBenchReplayBuffer(TensorDictReplayBuffer):
+class OGBenchReplayBuffer(OfflineReplayBuffer):
     """Read-only replay buffer of OGBench transitions (see module docstring).
 
     ``len(rb)`` is the number of transitions; ``rb.sample()`` returns a TensorDict with
@@ -109,8 +80,12 @@ class OGBenchReplayBuffer(TensorDictReplayBuffer):
         *,
         batch_size: int = 256,
         generator: torch.Generator | None = None,
+        future: float | None = None,
     ):
         self.rows = rows
+        # With ``future`` set, batches also carry ``future_observation`` (HILP's goals).
+        self.future = future
+        self._last_rows = episode_last_rows(terminals) if future is not None else None
         self.layout = layout
         self.valid = valid
         self.columns = {k: slice(*v) for k, v in layout["columns"].items()}
@@ -121,16 +96,7 @@ class OGBenchReplayBuffer(TensorDictReplayBuffer):
         next_done[:-1, 0] = terminals[1:]
         self._next_done = next_done
         self._false = torch.zeros(1, 1, dtype=torch.bool)
-        storage_td = self._views()
-        sampler = ValidTransitionSampler(valid)
-        super().__init__(
-            storage=TensorStorage(storage_td),
-            sampler=sampler,
-            writer=ImmutableDatasetWriter(),
-            batch_size=batch_size,
-            generator=generator,
-        )
-        sampler._rng = generator
+        super().__init__(self._views(), valid, batch_size=batch_size, generator=generator)
 
     # ---------------------------------------------------------------- views / gathers
     def _split(self, cur: torch.Tensor, nxt: torch.Tensor, done: torch.Tensor, n: int) -> TensorDict:
@@ -159,33 +125,10 @@ class OGBenchReplayBuffer(TensorDictReplayBuffer):
         nxt = self.rows.index_select(0, index + 1)
         td = self._split(cur, nxt, self._next_done.index_select(0, index), index.shape[0])
         td.set("index", index)
+        if self.future is not None:
+            future_rows = sample_future_rows(index, self._last_rows, self.future, self._sampler._rng)
+            td.set("future_observation", self.rows.index_select(0, future_rows)[:, self.columns["observations"]])
         return td
-
-    # ---------------------------------------------------------------- public API
-    def __len__(self) -> int:
-        return int(self.valid.shape[0])
-
-    @property
-    def num_transitions(self) -> int:
-        return len(self)
-
-    def sample(self, batch_size: int | None = None, return_info: bool = False):
-        """Uniformly sampled batch (fast path; same keys and semantics as :meth:`sample_generic`)."""
-        if self._transform is not None and len(self._transform):
-            return self.sample_generic(batch_size, return_info=return_info)
-        bs = int(batch_size or self._batch_size)
-        index = self._sampler.sample_index(bs)
-        td = self.gather(index)
-        return (td, {"index": index}) if return_info else td
-
-    def sample_generic(self, batch_size: int | None = None, return_info: bool = False):
-        """TorchRL's generic ``TensorDictReplayBuffer.sample`` (slower; kept for compatibility)."""
-        return super().sample(batch_size, return_info=return_info)
-
-    def extend(self, *args, **kwargs):  # pragma: no cover - explicit error
-        raise RuntimeError("OGBenchReplayBuffer is read-only (offline dataset)")
-
-    add = extend
 
     def __repr__(self) -> str:
         return (
@@ -210,9 +153,7 @@ def _convert(npz_path: Path, suite, out_dir: Path, digest: str) -> None:
         width = shapes[k][1]
         columns[k] = (start, start + width)
         start += width
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         rows = np.lib.format.open_memmap(tmp / "rows.npy", mode="w+", dtype=np.float32, shape=(n, start))
         with np.load(npz_path, allow_pickle=False) as npz:
             for k in keys:
@@ -246,15 +187,6 @@ def _convert(npz_path: Path, suite, out_dir: Path, digest: str) -> None:
             dtypes=dtypes,
         )
         (tmp / "layout.json").write_text(json.dumps(layout, indent=1))
-        try:
-            os.rename(tmp, out_dir)
-        except OSError:  # another process won the race: keep theirs
-            if not (out_dir / "layout.json").is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _read_key(npz, key: str, path: Path) -> np.ndarray:
@@ -274,6 +206,7 @@ def build_buffer(
     batch_size: int = 256,
     max_transitions: int | None = None,
     seed: int | None = None,
+    future: float | None = None,
 ) -> OGBenchReplayBuffer:
     """Convert (or load the cached conversion of) one ``.npz`` into an :class:`OGBenchReplayBuffer`."""
     npz_path = Path(npz_path).expanduser()
@@ -300,7 +233,7 @@ def build_buffer(
     generator = None
     if seed is not None:
         generator = torch.Generator().manual_seed(int(seed))
-    rb = OGBenchReplayBuffer(rows, terminals, valid, layout, batch_size=batch_size, generator=generator)
+    rb = OGBenchReplayBuffer(rows, terminals, valid, layout, batch_size=batch_size, generator=generator, future=future)
     layout["load_seconds"] = time.perf_counter() - t0
     log.info("%s buffer %s: %d transitions in %.2fs", "cached" if cached else "new", out_dir.name, len(rb), layout["load_seconds"])
     return rb
@@ -404,8 +337,10 @@ def load_ogbench_dataset(dataset_cfg: Any, suite=None) -> tuple[OGBenchReplayBuf
     batch_size = int(cfg_get(dataset_cfg, "batch_size", 256))
     max_tr = cfg_get(dataset_cfg, "max_transitions")
     seed = cfg_get(dataset_cfg, "seed", 0)
-    train_rb = build_buffer(train_path, suite, cache_dir=cache_dir, batch_size=batch_size, max_transitions=max_tr, seed=seed)
-    val_rb = build_buffer(val_path, suite, cache_dir=cache_dir, batch_size=batch_size, seed=None if seed is None else int(seed) + 1)
+    future = cfg_get(dataset_cfg, "future")
+    common = dict(cache_dir=cache_dir, batch_size=batch_size, future=None if future is None else float(future))
+    train_rb = build_buffer(train_path, suite, max_transitions=max_tr, seed=seed, **common)
+    val_rb = build_buffer(val_path, suite, seed=None if seed is None else int(seed) + 1, **common)
     for rb in (train_rb, val_rb):
         rb.layout["how"] = how
     log.info("dataset %s (%s): train %d / val %d transitions", suite.name, how, len(train_rb), len(val_rb))

@@ -15,18 +15,15 @@ qvel            f32 (N, nv)    MuJoCo qvel of the observation
 button_states   i64 (N, nb)    scene / puzzle only
 =============== ============== ===============================================
 
-Our writer produces exactly these arrays; it only pins the zip member timestamps so
-that the same seed gives byte-identical files.
+Our writer (:func:`envs.buffer.write_npz`) produces exactly these arrays; it only pins the zip
+member timestamps so that the same seed gives byte-identical files.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import warnings
-import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 
 import gymnasium
@@ -34,6 +31,7 @@ import numpy as np
 import ogbench  # noqa: F401
 from tqdm import trange
 
+from envs.buffer import DatasetError, npz_member_header, write_npz
 from envs.ogbench._rng import private_global_rng
 from envs.ogbench.names import DatasetSpec, parse_name
 
@@ -51,43 +49,12 @@ log = logging.getLogger(__name__)
 
 REQUIRED_KEYS = ("observations", "actions", "terminals", "qpos", "qvel")
 OPTIONAL_KEYS = ("button_states",)
-_FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-
-
-class DatasetError(ValueError):
-    """A dataset file is missing, unreadable or inconsistent with the environment."""
 
 
 def val_path_for(path: str | os.PathLike) -> Path:
     """``x/name.npz`` -> ``x/name-val.npz`` (ogbench's convention)."""
     path = Path(path)
     return path.with_name(path.name[: -len(".npz")] + "-val.npz" if path.name.endswith(".npz") else path.name + "-val")
-
-
-# ---------------------------------------------------------------------------------------- writing
-def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
-    """Write ``arrays`` like ``np.savez_compressed`` (deflated ``<key>.npy`` members), atomically.
-
-    The data goes to a temp file in the destination directory that is then ``os.replace``d,
-    so readers never see a partial file.  Member timestamps are fixed for reproducible bytes.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for key, value in arrays.items():
-                info = zipfile.ZipInfo(f"{key}.npy", date_time=_FIXED_ZIP_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o600 << 16
-                with zf.open(info, "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 # ---------------------------------------------------------------------------------------- generation
@@ -284,17 +251,6 @@ def _fix_hint(path: Path) -> str:
     )
 
 
-def _member_header(npz, key: str) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype of ``<key>.npy`` inside an open npz, without reading the data."""
-    with npz.zip.open(f"{key}.npy") as fh:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-        else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
-    return tuple(shape), dtype
-
-
 def check_dataset_header(path: str | os.PathLike, suite) -> dict[str, tuple[int, ...]]:
     """Cheap checks (no array data read): existence, readability, keys, dims, row counts.
 
@@ -319,7 +275,7 @@ def check_dataset_header(path: str | os.PathLike, suite) -> dict[str, tuple[int,
                     f"Dataset file {path} lacks key(s) {missing} (has {sorted(keys)}); an OGBench file needs "
                     f"{list(REQUIRED_KEYS)}. {_fix_hint(path)}"
                 )
-            shapes = {k: _member_header(npz, k)[0] for k in (*REQUIRED_KEYS, *OPTIONAL_KEYS) if k in keys}
+            shapes = {k: npz_member_header(npz, k)[0] for k in (*REQUIRED_KEYS, *OPTIONAL_KEYS) if k in keys}
     except DatasetError:
         raise
     except Exception as exc:  # BadZipFile, truncated archive, bad .npy headers, ...

@@ -32,3 +32,24 @@ def test_oracle_policy_succeeds_on_every_pointmaze_task():
 def test_format_table_reports_percent_and_mean():
     table = format_table({"reward": {"task1": 1.0, "task2": 0.5}, "goal": {"task1": 0.0, "task2": 0.0}}, "success")
     assert "| task1 | 100.0 | 0.0 |" in table and "| mean | 75.0 | 0.0 |" in table
+
+
+def test_vectorised_rollouts_score_exactly_like_one_episode_at_a_time():
+    """All (task, z, seed) episodes stepped together in one SerialEnv give each episode's own return."""
+    from agents.actor import make_actor
+    from agents.evaluation import rollout_all
+    from envs.dmc import DMCTaskSuite
+    from representations.fb import FB
+    from representations.policy import LatentPolicy
+
+    torch.manual_seed(0)
+    suite = DMCTaskSuite("walker", max_episode_steps=25)
+    model = FB(suite.observation_dim, suite.action_dim, z_dim=4, left_dim=4, backward=dict(hidden_dim=8, hidden_layers=1),
+               forward_map=dict(hidden_dim=8, hidden_layers=1)).eval()
+    actor = make_actor(dict(hidden_dim=16, hidden_layers=1), model, suite.action_dim).eval()
+    tasks, seeds = ["walk", "run", "walk", "spin"], [0, 0, 1, 2]
+    latents = torch.randn(4, 4)
+    scores = rollout_all(suite, model, actor, tasks, latents, seeds)
+    expected = [run_episode(suite, task, LatentPolicy(model, actor, z), seed=seed) for task, z, seed in zip(tasks, latents, seeds)]
+    assert scores.shape == (4,) and any(abs(e) > 1e-3 for e in expected)
+    np.testing.assert_allclose(scores.numpy(), expected, rtol=1e-5, atol=1e-5)

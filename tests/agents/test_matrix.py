@@ -27,6 +27,9 @@ TINY_REPRESENTATION = {
 ENVIRONMENTS = {
     "ogbench-states": ["env=ogbench", "env.max_episode_steps=8", "dataset.source=generated", "dataset.num_episodes=2",
                        "dataset.episode_length=40"],
+    "dmc-states": ["env=dmc", "env.domain=walker", "env.max_episode_steps=8", "dataset.num_episodes=2", "dataset.episode_length=30"],
+    "dmc-pixels": ["env=dmc", "env.domain=point_mass_maze", "env.obs=pixels", "env.max_episode_steps=8", "dataset.num_episodes=2",
+                   "dataset.episode_length=30"],
 }
 COMMON = ["actor.hidden_dim=16", "train.steps=3", "train.log_every=3", "train.checkpoint_every=3", "dataset.batch_size=16",
           "eval.episodes=1", "eval.inference_samples=64", "logger.backend=none", "encoder.pixels.feature_dim=16",
@@ -52,6 +55,15 @@ def test_every_combination_trains_evaluates_and_reloads(representation, environm
     model, actor, config = load_pretrained(ckpt)
     assert type(model).__name__.lower().replace("_", "") == representation.replace("_", "")
     assert config["representation"]["name"] == representation
+
+
+def test_state_encoder_on_pixels_fails_with_a_clear_message(tmp_path):
+    common = [o for o in COMMON if not o.startswith("encoder.")]  # identity has no pixel options
+    overrides = ["encoder=identity", *ENVIRONMENTS["dmc-pixels"], *common, f"dataset.cache_dir={tmp_path}", f"dataset.data_dir={tmp_path}"]
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        cfg = compose("zeroshot", overrides=overrides)
+    with pytest.raises(ValueError, match=r"encoder=identity needs flat observations, got shape \(9, 64, 64\): use encoder=pixels"):
+        train_zeroshot(cfg, tmp_path / "run")
 
 
 def test_pixel_encoder_on_state_observations_fails_with_a_clear_message(tmp_path):

@@ -1,0 +1,187 @@
+"""Pieces shared by the offline-dataset layers of all environment families.
+
+* :class:`DatasetError` — the one error type for unusable dataset files (a ``ValueError``);
+* :func:`write_npz` — atomic, reproducible ``np.savez_compressed``-compatible writer;
+* :func:`npz_member_header` — shape/dtype of an ``.npz`` member without reading its data;
+* :func:`file_hash` — content hash used to key on-disk caches;
+* :func:`atomic_dir` — build a cache directory under a temp name and rename it into place;
+* :class:`OfflineReplayBuffer` — read-only TorchRL ``TensorDictReplayBuffer`` over memory-mapped
+  arrays, sampled uniformly over the *valid* transitions with a fast ``gather`` path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from tensordict import TensorDict
+from torchrl.data import RandomSampler, TensorDictReplayBuffer, TensorStorage
+from torchrl.data.replay_buffers.writers import ImmutableDatasetWriter
+
+__all__ = [
+    "DatasetError",
+    "write_npz",
+    "npz_member_header",
+    "file_hash",
+    "atomic_dir",
+    "ValidTransitionSampler",
+    "OfflineReplayBuffer",
+]
+
+_FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+class DatasetError(ValueError):
+    """A dataset file is missing, unreadable or inconsistent with the environment."""
+
+
+# ---------------------------------------------------------------------------------------- files
+def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
+    """Write ``arrays`` like ``np.savez_compressed`` (deflated ``<key>.npy`` members), atomically.
+
+    The data goes to a temp file in the destination directory that is then ``os.replace``d,
+    so readers never see a partial file.  Member timestamps are fixed for reproducible bytes.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for key, value in arrays.items():
+                info = zipfile.ZipInfo(f"{key}.npy", date_time=_FIXED_ZIP_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o600 << 16
+                with zf.open(info, "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def npz_member_header(npz, key: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of ``<key>.npy`` inside an open ``np.load``-ed npz, without reading the data."""
+    with npz.zip.open(f"{key}.npy") as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    return tuple(shape), dtype
+
+
+def file_hash(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    """blake2b-128 of the file's bytes (hex)."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_dir(out_dir: str | os.PathLike, *, marker: str = "layout.json") -> Iterator[Path]:
+    """Yield a fresh temp directory next to ``out_dir``; on success rename it to ``out_dir``.
+
+    On any error the temp directory is removed, so ``out_dir`` either does not exist or is
+    complete.  If another process created ``out_dir`` (with its ``marker`` file) first, theirs
+    is kept and ours discarded.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, out_dir)
+        except OSError:  # another process won the race: keep theirs
+            if not (out_dir / marker).is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# ---------------------------------------------------------------------------------------- buffers
+class ValidTransitionSampler(RandomSampler):
+    """Uniform sampling (with replacement) over the valid transition rows only."""
+
+    def __init__(self, valid: torch.Tensor):
+        super().__init__()
+        self.valid = valid
+
+    def sample_index(self, batch_size: int) -> torch.Tensor:
+        j = torch.randint(len(self.valid), (batch_size,), generator=self._rng)
+        return self.valid[j]
+
+    def sample(self, storage, batch_size: int):
+        return self.sample_index(batch_size), {}
+
+
+class OfflineReplayBuffer(TensorDictReplayBuffer):
+    """Read-only replay buffer over an offline dataset (base class of the families' buffers).
+
+    Subclasses provide :meth:`gather` (the transitions at some storage indices, built with a few
+    ``index_select`` on the memory-mapped arrays) and pass a zero-copy *view* TensorDict of all
+    transitions as ``storage_td`` (what TorchRL's generic ``TensorStorage`` path samples from).
+    ``valid`` lists the storage indices that are real transitions (no cross-episode pairs).
+    """
+
+    def __init__(
+        self,
+        storage_td: TensorDict,
+        valid: torch.Tensor,
+        *,
+        batch_size: int = 256,
+        generator: torch.Generator | None = None,
+    ):
+        self.valid = valid
+        sampler = ValidTransitionSampler(valid)
+        super().__init__(
+            storage=TensorStorage(storage_td),
+            sampler=sampler,
+            writer=ImmutableDatasetWriter(),
+            batch_size=batch_size,
+            generator=generator,
+        )
+        sampler._rng = generator
+
+    def gather(self, index: torch.Tensor) -> TensorDict:  # pragma: no cover - abstract
+        """Transitions at storage indices ``index`` (each must be a valid transition), with ``index``."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return int(self.valid.shape[0])
+
+    @property
+    def num_transitions(self) -> int:
+        return len(self)
+
+    def sample(self, batch_size: int | None = None, return_info: bool = False):
+        """Uniformly sampled batch (fast path; same keys and semantics as :meth:`sample_generic`)."""
+        if self._transform is not None and len(self._transform):
+            return self.sample_generic(batch_size, return_info=return_info)
+        bs = int(batch_size or self._batch_size)
+        index = self._sampler.sample_index(bs)
+        td = self.gather(index)
+        return (td, {"index": index}) if return_info else td
+
+    def sample_generic(self, batch_size: int | None = None, return_info: bool = False):
+        """TorchRL's generic ``TensorDictReplayBuffer.sample`` (slower; kept for compatibility)."""
+        return super().sample(batch_size, return_info=return_info)
+
+    def extend(self, *args, **kwargs):  # pragma: no cover - explicit error
+        raise RuntimeError(f"{type(self).__name__} is read-only (offline dataset)")
+
+    add = extend
