@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import math
 import warnings
-
-import torch
 from functools import partial
 
+import torch
 from tensordict import TensorDictBase
 from tensordict.nn import TensorDictModule
 from torchrl.envs import SerialEnv
@@ -22,7 +21,6 @@ from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from envs.common import TaskSuite
 from representations.base import ZeroShotRepresentation
-from representations.policy import LatentPolicy
 
 
 @torch.no_grad()
@@ -114,11 +112,10 @@ def evaluate(
                 jobs.append((mode, task))
                 latents.append(z)
     results: dict[str, dict[str, float]] = {}
-    if jobs:
-        rows = [(job, ep) for job in jobs for ep in range(episodes)]
-        z_rows = torch.stack([latents[jobs.index(job)] for job, _ in rows])
-        scores = rollout_all(suite, representation, actor, [job[1] for job, _ in rows], z_rows,
-                             [seed * 1000 + ep for _, ep in rows])
+    if jobs:  # row = (job, episode), episodes of a job adjacent
+        z_rows = torch.stack(latents).repeat_interleave(episodes, dim=0)
+        tasks = [task for _, task in jobs for _ in range(episodes)]
+        scores = rollout_all(suite, representation, actor, tasks, z_rows, [seed * 1000 + ep for ep in range(episodes)] * len(jobs))
         for (mode, task), ep_scores in zip(jobs, scores.split(episodes)):
             results.setdefault(mode, {})[task] = ep_scores.mean().item()
     representation.train(was_training)

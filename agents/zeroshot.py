@@ -119,7 +119,8 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
                        + f" val_loss={sum(v.item() for k, v in val.items() if k.startswith('loss_')):.4g} ({rate:.1f} updates/s)")
         if cfg.train.eval_every and done % cfg.train.eval_every == 0 and done != steps:
             results = run_eval(done)
-            tqdm.write(f"step {done}: " + ", ".join(f"{m} {100 * sum(r.values()) / len(r):.1f}%" for m, r in results.items()))
+            scale, unit = (100.0, "% success") if suite.metric == "success" else (1.0, " mean return")
+            tqdm.write(f"step {done}: " + ", ".join(f"{m} z {scale * sum(r.values()) / len(r):.1f}{unit}" for m, r in results.items()))
         if cfg.train.checkpoint_every and done % cfg.train.checkpoint_every == 0:
             checkpoint(done)
 

@@ -61,7 +61,7 @@ def main(argv=None) -> dict:
     batched_relabel = time.perf_counter() - start
     start = time.perf_counter()
     evaluate(model, actor, suite, batch, episodes=args.episodes, modes=["reward"])
-    batched_total = batched_relabel + time.perf_counter() - start  # evaluate relabels again inside
+    batched_rollouts = time.perf_counter() - start - batched_relabel  # evaluate relabels (again) inside
 
     # per-sample loop: relabel one transition at a time, episodes one after the other
     start = time.perf_counter()
@@ -77,7 +77,6 @@ def main(argv=None) -> dict:
 
     tasks, steps = len(suite.task_names), suite.max_episode_steps
     command = "python -m benchmarks.eval_speed " + " ".join(argv if argv is not None else sys.argv[1:])
-    batched_rollouts = batched_total - 2 * batched_relabel
     lines = [f"# Full zero-shot evaluation of {args.domain}: wall time", "", f"Command: `{command.strip()}`", "",
              f"{tasks} tasks × {args.episodes} episodes × {steps} steps; z from {args.samples} relabelled transitions per task; "
              f"{args.representation} at its DMC configuration (untrained); {os.cpu_count()} CPU cores, torch {torch.__version__}.", "",

@@ -136,9 +136,13 @@ def make_official(device: torch.device, official_path: str):
         "compile": False,
     })
     obs_space = gymnasium.spaces.Box(-float("inf"), float("inf"), (OBS_DIM,))
-    agent = TDJEPAAgent(obs_space, ACTION_DIM, cfg)
+    return official_update(TDJEPAAgent(obs_space, ACTION_DIM, cfg))
 
-    class _Buffer:  # the official update samples from replay_buffer["train"]
+
+def official_update(agent, extra_keys: tuple[str, ...] = ()):
+    """``td ↦ agent.update(...)`` for an official agent, whose update samples from replay_buffer["train"]."""
+
+    class _Buffer:
         batch = None
 
         def sample(self, batch_size):
@@ -147,7 +151,7 @@ def make_official(device: torch.device, official_path: str):
     buffer = _Buffer()
 
     def update(td):
-        buffer.batch = {"observation": td["observation"], "action": td["action"],
+        buffer.batch = {"observation": td["observation"], "action": td["action"], **{k: td[k] for k in extra_keys},
                         "next": {"observation": td["next", "observation"], "terminated": td["next", "terminated"]}}
         return agent.update({"train": buffer}, step=0)
 

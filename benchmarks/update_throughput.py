@@ -27,7 +27,7 @@ from torchrl.objectives import SoftUpdate
 from agents.actor import ZeroShotActorLoss, make_actor
 from agents.common import make_optimizer, make_update
 from benchmarks.report import write_report
-from benchmarks.td_jepa_throughput import count_flops, matmul_gflops, rate
+from benchmarks.td_jepa_throughput import count_flops, matmul_gflops, official_update, rate
 from representations import make_representation, make_representation_loss
 
 warnings.filterwarnings("ignore")
@@ -80,21 +80,7 @@ def make_official(name: str, cfg, device: torch.device, official_path: str):
         raise ValueError(f"no official agent wired for {name!r}")
     agent = Agent(gymnasium.spaces.Box(-float("inf"), float("inf"), (OBS_DIM,)), ACTION_DIM,
                   Config(**{"model": model, "train": train, "compile": False}))
-
-    class _Buffer:  # the official update samples from replay_buffer["train"]
-        batch = None
-
-        def sample(self, batch_size):
-            return self.batch
-
-    buffer = _Buffer()
-
-    def update(td):
-        buffer.batch = {"observation": td["observation"], "action": td["action"], "future_observation": td["future_observation"],
-                        "next": {"observation": td["next", "observation"], "terminated": td["next", "terminated"]}}
-        return agent.update({"train": buffer}, step=0)
-
-    return update
+    return official_update(agent, extra_keys=("future_observation",))
 
 
 def synthetic_batches(batch: int, device: torch.device, n: int = 4) -> list[TensorDict]:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.zeroshot_quality import mean_se, run_seeds
+from benchmarks.zeroshot_quality import mean_se, run_seeds, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,9 +48,7 @@ def comparison_table(per_method: dict[str, dict[int, dict]], metric: str) -> tup
 
 
 def main(argv: list[str] | None = None) -> dict:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    overrides = argv[argv.index("--") + 1:] if "--" in argv else []
-    own = argv[: argv.index("--")] if "--" in argv else argv
+    argv, own, overrides = split_overrides(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--representations", nargs="+", default=["td_jepa", "fb", "hilp"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

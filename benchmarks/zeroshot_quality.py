@@ -31,6 +31,15 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return m, math.sqrt(var / len(values))
 
 
+def split_overrides(argv: list[str] | None) -> tuple[list[str], list[str], list[str]]:
+    """(all args, this script's own args, the agent overrides after ``--``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--" not in argv:
+        return argv, argv, []
+    cut = argv.index("--")
+    return argv, argv[:cut], argv[cut + 1:]
+
+
 def run_seeds(overrides: list[str], seeds: list[int], runs_dir: Path, *, parallel: int = 1, threads: int = 0) -> tuple[dict, list[int]]:
     """Runs ``python -m agents.zeroshot <overrides> seed=<s>`` for every seed (``parallel`` at a time),
     each in ``runs_dir/seed<s>``; returns ({seed: eval.json results}, failed seeds)."""
@@ -67,9 +76,7 @@ def run_seeds(overrides: list[str], seeds: list[int], runs_dir: Path, *, paralle
 
 
 def main(argv: list[str] | None = None) -> dict:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    overrides = argv[argv.index("--") + 1:] if "--" in argv else []
-    own = argv[: argv.index("--")] if "--" in argv else argv
+    argv, own, overrides = split_overrides(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--parallel", type=int, default=1)

@@ -80,6 +80,16 @@ def npz_member_header(npz, key: str) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(shape), dtype
 
 
+def read_npz_member(npz, key: str, path: Path, *, kind: str, fix: str) -> np.ndarray:
+    """``npz[key]``, or one DatasetError naming the ``kind`` of file ("Dataset"/"Episode"), the key and ``fix``."""
+    try:
+        return npz[key]
+    except Exception as exc:
+        raise DatasetError(
+            f"{kind} file {path} is corrupted: reading '{key}' failed ({type(exc).__name__}: {exc}). {fix}"
+        ) from exc
+
+
 def file_hash(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
     """blake2b-128 of the file's bytes (hex)."""
     h = hashlib.blake2b(digest_size=16)

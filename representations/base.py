@@ -19,11 +19,15 @@ class ZeroShotRepresentation(nn.Module, abc.ABC):
     z_dim: int
     actor_input_dim: int
     feature_dim: int
+    obs_encoder: nn.Module  # observation encoder in front of every network (identity for states)
+    actor_uses_features: bool  # the actor reads state_features(s) rather than the encoded observation
 
-    @abc.abstractmethod
     def actor_input(self, obs: torch.Tensor, state_features: torch.Tensor | None = None) -> torch.Tensor:
         """What the policy π(·, z) consumes for ``obs``; ``state_features`` (= state_features(obs)),
-        when the caller has them, may be reused instead of recomputed."""
+        when the caller has them, are reused instead of recomputed."""
+        if not self.actor_uses_features:
+            return self.obs_encoder(obs)
+        return state_features if state_features is not None else self.state_features(obs)
 
     @abc.abstractmethod
     def state_features(self, obs: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ import torch
 from tensordict import TensorDict
 from tqdm import tqdm
 
-from envs.buffer import DatasetError, OfflineReplayBuffer, atomic_dir
+from envs.buffer import DatasetError, OfflineReplayBuffer, atomic_dir, read_npz_member
 from envs.common import cfg_get, sample_future_rows
 from envs.dmc.dataset import (
     COLLECTION_MARKER,
@@ -196,12 +196,7 @@ def _fingerprint(files: list[Path], suite, pixels: bool) -> str:
 
 
 def _read_key(npz, key: str, path: Path) -> np.ndarray:
-    try:
-        return npz[key]
-    except Exception as exc:
-        raise DatasetError(
-            f"Episode file {path} is corrupted: reading '{key}' failed ({type(exc).__name__}: {exc}). {_fix_hint(path)}"
-        ) from exc
+    return read_npz_member(npz, key, path, kind="Episode", fix=_fix_hint(path))
 
 
 def _convert(files: list[Path], suite, out_dir: Path, *, pixels: bool, fingerprint: str, progress: bool) -> None:

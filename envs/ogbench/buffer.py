@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from tensordict import TensorDict
 
-from envs.buffer import DatasetError, OfflineReplayBuffer, atomic_dir, file_hash
+from envs.buffer import DatasetError, OfflineReplayBuffer, atomic_dir, file_hash, read_npz_member
 from envs.common import cfg_get, episode_last_rows, sample_future_rows
 from envs.ogbench.dataset import (
     _fix_hint,
@@ -190,12 +190,7 @@ def _convert(npz_path: Path, suite, out_dir: Path, digest: str) -> None:
 
 
 def _read_key(npz, key: str, path: Path) -> np.ndarray:
-    try:
-        return npz[key]
-    except Exception as exc:
-        raise DatasetError(
-            f"Dataset file {path} is corrupted: reading '{key}' failed ({type(exc).__name__}: {exc}). {_fix_hint(path)}"
-        ) from exc
+    return read_npz_member(npz, key, path, kind="Dataset", fix=_fix_hint(path))
 
 
 def build_buffer(

@@ -10,6 +10,7 @@ from representations.core.networks import (
     mlp_encoder,
     weight_init,
 )
+from representations.core.loss import RepresentationLoss
 from representations.core.regularizers import orthonormality_loss
 from representations.core.targets import add_target_network
 from representations.core.zspace import (
@@ -25,6 +26,7 @@ __all__ = [
     "ConditionedPredictor",
     "EnsembleLayerNorm",
     "EnsembleLinear",
+    "RepresentationLoss",
     "SphereNorm",
     "ZConditionedActor",
     "add_target_network",

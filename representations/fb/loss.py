@@ -15,9 +15,8 @@ from tensordict import TensorDict, TensorDictBase
 from tensordict.nn import TensorDictParams
 from tensordict.utils import NestedKey
 from torch import nn
-from torchrl.objectives import LossModule
 
-from representations.core.networks import clipped_noise_action
+from representations.core.loss import RepresentationLoss
 from representations.core.regularizers import orthonormality_loss
 from representations.core.targets import add_target_network
 from representations.core.zspace import ZSampler, ensemble_reduce
@@ -38,7 +37,7 @@ def fb_loss(m: torch.Tensor, target_m: torch.Tensor, discount: torch.Tensor) -> 
     return off_diag + diag_term, diag_term, off_diag
 
 
-class FBLoss(LossModule):
+class FBLoss(RepresentationLoss):
     """FB TD loss + orthonormality of B for :class:`FB`.
 
     If the input has no ``z``, z is drawn by mixed sampling (sphere, or B(s′) of a shuffled batch
@@ -78,27 +77,12 @@ class FBLoss(LossModule):
         target_noise_clip: float = 0.3,
         goal_ratio: float = 0.5,
     ) -> None:
-        super().__init__()
-        self._set_in_keys()
-        self.__dict__["model"] = model
-        self.__dict__["actor"] = actor
-        self.gamma, self.ortho_coef, self.fb_pessimism = gamma, ortho_coef, fb_pessimism
-        self.target_noise_std, self.target_noise_clip = target_noise_std, target_noise_clip
+        super().__init__(model, actor, gamma=gamma, target_noise_std=target_noise_std, target_noise_clip=target_noise_clip)
+        self.ortho_coef, self.fb_pessimism = ortho_coef, fb_pessimism
         self.z_sampler = ZSampler(model.z_dim, goal_ratio=goal_ratio)
         self.target_left_encoder = add_target_network(self, "left_encoder", model.left_encoder)
         self.target_forward_map = add_target_network(self, "forward_map", model.forward_map)
         self.target_backward_map = add_target_network(self, "backward_map", model.backward_map)
-
-    def _set_in_keys(self) -> None:
-        keys = self.tensor_keys
-        self._in_keys = [keys.observation, keys.action, keys.next_observation, keys.terminated]
-
-    @property
-    def in_keys(self):  # noqa: D102
-        return self._in_keys
-
-    def _forward_value_estimator_keys(self, **kwargs) -> None:
-        self._set_in_keys()
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         keys, model = self.tensor_keys, self.model
@@ -109,7 +93,7 @@ class FBLoss(LossModule):
         # forward pass on s′ does not).
         goal = model.obs_encoder(tensordict.get(keys.next_observation))
         next_obs = goal.detach()
-        discount = self.gamma * (~terminated.reshape(-1, 1).bool()).to(obs.dtype)
+        discount = self.discount(terminated, obs.dtype)
 
         left = model.left_encoder(obs)
         backward = model.backward_map(goal)  # [B, d]
@@ -121,8 +105,7 @@ class FBLoss(LossModule):
 
         with torch.no_grad():
             next_left = self.target_left_encoder(next_obs)
-            next_actor_in = next_left if model.actor_uses_features else next_obs
-            next_action = clipped_noise_action(self.actor(next_actor_in, z), self.target_noise_std, self.target_noise_clip)
+            next_action = self.next_action(next_left, next_obs, z)
             target_f = self.target_forward_map(next_left, next_action, z)  # [E, B, d]
             target_b = self.target_backward_map(next_obs)  # [B, d]
             target_m = ensemble_reduce(target_f @ target_b.T, self.fb_pessimism)  # [B, B]

@@ -50,11 +50,6 @@ class FB(ZeroShotRepresentation):
         return self.backward_map(self.obs_encoder(obs))
 
     # -- the ZeroShotRepresentation seam ---------------------------------------------------------
-    def actor_input(self, obs: torch.Tensor, state_features: torch.Tensor | None = None) -> torch.Tensor:
-        if not self.actor_uses_features:
-            return self.obs_encoder(obs)
-        return state_features if state_features is not None else self.state_features(obs)
-
     def state_features(self, obs: torch.Tensor) -> torch.Tensor:
         return self.left_encoder(self.obs_encoder(obs))
 

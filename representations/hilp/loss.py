@@ -17,9 +17,8 @@ from tensordict import TensorDict, TensorDictBase
 from tensordict.nn import TensorDictParams
 from tensordict.utils import NestedKey
 from torch import nn
-from torchrl.objectives import LossModule
 
-from representations.core.networks import clipped_noise_action
+from representations.core.loss import RepresentationLoss
 from representations.core.targets import add_target_network
 from representations.core.zspace import ZSampler, ensemble_reduce
 from representations.hilp.model import HILP
@@ -36,7 +35,7 @@ def expectile_loss(advantage: torch.Tensor, diff: torch.Tensor, expectile: float
     return (weight * diff.square()).mean()
 
 
-class HILPLoss(LossModule):
+class HILPLoss(RepresentationLoss):
     @dataclass
     class _AcceptedKeys:
         observation: NestedKey = "observation"
@@ -50,6 +49,7 @@ class HILPLoss(LossModule):
     default_keys = _AcceptedKeys
     tensor_keys: _AcceptedKeys
     out_keys = ["loss_value", "loss_sf"]
+    in_key_names = ("observation", "action", "next_observation", "future_observation", "terminated")
 
     features_params: TensorDictParams
     target_features_params: TensorDictParams
@@ -74,31 +74,16 @@ class HILPLoss(LossModule):
         goal_ratio: float = 0.5,
         feature_stats_rate: float = 0.005,
     ) -> None:
-        super().__init__()
-        self._set_in_keys()
-        self.__dict__["model"] = model
-        self.__dict__["actor"] = actor
-        self.gamma, self.expectile, self.random_goal_ratio = gamma, expectile, random_goal_ratio
+        super().__init__(model, actor, gamma=gamma, target_noise_std=target_noise_std, target_noise_clip=target_noise_clip)
+        self.expectile, self.random_goal_ratio = expectile, random_goal_ratio
         self.sf_pessimism, self.feature_stats_rate = sf_pessimism, feature_stats_rate
-        self.target_noise_std, self.target_noise_clip = target_noise_std, target_noise_clip
         self.z_sampler = ZSampler(model.z_dim, goal_ratio=goal_ratio, whiten_goals=True)
         self.target_features = add_target_network(self, "features", model.features)
         self.target_features2 = add_target_network(self, "features2", model.features2)
         self.target_left_encoder = add_target_network(self, "left_encoder", model.left_encoder)
         self.target_sf_net = add_target_network(self, "sf_net", model.sf_net)
 
-    def _set_in_keys(self) -> None:
-        keys = self.tensor_keys
-        self._in_keys = [keys.observation, keys.action, keys.next_observation, keys.future_observation, keys.terminated]
-
-    @property
-    def in_keys(self):  # noqa: D102
-        return self._in_keys
-
-    def _forward_value_estimator_keys(self, **kwargs) -> None:
-        self._set_in_keys()
-
-    def _value_loss(self, obs: torch.Tensor, next_obs: torch.Tensor, goal: torch.Tensor, discount: torch.Tensor):
+    def _value_loss(self, obs: torch.Tensor, next_obs: torch.Tensor, goal: torch.Tensor):
         model = self.model
         reached = ((obs - goal).flatten(1).norm(dim=-1) < 1e-6).to(obs.dtype)
         reward, mask = reached - 1.0, 1.0 - reached
@@ -129,15 +114,15 @@ class HILPLoss(LossModule):
         goal = model.obs_encoder(future)
         action = tensordict.get(keys.action)
         terminated = tensordict.get(keys.terminated)
-        discount = self.gamma * (~terminated.reshape(-1, 1).bool()).to(obs.dtype)
+        discount = self.discount(terminated, obs.dtype)
         if self.random_goal_ratio > 0:
             # argsort of uniforms = a random permutation without a host sync
             random_goal = next_obs[torch.argsort(torch.rand(obs.shape[0], device=obs.device))]
             use_random = (torch.rand(obs.shape[0], device=obs.device) < self.random_goal_ratio).reshape(-1, *[1] * (goal.dim() - 1))
             goal = torch.where(use_random, random_goal, goal)
 
-        # 1. Hilbert features (the value uses the discount only through γ·mask: goals end episodes).
-        loss_value, phi1_s, value_metrics = self._value_loss(obs, next_obs.detach(), goal, discount)
+        # 1. Hilbert features (the value's episodes end at the goal, not at dataset terminals).
+        loss_value, phi1_s, value_metrics = self._value_loss(obs, next_obs.detach(), goal)
         if self.training:
             # Running mean / second moment of φ₁ (fp32 even under bf16 autocast).
             with torch.no_grad(), torch.autocast(obs.device.type, enabled=False):
@@ -156,8 +141,7 @@ class HILPLoss(LossModule):
         tensordict.set(keys.state_features, left.detach())
         with torch.no_grad():
             next_left = self.target_left_encoder(next_obs.detach())
-            next_actor_in = next_left if model.actor_uses_features else next_obs.detach()
-            next_action = clipped_noise_action(self.actor(next_actor_in, z), self.target_noise_std, self.target_noise_clip)
+            next_action = self.next_action(next_left, next_obs.detach(), z)
             next_sf = ensemble_reduce(self.target_sf_net(next_left, next_action, z), self.sf_pessimism)
             target_sf = next_phi + discount * next_sf
         sf = model.sf_net(left, action, z)  # [E, B, d]

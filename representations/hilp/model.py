@@ -60,11 +60,6 @@ class HILP(ZeroShotRepresentation):
         return phi - self.features_mean if self.center_features else phi
 
     # -- the ZeroShotRepresentation seam ---------------------------------------------------------
-    def actor_input(self, obs: torch.Tensor, state_features: torch.Tensor | None = None) -> torch.Tensor:
-        if not self.actor_uses_features:
-            return self.obs_encoder(obs)
-        return state_features if state_features is not None else self.state_features(obs)
-
     def state_features(self, obs: torch.Tensor) -> torch.Tensor:
         return self.left_encoder(self.obs_encoder(obs))
 

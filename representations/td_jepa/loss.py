@@ -15,16 +15,15 @@ from tensordict import TensorDict, TensorDictBase
 from tensordict.nn import TensorDictParams
 from tensordict.utils import NestedKey
 from torch import nn
-from torchrl.objectives import LossModule
 
-from representations.core.networks import clipped_noise_action
+from representations.core.loss import RepresentationLoss
 from representations.core.regularizers import orthonormality_loss
 from representations.core.targets import add_target_network
 from representations.core.zspace import ZSampler, ensemble_reduce
 from representations.td_jepa.model import TDJEPA
 
 
-class TDJEPALoss(LossModule):
+class TDJEPALoss(RepresentationLoss):
     """TD latent-prediction loss + orthonormality regularisers for :class:`TDJEPA`.
 
     If the input has no ``z`` entry, z is drawn by mixed sampling (half uniform on the √d-sphere,
@@ -64,14 +63,9 @@ class TDJEPALoss(LossModule):
         goal_ratio: float = 0.5,
         feature_cov_rate: float = 0.005,
     ) -> None:
-        super().__init__()
-        self._set_in_keys()
-        # Plain attributes: the model/actor parameters are registered once, via *_params below.
-        self.__dict__["model"] = model
-        self.__dict__["actor"] = actor
-        self.gamma, self.phi_ortho_coef, self.psi_ortho_coef = gamma, phi_ortho_coef, psi_ortho_coef
+        super().__init__(model, actor, gamma=gamma, target_noise_std=target_noise_std, target_noise_clip=target_noise_clip)
+        self.phi_ortho_coef, self.psi_ortho_coef = phi_ortho_coef, psi_ortho_coef
         self.predictor_pessimism = predictor_pessimism
-        self.target_noise_std, self.target_noise_clip = target_noise_std, target_noise_clip
         self.feature_cov_rate = feature_cov_rate
         self.z_sampler = ZSampler(model.z_dim, goal_ratio=goal_ratio, whiten_goals=model.whiten_goals)
         self.target_phi_encoder = add_target_network(self, "phi_encoder", model.phi_encoder)
@@ -80,17 +74,6 @@ class TDJEPALoss(LossModule):
             self.target_psi_encoder = add_target_network(self, "psi_encoder", model.psi_encoder)
             self.target_psi_predictor = add_target_network(self, "psi_predictor", model.psi_predictor)
 
-    def _set_in_keys(self) -> None:
-        keys = self.tensor_keys
-        self._in_keys = [keys.observation, keys.action, keys.next_observation, keys.terminated]
-
-    @property
-    def in_keys(self):  # noqa: D102
-        return self._in_keys
-
-    def _forward_value_estimator_keys(self, **kwargs) -> None:
-        self._set_in_keys()
-
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         keys, model = self.tensor_keys, self.model
         obs = model.obs_encoder(tensordict.get(keys.observation))
@@ -98,7 +81,7 @@ class TDJEPALoss(LossModule):
         terminated = tensordict.get(keys.terminated)
         with torch.no_grad():
             next_obs = model.obs_encoder(tensordict.get(keys.next_observation))
-        discount = self.gamma * (~terminated.reshape(-1, 1).bool()).to(obs.dtype)
+        discount = self.discount(terminated, obs.dtype)
 
         phi = model.phi_encoder(obs)
         psi = phi if model.symmetric else model.psi_encoder(obs)
@@ -111,8 +94,7 @@ class TDJEPALoss(LossModule):
 
         with torch.no_grad():
             next_phi = self.target_phi_encoder(next_obs)
-            next_actor_in = next_phi if model.actor_uses_features else next_obs
-            next_action = clipped_noise_action(self.actor(next_actor_in, z), self.target_noise_std, self.target_noise_clip)
+            next_action = self.next_action(next_phi, next_obs, z)
             if model.symmetric:
                 next_psi = next_phi
             else:

@@ -64,11 +64,6 @@ class TDJEPA(ZeroShotRepresentation):
         return self.psi_encoder(self.obs_encoder(obs))
 
     # -- the ZeroShotRepresentation seam ---------------------------------------------------------
-    def actor_input(self, obs: torch.Tensor, state_features: torch.Tensor | None = None) -> torch.Tensor:
-        if not self.actor_uses_features:
-            return self.obs_encoder(obs)
-        return state_features if state_features is not None else self.phi(obs)
-
     def state_features(self, obs: torch.Tensor) -> torch.Tensor:
         return self.phi(obs)
 
