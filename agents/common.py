@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchrl.record.loggers import CSVLogger, Logger
 
+from envs.render import RenderBackendError
 from representations.base import ZeroShotRepresentation
 
 
@@ -147,8 +148,8 @@ def to_plain(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
-# Errors that describe bad input (config, dataset, checkpoint, diverged run): shown as one message.
-USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError)
+# Errors that describe bad input (config, dataset, checkpoint, diverged run, no OpenGL): shown as one message.
+USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError, RenderBackendError)
 
 
 def exit_with_user_error(err: BaseException) -> None:

@@ -24,6 +24,7 @@ from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
 from envs.dmc.tasks import get_domain, load_dmc
+from envs.render import apply_cheap_render_settings, make_renderer
 
 __all__ = ["DMCEnv", "PixelRenderer", "make_scaled_env", "OBS_TYPES"]
 
@@ -50,15 +51,11 @@ class PixelRenderer:
         self._physics = physics
         self._renderer: mujoco.Renderer | None = None
         if cheap:
-            # Rendering-only model fields; they must be set before the GL context is created.
-            model = physics.model
-            model.vis.quality.offsamples = 0
-            model.light_castshadow[:] = 0
-            model.mat_reflectance[:] = 0
+            apply_cheap_render_settings(physics.model)
 
     def __call__(self) -> np.ndarray:
         if self._renderer is None:
-            self._renderer = mujoco.Renderer(self._physics.model.ptr, self.height, self.width)
+            self._renderer = make_renderer(self._physics.model.ptr, self.height, self.width)
         self._renderer.update_scene(self._physics.data.ptr, camera=self.camera_id)
         return self._renderer.render()
 
@@ -89,6 +86,7 @@ class DMCEnv(EnvBase):
         frame_stack, render_size, camera_id: pixel settings (defaults: 3, 64, the domain's camera).
         max_episode_steps: horizon; defaults to the official one (1000).
         cheap_render: render without MSAA/shadows/reflections (see module docstring).
+        video_size: side of :meth:`render` frames (videos); default: ``render_size``.
     """
 
     def __init__(
@@ -103,6 +101,7 @@ class DMCEnv(EnvBase):
         camera_id: int | None = None,
         max_episode_steps: int | None = None,
         cheap_render: bool = True,
+        video_size: int | None = None,
         device: str | torch.device = "cpu",
     ):
         super().__init__(device=device, batch_size=torch.Size([]))
@@ -114,9 +113,12 @@ class DMCEnv(EnvBase):
         self.frame_stack = int(frame_stack)
         if self.frame_stack < 1:
             raise ValueError(f"frame_stack must be >= 1, got {frame_stack}")
-        self._render = PixelRenderer(
-            self.physics, render_size, spec.camera_id if camera_id is None else camera_id, cheap=cheap_render
-        )
+        camera = spec.camera_id if camera_id is None else camera_id
+        self._render = PixelRenderer(self.physics, render_size, camera, cheap=cheap_render)
+        # Frames for videos: the observation renderer unless another size is asked for.
+        self._video_render = self._render
+        if video_size is not None and (int(video_size), int(video_size)) != (self._render.height, self._render.width):
+            self._video_render = PixelRenderer(self.physics, int(video_size), camera, cheap=cheap_render)
         self._frames: collections.deque[np.ndarray] = collections.deque(maxlen=self.frame_stack)
         self._t = 0
 
@@ -202,11 +204,13 @@ class DMCEnv(EnvBase):
 
     # ------------------------------------------------------------------ extras
     def render(self) -> np.ndarray:
-        """RGB ``uint8`` frame ``(H, W, 3)`` of the current state (the pixel-observation camera)."""
-        return self._render()
+        """RGB ``uint8`` frame of the current state from the pixel-observation camera, ``video_size``
+        pixels square (default: the observation size)."""
+        return self._video_render()
 
     def close(self, *, raise_if_closed: bool = True):
         try:
             self._render.close()
+            self._video_render.close()
         finally:
             super().close(raise_if_closed=raise_if_closed)

@@ -38,6 +38,7 @@ class DMCTaskSuite(TaskSuite):
         frame_stack: int = 3,
         render_size: int = 64,
         cheap_render: bool = True,
+        video_size: int | None = None,
     ):
         self.spec: DomainSpec = get_domain(domain)
         self.domain = self.name = self.spec.name
@@ -52,7 +53,7 @@ class DMCTaskSuite(TaskSuite):
         self.pixel_shape = (3 * self.frame_stack, self.render_size, self.render_size) if obs == "pixels" else None
         self._env_kwargs = dict(
             obs=obs, frame_stack=frame_stack, render_size=render_size, cheap_render=cheap_render,
-            max_episode_steps=self.max_episode_steps,
+            max_episode_steps=self.max_episode_steps, video_size=video_size,
         )
         self._physics = None  # relabelling physics, built lazily
         self._reward_tasks: dict[str, Any] = {}
@@ -64,7 +65,7 @@ class DMCTaskSuite(TaskSuite):
         if domain is None:
             raise ValueError("env config for family 'dmc' needs a 'domain', e.g. 'walker' or 'point_mass_maze'")
         kwargs = {}
-        for key in ("obs", "max_episode_steps", "frame_stack", "render_size", "cheap_render"):
+        for key in ("obs", "max_episode_steps", "frame_stack", "render_size", "cheap_render", "video_size"):
             value = cfg_get(env_cfg, key)
             if value is not None:
                 kwargs[key] = value

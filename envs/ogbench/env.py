@@ -22,6 +22,7 @@ from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
 from envs.ogbench._rng import private_global_rng
+from envs.render import guard_render
 
 __all__ = ["OGBenchEnv", "task_index"]
 
@@ -193,7 +194,7 @@ class OGBenchEnv(EnvBase):
 
     def render(self) -> np.ndarray:
         """RGB ``uint8`` frame of shape ``(H, W, 3)`` of the current state."""
-        frame = self._env.render()
+        frame = guard_render(self._env.render)
         return np.ascontiguousarray(frame[..., :3], dtype=np.uint8)
 
     def close(self, *, raise_if_closed: bool = True):

@@ -1,0 +1,206 @@
+"""Python API over trained zero-shot agents: load a checkpoint, ask it for a task, watch it act.
+
+    from agents.api import ZeroShotAgent
+    agent = ZeroShotAgent.from_checkpoint("outputs/zeroshot/.../checkpoints/latest")  # or a run folder
+    z = agent.infer_z(task="task1")                       # from that task's relabelled rewards
+    z = agent.infer_z(goal="task1")                       # from the task's goal observation
+    z = agent.infer_z(reward_fn=lambda s: -s[:, :2].norm(dim=-1))  # any reward of the next state
+    episode = agent.rollout(z, task="task1", render=True)
+    episode.save_video("task1.mp4"); episode.score
+
+``train(...)`` runs ``agents.zeroshot`` in-process with command-line style overrides and returns the
+final checkpoint folder, so a notebook can make its own small agent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from tensordict import TensorDictBase
+from torchrl.envs.utils import ExplorationType, set_exploration_type, step_mdp
+
+from agents.checkpoint import latest_checkpoint
+from agents.video import write_video
+from envs import TaskSuite, make_dataset, make_task_suite
+from representations import load_pretrained
+from representations.base import ZeroShotRepresentation
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+RewardFn = Callable[[torch.Tensor], torch.Tensor]  # next states [B, state_dim] -> rewards [B]
+
+
+@dataclass
+class Rollout:
+    """One episode of the latent policy. ``rewards``: the env's task reward, or ``reward_fn`` of each
+    next state when the rollout was given one; ``frames`` [T+1, H, W, 3] when rendered."""
+
+    task: str
+    z: torch.Tensor
+    metric: str
+    actions: torch.Tensor  # [T, action_dim]
+    states: torch.Tensor  # [T + 1, state_dim] (the state vector, also for pixel agents)
+    rewards: torch.Tensor  # [T]
+    success: torch.Tensor | None  # [T] bool, goal-reaching families only
+    frames: np.ndarray | None
+
+    @property
+    def score(self) -> float:
+        """The family's evaluation score: success (any step) or the return (sum of ``rewards``)."""
+        if self.metric == "success" and self.success is not None:
+            return float(self.success.any())
+        return float(self.rewards.sum())
+
+    def save_video(self, path: str | Path, *, fps: int = 30) -> Path:
+        if self.frames is None:
+            raise ValueError("this rollout has no frames: call rollout(..., render=True)")
+        return write_video(self.frames, path, fps=fps)
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder from a step folder, a ``checkpoints/`` folder, ``.../latest`` or a run folder."""
+    path = Path(path).expanduser()
+    if path.name == "latest" and path.is_file():
+        path = path.parent / path.read_text().strip()
+    for candidate in (path, path / "checkpoints"):
+        if (candidate / "model.safetensors").exists():
+            return candidate
+        if (candidate / "latest").exists():
+            found = latest_checkpoint(candidate)
+            if found is not None:
+                return found
+    raise FileNotFoundError(
+        f"no checkpoint at {path}: pass a run folder of agents.zeroshot, its checkpoints/ folder or a step* folder"
+    )
+
+
+class ZeroShotAgent:
+    """A trained representation + latent-conditioned actor, with the environment family it was trained on."""
+
+    def __init__(self, representation: ZeroShotRepresentation, actor: torch.nn.Module, config: dict,
+                 *, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+        self.representation = representation.to(self.device).eval()
+        self.actor = actor.to(self.device).eval()
+        self.config = config
+        self.suite: TaskSuite = make_task_suite(config["env"])
+        self._inference_batch: TensorDictBase | None = None
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu", env: dict | None = None) -> "ZeroShotAgent":
+        """Loads a checkpoint of ``agents.zeroshot``; ``env`` overrides env options (e.g. ``{"video_size": 128}``)."""
+        representation, actor, config = load_pretrained(resolve_checkpoint(path))
+        if env:
+            config = {**config, "env": {**config["env"], **env}}
+        return cls(representation, actor, config, device=device)
+
+    @property
+    def name(self) -> str:
+        return f"{self.config['representation']['name']} on {self.suite.name}"
+
+    @property
+    def task_names(self) -> list[str]:
+        return list(self.suite.task_names)
+
+    def inference_batch(self, samples: int | None = None) -> TensorDictBase:
+        """Dataset transitions that rewards are evaluated on for z inference (loaded once, from the
+        checkpoint's dataset config; ``samples`` defaults to the training run's ``eval.inference_samples``)."""
+        samples = samples or self.config["eval"]["inference_samples"]
+        if self._inference_batch is None or self._inference_batch.shape[0] != samples:
+            train_rb, _ = make_dataset(self.config["dataset"])
+            self._inference_batch = train_rb.sample(samples)
+        return self._inference_batch
+
+    @torch.no_grad()
+    def infer_z(self, *, task: str | None = None, goal: str | torch.Tensor | None = None,
+                reward_fn: RewardFn | None = None, samples: int | None = None) -> torch.Tensor:
+        """The task latent z for exactly one of: a named ``task`` (its reward, relabelled on dataset
+        samples), a ``goal`` (a task name or an observation) or ``reward_fn`` (next states [B, D] → [B])."""
+        if sum(x is not None for x in (task, goal, reward_fn)) != 1:
+            raise ValueError("infer_z needs exactly one of task=, goal= or reward_fn=")
+        rep, suite = self.representation, self.suite
+        if goal is not None:
+            if isinstance(goal, str):
+                goal_obs = suite.goal_observation(suite.check_task(goal))
+                if goal_obs is None:
+                    raise ValueError(f"{suite.name} tasks have no goal observation; use task= or reward_fn=")
+                goal = goal_obs
+            return rep.infer_z_from_goal(torch.as_tensor(goal, dtype=torch.float32).to(self.device))
+        batch = self.inference_batch(samples)
+        if task is not None:
+            rewards = suite.relabel(suite.check_task(task), batch)
+        else:
+            rewards = torch.as_tensor(reward_fn(batch["next", "observation"])).float().reshape(-1)
+            if rewards.shape[0] != batch.shape[0]:
+                raise ValueError(f"reward_fn must return one reward per state: got shape {tuple(rewards.shape)} "
+                                 f"for {batch.shape[0]} states")
+        next_obs = batch["next", suite.observation_key].to(self.device)
+        return rep.infer_z_from_rewards(next_obs, rewards.to(self.device))
+
+    @torch.no_grad()
+    def act(self, observation: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Deterministic action(s) of π(·, z) for one observation or a batch."""
+        obs = observation.to(self.device)
+        x = self.representation.actor_input(obs)
+        return self.actor(x, z.to(self.device).expand(*x.shape[:-1], -1)).cpu()
+
+    def q_value(self, observation: torch.Tensor, action: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            obs, a = observation.to(self.device), action.to(self.device)
+            return self.representation.q_value(obs, a, z.to(self.device).expand(obs.shape[0], -1)).cpu()
+
+    @torch.no_grad()
+    def rollout(self, z: torch.Tensor, *, task: str | None = None, seed: int = 0, max_steps: int | None = None,
+                render: bool = False, reward_fn: RewardFn | None = None) -> Rollout:
+        """One deterministic episode of π(·, z) in ``task``'s environment (its start state and, for
+        goal tasks, its goal); stops at termination or after ``max_steps`` (default: the official horizon)."""
+        suite = self.suite
+        task = suite.check_task(task)
+        env = suite.make_env(task, seed=seed, render=render)
+        key = suite.observation_key
+        steps = max_steps or suite.max_episode_steps
+        td = env.reset()
+        frames = [env.render()] if render else None
+        states, actions, rewards, success = [td["observation"]], [], [], []
+        with set_exploration_type(ExplorationType.DETERMINISTIC):
+            for _ in range(steps):
+                td["action"] = self.act(td[key], z)
+                td = env.step(td)
+                nxt = td["next"]
+                actions.append(td["action"])
+                states.append(nxt["observation"])
+                rewards.append(nxt["reward"].reshape(()))
+                if "success" in nxt.keys():
+                    success.append(nxt["success"].reshape(()))
+                if render:
+                    frames.append(env.render())
+                if nxt["done"].any():
+                    break
+                td = step_mdp(td)
+        env.close()
+        states_t = torch.stack(states)
+        rewards_t = torch.stack(rewards)
+        if reward_fn is not None:
+            rewards_t = torch.as_tensor(reward_fn(states_t[1:])).float().reshape(-1)
+        return Rollout(
+            task=task, z=z.detach().cpu(), metric=suite.metric, actions=torch.stack(actions), states=states_t,
+            rewards=rewards_t, success=torch.stack(success).bool() if success else None,
+            frames=np.stack(frames) if frames else None,
+        )
+
+
+def train(*overrides: str, run_dir: str | Path) -> Path:
+    """Runs ``python -m agents.zeroshot <overrides>`` in this process, writing into ``run_dir``;
+    returns the final checkpoint folder."""
+    from hydra import compose, initialize_config_dir
+
+    from agents.zeroshot import train_zeroshot
+
+    run_dir = Path(run_dir)
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("zeroshot", overrides=list(overrides))
+    train_zeroshot(cfg, run_dir)
+    return resolve_checkpoint(run_dir)
