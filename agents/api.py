@@ -185,8 +185,8 @@ class ZeroShotAgent:
         rewards_t = torch.stack(rewards)
         if reward_fn is not None:
             rewards_t = torch.as_tensor(reward_fn(states_t[1:])).float().reshape(-1)
-        return Rollout(
-            task=task, z=z.detach().cpu(), metric=suite.metric, actions=torch.stack(actions), states=states_t,
+        return Rollout(  # with a custom reward the score is its return
+            task=task, z=z.detach().cpu(), metric="return" if reward_fn is not None else suite.metric, actions=torch.stack(actions), states=states_t,
             rewards=rewards_t, success=torch.stack(success).bool() if success else None,
             frames=np.stack(frames) if frames else None,
         )

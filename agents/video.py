@@ -30,3 +30,17 @@ def write_video(frames: np.ndarray, path: str | Path, *, fps: int = 30) -> Path:
         imageio.mimwrite(tmp, list(frames), format="GIF", duration=1000.0 / fps, loop=0)
     os.replace(tmp, path)
     return path
+
+
+def html_video(path: str | Path, *, width: int = 320, caption: str | None = None) -> str:
+    """An HTML snippet that embeds the video file (for notebooks: ``IPython.display.HTML``)."""
+    import base64
+
+    path = Path(path)
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    if path.suffix.lower() == ".gif":
+        media = f'<img width="{width}" src="data:image/gif;base64,{data}"/>'
+    else:
+        media = f'<video width="{width}" controls autoplay loop muted src="data:video/mp4;base64,{data}"></video>'
+    label = f"<figcaption>{caption}</figcaption>" if caption else ""
+    return f'<figure style="display:inline-block;margin:4px">{media}{label}</figure>'
