@@ -16,6 +16,7 @@ from tensordict.utils import NestedKey
 from torchrl.objectives import LossModule
 
 from representations.base import ZeroShotRepresentation
+from representations.core.distributed import mean_over_ranks_
 from representations.core.networks import ZConditionedActor, clipped_noise_action, frozen_parameters
 from representations.core.zspace import ensemble_reduce
 
@@ -82,7 +83,8 @@ class ZeroShotActorLoss(LossModule):
         out = {"q_mean": q.mean().detach()}
         if self.bc_coeff > 0:
             bc_error = F.mse_loss(action, tensordict.get(keys.action))
-            loss = loss / q.abs().mean().detach() + self.bc_coeff * bc_error
+            q_scale = mean_over_ranks_(q.abs().mean().detach())  # the global batch's, under data parallelism
+            loss = loss / q_scale + self.bc_coeff * bc_error
             out["bc_error"] = bc_error.detach()
         out["loss_actor"] = loss
         return TensorDict(out, batch_size=[])

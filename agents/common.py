@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchrl.record.loggers import CSVLogger, Logger
 
+from agents.distributed import average_gradients
 from envs.render import RenderBackendError
 from representations.base import ZeroShotRepresentation
 
@@ -49,8 +50,10 @@ def set_rng_state(state: dict[str, Any]) -> None:
 class MultiLogger:
     """Fans scalars out to torchrl loggers (CSV always, wandb unless disabled)."""
 
-    def __init__(self, logger_cfg: Mapping, run_dir: Path, exp_name: str, config: dict) -> None:
-        self.loggers: list[Logger] = [CSVLogger(exp_name, log_dir=str(run_dir / "logs"))]
+    def __init__(self, logger_cfg: Mapping, run_dir: Path, exp_name: str, config: dict, *, enabled: bool = True) -> None:
+        self.loggers: list[Logger] = [CSVLogger(exp_name, log_dir=str(run_dir / "logs"))] if enabled else []
+        if not enabled:  # e.g. data-parallel ranks other than 0
+            return
         if logger_cfg["backend"] == "wandb":
             from torchrl.record.loggers.wandb import WandbLogger
 
@@ -110,18 +113,22 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 def make_update(rep_loss: nn.Module, actor_loss: nn.Module, optimizer: torch.optim.Optimizer, target_updater,
-                *, compile: bool = False, cudagraphs: bool = False, precision: str = "fp32"):
+                *, compile: bool = False, cudagraphs: bool = False, precision: str = "fp32", average_grads: bool = False):
     """The gradient step of the zero-shot agent: both losses, one backward, one Adam step, target EMA.
 
     ``compile`` wraps it in ``torch.compile``; ``cudagraphs`` (CUDA only, needs a capturable
     optimiser) replays the whole step as one CUDA graph via tensordict's ``CudaGraphModule``.
     ``precision="bf16"`` runs the forward passes under bf16 autocast (fp32 weights, Adam state and
     losses); matmuls then run at the bf16 rate, at the cost of bf16 rounding in activations.
+    ``average_grads`` (data-parallel runs) averages the gradients over ranks before the Adam step.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"train.precision={precision!r} is not known: use one of {sorted(PRECISIONS)}")
+    if average_grads and (compile or cudagraphs):
+        raise ValueError("train.compile / train.cudagraphs are not supported with torchrun data parallelism yet; set them to false")
     autocast_dtype = PRECISIONS[precision]
     device_type = next(rep_loss.parameters()).device.type
+    params = [p for group in optimizer.param_groups for p in group["params"]]
 
     def update(batch):
         batch = batch.copy()  # the losses add z / features to it; leave the caller's batch as it was
@@ -131,6 +138,8 @@ def make_update(rep_loss: nn.Module, actor_loss: nn.Module, optimizer: torch.opt
         total = sum(v.float() for k, v in losses.items() if k.startswith("loss_"))
         optimizer.zero_grad(set_to_none=True)
         total.backward()
+        if average_grads:
+            average_gradients(params)
         optimizer.step()
         target_updater.step()
         return losses.apply(lambda value: value.detach().float())

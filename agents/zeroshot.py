@@ -2,6 +2,7 @@
 
     python -m agents.zeroshot env=ogbench [representation=td_jepa] [env.name=cube-single-play] \
         [representation.z_dim=50] [train.steps=200000] [seed=3] [resume=true]
+    torchrun --standalone --nproc_per_node=2 -m agents.zeroshot ...   # data-parallel (agents/distributed.py)
 
 Recipe: env/tasks → offline data → representation + actor → losses → optimiser → train loop with
 progress → zero-shot evaluation (z from relabelled rewards, and from the goal) → checkpoint.
@@ -21,6 +22,9 @@ from torchrl.objectives import SoftUpdate
 
 from agents.actor import ACTOR_NET_KEYS, ZeroShotActorLoss, make_actor
 from agents.checkpoint import find_resume_checkpoint, save_checkpoint
+from agents.distributed import (
+    any_rank, broadcast_from_main, init_data_parallel, local_batch_size, shared_run_dir, shutdown_data_parallel,
+)
 from agents.common import (
     USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, make_optimizer, make_update, resolve_device, rng_state,
     seed_everything, set_rng_state, to_plain, use_observation_key,
@@ -28,12 +32,16 @@ from agents.common import (
 from agents.evaluation import evaluate, format_table
 from envs import make_dataset, make_task_suite
 from representations import load_weights, make_representation, make_representation_loss
+from representations.core.distributed import mean_over_ranks_
 from representations.encoders import make_encoder
 
 
 def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]]:
+    """Trains and evaluates; returns {mode: {task: score}} (on data-parallel ranks other than 0: {})."""
     seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
+    dp, device_name = init_data_parallel(cfg.device)  # one process unless launched by torchrun
+    device = resolve_device(device_name)
+    run_dir = shared_run_dir(run_dir, dp)
     config = to_plain(cfg)
 
     # 1. Environment family and its evaluation tasks.
@@ -41,6 +49,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
 
     # 2. Offline data: a TorchRL replay buffer of transitions (and a validation split).
     train_rb, val_rb = make_dataset(cfg.dataset)
+    batch_size = local_batch_size(cfg.dataset.batch_size, dp)  # this process's share of the global batch
 
     # 3. Representation (with its observation encoder) and the generic latent-conditioned actor.
     encoder, feature_dim = make_encoder(cfg.encoder, suite.observation_shape)
@@ -56,6 +65,10 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     for loss in (rep_loss, actor_loss):
         use_observation_key(loss, suite.observation_key)
     target_updater = SoftUpdate(rep_loss, tau=cfg.representation.optim.tau)
+    if dp.enabled:  # same start on every rank, then one random stream (data, z, noise) per rank
+        broadcast_from_main([representation, actor, rep_loss])
+        seed_everything(cfg.seed * 1000 + dp.rank)
+        train_rb.reseed(cfg.seed * 1000 + dp.rank)
     use_cudagraphs = bool(cfg.train.cudagraphs) and device.type == "cuda"
     optimizer = make_optimizer(cfg.representation.optim, cfg.actor.lr, representation, actor, capturable=use_cudagraphs)
 
@@ -68,16 +81,22 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         rep_loss.load_state_dict(state["targets"], strict=False)
         set_rng_state(state["rng"])
         start_step = state["step"]
-        print(f"resumed from {resume_from} at step {start_step}")
+        if dp.enabled:
+            seed_everything(cfg.seed * 1000 + dp.rank + start_step)
+            train_rb.reseed(cfg.seed * 1000 + dp.rank + start_step)
+        if dp.is_main:
+            print(f"resumed from {resume_from} at step {start_step}")
 
     update = make_update(rep_loss, actor_loss, optimizer, target_updater, compile=cfg.train.compile, cudagraphs=use_cudagraphs,
-                         precision=cfg.train.precision)
+                         precision=cfg.train.precision, average_grads=dp.enabled)
 
     # What `representations.load_pretrained` needs to rebuild the networks without this script.
     checkpoint_config = {**config, "dims": {"obs_shape": list(suite.observation_shape), "action_dim": suite.action_dim},
                          "actor_net": {k: cfg.actor[k] for k in ACTOR_NET_KEYS if k in cfg.actor}}
 
-    def checkpoint(step: int) -> Path:
+    def checkpoint(step: int) -> Path | None:
+        if not dp.is_main:
+            return None
         return save_checkpoint(
             run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
             weights={"representation": representation, "actor": actor},
@@ -97,34 +116,41 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
 
     # 5. Train loop.
     exp_name = f"zeroshot-{cfg.representation.name}-{suite.name}-seed{cfg.seed}"
-    logger = MultiLogger(cfg.logger, run_dir, exp_name, config)
-    print(f"{exp_name}: {suite.observation_dim}-d observations, {suite.action_dim}-d actions, "
-          f"{len(train_rb)} transitions, device {device}, run folder {run_dir}")
+    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, enabled=dp.is_main)
+    if dp.is_main:
+        print(f"{exp_name}: {suite.observation_dim}-d observations, {suite.action_dim}-d actions, "
+              f"{len(train_rb)} transitions, device {device}, run folder {run_dir}"
+              + (f", {dp.world_size} data-parallel processes x {batch_size} samples" if dp.enabled else ""))
     steps = cfg.train.steps
 
     def train_step(step: int) -> None:
-        metrics = update(train_rb.sample().to(device, non_blocking=True))
+        metrics = update(train_rb.sample(batch_size).to(device, non_blocking=True))
         done = step + 1
         if done % cfg.train.log_every == 0 or done == steps:
             check_finite(metrics, done, "resume from the last checkpoint with resume=true")
             rep_loss.eval()
             with torch.no_grad():
-                val = rep_loss(val_rb.sample().to(device))
+                val = rep_loss(val_rb.sample(batch_size).to(device))
             rep_loss.train()
+            if dp.enabled:  # losses of the global batch
+                metrics, val = metrics.apply(mean_over_ranks_), val.apply(mean_over_ranks_)
+            if not dp.is_main:
+                return
             logger.log({f"train/{k}": v.item() for k, v in metrics.items()}, done)
             logger.log({f"val/{k}": v.item() for k, v in val.items() if k.startswith("loss_")}, done)
             progress.set_postfix({k[5:]: f"{v.item():.3g}" for k, v in metrics.items() if k.startswith("loss_")}, refresh=False)
             rate = progress.format_dict.get("rate") or 0.0
             tqdm.write(f"step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in metrics.items() if k.startswith("loss_"))
                        + f" val_loss={sum(v.item() for k, v in val.items() if k.startswith('loss_')):.4g} ({rate:.1f} updates/s)")
-        if cfg.train.eval_every and done % cfg.train.eval_every == 0 and done != steps:
+        if cfg.train.eval_every and done % cfg.train.eval_every == 0 and done != steps and dp.is_main:
             results = run_eval(done)
             scale, unit = (100.0, "% success") if suite.metric == "success" else (1.0, " mean return")
             tqdm.write(f"step {done}: " + ", ".join(f"{m} z {scale * sum(r.values()) / len(r):.1f}{unit}" for m, r in results.items()))
         if cfg.train.checkpoint_every and done % cfg.train.checkpoint_every == 0:
             checkpoint(done)
 
-    progress = tqdm(range(start_step, steps), initial=start_step, total=steps, desc="train", dynamic_ncols=True)
+    progress = tqdm(range(start_step, steps), initial=start_step, total=steps, desc="train", unit="update",
+                    dynamic_ncols=True, disable=not dp.is_main)
     # Ctrl-C finishes the current update, then saves a checkpoint (a second Ctrl-C quits at once).
     interrupted: list[int] = []
 
@@ -138,19 +164,22 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         for step in progress:
             train_step(step)
             done = step + 1
-            if interrupted:
+            if any_rank(bool(interrupted), dp):  # every rank stops after the same update
                 break
     finally:
         signal.signal(signal.SIGINT, previous_handler)
     progress.close()
-    if interrupted:
+    if done < steps:  # interrupted (on this or another rank)
         path = checkpoint(done)
-        print(f"\ninterrupted at step {done}; saved {path}. Continue with the same command plus resume=true")
+        if dp.is_main:
+            print(f"\ninterrupted at step {done}; saved {path}. Continue with the same command plus resume=true")
         logger.close()
         raise SystemExit(130)
 
-    # 6. Final zero-shot evaluation, table, checkpoint.
+    # 6. Final zero-shot evaluation, table, checkpoint (rank 0 only).
     final_ckpt = checkpoint(steps)
+    if not dp.is_main:
+        return {}
     results = run_eval(steps)
     logger.close()  # before the table, so that wandb's run summary does not bury it
     table = format_table(results, suite.metric)
@@ -168,6 +197,8 @@ def main(cfg: DictConfig) -> None:
         train_zeroshot(cfg, Path(HydraConfig.get().runtime.output_dir))
     except USER_ERRORS as err:
         exit_with_user_error(err)
+    finally:
+        shutdown_data_parallel()
 
 
 if __name__ == "__main__":

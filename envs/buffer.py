@@ -167,6 +167,10 @@ class OfflineReplayBuffer(TensorDictReplayBuffer):
         )
         sampler._rng = generator
 
+    def reseed(self, seed: int) -> None:
+        """Restarts the sampling stream from ``seed`` (e.g. one stream per data-parallel rank)."""
+        self._sampler._rng = torch.Generator().manual_seed(int(seed))
+
     def gather(self, index: torch.Tensor) -> TensorDict:  # pragma: no cover - abstract
         """Transitions at storage indices ``index`` (each must be a valid transition), with ``index``."""
         raise NotImplementedError

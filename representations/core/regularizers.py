@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import torch
 
+from representations.core.distributed import gather_rows
+
 
 def orthonormality_loss(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Orthonormality regulariser on a batch of features E ∈ R^{B×d} (TD-JEPA Eq. 10; FB's B-ortho).
 
     With C = E Eᵀ:  L = −mean_i C_ii + ½ Σ_{i≠j} C_ij² / (B(B−1)).
-    Returns (loss, diagonal term, off-diagonal term).
+    Returns (loss, diagonal term, off-diagonal term). Under data parallelism B is the global batch:
+    every rank computes the same loss on the gathered features.
     """
+    features = gather_rows(features)
     batch = features.shape[0]
     if batch < 2:
         raise ValueError("orthonormality_loss needs a batch of at least 2 feature vectors")

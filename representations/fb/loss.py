@@ -16,6 +16,7 @@ from tensordict.nn import TensorDictParams
 from tensordict.utils import NestedKey
 from torch import nn
 
+from representations.core.distributed import gather_rows, row_offset
 from representations.core.loss import RepresentationLoss
 from representations.core.regularizers import orthonormality_loss
 from representations.core.targets import add_target_network
@@ -23,16 +24,18 @@ from representations.core.zspace import ZSampler, ensemble_reduce
 from representations.fb.model import FB
 
 
-def fb_loss(m: torch.Tensor, target_m: torch.Tensor, discount: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """FB's TD loss on successor-measure matrices: ``m`` [E, B, B], ``target_m`` [B, B], ``discount`` [B, 1].
+def fb_loss(m: torch.Tensor, target_m: torch.Tensor, discount: torch.Tensor, diag_offset: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """FB's TD loss on successor-measure matrices: ``m`` [E, b, B], ``target_m`` [b, B], ``discount`` [b, 1].
 
-    Returns (loss, diagonal term, off-diagonal term).
+    Row i pairs with column ``diag_offset + i`` (b = B in one process; under data parallelism the
+    rows are this rank's samples, the columns the global batch, and the mean over ranks of this loss
+    is the single-process loss). Returns (loss, diagonal term, off-diagonal term).
     """
-    batch = m.shape[-1]
+    rows, cols = m.shape[-2], m.shape[-1]
     diff = m - discount * target_m
-    diag = torch.diagonal(diff, dim1=-2, dim2=-1)  # [E, B]
+    diag = torch.diagonal(diff[..., diag_offset:diag_offset + rows], dim1=-2, dim2=-1)  # [E, b]
     # Σ_{i≠j} diff² = ‖diff‖_F² − Σ_i diff_ii² (no B×B mask needed)
-    off_diag = 0.5 * (diff.square().sum() - diag.square().sum()) / (batch * (batch - 1))
+    off_diag = 0.5 * (diff.square().sum() - diag.square().sum()) / (rows * (cols - 1))
     diag_term = -diag.mean(-1).sum()
     return off_diag + diag_term, diag_term, off_diag
 
@@ -108,11 +111,12 @@ class FBLoss(RepresentationLoss):
             next_action = self.next_action(next_left, next_obs, z)
             target_f = self.target_forward_map(next_left, next_action, z)  # [E, B, d]
             target_b = self.target_backward_map(next_obs)  # [B, d]
-            target_m = ensemble_reduce(target_f @ target_b.T, self.fb_pessimism)  # [B, B]
+            # columns: the global batch under data parallelism (gather_rows is the identity otherwise)
+            target_m = ensemble_reduce(target_f @ gather_rows(target_b).T, self.fb_pessimism)  # [B, B]
 
         forward = model.forward_map(left, action, z)  # [E, B, d]
-        m = forward @ backward.T  # [E, B, B]
-        loss, diag, off_diag = fb_loss(m, target_m, discount)
+        m = forward @ gather_rows(backward).T  # [E, B, B]
+        loss, diag, off_diag = fb_loss(m, target_m, discount, diag_offset=row_offset(left.shape[0]))
         ortho, ortho_diag, ortho_off = orthonormality_loss(backward)
         return TensorDict(
             {

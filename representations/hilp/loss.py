@@ -18,6 +18,7 @@ from tensordict.nn import TensorDictParams
 from tensordict.utils import NestedKey
 from torch import nn
 
+from representations.core.distributed import mean_over_ranks_
 from representations.core.loss import RepresentationLoss
 from representations.core.targets import add_target_network
 from representations.core.zspace import ZSampler, ensemble_reduce
@@ -127,8 +128,8 @@ class HILPLoss(RepresentationLoss):
             # Running mean / second moment of φ₁ (fp32 even under bf16 autocast).
             with torch.no_grad(), torch.autocast(obs.device.type, enabled=False):
                 phi = phi1_s.detach().float()
-                model.features_mean.lerp_(phi.mean(0), self.feature_stats_rate)
-                model.feature_cov.lerp_(phi.T @ phi / phi.shape[0], self.feature_stats_rate)
+                model.features_mean.lerp_(mean_over_ranks_(phi.mean(0)), self.feature_stats_rate)
+                model.feature_cov.lerp_(mean_over_ranks_(phi.T @ phi / phi.shape[0]), self.feature_stats_rate)
 
         # 2. Successor features of the centred φ₁(s′) (φ is not trained by this loss).
         with torch.no_grad():

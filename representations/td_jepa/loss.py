@@ -16,6 +16,7 @@ from tensordict.nn import TensorDictParams
 from tensordict.utils import NestedKey
 from torch import nn
 
+from representations.core.distributed import mean_over_ranks_
 from representations.core.loss import RepresentationLoss
 from representations.core.regularizers import orthonormality_loss
 from representations.core.targets import add_target_network
@@ -129,7 +130,7 @@ class TDJEPALoss(RepresentationLoss):
             # fp32 even under bf16 autocast: the statistic is accumulated over many steps
             with torch.no_grad(), torch.autocast(psi.device.type, enabled=False):
                 psi_fp32 = psi.detach().float()
-                batch_cov = psi_fp32.T @ psi_fp32 / psi.shape[0]
+                batch_cov = mean_over_ranks_(psi_fp32.T @ psi_fp32 / psi.shape[0])
                 model.feature_cov.lerp_(batch_cov, self.feature_cov_rate)
         out["z_norm"] = z.norm(dim=-1).mean()
         return TensorDict(out, batch_size=[])

@@ -132,3 +132,15 @@ def test_future_rows_stay_in_the_episode_and_follow_the_geometric_law():
     assert rows.float().mean().item() == pytest.approx(10.0, rel=0.05)  # E[k] = 1/(1 − 0.9)
     with pytest.raises(ValueError, match=r"dataset.future must be in \[0, 1\)"):
         sample_future_rows(index, last, 1.0)
+
+
+def test_fb_loss_on_row_shards_averages_to_the_full_batch_loss():
+    """Data-parallel form: each rank's rows against all columns, diagonal at its offset."""
+    from representations.fb.loss import fb_loss
+
+    torch.manual_seed(0)
+    m, target_m, discount = torch.randn(2, 6, 6), torch.randn(6, 6), torch.rand(6, 1)
+    full = fb_loss(m, target_m, discount)
+    shards = [fb_loss(m[:, rows], target_m[rows], discount[rows], diag_offset=rows.start) for rows in (slice(0, 3), slice(3, 6))]
+    for i in range(3):
+        torch.testing.assert_close((shards[0][i] + shards[1][i]) / 2, full[i])
