@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from safetensors.torch import save_file
@@ -62,18 +62,36 @@ def latest_checkpoint(ckpt_root: Path) -> Path | None:
     return path if (path / "training_state.pt").exists() else None
 
 
-def find_resume_checkpoint(resume: bool | str, run_dir: Path) -> Path | None:
-    """``resume=true``: newest sibling run (same env/representation/seed) with a checkpoint;
+def _config_matches(ckpt: Path, same: Mapping[str, Any]) -> bool:
+    config = json.loads((ckpt / "config.json").read_text())
+    for dotted, value in same.items():
+        node: Any = config
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node != value:
+            return False
+    return True
+
+
+def find_resume_checkpoint(resume: bool | str, run_dir: Path, same: Mapping[str, Any] | None = None) -> Path | None:
+    """``resume=true``: this run folder's own latest checkpoint (a re-queued cluster job), else the
+    newest sibling run with a checkpoint whose config agrees on ``same`` (dotted keys, e.g.
+    ``{"seed": 0}``; sweep folders hold other configurations side by side);
     ``resume=<folder>``: that run folder or checkpoint folder. Returns None when starting fresh."""
     if resume is False or resume is None or str(resume).lower() == "false":
         return None
     if str(resume).lower() == "true":
-        candidates = [latest_checkpoint(d / "checkpoints") for d in sorted(run_dir.parent.iterdir()) if d.is_dir() and d != run_dir]
-        candidates = [c for c in candidates if c is not None]
+        own = latest_checkpoint(run_dir / "checkpoints")
+        if own is not None:
+            return own
+        siblings = sorted(run_dir.parent.iterdir()) if run_dir.parent.exists() else []
+        candidates = [latest_checkpoint(d / "checkpoints") for d in siblings if d.is_dir() and d != run_dir]
+        candidates = [c for c in candidates if c is not None and _config_matches(c, same or {})]
         if not candidates:
             raise FileNotFoundError(
-                f"resume=true but no earlier run with a checkpoint under {run_dir.parent}; "
-                "start without resume, or pass resume=<run folder>"
+                f"resume=true but no earlier run with a checkpoint under {run_dir.parent}"
+                + (f" with the same {', '.join(sorted(same))}" if same else "")
+                + "; start without resume, or pass resume=<run folder>"
             )
         return max(candidates, key=lambda c: c.stat().st_mtime)
     path = Path(str(resume)).expanduser()

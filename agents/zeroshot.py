@@ -73,7 +73,8 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     optimizer = make_optimizer(cfg.representation.optim, cfg.actor.lr, representation, actor, capturable=use_cudagraphs)
 
     start_step = 0
-    resume_from = find_resume_checkpoint(cfg.resume, run_dir)
+    same_run = {"env.name": cfg.env.name, "representation.name": cfg.representation.name, "seed": cfg.seed}
+    resume_from = find_resume_checkpoint(cfg.resume, run_dir, same=same_run)
     if resume_from is not None:
         load_weights(resume_from, {"representation": representation, "actor": actor})
         state = torch.load(resume_from / "training_state.pt", weights_only=False, map_location=device)
@@ -116,7 +117,9 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
 
     # 5. Train loop.
     exp_name = f"zeroshot-{cfg.representation.name}-{suite.name}-seed{cfg.seed}"
-    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, enabled=dp.is_main)
+    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, enabled=dp.is_main,
+                         group=f"zeroshot-{cfg.representation.name}-{suite.name}",
+                         tags=[cfg.representation.name, cfg.env.family, suite.name, cfg.encoder.name])
     if dp.is_main:
         print(f"{exp_name}: {suite.observation_dim}-d observations, {suite.action_dim}-d actions, "
               f"{len(train_rb)} transitions, device {device}, run folder {run_dir}"

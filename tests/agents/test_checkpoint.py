@@ -73,3 +73,18 @@ def test_interrupted_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
     latest = latest_checkpoint(tmp_path)
     assert latest.name == "step000000001"
     assert json.loads((latest / "config.json").read_text())["dims"]["obs_shape"] == [3]
+
+
+def test_resume_prefers_its_own_folder_and_skips_siblings_of_another_configuration(tmp_path):
+    """A re-queued cluster job continues its own run; in a sweep folder a sibling with another
+    seed is not taken for this one."""
+    rep = make_representation(REP, 3, 2)
+    actor = make_actor(ACTOR, rep, 2)
+    sweep = tmp_path / "multirun"
+    _save(sweep / "0" / "checkpoints", 5, rep, actor)  # config: representation td_jepa, no seed entry
+    _save(sweep / "1" / "checkpoints", 2, rep, actor)
+    assert find_resume_checkpoint(True, sweep / "1").name == "step000000002"  # its own, though older
+    (sweep / "2").mkdir()
+    assert find_resume_checkpoint(True, sweep / "2", same={"representation.name": "td_jepa"}).parent.parent.name in {"0", "1"}
+    with pytest.raises(FileNotFoundError, match="no earlier run with a checkpoint under .* with the same representation.name, seed"):
+        find_resume_checkpoint(True, sweep / "2", same={"representation.name": "td_jepa", "seed": 3})
