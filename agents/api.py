@@ -27,6 +27,7 @@ from agents.video import write_video
 from envs import TaskSuite, make_dataset, make_task_suite
 from representations import load_pretrained
 from representations.base import ZeroShotRepresentation
+from representations.policy import LatentPolicy
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -87,7 +88,7 @@ class ZeroShotAgent:
         self.actor = actor.to(self.device).eval()
         self.config = config
         self.suite: TaskSuite = make_task_suite(config["env"])
-        self._inference_batch: TensorDictBase | None = None
+        self._dataset = None  # the training replay buffer, loaded on first use
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu", env: dict | None = None) -> "ZeroShotAgent":
@@ -109,10 +110,12 @@ class ZeroShotAgent:
         """Dataset transitions that rewards are evaluated on for z inference (loaded once, from the
         checkpoint's dataset config; ``samples`` defaults to the training run's ``eval.inference_samples``)."""
         samples = samples or self.config["eval"]["inference_samples"]
-        if self._inference_batch is None or self._inference_batch.shape[0] != samples:
-            train_rb, _ = make_dataset(self.config["dataset"])
-            self._inference_batch = train_rb.sample(samples)
-        return self._inference_batch
+        if self._dataset is None:
+            self._dataset, _ = make_dataset(self.config["dataset"])
+            self._batches: dict[int, TensorDictBase] = {}
+        if samples not in self._batches:  # one fixed batch per size: the same z for the same request
+            self._batches[samples] = self._dataset.sample(samples)
+        return self._batches[samples]
 
     @torch.no_grad()
     def infer_z(self, *, task: str | None = None, goal: str | torch.Tensor | None = None,
@@ -140,17 +143,9 @@ class ZeroShotAgent:
         next_obs = batch["next", suite.observation_key].to(self.device)
         return rep.infer_z_from_rewards(next_obs, rewards.to(self.device))
 
-    @torch.no_grad()
-    def act(self, observation: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Deterministic action(s) of π(·, z) for one observation or a batch."""
-        obs = observation.to(self.device)
-        x = self.representation.actor_input(obs)
-        return self.actor(x, z.to(self.device).expand(*x.shape[:-1], -1)).cpu()
-
-    def q_value(self, observation: torch.Tensor, action: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            obs, a = observation.to(self.device), action.to(self.device)
-            return self.representation.q_value(obs, a, z.to(self.device).expand(obs.shape[0], -1)).cpu()
+    def policy(self, z: torch.Tensor) -> LatentPolicy:
+        """π(·, z) as a module: observation(s) → deterministic action(s), on ``self.device``."""
+        return LatentPolicy(self.representation, self.actor, z.to(self.device))
 
     @torch.no_grad()
     def rollout(self, z: torch.Tensor, *, task: str | None = None, seed: int = 0, max_steps: int | None = None,
@@ -162,12 +157,13 @@ class ZeroShotAgent:
         env = suite.make_env(task, seed=seed, render=render)
         key = suite.observation_key
         steps = max_steps or suite.max_episode_steps
+        policy = self.policy(z)
         td = env.reset()
         frames = [env.render()] if render else None
         states, actions, rewards, success = [td["observation"]], [], [], []
         with set_exploration_type(ExplorationType.DETERMINISTIC):
             for _ in range(steps):
-                td["action"] = self.act(td[key], z)
+                td["action"] = policy(td[key].to(self.device)).cpu()
                 td = env.step(td)
                 nxt = td["next"]
                 actions.append(td["action"])

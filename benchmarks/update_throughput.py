@@ -40,13 +40,18 @@ def dmc_config(representation: str):
         return compose("zeroshot", overrides=[f"representation={representation}", "env=dmc", "env.domain=walker"])
 
 
-def make_ours(cfg, device: torch.device, precision: str = "fp32"):
+def make_ours(cfg, device: torch.device, precision: str = "fp32", *, data_parallel: bool = False):
     model = make_representation(cfg.representation, OBS_DIM, ACTION_DIM).to(device)
     actor = make_actor(cfg.actor, model, ACTION_DIM).to(device)
     rep_loss = make_representation_loss(cfg.representation, model, actor)
     actor_loss = ZeroShotActorLoss(actor, model, noise_std=cfg.actor.noise_std, noise_clip=cfg.actor.noise_clip)
     optimizer = make_optimizer(cfg.representation.optim, cfg.actor.lr, model, actor)
-    return make_update(rep_loss, actor_loss, optimizer, SoftUpdate(rep_loss, tau=cfg.representation.optim.tau), precision=precision)
+    if data_parallel:
+        from agents.distributed import broadcast_from_main
+
+        broadcast_from_main([model, actor, rep_loss])
+    return make_update(rep_loss, actor_loss, optimizer, SoftUpdate(rep_loss, tau=cfg.representation.optim.tau), precision=precision,
+                       average_grads=data_parallel)
 
 
 def make_official(name: str, cfg, device: torch.device, official_path: str):

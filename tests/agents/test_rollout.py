@@ -154,3 +154,17 @@ def test_rendering_without_an_opengl_backend_names_the_fix():
     assert proc.returncode != 0
     assert "RenderBackendError: MuJoCo could not render with MUJOCO_GL=glfw (FatalError" in proc.stderr
     assert "set MUJOCO_GL=egl" in proc.stderr and "libegl1" in proc.stderr
+
+
+def test_pixel_agent_rolls_out_with_videos_at_their_own_size(tmp_path):
+    train("representation=td_jepa", "representation.z_dim=8", "representation.phi_dim=8", "representation.phi_encoder.hidden_dim=16",
+          "representation.psi_encoder.hidden_dim=16", "representation.predictor.hidden_dim=16", "actor.hidden_dim=16",
+          "env=dmc", "env.domain=point_mass_maze", "env.obs=pixels", "env.max_episode_steps=6", "dataset.num_episodes=2",
+          "dataset.episode_length=30", "dataset.batch_size=16", "encoder.pixels.feature_dim=16", "encoder.pixels.channels=4",
+          "train.steps=2", "train.log_every=2", "eval.episodes=1", "eval.inference_samples=32", "logger.backend=none",
+          f"dataset.cache_dir={tmp_path / 'cache'}", f"dataset.data_dir={tmp_path / 'official'}", run_dir=tmp_path / "run")
+    agent = ZeroShotAgent.from_checkpoint(tmp_path / "run", env={"video_size": 48})
+    assert agent.suite.observation_key == "pixels"
+    episode = agent.rollout(agent.infer_z(task="reach_top_left", samples=32), task="reach_top_left", render=True)
+    assert len(episode.actions) == 6 and episode.frames.shape == (7, 48, 48, 3)  # observations stay 64 px
+    assert episode.states.shape == (7, 4) and episode.metric == "return"
