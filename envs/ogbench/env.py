@@ -22,7 +22,7 @@ from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
 from envs.ogbench._rng import private_global_rng
-from envs.render import guard_render
+from envs.render import apply_cheap_render_settings, guard_render
 
 __all__ = ["OGBenchEnv", "task_index"]
 
@@ -62,6 +62,7 @@ class OGBenchEnv(EnvBase):
         max_episode_steps: horizon; defaults to the registered (official) one.
         success_timing / terminate_at_goal: ogbench options; defaults are the official
             single-task evaluation settings.
+        cheap_render: render frames without MSAA, shadows or reflections.
     """
 
     def __init__(
@@ -74,6 +75,7 @@ class OGBenchEnv(EnvBase):
         max_episode_steps: int | None = None,
         success_timing: str = "pre",
         terminate_at_goal: bool = True,
+        cheap_render: bool = True,
         device: str | torch.device = "cpu",
     ):
         super().__init__(device=device, batch_size=torch.Size([]))
@@ -104,6 +106,8 @@ class OGBenchEnv(EnvBase):
         # Re-arm the seed so the first user reset equals a fresh `np.random.seed(s); env.reset(seed=s)`.
         self._set_seed(seed)
         self.num_tasks = int(self._env.num_tasks)
+        if cheap_render:  # videos only (state observations); set before the first render makes the GL context
+            apply_cheap_render_settings(self._env.model)
         obs_dim = int(np.asarray(ob).shape[-1])
         nq, nv = int(self._env.model.nq), int(self._env.model.nv)
         with warnings.catch_warnings():  # manipspace builds a float32 Box from float64 bounds
