@@ -65,10 +65,8 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     for loss in (rep_loss, actor_loss):
         use_observation_key(loss, suite.observation_key)
     target_updater = SoftUpdate(rep_loss, tau=cfg.representation.optim.tau)
-    if dp.enabled:  # same start on every rank, then one random stream (data, z, noise) per rank
+    if dp.enabled:  # every rank starts from the same weights
         broadcast_from_main([representation, actor, rep_loss])
-        seed_everything(cfg.seed * 1000 + dp.rank)
-        train_rb.reseed(cfg.seed * 1000 + dp.rank)
     use_cudagraphs = bool(cfg.train.cudagraphs) and device.type == "cuda"
     optimizer = make_optimizer(cfg.representation.optim, cfg.actor.lr, representation, actor, capturable=use_cudagraphs)
 
@@ -82,11 +80,12 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         rep_loss.load_state_dict(state["targets"], strict=False)
         set_rng_state(state["rng"])
         start_step = state["step"]
-        if dp.enabled:
-            seed_everything(cfg.seed * 1000 + dp.rank + start_step)
-            train_rb.reseed(cfg.seed * 1000 + dp.rank + start_step)
         if dp.is_main:
             print(f"resumed from {resume_from} at step {start_step}")
+    if dp.enabled:  # one random stream (data, z, noise) per rank, a fresh one after a resume
+        stream = hash((cfg.seed, dp.rank, start_step)) % 2**31  # int tuples hash deterministically
+        seed_everything(stream)
+        train_rb.reseed(stream)
 
     update = make_update(rep_loss, actor_loss, optimizer, target_updater, compile=cfg.train.compile, cudagraphs=use_cudagraphs,
                          precision=cfg.train.precision, average_grads=dp.enabled)

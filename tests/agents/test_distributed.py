@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 ROOT = Path(__file__).resolve().parents[1].parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ddp_worker import REPRESENTATIONS, run_updates  # noqa: E402
+from tiny import TINY_REPRESENTATION  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +52,7 @@ def test_torchrun_trains_the_zeroshot_agent_with_two_processes(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "agents.zeroshot",
            "env=ogbench", "env.max_episode_steps=8", "dataset.source=generated", "dataset.num_episodes=2",
            "dataset.episode_length=40", "dataset.batch_size=32", f"dataset.cache_dir={tmp_path / 'cache'}",
-           f"dataset.data_dir={tmp_path / 'official'}", "representation.z_dim=8", "representation.phi_dim=8",
-           "representation.phi_encoder.hidden_dim=16", "representation.psi_encoder.hidden_dim=16",
-           "representation.predictor.hidden_dim=16", "actor.hidden_dim=16", "train.steps=6", "train.log_every=3",
+           f"dataset.data_dir={tmp_path / 'official'}", *TINY_REPRESENTATION["td_jepa"], "actor.hidden_dim=16", "train.steps=6", "train.log_every=3",
            "eval.episodes=1", "eval.inference_samples=64", "logger.backend=csv", f"hydra.run.dir={run_dir}"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -12,18 +12,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from agents.zeroshot import train_zeroshot
+from tiny import TINY_REPRESENTATION
 from representations import load_pretrained
 
 CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
 
-TINY_REPRESENTATION = {
-    "td_jepa": ["representation.z_dim=8", "representation.phi_dim=8", "representation.phi_encoder.hidden_dim=16",
-                "representation.psi_encoder.hidden_dim=16", "representation.predictor.hidden_dim=16"],
-    "fb": ["representation.z_dim=8", "representation.left_dim=8", "representation.left_encoder.hidden_dim=16",
-           "representation.backward.hidden_dim=16", "representation.forward_map.hidden_dim=16"],
-    "hilp": ["representation.z_dim=8", "representation.left_dim=8", "representation.features.hidden_dim=16",
-             "representation.left_encoder.hidden_dim=16", "representation.successor_features.hidden_dim=16"],
-}
 ENVIRONMENTS = {
     "ogbench-states": ["env=ogbench", "env.max_episode_steps=8", "dataset.source=generated", "dataset.num_episodes=2",
                        "dataset.episode_length=40"],

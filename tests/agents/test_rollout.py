@@ -15,10 +15,10 @@ from agents.api import ZeroShotAgent, resolve_checkpoint, train
 from agents.video import write_video
 from envs.common import TaskSuite
 from representations.policy import LatentPolicy
+from tiny import TINY_REPRESENTATION
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["representation=fb", "representation.z_dim=8", "representation.left_dim=8", "representation.left_encoder.hidden_dim=16",
-        "representation.backward.hidden_dim=16", "representation.forward_map.hidden_dim=16", "actor.hidden_dim=16",
+TINY = ["representation=fb", *TINY_REPRESENTATION["fb"], "actor.hidden_dim=16",
         "train.steps=3", "train.log_every=3", "dataset.batch_size=16", "eval.episodes=1", "eval.inference_samples=64",
         "logger.backend=none", "dataset.num_episodes=2"]
 
@@ -157,8 +157,7 @@ def test_rendering_without_an_opengl_backend_names_the_fix():
 
 
 def test_pixel_agent_rolls_out_with_videos_at_their_own_size(tmp_path):
-    train("representation=td_jepa", "representation.z_dim=8", "representation.phi_dim=8", "representation.phi_encoder.hidden_dim=16",
-          "representation.psi_encoder.hidden_dim=16", "representation.predictor.hidden_dim=16", "actor.hidden_dim=16",
+    train("representation=td_jepa", *TINY_REPRESENTATION["td_jepa"], "actor.hidden_dim=16",
           "env=dmc", "env.domain=point_mass_maze", "env.obs=pixels", "env.max_episode_steps=6", "dataset.num_episodes=2",
           "dataset.episode_length=30", "dataset.batch_size=16", "encoder.pixels.feature_dim=16", "encoder.pixels.channels=4",
           "train.steps=2", "train.log_every=2", "eval.episodes=1", "eval.inference_samples=32", "logger.backend=none",

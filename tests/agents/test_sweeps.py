@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.utils import get_class
+from tiny import TINY_REPRESENTATION
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,9 +34,7 @@ def test_submitit_sweep_runs_each_seed_in_its_own_folder(tmp_path):
     sweep = tmp_path / "sweep"
     tiny = ["env=ogbench", "env.max_episode_steps=8", "dataset.source=generated", "dataset.num_episodes=2",
             "dataset.episode_length=40", "dataset.batch_size=16", f"dataset.cache_dir={tmp_path / 'cache'}",
-            f"dataset.data_dir={tmp_path / 'official'}", "representation.z_dim=8", "representation.phi_dim=8",
-            "representation.phi_encoder.hidden_dim=16", "representation.psi_encoder.hidden_dim=16",
-            "representation.predictor.hidden_dim=16", "actor.hidden_dim=16", "train.steps=3", "train.log_every=3",
+            f"dataset.data_dir={tmp_path / 'official'}", *TINY_REPRESENTATION["td_jepa"], "actor.hidden_dim=16", "train.steps=3", "train.log_every=3",
             "eval.episodes=1", "eval.inference_samples=64", "logger.backend=csv"]
     cmd = [sys.executable, "-m", "agents.zeroshot", "-m", "hydra/launcher=submitit_local", "seed=0,1", *tiny,
            f"hydra.sweep.dir={sweep}"]
