@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 from functools import partial
+from typing import Callable
 
 import torch
 from tensordict import TensorDictBase
@@ -53,29 +54,25 @@ def run_episode(suite: TaskSuite, task: str, policy: torch.nn.Module, *, seed: i
 
 
 @torch.no_grad()
-def rollout_all(
+def rollout_batch(
     suite: TaskSuite,
-    representation: ZeroShotRepresentation,
-    actor: torch.nn.Module,
     tasks: list[str],
-    latents: torch.Tensor,
     seeds: list[int],
+    act: Callable[[TensorDictBase, int], torch.Tensor],
 ) -> torch.Tensor:
-    """One episode per (task, z, seed) row, all stepped together; returns each episode's score [N].
+    """One episode per (task, seed) row, all stepped together in one TorchRL ``SerialEnv``;
+    ``act(td, t)`` returns the actions [N, A] of every env at step t. Returns each episode's score [N].
 
     Envs that finish early are auto-reset by TorchRL; their later steps are masked out, so every
     score is that of the first episode (success: any step succeeded; return: sum of rewards).
     """
-    device = latents.device
     env = SerialEnv(len(tasks), [partial(suite.make_env, task, seed=seed) for task, seed in zip(tasks, seeds)])
-    key = suite.observation_key
     running = torch.ones(len(tasks), dtype=torch.bool)
     score = torch.zeros(len(tasks))
     td = env.reset()
     with set_exploration_type(ExplorationType.DETERMINISTIC):
-        for _ in range(suite.max_episode_steps):
-            obs = td.get(key).to(device)
-            td.set("action", actor(representation.actor_input(obs), latents).to("cpu"))  # one call for all envs
+        for t in range(suite.max_episode_steps):
+            td.set("action", act(td, t).to("cpu"))  # one call for all envs
             out, td = env.step_and_maybe_reset(td)
             nxt = out["next"]
             if suite.metric == "success":
@@ -87,6 +84,23 @@ def rollout_all(
                 break
     env.close()
     return score
+
+
+def rollout_all(
+    suite: TaskSuite,
+    representation: ZeroShotRepresentation,
+    actor: torch.nn.Module,
+    tasks: list[str],
+    latents: torch.Tensor,
+    seeds: list[int],
+) -> torch.Tensor:
+    """:func:`rollout_batch` of the latent policy, row i acting with z = ``latents[i]``."""
+    device = latents.device
+
+    def act(td: TensorDictBase, t: int) -> torch.Tensor:
+        return actor(representation.actor_input(td.get(suite.observation_key).to(device)), latents)
+
+    return rollout_batch(suite, tasks, seeds, act)
 
 
 def evaluate(

@@ -10,7 +10,7 @@ from typing import Any
 
 from envs.common import TaskSuite, cfg_get
 
-__all__ = ["TaskSuite", "make_task_suite", "make_dataset", "FAMILIES"]
+__all__ = ["TaskSuite", "make_task_suite", "make_dataset", "make_demonstrations", "FAMILIES"]
 
 FAMILIES = ("ogbench", "dmc")
 
@@ -41,3 +41,14 @@ def make_dataset(dataset_cfg: Any) -> tuple[Any, Any]:
 
         return load_dmc_dataset(dataset_cfg)
     raise ValueError(f"Unknown dataset family {family!r}; valid families: {list(FAMILIES)}")
+
+
+def make_demonstrations(dataset_cfg: Any) -> tuple[Any, Any, dict]:
+    """(train, validation, info) demonstration buffers of action-chunk windows (``dataset=demos``)."""
+    family = cfg_get(dataset_cfg, "family")
+    if family == "ogbench_demos":
+        from envs.ogbench.demos import load_demonstrations
+
+        return load_demonstrations(dataset_cfg)
+    raise ValueError(f"dataset family {family!r} has no demonstrations; behaviour cloning uses dataset=demos "
+                     "(scripted-oracle OGBench demonstrations)")

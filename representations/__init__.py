@@ -35,6 +35,11 @@ def _plain(cfg: Any) -> dict:
 
 def _lookup(name: str) -> tuple[type[ZeroShotRepresentation], type]:
     if name not in REGISTRY:
+        from representations.act_jepa import BC_POLICIES
+
+        if name in BC_POLICIES:
+            raise ValueError(f"representation={name} is a behaviour-cloning policy: train it with "
+                             f"python -m agents.bc representation={name}")
         raise ValueError(f"unknown representation {name!r}; choose one of {sorted(REGISTRY)} (representation=<name>)")
     return REGISTRY[name]
 

@@ -24,3 +24,10 @@ def add_target_network(loss_module: nn.Module, name: str, module: nn.Module) -> 
     # LossModule bookkeeping: "this network has a target that an updater must step".
     getattr(loss_module, "_has_update_associated", {})[name] = False
     return target
+
+
+def linear_momentum(step: int, total_steps: int, start: float = 0.996, end: float = 1.0) -> float:
+    """EMA momentum rising linearly from ``start`` to ``end`` over training (I-JEPA, ACT-JEPA's
+    EmaUpdateCallback): m_k = start + (end − start)·k/K, held at ``end`` after K steps."""
+    progress = min(max(step, 0), total_steps) / max(total_steps, 1)
+    return start + (end - start) * progress

@@ -1,0 +1,186 @@
+"""Behaviour cloning with action chunks: ACT-JEPA, ACT or MLP-BC on scripted-oracle demonstrations.
+
+    python -m agents.bc env=ogbench env.name=cube-single representation=act_jepa   # or act, mlp_bc
+        [dataset.episodes_per_task=20] [train.steps=4000] [execution.mode=ensemble] [seed=1]
+
+Recipe: env/tasks → demonstrations (generated once, cached) → policy → loss (+ EMA target encoder)
+→ AdamW with warm-up + cosine → train loop with progress → success on the evaluation tasks →
+frozen-encoder probes (world model RMSE/ATE, action predictor) → checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+from tensordict import TensorDictBase
+from torchrl.objectives import SoftUpdate
+from tqdm.auto import tqdm
+
+from agents.checkpoint import find_resume_checkpoint, save_checkpoint
+from agents.chunking import ChunkExecutor
+from agents.common import (
+    USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, resolve_device, rng_state, seed_everything, set_rng_state,
+    to_plain,
+)
+from agents.evaluation import rollout_batch
+from agents.probes import run_probes
+from envs import make_demonstrations, make_task_suite
+from envs.common import TaskSuite
+from representations import load_weights
+from representations.act_jepa import ActionChunkLoss, make_bc_policy
+from representations.core.targets import linear_momentum
+
+
+def make_bc_optimizer(optim_cfg, policy: torch.nn.Module, steps: int):
+    """AdamW (no weight decay on biases and norms) with linear warm-up then cosine decay to 0."""
+    decay = [p for p in policy.parameters() if p.dim() >= 2]
+    no_decay = [p for p in policy.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": optim_cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=optim_cfg.lr)
+    warmup = max(1, int(optim_cfg.warmup_fraction * steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, steps - warmup))))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+@torch.no_grad()
+def evaluate_bc(policy: torch.nn.Module, suite: TaskSuite, execution_cfg, *, episodes: int, seed: int,
+                device: torch.device) -> dict[str, float]:
+    """Success (or return) per evaluation task, all (task, episode) rollouts stepped together."""
+    was_training = policy.training
+    policy.eval()
+    tasks = [task for task in suite.task_names for _ in range(episodes)]
+    task_index = torch.tensor([suite.task_names.index(task) for task in tasks], device=device)
+    executor = ChunkExecutor(policy.chunk, mode=execution_cfg.mode, action_steps=execution_cfg.action_steps,
+                             ensemble_coeff=execution_cfg.ensemble_coeff)
+
+    def act(td: TensorDictBase, t: int) -> torch.Tensor:
+        obs = td.get("observation").to(device)
+        goal = td.get("goal").to(device) if "goal" in td.keys() else None
+        return executor(t, lambda: policy.predict_actions(obs, goal, task_index).clamp(-1.0, 1.0)).cpu()
+
+    scores = rollout_batch(suite, tasks, [seed * 1000 + ep for ep in range(episodes)] * len(suite.task_names), act)
+    policy.train(was_training)
+    return {task: s.mean().item() for task, s in zip(suite.task_names, scores.split(episodes))}
+
+
+def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    config = to_plain(cfg)
+
+    # 1. Evaluation tasks and demonstrations (windows of H actions / H + 1 states, padded at episode ends).
+    suite = make_task_suite(cfg.env)
+    train_demos, val_demos, demo_info = make_demonstrations(cfg.dataset)
+
+    # 2. Policy and objective; ACT-JEPA's target encoder is an EMA copy stepped by SoftUpdate.
+    policy = make_bc_policy(cfg.representation, suite.observation_dim, suite.action_dim).to(device)
+    loss_module = ActionChunkLoss(policy, **(cfg.representation.get("loss") or {}))
+    ema = cfg.representation.get("ema")
+    target_updater = SoftUpdate(loss_module, eps=ema.start) if policy.jepa else None
+    steps = cfg.train.steps
+    optimizer, scheduler = make_bc_optimizer(cfg.representation.optim, policy, steps)
+
+    start_step = 0
+    resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={"env.name": cfg.env.name, "seed": cfg.seed,
+                                                                     "representation.name": cfg.representation.name})
+    if resume_from is not None:
+        load_weights(resume_from, {"policy": policy})
+        state = torch.load(resume_from / "training_state.pt", weights_only=False, map_location=device)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        loss_module.load_state_dict(state["targets"], strict=False)
+        set_rng_state(state["rng"])
+        start_step = state["step"]
+        print(f"resumed from {resume_from} at step {start_step}")
+
+    checkpoint_config = {**config, "dims": {"state_dim": suite.observation_dim, "action_dim": suite.action_dim}}
+
+    def checkpoint(step: int) -> Path:
+        return save_checkpoint(
+            run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
+            weights={"policy": policy},
+            training_state={"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                            "rng": rng_state(),
+                            "targets": {k: v for k, v in loss_module.state_dict().items() if k.startswith("target_")}})
+
+    # 3. Train loop.
+    exp_name = f"bc-{cfg.representation.name}-{suite.name}-seed{cfg.seed}"
+    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, group=f"bc-{cfg.representation.name}-{suite.name}",
+                         tags=[cfg.representation.name, "bc", suite.name])
+    print(f"{exp_name}: {demo_info['episodes']} demonstrations ({demo_info['steps']} steps), chunk {policy.chunk}, "
+          f"{sum(p.numel() for p in policy.parameters()) / 1e6:.2f}M parameters, device {device}, run folder {run_dir}")
+    progress = tqdm(range(start_step, steps), initial=start_step, total=steps, desc="train", unit="update", dynamic_ncols=True)
+    policy.train()
+    for step in progress:
+        losses = loss_module(train_demos.sample().to(device))
+        total = sum(v for k, v in losses.items() if k.startswith("loss_"))
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        scheduler.step()
+        if target_updater is not None:
+            target_updater.eps = linear_momentum(step + 1, steps, ema.start, ema.end)
+            target_updater.step()
+        done = step + 1
+        if done % cfg.train.log_every == 0 or done == steps:
+            check_finite(losses, done, "resume from the last checkpoint with resume=true")
+            policy.eval()
+            with torch.no_grad():
+                val = loss_module(val_demos.sample().to(device))
+            policy.train()
+            logger.log({f"train/{k}": v.item() for k, v in losses.items()}, done)
+            logger.log({f"val/{k}": v.item() for k, v in val.items() if k.startswith("loss_")}, done)
+            rate = progress.format_dict.get("rate") or 0.0
+            tqdm.write(f"step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in losses.items() if k.startswith("loss_"))
+                       + " | val " + " ".join(f"{k}={v.item():.4g}" for k, v in val.items() if k.startswith("loss_"))
+                       + f" ({rate:.1f} updates/s)")
+        if cfg.train.checkpoint_every and done % cfg.train.checkpoint_every == 0:
+            checkpoint(done)
+    progress.close()
+    training_seconds = progress.format_dict.get("elapsed", 0.0)
+
+    # 4. Task success, 5. frozen-encoder probes, 6. checkpoint and tables.
+    final_ckpt = checkpoint(steps)
+    success = evaluate_bc(policy, suite, cfg.execution, episodes=cfg.eval.episodes, seed=cfg.seed, device=device)
+    policy.eval()
+    probes = {}
+    if cfg.probe.steps > 0:
+        probes = run_probes(lambda b: policy.features(b["observation"], b.get("goal", None), b.get("task", None)),
+                            policy.feature_dim, train_demos, val_demos, steps=cfg.probe.steps, lr=cfg.probe.lr,
+                            hidden_dim=cfg.probe.hidden_dim, device=device)
+    mean = sum(success.values()) / len(success)
+    logger.log({f"eval/{task}": v for task, v in success.items()} | {"eval/mean": mean} | probes, steps)
+    logger.close()
+    results = {"step": steps, "metric": suite.metric, "success": success, "mean": mean, **probes,
+               "training_seconds": training_seconds, "execution": cfg.execution.mode, "demonstrations": demo_info}
+    scale = 100.0 if suite.metric == "success" else 1.0
+    table = "\n".join(["| task | " + ("success %" if suite.metric == "success" else "return") + " |", "|---|---|"]
+                      + [f"| {task} | {scale * v:.1f} |" for task, v in success.items()] + [f"| mean | {scale * mean:.1f} |"])
+    probe_lines = "".join(f"\n{k}: {v:.4g}" for k, v in probes.items())
+    print(f"\n{cfg.representation.name} on {suite.name} after {steps} updates ({cfg.eval.episodes} episodes per task, "
+          f"{cfg.execution.mode} execution):\n{table}{probe_lines}\ncheckpoint: {final_ckpt}")
+    (run_dir / "eval.json").write_text(json.dumps(results, indent=2))
+    (run_dir / "eval.md").write_text(table + probe_lines + "\n")
+    return results
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="bc")
+def main(cfg: DictConfig) -> None:
+    try:
+        train_bc(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except USER_ERRORS as err:
+        exit_with_user_error(err)
+
+
+if __name__ == "__main__":
+    main()

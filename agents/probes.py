@@ -1,0 +1,94 @@
+"""Frozen-encoder probes of a behaviour-cloning policy's representation (ACT-JEPA §4 evaluations).
+
+- world model: from the frozen features of (s_t, goal), regress the next H states s_{t+1..t+H};
+  report RMSE over every real state coordinate and ATE, the mean L2 error per future step.
+- action predictor: from the same frozen features, a fresh head predicts the action chunk; report
+  its L1 error on held-out demonstrations.
+
+The official probes use a causal 4-layer transformer (``StatePredictorModel``); here the head is an
+MLP on the flat features, trained with Adam on training windows and scored on validation windows.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from tensordict import TensorDictBase
+from torch import nn
+
+from representations.act_jepa.loss import masked_l1
+
+
+def _head(in_dim: int, out_dim: int, hidden_dim: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+                         nn.Linear(hidden_dim, out_dim))
+
+
+def world_model_errors(predicted: torch.Tensor, states: torch.Tensor, is_pad: torch.Tensor):
+    """Sums over the real steps of a batch: (squared error, per-step L2 error, real steps, real entries).
+
+    ``predicted``/``states`` [B, H, D] future states, ``is_pad`` [B, H]. RMSE = √(Σ sq / entries),
+    ATE = Σ L2 / steps."""
+    real = ~is_pad.bool()
+    diff = (predicted - states)[real]  # [n_real, D]
+    return diff.square().sum(), diff.norm(dim=-1).sum(), real.sum(), diff.numel()
+
+
+@torch.no_grad()
+def _validation_batches(val_buffer, batches: int) -> list[TensorDictBase]:
+    return [val_buffer.sample() for _ in range(batches)]
+
+
+def run_probes(
+    features: Callable[[TensorDictBase], torch.Tensor],
+    feature_dim: int,
+    train_buffer,
+    val_buffer,
+    *,
+    steps: int = 1000,
+    lr: float = 1e-3,
+    hidden_dim: int = 256,
+    val_batches: int = 8,
+    device: torch.device | str = "cpu",
+) -> dict[str, float]:
+    """Trains both probe heads on frozen ``features(batch)`` [B, F]; returns validation metrics."""
+    sample = train_buffer.sample()
+    horizon, state_dim = sample["states"].shape[1] - 1, sample["states"].shape[-1]
+    action_dim = sample["actions"].shape[-1]
+    state_head = _head(feature_dim, horizon * state_dim, hidden_dim).to(device)
+    action_head = _head(feature_dim, horizon * action_dim, hidden_dim).to(device)
+    optimizer = torch.optim.Adam([*state_head.parameters(), *action_head.parameters()], lr=lr)
+
+    def predict(batch: TensorDictBase) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            f = features(batch)
+        n = f.shape[0]
+        return state_head(f).reshape(n, horizon, state_dim), action_head(f).reshape(n, horizon, action_dim)
+
+    for _ in range(steps):
+        batch = train_buffer.sample().to(device)
+        states, actions = predict(batch)
+        loss = (masked_mse(states, batch["states"][:, 1:], batch["state_is_pad"][:, 1:])
+                + masked_l1(actions, batch["actions"], batch["action_is_pad"]))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    sq, l2, real_steps, entries, action_l1 = 0.0, 0.0, 0, 0, []
+    with torch.no_grad():
+        for batch in _validation_batches(val_buffer, val_batches):
+            batch = batch.to(device)
+            states, actions = predict(batch)
+            s, l, r, e = world_model_errors(states, batch["states"][:, 1:], batch["state_is_pad"][:, 1:])
+            sq, l2, real_steps, entries = sq + s.item(), l2 + l.item(), real_steps + int(r), entries + e
+            action_l1.append(masked_l1(actions, batch["actions"], batch["action_is_pad"]).item())
+    return {
+        "probe_state_rmse": (sq / max(entries, 1)) ** 0.5,
+        "probe_state_ate": l2 / max(real_steps, 1),
+        "probe_action_l1": sum(action_l1) / len(action_l1),
+    }
+
+
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor, is_pad: torch.Tensor) -> torch.Tensor:
+    real = (~is_pad.bool()).unsqueeze(-1).to(prediction.dtype)
+    return ((prediction - target).square() * real).sum() / (real.sum() * prediction.shape[-1]).clamp_min(1.0)

@@ -1,0 +1,14 @@
+"""Fixed sin-cos position embeddings (Transformer, Vaswani et al. 2017 §3.5; used by ACT/ACT-JEPA)."""
+from __future__ import annotations
+
+import torch
+
+
+def sincos_1d(length: int, dim: int, *, device: torch.device | str | None = None) -> torch.Tensor:
+    """[length, dim] embedding: PE[p, 2i] = sin(p / 10000^(2i/dim)), PE[p, 2i+1] = cos(same)."""
+    if dim % 2:
+        raise ValueError(f"sin-cos position embeddings need an even dimension, got {dim}")
+    position = torch.arange(length, dtype=torch.float32, device=device)[:, None]
+    inv_freq = torch.pow(10000.0, -torch.arange(0, dim, 2, dtype=torch.float32, device=device) / dim)
+    angles = position * inv_freq  # [length, dim / 2]
+    return torch.stack([angles.sin(), angles.cos()], dim=-1).reshape(length, dim)
