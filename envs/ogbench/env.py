@@ -42,6 +42,26 @@ def task_index(task: str | int | None, num_tasks: int = 5) -> int:
     return task
 
 
+def pin_action_space(raw) -> gymnasium.spaces.Space:
+    """Give this manipspace env instance one fixed, seedable action space (idempotent).
+
+    manipspace's ``action_space`` is a property building a new *unseeded* Box on every access,
+    and a task reset takes two ``action_space.sample()`` steps before reading the goal
+    observation: its arm part then came from fresh OS entropy, so the same seed gave a
+    different goal. Only this instance's class is swapped (no global patch).
+    """
+    pinned = getattr(type(raw), "_pinned_action_space", None)
+    if pinned is not None:
+        return pinned
+    with warnings.catch_warnings():  # manipspace builds a float32 Box from float64 bounds
+        warnings.filterwarnings("ignore", message=".*precision lowered.*")
+        space = raw.action_space
+    cls = type(raw)
+    raw.__class__ = type(f"FixedActionSpace{cls.__name__}", (cls,),
+                         {"action_space": property(lambda self: space), "_pinned_action_space": space})
+    return space
+
+
 def _bool1(value: bool) -> torch.Tensor:
     return torch.tensor([bool(value)], dtype=torch.bool)
 
@@ -93,6 +113,8 @@ class OGBenchEnv(EnvBase):
         self.max_episode_steps = int(max_episode_steps or spec.max_episode_steps)
         # The unwrapped env: we do time-limit truncation ourselves (cheaper than gymnasium's wrappers).
         self._env = gymnasium.make(env_id, **kwargs).unwrapped
+        if isinstance(getattr(type(self._env), "action_space", None), property):
+            pin_action_space(self._env)  # manipspace: one seedable action space, so seeded goals repeat
         self.num_tasks = 5
         self._task_id = task_index(task_id, self.num_tasks)
         self._np_rng = np.random.RandomState(seed)
@@ -147,7 +169,7 @@ class OGBenchEnv(EnvBase):
         self._task_id = task_index(task, self.num_tasks)
 
     def _seed_action_space(self, seed: int | None) -> None:
-        space = self._env.__dict__.get("action_space")  # a property (new Box each call) in manipspace
+        space = getattr(type(self._env), "_pinned_action_space", None) or self._env.__dict__.get("action_space")
         if space is not None and seed is not None:
             space.seed(int(seed))
 

@@ -5,8 +5,11 @@ config group (``name``: act_jepa | act | mlp_bc).
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Mapping
 
+import torch
 from omegaconf import OmegaConf
 from torch import nn
 
@@ -36,4 +39,54 @@ def make_bc_policy(rep_cfg: Mapping, state_dim: int, action_dim: int) -> nn.Modu
         raise ValueError(f"bad option for representation {name!r}: {err}") from None
 
 
-__all__ = ["ACTJEPA", "ActionChunkLoss", "BC_POLICIES", "MLPBC", "make_bc_policy", "masked_l1"]
+
+
+def load_bc_policy(path: str | Path) -> tuple[nn.Module, dict]:
+    """Rebuilds a trained policy of ``agents.bc`` from its checkpoint folder (config.json + model.safetensors)."""
+    from representations import load_weights
+
+    path = Path(path).expanduser()
+    if (path / "checkpoints" / "latest").exists():  # a run folder
+        path = path / "checkpoints" / (path / "checkpoints" / "latest").read_text().strip()
+    if not (path / "config.json").exists() or not (path / "model.safetensors").exists():
+        raise FileNotFoundError(f"{path} is not a checkpoint of agents.bc: expected config.json and model.safetensors "
+                                "(pass its run folder or a checkpoints/step* folder)")
+    config = json.loads((path / "config.json").read_text())
+    if "state_dim" not in config.get("dims", {}):
+        raise ValueError(f"{path} is not a behaviour-cloning checkpoint (no dims.state_dim in its config.json)")
+    policy = make_bc_policy(config["representation"], config["dims"]["state_dim"], config["dims"]["action_dim"])
+    load_weights(path, {"policy": policy})
+    return policy.eval(), config
+
+
+class BCPolicyEncoder(nn.Module):
+    """The context encoder of a trained ACT-JEPA/ACT/MLP-BC policy as an observation encoder for the
+    zero-shot agent (``encoder=act_jepa encoder.checkpoint=<bc run>``). The zero-shot agent has no
+    goal, so the condition token is that of a zero goal (or task 0). Frozen by default."""
+
+    def __init__(self, checkpoint: str | Path, obs_dim: int, *, frozen: bool = True) -> None:
+        super().__init__()
+        self.policy, config = load_bc_policy(checkpoint)
+        if self.policy.state_dim != obs_dim:
+            raise ValueError(f"the behaviour-cloning policy at {checkpoint} reads {self.policy.state_dim}-d states "
+                             f"({config['env'].get('name')}) but this environment has {obs_dim}-d observations")
+        self.frozen = frozen
+        self.feature_dim = self.policy.feature_dim
+        if frozen:
+            self.policy.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "BCPolicyEncoder":
+        super().train(mode)
+        if self.frozen:
+            self.policy.eval()  # no dropout in a frozen encoder
+        return self
+
+    def forward(self, observation: torch.Tensor) -> torch.Tensor:
+        flat = observation.reshape(-1, observation.shape[-1])
+        condition = self.policy.condition
+        goal = torch.zeros_like(flat) if condition == "goal" else None
+        task = torch.zeros(flat.shape[0], dtype=torch.long, device=flat.device) if condition == "task" else None
+        return self.policy.features(flat, goal, task).reshape(*observation.shape[:-1], -1)
+
+
+__all__ = ["ACTJEPA", "ActionChunkLoss", "BCPolicyEncoder", "BC_POLICIES", "MLPBC", "load_bc_policy", "make_bc_policy", "masked_l1"]

@@ -11,7 +11,7 @@ from torch import nn
 
 from representations.encoders.pixels import PixelEncoder, random_shift
 
-ENCODERS = ("auto", "identity", "pixels")
+ENCODERS = ("auto", "identity", "pixels", "act_jepa")
 
 
 def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[nn.Module, int]:
@@ -26,6 +26,15 @@ def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[
         return nn.Identity(), shape[0]
     if name == "pixels":
         encoder = PixelEncoder(shape, **dict(encoder_cfg.get("pixels", {}) or {}))
+        return encoder, encoder.feature_dim
+    if name == "act_jepa":  # a trained behaviour-cloning policy's context encoder (agents.bc)
+        from representations.act_jepa import BCPolicyEncoder
+
+        if len(shape) != 1:
+            raise ValueError(f"encoder=act_jepa encodes state vectors, got observations of shape {shape}")
+        if not encoder_cfg.get("checkpoint"):
+            raise ValueError("encoder=act_jepa needs encoder.checkpoint=<run folder of python -m agents.bc>")
+        encoder = BCPolicyEncoder(encoder_cfg["checkpoint"], shape[0], frozen=bool(encoder_cfg.get("frozen", True)))
         return encoder, encoder.feature_dim
     raise ValueError(f"unknown encoder {name!r}; choose one of {list(ENCODERS)} (encoder=<name>)")
 

@@ -10,6 +10,7 @@ from torchrl.envs.utils import check_env_specs
 
 from envs import make_task_suite
 from envs.ogbench import OGBenchTaskSuite, parse_name
+from envs.ogbench.env import OGBenchEnv
 
 
 def _maze_oracle_action(raw, rng, noise=0.2):
@@ -175,3 +176,13 @@ def test_seeded(pointmaze_suite):
     np.random.seed(123)
     a.reset()
     assert np.random.rand() == x
+
+
+def test_cube_goal_observation_repeats_with_the_seed():
+    """manipspace's action space is re-created on every access; pinned, a seeded reset repeats its goal."""
+    goals = []
+    for _ in range(2):
+        env = OGBenchEnv("cube-single-v0", task_id=2, seed=11)
+        goals.append(env.reset()["goal"])
+        env.close()
+    torch.testing.assert_close(goals[0], goals[1])
