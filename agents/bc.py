@@ -78,12 +78,14 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     device = resolve_device(cfg.device)
     config = to_plain(cfg)
 
-    # 1. Evaluation tasks and demonstrations (windows of H actions / H + 1 states, padded at episode ends).
+    # 1. Evaluation tasks, the policy (bad options fail here, before any data work) and demonstrations
+    #    (windows of H actions / H + 1 states, padded at episode ends).
     suite = make_task_suite(cfg.env)
+    policy = make_bc_policy(cfg.representation, suite.observation_dim, suite.action_dim).to(device)
+    ChunkExecutor(policy.chunk, mode=cfg.execution.mode, action_steps=cfg.execution.action_steps)  # checks the options
     train_demos, val_demos, demo_info = make_demonstrations(cfg.dataset)
 
-    # 2. Policy and objective; ACT-JEPA's target encoder is an EMA copy stepped by SoftUpdate.
-    policy = make_bc_policy(cfg.representation, suite.observation_dim, suite.action_dim).to(device)
+    # 2. Objective; ACT-JEPA's target encoder is an EMA copy stepped by SoftUpdate.
     loss_module = ActionChunkLoss(policy, **(cfg.representation.get("loss") or {}))
     ema = cfg.representation.get("ema")
     target_updater = SoftUpdate(loss_module, eps=ema.start) if policy.jepa else None

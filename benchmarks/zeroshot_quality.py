@@ -40,9 +40,10 @@ def split_overrides(argv: list[str] | None) -> tuple[list[str], list[str], list[
     return argv, argv[:cut], argv[cut + 1:]
 
 
-def run_seeds(overrides: list[str], seeds: list[int], runs_dir: Path, *, parallel: int = 1, threads: int = 0) -> tuple[dict, list[int]]:
-    """Runs ``python -m agents.zeroshot <overrides> seed=<s>`` for every seed (``parallel`` at a time),
-    each in ``runs_dir/seed<s>``; returns ({seed: eval.json results}, failed seeds)."""
+def run_seeds(overrides: list[str], seeds: list[int], runs_dir: Path, *, parallel: int = 1, threads: int = 0,
+              entry: str = "agents.zeroshot", result_key: str | None = "results") -> tuple[dict, list[int]]:
+    """Runs ``python -m <entry> <overrides> seed=<s>`` for every seed (``parallel`` at a time), each in
+    ``runs_dir/seed<s>``; returns ({seed: eval.json[result_key] (whole file if None)}, failed seeds)."""
     env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), WANDB_MODE=os.environ.get("WANDB_MODE", "offline"))
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
@@ -55,7 +56,7 @@ def run_seeds(overrides: list[str], seeds: list[int], runs_dir: Path, *, paralle
             seed = pending.pop(0)
             run_dir = runs_dir / f"seed{seed}"
             run_dir.mkdir(parents=True, exist_ok=True)
-            cmd = [sys.executable, "-m", "agents.zeroshot", *overrides, f"seed={seed}", f"hydra.run.dir={run_dir}"]
+            cmd = [sys.executable, "-m", entry, *overrides, f"seed={seed}", f"hydra.run.dir={run_dir}"]
             log = open(run_dir / "stdout.log", "w")
             running.append((seed, subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), run_dir))
         time.sleep(2)
@@ -71,7 +72,8 @@ def run_seeds(overrides: list[str], seeds: list[int], runs_dir: Path, *, paralle
     for seed in seeds:
         path = runs_dir / f"seed{seed}" / "eval.json"
         if path.exists():
-            per_seed[seed] = json.loads(path.read_text())["results"]
+            saved = json.loads(path.read_text())
+            per_seed[seed] = saved if result_key is None else saved[result_key]
     return per_seed, failures
 
 

@@ -58,12 +58,16 @@ def _build() -> dict[str, DatasetSpec]:
 
 
 SUPPORTED_DATASETS: dict[str, DatasetSpec] = _build()
+# env id -> its default dataset: "navigate" for mazes, "play" for manipulation
+_DEFAULT_DATASET = {spec.env_id: name for name, spec in reversed(SUPPORTED_DATASETS.items())
+                    if spec.dataset_type in ("navigate", "play")}
 
 
 def parse_name(name: str) -> DatasetSpec:
     """Normalise a dataset name (with or without ``-v0``) and return its spec.
 
-    Raises ``ValueError`` listing the supported names for anything else.
+    An environment name (``cube-single``, ``pointmaze-medium``) stands for its default dataset
+    (``play`` / ``navigate``). Raises ``ValueError`` listing the supported names for anything else.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"OGBench dataset name must be a non-empty string, got {name!r}")
@@ -75,6 +79,8 @@ def parse_name(name: str) -> DatasetSpec:
         )
     if not key.endswith("-v0"):
         key = f"{key}-v0"
+    if key not in SUPPORTED_DATASETS and key in _DEFAULT_DATASET:  # an env name, e.g. "cube-single"
+        key = _DEFAULT_DATASET[key]
     if key not in SUPPORTED_DATASETS:
         raise ValueError(
             f"Unsupported OGBench dataset name {name!r}. Supported (the '-v0' suffix is optional): "

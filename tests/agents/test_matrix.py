@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 from agents.zeroshot import train_zeroshot
@@ -23,6 +24,9 @@ ENVIRONMENTS = {
     "dmc-states": ["env=dmc", "env.domain=walker", "env.max_episode_steps=8", "dataset.num_episodes=2", "dataset.episode_length=30"],
     "dmc-pixels": ["env=dmc", "env.domain=point_mass_maze", "env.obs=pixels", "env.max_episode_steps=8", "dataset.num_episodes=2",
                    "dataset.episode_length=30"],
+    # OGBench states through the frozen context encoder of an ACT-JEPA policy (agents.bc)
+    "ogbench-states-bc-encoder": ["env=ogbench", "env.max_episode_steps=8", "dataset.source=generated", "dataset.num_episodes=2",
+                                  "dataset.episode_length=40", "encoder=act_jepa"],
 }
 COMMON = ["actor.hidden_dim=16", "train.steps=3", "train.log_every=3", "train.checkpoint_every=3", "dataset.batch_size=16",
           "eval.episodes=1", "eval.inference_samples=64", "logger.backend=none", "encoder.pixels.feature_dim=16",
@@ -31,11 +35,14 @@ COMMON = ["actor.hidden_dim=16", "train.steps=3", "train.log_every=3", "train.ch
 
 @pytest.mark.parametrize("environment", sorted(ENVIRONMENTS))
 @pytest.mark.parametrize("representation", sorted(TINY_REPRESENTATION))
-def test_every_combination_trains_evaluates_and_reloads(representation, environment, tmp_path_factory):
+def test_every_combination_trains_evaluates_and_reloads(representation, environment, tmp_path_factory, request):
     cache = tmp_path_factory.getbasetemp() / "matrix-data"  # shared by the whole matrix
     run_dir = tmp_path_factory.mktemp(f"{representation}-{environment}")
+    common = COMMON
+    if environment.endswith("bc-encoder"):  # its encoder group has no pixel options; it needs a BC checkpoint
+        common = [o for o in COMMON if not o.startswith("encoder.")] + [f"encoder.checkpoint={request.getfixturevalue('bc_checkpoint')}"]
     overrides = [f"representation={representation}", *ENVIRONMENTS[environment], *TINY_REPRESENTATION[representation],
-                 *COMMON, f"dataset.cache_dir={cache}", f"dataset.data_dir={cache / 'official'}"]
+                 *common, f"dataset.cache_dir={cache}", f"dataset.data_dir={cache / 'official'}"]
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
         cfg = compose("zeroshot", overrides=overrides)
     results = train_zeroshot(cfg, run_dir)
@@ -65,3 +72,28 @@ def test_pixel_encoder_on_state_observations_fails_with_a_clear_message(tmp_path
         cfg = compose("zeroshot", overrides=overrides)
     with pytest.raises(ValueError, match=r"the pixel encoder needs \[C, H, W\] observations, got shape \(2,\)"):
         train_zeroshot(cfg, tmp_path / "run")
+
+
+def test_bc_encoder_on_other_observations_fails_with_a_clear_message(tmp_path, bc_checkpoint):
+    common = [o for o in COMMON if not o.startswith("encoder.")]
+    overrides = ["encoder=act_jepa", f"encoder.checkpoint={bc_checkpoint}", *ENVIRONMENTS["dmc-states"], *common,
+                 f"dataset.cache_dir={tmp_path}"]
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        cfg = compose("zeroshot", overrides=overrides)
+    with pytest.raises(ValueError, match=r"reads 2-d states \(pointmaze-medium-navigate\) but this environment has 24-d observations"):
+        train_zeroshot(cfg, tmp_path / "run")
+
+
+def test_frozen_bc_encoder_is_not_trained_by_the_zero_shot_agent(tmp_path, bc_checkpoint):
+    from representations.act_jepa import load_bc_policy
+
+    common = [o for o in COMMON if not o.startswith("encoder.")]
+    overrides = ["encoder=act_jepa", f"encoder.checkpoint={bc_checkpoint}", *ENVIRONMENTS["ogbench-states"],
+                 *TINY_REPRESENTATION["td_jepa"], *common, f"dataset.cache_dir={tmp_path}"]
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        cfg = compose("zeroshot", overrides=overrides)
+    train_zeroshot(cfg, tmp_path / "run")
+    model, _, _ = load_pretrained(tmp_path / "run" / "checkpoints" / "step000000003")
+    original, _ = load_bc_policy(bc_checkpoint)
+    for (name, trained), (_, before) in zip(model.obs_encoder.policy.state_dict().items(), original.state_dict().items()):
+        torch.testing.assert_close(trained, before, msg=name)

@@ -1,4 +1,9 @@
 """Tiny network sizes per representation, shared by the tests that train (seconds on a CPU)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
 
 TINY_REPRESENTATION = {
     "td_jepa": ["representation.z_dim=8", "representation.phi_dim=8", "representation.phi_encoder.hidden_dim=16",
@@ -8,3 +13,25 @@ TINY_REPRESENTATION = {
     "hilp": ["representation.z_dim=8", "representation.left_dim=8", "representation.features.hidden_dim=16",
              "representation.left_encoder.hidden_dim=16", "representation.successor_features.hidden_dim=16"],
 }
+
+CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
+TINY_BC = {
+    "act_jepa": ["representation.chunk=5", "representation.d_model=16", "representation.heads=2", "representation.ffn_dim=32",
+                 "representation.encoder_layers=1", "representation.predictor_dim=8", "representation.predictor_ffn_dim=16",
+                 "representation.predictor_layers=1"],
+    "act": ["representation.chunk=5", "representation.d_model=16", "representation.heads=2", "representation.ffn_dim=32",
+            "representation.encoder_layers=1"],
+    "mlp_bc": ["representation.chunk=5", "representation.hidden_dim=16", "representation.hidden_layers=2"],
+}
+
+
+def bc_overrides(representation: str, cache: Path) -> list[str]:
+    return [f"representation={representation}", *TINY_BC[representation], "env=ogbench", "env.max_episode_steps=12",
+            "dataset.episodes_per_task=2", "dataset.val_episodes_per_task=1", "dataset.batch_size=16", "train.steps=4",
+            "train.log_every=2", "train.checkpoint_every=2", "eval.episodes=1", "probe.steps=3", "probe.hidden_dim=8",
+            "logger.backend=csv", f"dataset.cache_dir={cache}"]
+
+
+def compose_bc(overrides: list[str]):
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        return compose("bc", overrides=overrides)

@@ -24,6 +24,9 @@ def _maze_oracle_action(raw, rng, noise=0.2):
 def test_names_and_dispatch(pointmaze_suite):
     assert parse_name("pointmaze-medium-navigate").dataset_name == "pointmaze-medium-navigate-v0"
     assert parse_name("cube-single-play-v0").env_id == "cube-single-v0"
+    # an environment name stands for its default dataset (python -m agents.bc env.name=cube-single)
+    assert parse_name("cube-single").dataset_name == "cube-single-play-v0"
+    assert parse_name("pointmaze-large-v0").dataset_name == "pointmaze-large-navigate-v0"
     with pytest.raises(ValueError, match="Supported"):
         parse_name("humanoidmaze-medium-navigate")
     with pytest.raises(ValueError, match="valid families"):

@@ -1,0 +1,83 @@
+"""ACT-JEPA vs ACT vs MLP-BC at equal budget on the same demonstrations, several seeds.
+
+    python -m benchmarks.bc_comparison --label pointmaze \\
+        --representations act_jepa:representation.d_model=128 act:representation.d_model=128 mlp_bc \\
+        --seeds 0 1 2 -- env.name=pointmaze-medium-navigate train.steps=1000
+
+Every (representation, seed) runs ``python -m agents.bc representation=<r> <r's overrides> <overrides>
+seed=<s>`` through the real entry point. A method is ``name`` or ``name:override:override...`` (for
+options only that method has). Reports, as mean ± standard error over seeds: task success, the
+frozen-encoder probes (world model: RMSE and ATE of the next H states; action head: L1) and the
+training time. Writes ``benchmarks/results/bc_comparison_<label>.{md,json}``.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from benchmarks.report import write_report
+from benchmarks.zeroshot_quality import mean_se, run_seeds, split_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = [("mean", "success %", 100.0), ("probe_state_rmse", "probe RMSE", 1.0), ("probe_state_ate", "probe ATE", 1.0),
+           ("probe_action_l1", "probe action L1", 1.0), ("training_seconds", "training s", 1.0)]
+
+
+def summary_rows(per_method: dict[str, dict[int, dict]]) -> tuple[list[str], dict]:
+    lines = ["| method | seeds | " + " | ".join(title for _, title, _ in COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+    numbers: dict = {}
+    for method, runs in per_method.items():
+        cells = []
+        for key, _, scale in COLUMNS:
+            values = [scale * r[key] for r in runs.values() if key in r]
+            if not values:
+                cells.append("–")
+                continue
+            mu, se = mean_se(values)
+            numbers.setdefault(method, {})[key] = [mu, se, len(values)]
+            cells.append(f"{mu:.3g} ± {se:.2g}" if len(values) > 1 else f"{mu:.3g}")
+        lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
+    tasks = sorted({t for runs in per_method.values() for r in runs.values() for t in r["success"]})
+    lines += ["", "Success % per task (mean ± s.e.):", "", "| task | " + " | ".join(per_method) + " |", "|---" * (len(per_method) + 1) + "|"]
+    for task in tasks:
+        cells = []
+        for runs in per_method.values():
+            mu, se = mean_se([100.0 * r["success"][task] for r in runs.values()])
+            cells.append(f"{mu:.1f} ± {se:.1f}" if len(runs) > 1 else f"{mu:.1f}")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return lines, numbers
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv, own, overrides = split_overrides(argv)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--representations", nargs="+", default=["act_jepa", "act", "mlp_bc"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--label", default="bc")
+    parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/bc_comparison"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
+    args = parser.parse_args(own)
+    root = Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    started = time.time()
+    per_method, failed = {}, {}
+    for spec in args.representations:
+        method, *own_overrides = spec.split(":")
+        runs, failures = run_seeds([f"representation={method}", *own_overrides, *overrides], args.seeds, root / method,
+                                   entry="agents.bc", result_key=None)
+        per_method[method], failed[method] = runs, failures
+    per_method = {m: r for m, r in per_method.items() if r}
+    if not per_method:
+        raise SystemExit(f"no run finished; logs under {root}")
+    command = "python -m benchmarks.bc_comparison " + " ".join(argv)
+    lines, numbers = summary_rows(per_method)
+    header = [f"# Behaviour cloning comparison: {args.label}", "", f"Command: `{command}`", "",
+              f"Seeds per method: {args.seeds}; failed: {({m: f for m, f in failed.items() if f}) or 'none'}; "
+              f"wall time {time.time() - started:.0f} s. Run folders: `{root}`. Mean ± standard error over seeds.", ""]
+    write_report(args.out, f"bc_comparison_{args.label}", header + lines,
+                 {"command": command, "per_method": per_method, "summary": numbers, "failed": failed})
+    return numbers
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""python -m agents.bc: the three policies train, evaluate, probe, checkpoint and resume (tiny budgets)."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from agents.bc import train_bc
+from tiny import CONFIGS, bc_overrides, compose_bc
+from representations.act_jepa import load_bc_policy
+
+
+@pytest.mark.parametrize("representation", ["act_jepa", "act", "mlp_bc"])
+def test_each_policy_trains_evaluates_probes_and_reloads(representation, tmp_path_factory):
+    cache = tmp_path_factory.getbasetemp() / "demo-cache"
+    run_dir = tmp_path_factory.mktemp(f"bc-{representation}")
+    results = train_bc(compose_bc(bc_overrides(representation, cache)), run_dir)
+    saved = json.loads((run_dir / "eval.json").read_text())
+    assert saved["success"] == results["success"] and set(results["success"]) == {f"task{i}" for i in range(1, 6)}
+    assert all(0.0 <= v <= 1.0 for v in results["success"].values())
+    for key in ("probe_state_rmse", "probe_state_ate", "probe_action_l1"):
+        assert math.isfinite(results[key]) and results[key] > 0
+    assert results["demonstrations"]["episodes"] == 10 and results["training_seconds"] > 0
+    policy, config = load_bc_policy(run_dir)
+    assert config["representation"]["name"] == representation and policy.chunk == 5
+    obs, goal = torch.zeros(3, 2), torch.ones(3, 2)
+    assert policy.predict_actions(obs, goal).shape == (3, 5, 2)
+
+
+def test_temporal_ensembling_and_resume(tmp_path):
+    cache = tmp_path / "cache"
+    first = train_bc(compose_bc([*bc_overrides("act", cache), "execution.mode=ensemble"]), tmp_path / "runs" / "a")
+    assert first["execution"] == "ensemble"
+    resumed = train_bc(compose_bc([*bc_overrides("act", cache), "train.steps=6", "resume=true"]), tmp_path / "runs" / "b")
+    assert resumed["step"] == 6
+    state = torch.load(tmp_path / "runs" / "b" / "checkpoints" / "step000000006" / "training_state.pt", weights_only=False)
+    assert state["step"] == 6 and state["scheduler"]["last_epoch"] == 6  # the schedule continued, not restarted
+
+
+def test_zero_shot_representation_with_bc_rejected_and_vice_versa(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from agents.zeroshot import train_zeroshot
+
+    with pytest.raises(ValueError, match="agents.bc trains"):
+        train_bc(compose_bc(["representation=td_jepa", "logger.backend=none", f"dataset.cache_dir={tmp_path}"]), tmp_path / "a")
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        cfg = compose("zeroshot", overrides=["representation=act_jepa", "logger.backend=none"])
+    with pytest.raises(ValueError, match="behaviour-cloning policy: train it with python -m agents.bc representation=act_jepa"):
+        train_zeroshot(cfg, tmp_path / "b")
+
+
+def test_unknown_execution_mode_fails_before_training(tmp_path):
+    with pytest.raises(ValueError, match="unknown execution mode 'replan'"):
+        train_bc(compose_bc([*bc_overrides("mlp_bc", tmp_path / "cache"), "execution.mode=replan"]), tmp_path / "run")
