@@ -64,6 +64,8 @@ class BCPolicyEncoder(nn.Module):
     zero-shot agent (``encoder=act_jepa encoder.checkpoint=<bc run>``). The zero-shot agent has no
     goal, so the condition token is that of a zero goal (or task 0). Frozen by default."""
 
+    pretrained = True  # the representation's reference initialisation must not overwrite it
+
     def __init__(self, checkpoint: str | Path, obs_dim: int, *, frozen: bool = True) -> None:
         super().__init__()
         self.policy, config = load_bc_policy(checkpoint)

@@ -158,6 +158,14 @@ def weight_init(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
+def init_reference_weights(model: nn.Module) -> None:
+    """:func:`weight_init` on every sub-network of ``model`` except pretrained ones (a module with
+    ``pretrained = True``, e.g. a trained policy's encoder used as observation encoder)."""
+    for child in model.children():
+        if not getattr(child, "pretrained", False):
+            child.apply(weight_init)
+
+
 def clipped_noise_action(mean_action: torch.Tensor, std: float, clip: float) -> torch.Tensor:
     """TD3-style exploration: μ + clip(ε·std, ±clip), kept inside (-1, 1) with a straight-through clamp."""
     if std == 0.0:

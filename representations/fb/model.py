@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from representations.base import ZeroShotRepresentation
-from representations.core.networks import ConditionedPredictor, mlp_encoder, weight_init
+from representations.core.networks import ConditionedPredictor, mlp_encoder, init_reference_weights
 from representations.core.zspace import project_to_sphere
 
 
@@ -42,7 +42,7 @@ class FB(ZeroShotRepresentation):
         self.backward_map = mlp_encoder(obs_dim, z_dim, **backward)
         self.forward_map = ConditionedPredictor(left_dim, z_dim, action_dim, z_dim, **forward_map)
         if reference_init:
-            self.apply(weight_init)  # orthogonal weights, zero biases (official)
+            init_reference_weights(self)  # orthogonal weights, zero biases (official)
         self.feature_dim = left_dim
         self.actor_input_dim = left_dim if actor_uses_features else obs_dim
 

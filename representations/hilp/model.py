@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from representations.base import ZeroShotRepresentation
-from representations.core.networks import ConditionedPredictor, mlp_encoder, weight_init
+from representations.core.networks import ConditionedPredictor, mlp_encoder, init_reference_weights
 from representations.core.zspace import project_to_sphere, whiten
 
 
@@ -50,7 +50,7 @@ class HILP(ZeroShotRepresentation):
         self.register_buffer("features_mean", torch.zeros(z_dim))
         self.register_buffer("feature_cov", torch.eye(z_dim))
         if reference_init:
-            self.apply(weight_init)
+            init_reference_weights(self)
         self.feature_dim = left_dim
         self.actor_input_dim = left_dim if actor_uses_features else obs_dim
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from representations.base import ZeroShotRepresentation
-from representations.core.networks import ConditionedPredictor, mlp_encoder, weight_init
+from representations.core.networks import ConditionedPredictor, mlp_encoder, init_reference_weights
 from representations.core.zspace import project_to_sphere, whiten
 
 
@@ -52,7 +52,7 @@ class TDJEPA(ZeroShotRepresentation):
         if reference_init:
             # Orthogonal weights, zero biases (official); false keeps PyTorch's default init
             # (random biases; compared in benchmarks/results/oracle_agreement_pointmaze_cpu_small.md).
-            self.apply(weight_init)
+            init_reference_weights(self)
         self.feature_dim = phi_dim
         self.actor_input_dim = phi_dim if actor_uses_features else obs_dim
 
