@@ -21,17 +21,16 @@ from tensordict import TensorDictBase
 from torchrl.objectives import SoftUpdate
 from tqdm.auto import tqdm
 
-from agents.checkpoint import find_resume_checkpoint, save_checkpoint
+from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.chunking import ChunkExecutor
 from agents.common import (
-    USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, resolve_device, rng_state, seed_everything, set_rng_state,
+    USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, resolve_device, seed_everything,
     to_plain,
 )
 from agents.evaluation import rollout_batch
 from agents.probes import run_probes
 from envs import make_demonstrations, make_task_suite
 from envs.common import TaskSuite
-from representations import load_weights
 from representations.act_jepa import ActionChunkLoss, make_bc_policy
 from representations.core.targets import linear_momentum
 
@@ -96,13 +95,8 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={"env.name": cfg.env.name, "seed": cfg.seed,
                                                                      "representation.name": cfg.representation.name})
     if resume_from is not None:
-        load_weights(resume_from, {"policy": policy})
-        state = torch.load(resume_from / "training_state.pt", weights_only=False, map_location=device)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        loss_module.load_state_dict(state["targets"], strict=False)
-        set_rng_state(state["rng"])
-        start_step = state["step"]
+        start_step = restore_training_state(resume_from, {"policy": policy}, optimizer, loss_module, scheduler=scheduler,
+                                            device=device)
         print(f"resumed from {resume_from} at step {start_step}")
 
     checkpoint_config = {**config, "dims": {"state_dim": suite.observation_dim, "action_dim": suite.action_dim}}
@@ -110,10 +104,7 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     def checkpoint(step: int) -> Path:
         return save_checkpoint(
             run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
-            weights={"policy": policy},
-            training_state={"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                            "rng": rng_state(),
-                            "targets": {k: v for k, v in loss_module.state_dict().items() if k.startswith("target_")}})
+            weights={"policy": policy}, training_state=training_state(step, optimizer, loss_module, scheduler))
 
     # 3. Train loop.
     exp_name = f"bc-{cfg.representation.name}-{suite.name}-seed{cfg.seed}"

@@ -99,3 +99,32 @@ def find_resume_checkpoint(resume: bool | str, run_dir: Path, same: Mapping[str,
         if candidate is not None and (candidate / "training_state.pt").exists():
             return candidate
     raise FileNotFoundError(f"resume={resume}: no checkpoint found there (expected a run folder with checkpoints/ or a step* folder)")
+
+
+def training_state(step: int, optimizer: torch.optim.Optimizer, loss_module: nn.Module,
+                   scheduler: Any | None = None) -> dict[str, Any]:
+    """What resuming needs besides the weights: step, optimiser (and scheduler), the loss's target
+    networks and every RNG."""
+    from agents.common import rng_state
+
+    state = {"step": step, "optimizer": optimizer.state_dict(), "rng": rng_state(),
+             "targets": {k: v for k, v in loss_module.state_dict().items() if k.startswith("target_")}}
+    if scheduler is not None:
+        state["scheduler"] = scheduler.state_dict()
+    return state
+
+
+def restore_training_state(ckpt: Path, weights: dict[str, nn.Module], optimizer: torch.optim.Optimizer,
+                           loss_module: nn.Module, *, scheduler: Any | None = None, device: Any = "cpu") -> int:
+    """Loads a checkpoint written with :func:`training_state` back into place; returns its step."""
+    from agents.common import set_rng_state
+    from representations import load_weights
+
+    load_weights(ckpt, weights)
+    state = torch.load(ckpt / "training_state.pt", weights_only=False, map_location=device)
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    loss_module.load_state_dict(state["targets"], strict=False)
+    set_rng_state(state["rng"])
+    return int(state["step"])

@@ -21,17 +21,17 @@ from tqdm.auto import tqdm
 from torchrl.objectives import SoftUpdate
 
 from agents.actor import ACTOR_NET_KEYS, ZeroShotActorLoss, make_actor
-from agents.checkpoint import find_resume_checkpoint, save_checkpoint
+from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.distributed import (
     any_rank, broadcast_from_main, init_data_parallel, local_batch_size, shared_run_dir, shutdown_data_parallel,
 )
 from agents.common import (
-    USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, make_optimizer, make_update, resolve_device, rng_state,
-    seed_everything, set_rng_state, to_plain, use_observation_key,
+    USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, make_optimizer, make_update, resolve_device,
+    seed_everything, to_plain, use_observation_key,
 )
 from agents.evaluation import evaluate, format_table
 from envs import make_dataset, make_task_suite
-from representations import load_weights, make_representation, make_representation_loss
+from representations import make_representation, make_representation_loss
 from representations.core.distributed import mean_over_ranks_
 from representations.encoders import make_encoder
 
@@ -74,12 +74,8 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     same_run = {"env.name": cfg.env.name, "representation.name": cfg.representation.name, "seed": cfg.seed}
     resume_from = find_resume_checkpoint(cfg.resume, run_dir, same=same_run)
     if resume_from is not None:
-        load_weights(resume_from, {"representation": representation, "actor": actor})
-        state = torch.load(resume_from / "training_state.pt", weights_only=False, map_location=device)
-        optimizer.load_state_dict(state["optimizer"])
-        rep_loss.load_state_dict(state["targets"], strict=False)
-        set_rng_state(state["rng"])
-        start_step = state["step"]
+        start_step = restore_training_state(resume_from, {"representation": representation, "actor": actor}, optimizer,
+                                            rep_loss, device=device)
         if dp.is_main:
             print(f"resumed from {resume_from} at step {start_step}")
     if dp.enabled:  # one random stream (data, z, noise) per rank, a fresh one after a resume
@@ -100,8 +96,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         return save_checkpoint(
             run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
             weights={"representation": representation, "actor": actor},
-            training_state={"step": step, "optimizer": optimizer.state_dict(), "rng": rng_state(),
-                            "targets": {k: v for k, v in rep_loss.state_dict().items() if k.startswith("target_")}},
+            training_state=training_state(step, optimizer, rep_loss),
         )
 
     def inference_batch():
