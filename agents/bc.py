@@ -65,7 +65,8 @@ def evaluate_bc(policy: torch.nn.Module, suite: TaskSuite, execution_cfg, *, epi
     def act(td: TensorDictBase, t: int) -> torch.Tensor:
         obs = td.get("observation").to(device)
         goal = td.get("goal").to(device) if "goal" in td.keys() else None
-        return executor(t, lambda: policy.predict_actions(obs, goal, task_index).clamp(-1.0, 1.0)).cpu()
+        pixels = td.get("pixels").to(device) if policy.image_tokens else None
+        return executor(t, lambda: policy.predict_actions(obs, goal, task_index, pixels).clamp(-1.0, 1.0)).cpu()
 
     scores = rollout_batch(suite, tasks, [seed * 1000 + ep for ep in range(episodes)] * len(suite.task_names), act)
     policy.train(was_training)
@@ -148,7 +149,7 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     policy.eval()
     probes = {}
     if cfg.probe.steps > 0:
-        probes = run_probes(lambda b: policy.features(b["observation"], b.get("goal", None), b.get("task", None)),
+        probes = run_probes(lambda b: policy.features(b["observation"], b.get("goal", None), b.get("task", None), b.get("pixels", None)),
                             policy.feature_dim, train_demos, val_demos, steps=cfg.probe.steps, lr=cfg.probe.lr,
                             hidden_dim=cfg.probe.hidden_dim, device=device)
     mean = sum(success.values()) / len(success)

@@ -54,10 +54,10 @@ __all__ = [
 ]
 
 REQUIRED_KEYS = ("observation", "action", "episode")
-OPTIONAL_KEYS = ("next_observation", "step", "goal", "task", "success")
+OPTIONAL_KEYS = ("next_observation", "step", "goal", "task", "success", "pixels")
 MASK_KEY = ("collector", "mask")  # where SliceSampler(pad_output=True) writes its real-step mask
 # Per-window values read at the window start (when present in the data).
-_START_KEYS = ("goal", "task", "episode", "step", "index")
+_START_KEYS = ("goal", "task", "episode", "step", "index", "pixels")
 
 
 # ---------------------------------------------------------------------------------------- windows

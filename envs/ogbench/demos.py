@@ -147,8 +147,10 @@ def _run_episode(env, oracle, horizon: int) -> dict[str, np.ndarray] | None:
     ob = td["observation"].numpy()
     goal = td["goal"].numpy()
     oracle.reset()
-    obs, acts, nxts = [], [], []
+    obs, acts, nxts, frames = [], [], [], []
     for _ in range(horizon):
+        if env.pixel_size is not None:  # the frame the policy sees before acting
+            frames.append(env.pixel_observation().numpy())
         action = oracle.act().astype(np.float32)
         next_ob, _, _, _, info = raw.step(action)  # success_timing='post': success of next_ob
         next_ob = np.asarray(next_ob, dtype=np.float32)
@@ -159,13 +161,16 @@ def _run_episode(env, oracle, horizon: int) -> dict[str, np.ndarray] | None:
             n = len(obs)
             success = np.zeros(n, dtype=bool)
             success[-1] = True
-            return dict(
+            episode = dict(
                 observation=np.stack(obs),
                 action=np.stack(acts),
                 next_observation=np.stack(nxts),
                 goal=np.broadcast_to(goal, (n, goal.shape[0])),
                 success=success,
             )
+            if frames:
+                episode["pixels"] = np.stack(frames)
+            return episode
         oracle.observe(info)
         ob = next_ob
     return None
@@ -180,6 +185,7 @@ def collect_demonstrations(
     max_episode_steps: int | None = None,
     progress: bool = True,
     max_attempts_per_task: int | None = None,
+    pixels: int | None = None,
 ) -> TensorDict:
     """Successful scripted-oracle episodes for each of the 5 evaluation tasks of ``name``.
 
@@ -188,7 +194,8 @@ def collect_demonstrations(
     f32 [N, D], ``action`` f32 [N, A] in [-1, 1], ``goal`` f32 [N, D] (the episode's goal
     observation), ``task`` i64 (0-based), ``episode`` i64 (unique), ``step`` i64, ``success``
     bool (True on each episode's last step only).  ``max_episode_steps`` defaults to the official
-    horizon.  Deterministic for a given ``seed``.  Raises :class:`DatasetError` (with the success
+    horizon. With ``pixels`` = S also ``pixels`` uint8 [N, 3, S, S], the frame before each action.
+    Deterministic for a given ``seed``.  Raises :class:`DatasetError` (with the success
     rate) when a task yields fewer than ``episodes_per_task`` successes in
     ``max_attempts_per_task`` (default ``max(10, 4 * episodes_per_task)``) attempts.
     """
@@ -202,7 +209,8 @@ def collect_demonstrations(
     horizon = int(max_episode_steps or gymnasium.spec(env_id).max_episode_steps)
     with warnings.catch_warnings():  # manipspace builds a float32 Box from float64 bounds
         warnings.filterwarnings("ignore", message=".*precision lowered.*")
-        env = OGBenchEnv(env_id, 1, seed=int(seed), success_timing="post", terminate_at_goal=False, max_episode_steps=horizon)
+        env = OGBenchEnv(env_id, 1, seed=int(seed), success_timing="post", terminate_at_goal=False, max_episode_steps=horizon,
+                         pixels=pixels)
     raw = env.unwrapped
     oracle = _MazeOracle(raw, noise) if env_id.startswith("pointmaze") else _CubeOracle(raw, noise)
 
@@ -260,6 +268,7 @@ def _params(dataset_cfg: Any) -> dict[str, Any]:
         # None and the official value are the same demos
         max_episode_steps=int(max_steps or gymnasium.spec(env_id).max_episode_steps),
         version=DEMOS_VERSION,
+        **({"pixels": int(cfg_get(dataset_cfg, "pixels"))} if cfg_get(dataset_cfg, "pixels") else {}),  # states-only keys unchanged
     )
 
 
@@ -295,6 +304,7 @@ def load_demonstrations(cfg: Any) -> tuple[DemoBuffer, DemoBuffer | None, dict[s
             noise=params["noise"],
             max_episode_steps=params["max_episode_steps"],
             progress=bool(cfg_get(dataset_cfg, "progress", True)),
+            pixels=params.get("pixels"),
         )
         with atomic_dir(out_dir, marker=_MARKER) as tmp:
             td.memmap(prefix=str(tmp / "data"))

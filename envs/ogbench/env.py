@@ -83,6 +83,8 @@ class OGBenchEnv(EnvBase):
         success_timing / terminate_at_goal: ogbench options; defaults are the official
             single-task evaluation settings.
         cheap_render: render frames without MSAA, shadows or reflections.
+        pixels: also return the rendered frame, area-downsampled to ``pixels`` × ``pixels``, as
+            ``pixels`` uint8 [3, pixels, pixels] (image observations for ACT-JEPA's image tokens).
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class OGBenchEnv(EnvBase):
         success_timing: str = "pre",
         terminate_at_goal: bool = True,
         cheap_render: bool = True,
+        pixels: int | None = None,
         device: str | torch.device = "cpu",
     ):
         super().__init__(device=device, batch_size=torch.Size([]))
@@ -148,6 +151,10 @@ class OGBenchEnv(EnvBase):
             shape=(),
             device=self.device,
         )
+        self.pixel_size = None if pixels is None else int(pixels)
+        if self.pixel_size is not None:
+            self.observation_spec["pixels"] = Bounded(0, 255, shape=(3, self.pixel_size, self.pixel_size), dtype=torch.uint8,
+                                                      device=self.device)
         self.action_spec = Bounded(-1.0, 1.0, shape=(act_dim,), dtype=f32, device=self.device)
         self.reward_spec = Unbounded((1,), dtype=f32, device=self.device)
         self.done_spec = Composite(
@@ -191,6 +198,8 @@ class OGBenchEnv(EnvBase):
             "terminated": _bool1(terminated),
             "truncated": _bool1(truncated),
         }
+        if self.pixel_size is not None:
+            out["pixels"] = self.pixel_observation()
         if reward is not None:
             out["reward"] = torch.tensor([reward], dtype=torch.float32)
         return TensorDict(out, batch_size=self.batch_size, device=self.device)
@@ -217,6 +226,12 @@ class OGBenchEnv(EnvBase):
     def goal_observation(self) -> torch.Tensor | None:
         """Goal observation of the current episode (``None`` before the first reset)."""
         return None if self._goal is None else self._goal.clone()
+
+    def pixel_observation(self) -> torch.Tensor:
+        """The current frame as uint8 [3, pixels, pixels] (area-downsampled from ``render_size``)."""
+        frame = torch.from_numpy(self.render()).permute(2, 0, 1).float().unsqueeze(0)
+        small = torch.nn.functional.interpolate(frame, size=(self.pixel_size, self.pixel_size), mode="area")
+        return small.squeeze(0).round().clamp(0, 255).to(torch.uint8)
 
     def render(self) -> np.ndarray:
         """RGB ``uint8`` frame of shape ``(H, W, 3)`` of the current state."""

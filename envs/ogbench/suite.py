@@ -39,6 +39,7 @@ class OGBenchTaskSuite(TaskSuite):
         success_timing: str = "pre",
         terminate_at_goal: bool = True,
         cheap_render: bool = True,
+        pixels: int | None = None,
     ):
         self.spec: DatasetSpec = parse_name(name)
         self.name = self.spec.dataset_name
@@ -49,6 +50,7 @@ class OGBenchTaskSuite(TaskSuite):
             success_timing=success_timing,
             terminate_at_goal=terminate_at_goal,
             cheap_render=cheap_render,
+            pixels=pixels,
         )
         probe = OGBenchEnv(self.env_id, 1, seed=0, **self._env_kwargs)
         self._probe = probe
@@ -89,7 +91,7 @@ class OGBenchTaskSuite(TaskSuite):
         if name is None:
             raise ValueError("env config for family 'ogbench' needs a 'name', e.g. 'pointmaze-medium-navigate'")
         kwargs = {}
-        for key in ("render_size", "max_episode_steps", "success_timing", "terminate_at_goal", "cheap_render"):
+        for key in ("render_size", "max_episode_steps", "success_timing", "terminate_at_goal", "cheap_render", "pixels"):
             value = cfg_get(env_cfg, key)
             if value is not None:
                 kwargs[key] = tuple(value) if key == "render_size" and not isinstance(value, int) else value

@@ -31,6 +31,8 @@ def make_bc_policy(rep_cfg: Mapping, state_dim: int, action_dim: int) -> nn.Modu
         raise ValueError(f"representation={name} is not a behaviour-cloning policy; agents.bc trains {list(BC_POLICIES)} "
                          "(zero-shot representations train with python -m agents.zeroshot)")
     kwargs = {k: v for k, v in cfg.items() if k not in _NON_MODEL_KEYS}
+    if "image_size" in kwargs:  # the model only needs to know whether frames come; their size is the env's
+        kwargs["image_tokens"] = kwargs.pop("image_size") is not None
     try:
         if name == "mlp_bc":
             return MLPBC(state_dim, action_dim, **kwargs)
@@ -69,6 +71,8 @@ class BCPolicyEncoder(nn.Module):
     def __init__(self, checkpoint: str | Path, obs_dim: int, *, frozen: bool = True) -> None:
         super().__init__()
         self.policy, config = load_bc_policy(checkpoint)
+        if self.policy.image_tokens:
+            raise ValueError(f"the policy at {checkpoint} reads image tokens; encoder=act_jepa encodes state vectors only")
         if self.policy.state_dim != obs_dim:
             raise ValueError(f"the behaviour-cloning policy at {checkpoint} reads {self.policy.state_dim}-d states "
                              f"({config['env'].get('name')}) but this environment has {obs_dim}-d observations")

@@ -40,6 +40,7 @@ class ActionChunkLoss(LossModule):
         action_is_pad: NestedKey = "action_is_pad"
         states: NestedKey = "states"
         state_is_pad: NestedKey = "state_is_pad"
+        pixels: NestedKey = "pixels"
 
     default_keys = _AcceptedKeys
     tensor_keys: _AcceptedKeys
@@ -67,7 +68,8 @@ class ActionChunkLoss(LossModule):
         keys, model = self.tensor_keys, self.model
         obs = tensordict.get(keys.observation)
         goal, task = tensordict.get(keys.goal, None), tensordict.get(keys.task, None)
-        context = model.encode(obs, goal, task)  # computed once for the action and latent heads
+        pixels = tensordict.get(keys.pixels, None) if model.image_tokens else None
+        context = model.encode(obs, goal, task, pixels)  # computed once for the action and latent heads
         actions = model.predict_actions(obs, goal, task, context=context)
         out = {"loss_action": masked_l1(actions, tensordict.get(keys.actions), tensordict.get(keys.action_is_pad))}
         if model.jepa:

@@ -10,15 +10,15 @@ latents of the future state sequence s_t..s_{t+H−1}.
     targets         z_{t:t+H} = Ē([g, s_t..s_{t+H−1}])      Ē: EMA copy of E (in the loss)
 
 ACT is the same model without P and Ē (``jepa=False``; the official ACT baseline has no CVAE).
-State observations only: the image tokens of the official encoder (ResNet-18 feature map) are not
-implemented here.
+With ``image_tokens`` the context encoder also reads the current frame as a grid of tokens (a small
+conv net here, a ResNet-18 feature map in the official code); the target encoder reads states only.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from representations.core.positions import sincos_1d
+from representations.core.positions import sincos_1d, sincos_2d
 
 CONDITIONS = ("goal", "task", "none")
 
@@ -53,29 +53,57 @@ class ConditionToken(nn.Module):
         return self.token.expand(batch_size, 1, -1)
 
 
+class ImageTokenizer(nn.Module):
+    """Frame → h·w tokens: conv feature map, 1×1 conv to d, 2-D sin-cos positions, flattened
+    (the official encoder does this to ResNet-18's last feature map)."""
+
+    def __init__(self, d_model: int, *, channels: int = 32, in_channels: int = 3) -> None:
+        super().__init__()
+        self.net = nn.Sequential(  # each stride-2 layer halves the side: 64 px -> an 8 x 8 grid
+            nn.Conv2d(in_channels, channels, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(channels, channels, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
+        )
+        self.proj = nn.Conv2d(channels, d_model, 1)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        features = self.proj(self.net(pixels.float() / 255.0 - 0.5))  # [B, d, h, w]
+        _, dim, height, width = features.shape
+        return features.flatten(2).transpose(1, 2) + sincos_2d(height, width, dim, device=pixels.device)
+
+
 class ObservationSequenceEncoder(nn.Module):
     """ACT's transformer encoder over [condition token, state tokens] (post-norm layers + final
     LayerNorm). The context encoder reads one state; the target encoder, the same class, reads the
     future state sequence with 1-D sin-cos positions and a padding mask."""
 
     def __init__(self, state_dim: int, d_model: int, *, heads: int, ffn_dim: int, layers: int, dropout: float,
-                 condition: str, goal_dim: int | None, num_tasks: int) -> None:
+                 condition: str, goal_dim: int | None, num_tasks: int, image_tokens: bool = False,
+                image_channels: int = 32) -> None:
         super().__init__()
         self.d_model = d_model
+        self.images = ImageTokenizer(d_model, channels=image_channels) if image_tokens else None
         self.condition = ConditionToken(d_model, condition=condition, goal_dim=goal_dim, num_tasks=num_tasks)
         self.state_proj = nn.Linear(state_dim, d_model)
         layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, activation="relu", batch_first=True, norm_first=False)
         self.transformer = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
 
     def forward(self, states: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None,
-                state_is_pad: torch.Tensor | None = None) -> torch.Tensor:
-        """``states`` [B, T, D] → tokens [B, 1 + T, d] (token 0: the condition)."""
+                state_is_pad: torch.Tensor | None = None, pixels: torch.Tensor | None = None) -> torch.Tensor:
+        """``states`` [B, T, D] (and a frame ``pixels`` [B, 3, S, S]) → tokens [B, 1 + T (+ h·w), d]:
+        the condition, the states, then the image tokens."""
         batch, length = states.shape[:2]
         tokens = self.state_proj(states) + sincos_1d(length, self.d_model, device=states.device)
-        tokens = torch.cat([self.condition(batch, goal, task), tokens], dim=1)
+        parts = [self.condition(batch, goal, task), tokens]
+        if pixels is not None:
+            if self.images is None:
+                raise ValueError("this policy has no image tokens (representation.image_tokens=false) but got pixels")
+            parts.append(self.images(pixels))
+        tokens = torch.cat(parts, dim=1)
         pad = None
         if state_is_pad is not None:
-            pad = torch.cat([torch.zeros(batch, 1, dtype=torch.bool, device=states.device), state_is_pad.bool()], dim=1)
+            pad = torch.zeros(tokens.shape[:2], dtype=torch.bool, device=states.device)
+            pad[:, 1:1 + length] = state_is_pad.bool()
         return self.transformer(tokens, src_key_padding_mask=pad)
 
 
@@ -119,32 +147,40 @@ class ACTJEPA(nn.Module):
         predictor_dim: int = 128,
         predictor_ffn_dim: int = 512,
         predictor_layers: int = 4,
+        image_tokens: bool = False,
+        image_channels: int = 32,
     ) -> None:
         super().__init__()
         self.state_dim, self.action_dim, self.chunk, self.jepa = state_dim, action_dim, chunk, jepa
+        self.image_tokens = image_tokens
         self.condition = condition
         goal_dim = goal_dim if goal_dim is not None else state_dim
         self.context_encoder = ObservationSequenceEncoder(
             state_dim, d_model, heads=heads, ffn_dim=ffn_dim, layers=encoder_layers, dropout=dropout,
-            condition=condition, goal_dim=goal_dim, num_tasks=num_tasks)
+            condition=condition, goal_dim=goal_dim, num_tasks=num_tasks, image_tokens=image_tokens,
+            image_channels=image_channels)
         self.action_decoder = QueryDecoder(chunk, d_model, d_model, action_dim, heads=heads, ffn_dim=ffn_dim,
                                            layers=decoder_layers, dropout=dropout)
         self.predictor = QueryDecoder(chunk, d_model, predictor_dim, d_model, heads=heads, ffn_dim=predictor_ffn_dim,
                                       layers=predictor_layers, dropout=dropout) if jepa else None
         self.feature_dim = 2 * d_model  # condition token + state token
 
-    def encode(self, observation: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None) -> torch.Tensor:
-        """Context tokens [B, 2, d] of the current state."""
-        return self.context_encoder(observation.unsqueeze(1), goal, task)
+    def encode(self, observation: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None,
+               pixels: torch.Tensor | None = None) -> torch.Tensor:
+        """Context tokens [B, 2 (+ h·w), d] of the current state (and frame)."""
+        if self.image_tokens and pixels is None:
+            raise ValueError("this policy reads image tokens: pass the frame (pixels); collect demonstrations with env.pixels=<size>")
+        return self.context_encoder(observation.unsqueeze(1), goal, task, pixels=pixels)
 
-    def features(self, observation: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None) -> torch.Tensor:
-        """Flat context encoding [B, 2d] (what the probes and the zero-shot agent read)."""
-        return self.encode(observation, goal, task).flatten(1)
+    def features(self, observation: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None,
+                 pixels: torch.Tensor | None = None) -> torch.Tensor:
+        """Flat encoding [B, 2d] of the condition and state tokens (what the probes and the zero-shot agent read)."""
+        return self.encode(observation, goal, task, pixels)[:, :2].flatten(1)
 
     def predict_actions(self, observation: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None,
-                        context: torch.Tensor | None = None) -> torch.Tensor:
+                        pixels: torch.Tensor | None = None, context: torch.Tensor | None = None) -> torch.Tensor:
         """The action chunk [B, H, A] for the next H steps."""
-        context = self.encode(observation, goal, task) if context is None else context
+        context = self.encode(observation, goal, task, pixels) if context is None else context
         return self.action_decoder(context)
 
     def predict_latents(self, context: torch.Tensor) -> torch.Tensor:
@@ -185,12 +221,15 @@ class MLPBC(nn.Module):
             return torch.cat([observation, nn.functional.one_hot(task.long(), self.num_tasks).to(observation.dtype)], dim=-1)
         return observation
 
-    def features(self, observation: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None) -> torch.Tensor:
-        return self.trunk(self._input(observation, goal, task))
+    image_tokens = False
+
+    def features(self, observation: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None,
+                 pixels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.trunk(self._input(observation, goal, task))  # state input only: pixels are not read
 
     encode = features  # what predict_actions(context=...) consumes
 
     def predict_actions(self, observation: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None,
-                        context: torch.Tensor | None = None) -> torch.Tensor:
+                        pixels: torch.Tensor | None = None, context: torch.Tensor | None = None) -> torch.Tensor:
         features = self.features(observation, goal, task) if context is None else context
         return self.head(features).reshape(-1, self.chunk, self.action_dim)

@@ -12,3 +12,13 @@ def sincos_1d(length: int, dim: int, *, device: torch.device | str | None = None
     inv_freq = torch.pow(10000.0, -torch.arange(0, dim, 2, dtype=torch.float32, device=device) / dim)
     angles = position * inv_freq  # [length, dim / 2]
     return torch.stack([angles.sin(), angles.cos()], dim=-1).reshape(length, dim)
+
+
+def sincos_2d(height: int, width: int, dim: int, *, device: torch.device | str | None = None) -> torch.Tensor:
+    """[height · width, dim] embedding of a grid (row-major): half the channels encode the row,
+    half the column, each with :func:`sincos_1d` (MAE / I-JEPA's 2-D sin-cos)."""
+    if dim % 4:
+        raise ValueError(f"2-D sin-cos position embeddings need a dimension divisible by 4, got {dim}")
+    rows = sincos_1d(height, dim // 2, device=device)[:, None, :].expand(height, width, dim // 2)
+    cols = sincos_1d(width, dim // 2, device=device)[None, :, :].expand(height, width, dim // 2)
+    return torch.cat([rows, cols], dim=-1).reshape(height * width, dim)

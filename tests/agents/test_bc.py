@@ -55,3 +55,13 @@ def test_zero_shot_representation_with_bc_rejected_and_vice_versa(tmp_path):
 def test_unknown_execution_mode_fails_before_training(tmp_path):
     with pytest.raises(ValueError, match="unknown execution mode 'replan'"):
         train_bc(compose_bc([*bc_overrides("mlp_bc", tmp_path / "cache"), "execution.mode=replan"]), tmp_path / "run")
+
+
+def test_act_jepa_with_image_tokens_trains_on_rendered_frames(tmp_path):
+    overrides = [*bc_overrides("act_jepa", tmp_path / "cache"), "representation.image_size=16", "representation.image_channels=4"]
+    cfg = compose_bc(overrides)
+    assert cfg.env.pixels == 16 and cfg.dataset.pixels == 16  # the frame size flows to the env and the demonstrations
+    results = train_bc(cfg, tmp_path / "run")
+    assert set(results["success"]) == {f"task{i}" for i in range(1, 6)} and math.isfinite(results["probe_state_rmse"])
+    policy, _ = load_bc_policy(tmp_path / "run")
+    assert policy.image_tokens

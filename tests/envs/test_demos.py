@@ -233,3 +233,18 @@ def test_split_by_episode_keeps_whole_episodes(maze_demos):
     assert len(torch.unique(val_f["episode"])) == 3 and len(torch.unique(train_f["episode"])) == 7
     with pytest.raises(ValueError, match="only 2 episode"):
         split_by_episode(maze_demos, val_episodes_per_task=2, seed=0)
+
+
+def test_windows_carry_the_frame_of_their_start_step():
+    data = _tiny()
+    data["pixels"] = torch.arange(len(data), dtype=torch.uint8)[:, None, None, None].expand(-1, 3, 4, 4).clone()
+    buf = DemoBuffer(data, chunk=2, batch_size=4, seed=0)
+    w = buf.windows_at(torch.tensor([0, 4, 7]))
+    assert w["pixels"].shape == (3, 3, 4, 4)
+    assert w["pixels"][:, 0, 0, 0].tolist() == [0, 4, 7]
+
+
+def test_pixel_demonstrations_record_the_frame_before_each_action():
+    td = collect_demonstrations("pointmaze-medium-navigate", episodes_per_task=1, seed=0, pixels=8, progress=False)
+    assert td["pixels"].shape == (td.shape[0], 3, 8, 8) and td["pixels"].dtype == torch.uint8
+    assert td["pixels"].float().std() > 0  # real frames, not a constant

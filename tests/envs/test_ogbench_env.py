@@ -189,3 +189,14 @@ def test_cube_goal_observation_repeats_with_the_seed():
         goals.append(env.reset()["goal"])
         env.close()
     torch.testing.assert_close(goals[0], goals[1])
+
+
+def test_pixel_observations_are_downsampled_frames():
+    env = OGBenchEnv("pointmaze-medium-v0", task_id=1, seed=0, pixels=20, render_size=40)
+    td = env.reset()
+    frame = torch.from_numpy(env.render()).permute(2, 0, 1).float()
+    expected = frame.reshape(3, 20, 2, 20, 2).mean(dim=(2, 4)).round().to(torch.uint8)  # 2 x 2 area average
+    assert td["pixels"].shape == (3, 20, 20) and td["pixels"].dtype == torch.uint8
+    assert (td["pixels"].int() - expected.int()).abs().max() <= 1
+    check_env_specs(env)
+    env.close()

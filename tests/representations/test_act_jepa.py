@@ -116,3 +116,32 @@ def test_task_conditioning_and_clear_errors():
         make_bc_policy({"name": "td_jepa"}, 2, 2)
     with pytest.raises(ValueError, match="bad option for representation 'act_jepa'"):
         make_bc_policy({"name": "act_jepa", "wings": 2}, 2, 2)
+
+
+def test_sincos_2d_encodes_row_then_column():
+    from representations.core.positions import sincos_2d
+
+    pe = sincos_2d(2, 3, 8)
+    assert pe.shape == (6, 8)
+    # token (row 1, col 2) = [sincos_1d(row 1, 4), sincos_1d(col 2, 4)]
+    torch.testing.assert_close(pe[1 * 3 + 2], torch.cat([sincos_1d(2, 4)[1], sincos_1d(3, 4)[2]]))
+    with pytest.raises(ValueError, match="divisible by 4"):
+        sincos_2d(2, 2, 6)
+
+
+def test_image_tokens_join_the_context_but_not_the_targets():
+    torch.manual_seed(0)
+    model = ACTJEPA(2, 2, jepa=True, image_tokens=True, image_channels=4, **TINY).eval()
+    obs, goal = torch.zeros(3, 2), torch.zeros(3, 2)
+    pixels = torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.uint8)
+    context = model.encode(obs, goal, pixels=pixels)
+    assert context.shape == (3, 2 + 2 * 2, 16)  # condition, state, a 2 x 2 grid of image tokens (16 px / 8)
+    assert model.features(obs, goal, pixels=pixels).shape == (3, model.feature_dim)
+    other = model.encode(obs, goal, pixels=255 - pixels)
+    assert not torch.allclose(context[:, 1], other[:, 1])  # the state token attends to the frame
+    td = batch()
+    td["pixels"] = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8)
+    out = ActionChunkLoss(model)(td)
+    assert torch.isfinite(out["loss_latent"])
+    with pytest.raises(ValueError, match="reads image tokens: pass the frame"):
+        model.encode(obs, goal)
