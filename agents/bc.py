@@ -83,6 +83,9 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     suite = make_task_suite(cfg.env)
     policy = make_bc_policy(cfg.representation, suite.observation_dim, suite.action_dim).to(device)
     ChunkExecutor(policy.chunk, mode=cfg.execution.mode, action_steps=cfg.execution.action_steps)  # checks the options
+    if not cfg.dataset.get("val_episodes_per_task"):
+        raise ValueError("dataset.val_episodes_per_task must be at least 1: validation losses and the probes use "
+                         "held-out demonstrations")
     train_demos, val_demos, demo_info = make_demonstrations(cfg.dataset)
 
     # 2. Objective; ACT-JEPA's target encoder is an EMA copy stepped by SoftUpdate.

@@ -52,9 +52,12 @@ def test_zero_shot_representation_with_bc_rejected_and_vice_versa(tmp_path):
         train_zeroshot(cfg, tmp_path / "b")
 
 
-def test_unknown_execution_mode_fails_before_training(tmp_path):
+def test_bad_settings_fail_before_any_data_work(tmp_path):
     with pytest.raises(ValueError, match="unknown execution mode 'replan'"):
         train_bc(compose_bc([*bc_overrides("mlp_bc", tmp_path / "cache"), "execution.mode=replan"]), tmp_path / "run")
+    with pytest.raises(ValueError, match="val_episodes_per_task must be at least 1"):
+        train_bc(compose_bc([*bc_overrides("mlp_bc", tmp_path / "cache"), "dataset.val_episodes_per_task=0"]), tmp_path / "run")
+    assert not (tmp_path / "cache").exists()  # nothing was generated
 
 
 def test_act_jepa_with_image_tokens_trains_on_rendered_frames(tmp_path):
