@@ -74,12 +74,16 @@ def test_pixel_encoder_on_state_observations_fails_with_a_clear_message(tmp_path
         train_zeroshot(cfg, tmp_path / "run")
 
 
-def test_bc_encoder_on_other_observations_fails_with_a_clear_message(tmp_path, bc_checkpoint):
-    common = [o for o in COMMON if not o.startswith("encoder.")]
-    overrides = ["encoder=act_jepa", f"encoder.checkpoint={bc_checkpoint}", *ENVIRONMENTS["dmc-states"], *common,
+def bc_encoder_config(environment: str, bc_checkpoint, tmp_path, *extra: str):
+    common = [o for o in COMMON if not o.startswith("encoder.")]  # the act_jepa encoder has no pixel options
+    overrides = ["encoder=act_jepa", f"encoder.checkpoint={bc_checkpoint}", *ENVIRONMENTS[environment], *extra, *common,
                  f"dataset.cache_dir={tmp_path}"]
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
-        cfg = compose("zeroshot", overrides=overrides)
+        return compose("zeroshot", overrides=overrides)
+
+
+def test_bc_encoder_on_other_observations_fails_with_a_clear_message(tmp_path, bc_checkpoint):
+    cfg = bc_encoder_config("dmc-states", bc_checkpoint, tmp_path)
     with pytest.raises(ValueError, match=r"reads 2-d states \(pointmaze-medium-navigate\) but this environment has 24-d observations"):
         train_zeroshot(cfg, tmp_path / "run")
 
@@ -87,12 +91,7 @@ def test_bc_encoder_on_other_observations_fails_with_a_clear_message(tmp_path, b
 def test_frozen_bc_encoder_is_not_trained_by_the_zero_shot_agent(tmp_path, bc_checkpoint):
     from representations.act_jepa import load_bc_policy
 
-    common = [o for o in COMMON if not o.startswith("encoder.")]
-    overrides = ["encoder=act_jepa", f"encoder.checkpoint={bc_checkpoint}", *ENVIRONMENTS["ogbench-states"],
-                 *TINY_REPRESENTATION["td_jepa"], *common, f"dataset.cache_dir={tmp_path}"]
-    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
-        cfg = compose("zeroshot", overrides=overrides)
-    train_zeroshot(cfg, tmp_path / "run")
+    train_zeroshot(bc_encoder_config("ogbench-states", bc_checkpoint, tmp_path, *TINY_REPRESENTATION["td_jepa"]), tmp_path / "run")
     model, _, _ = load_pretrained(tmp_path / "run" / "checkpoints" / "step000000003")
     original, _ = load_bc_policy(bc_checkpoint)
     for (name, trained), (_, before) in zip(model.obs_encoder.policy.state_dict().items(), original.state_dict().items()):
