@@ -10,7 +10,6 @@ frozen-encoder probes (world model RMSE/ATE, action predictor) → checkpoint.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import hydra
@@ -24,7 +23,7 @@ from tqdm.auto import tqdm
 from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.chunking import ChunkExecutor
 from agents.common import (
-    USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, resolve_device, seed_everything,
+    USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, make_adamw_schedule, resolve_device, seed_everything,
     to_plain,
 )
 from agents.evaluation import rollout_batch
@@ -33,22 +32,6 @@ from envs import make_demonstrations, make_task_suite
 from envs.common import TaskSuite
 from representations.act_jepa import ActionChunkLoss, make_bc_policy
 from representations.core.targets import linear_momentum
-
-
-def make_bc_optimizer(optim_cfg, policy: torch.nn.Module, steps: int):
-    """AdamW (no weight decay on biases and norms) with linear warm-up then cosine decay to 0."""
-    decay = [p for p in policy.parameters() if p.dim() >= 2]
-    no_decay = [p for p in policy.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": optim_cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=optim_cfg.lr)
-    warmup = max(1, int(optim_cfg.warmup_fraction * steps))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, steps - warmup))))
-
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 @torch.no_grad()
@@ -93,7 +76,7 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     ema = cfg.representation.get("ema")
     target_updater = SoftUpdate(loss_module, eps=ema.start) if policy.jepa else None
     steps = cfg.train.steps
-    optimizer, scheduler = make_bc_optimizer(cfg.representation.optim, policy, steps)
+    optimizer, scheduler = make_adamw_schedule(cfg.representation.optim, policy, steps)
 
     start_step = 0
     resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={"env.name": cfg.env.name, "seed": cfg.seed,

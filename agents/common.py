@@ -1,6 +1,7 @@
 """Small pieces every entry point shares: device, seeding, loggers, optimiser, finiteness checks."""
 from __future__ import annotations
 
+import math
 import os
 import random
 import sys
@@ -133,6 +134,22 @@ def make_optimizer(
     # fused kernels on both CPU and CUDA in torch>=2.4; fall back to foreach elsewhere.
     fused = device.type in ("cpu", "cuda")
     return torch.optim.Adam(param_groups, fused=fused, foreach=None if fused else True, capturable=capturable)
+
+
+def make_adamw_schedule(optim_cfg: Mapping, module: nn.Module, steps: int):
+    """AdamW (no weight decay on biases and norms) with linear warm-up then cosine decay to 0."""
+    decay = [p for p in module.parameters() if p.dim() >= 2]
+    no_decay = [p for p in module.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": optim_cfg["weight_decay"]},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=optim_cfg["lr"])
+    warmup = max(1, int(optim_cfg["warmup_fraction"] * steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, steps - warmup))))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def use_observation_key(loss: nn.Module, key: str) -> None:

@@ -1,0 +1,59 @@
+"""seq-JEPA objective: 1 − cos(predicted, EMA-target encoding of the held-out next view).
+
+Input per sample: ``views`` [M + 1, 3, S, S] — M observed views then the target view — and
+``actions`` [M, A], action i leading from view i to view i + 1 (the last one leads to the target).
+The target encoder is an EMA copy of the view encoder (official: fixed decay 0.996, torchrl's
+``SoftUpdate``), in eval mode (its BatchNorm uses running statistics).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from tensordict import TensorDict, TensorDictBase
+from tensordict.nn import TensorDictParams
+from tensordict.utils import NestedKey
+from torchrl.objectives import LossModule
+
+from representations.core.targets import add_target_network
+from representations.seq_jepa.model import SeqJEPA
+
+
+class SeqJEPALoss(LossModule):
+    @dataclass
+    class _AcceptedKeys:
+        views: NestedKey = "views"
+        actions: NestedKey = "actions"
+
+    default_keys = _AcceptedKeys
+    tensor_keys: _AcceptedKeys
+    out_keys = ["loss_prediction"]
+
+    encoder_params: TensorDictParams
+    target_encoder_params: TensorDictParams
+
+    def __init__(self, model: SeqJEPA) -> None:
+        super().__init__()
+        self.model = model
+        self.target_encoder = add_target_network(self, "encoder", model.encoder).eval()
+
+    @property
+    def in_keys(self):  # noqa: D102
+        return [self.tensor_keys.views, self.tensor_keys.actions]
+
+    def _forward_value_estimator_keys(self, **kwargs) -> None:
+        pass
+
+    def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
+        views, actions = tensordict.get(self.tensor_keys.views), tensordict.get(self.tensor_keys.actions)
+        observed, target_view = views[:, :-1], views[:, -1]
+        aggregate = self.model.aggregate(observed, actions[:, :-1])
+        predicted = self.model.predict(aggregate, actions[:, -1])
+        with torch.no_grad():
+            target = self.target_encoder(target_view)
+        cosine = F.cosine_similarity(predicted, target, dim=-1)
+        return TensorDict({
+            "loss_prediction": (1.0 - cosine).mean(),
+            "target_std": F.normalize(target, dim=-1).std(dim=0).mean().detach(),  # collapse watch
+        }, batch_size=[])
