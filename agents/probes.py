@@ -92,3 +92,44 @@ def run_probes(
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, is_pad: torch.Tensor) -> torch.Tensor:
     real = (~is_pad.bool()).unsqueeze(-1).to(prediction.dtype)
     return ((prediction - target).square() * real).sum() / (real.sum() * prediction.shape[-1]).clamp_min(1.0)
+
+
+def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, *,
+                          steps: int = 500, lr: float = 1e-2, batch_size: int = 256) -> float:
+    """Top-1 accuracy on (test_x, test_y) of a linear classifier trained on frozen features (train_x, train_y)."""
+    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)  # standardised features: one lr fits all encoders
+    probe = nn.Linear(train_x.shape[1], int(max(train_y.max(), test_y.max())) + 1)
+    optimizer = torch.optim.Adam(probe.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        idx = torch.randint(len(train_x), (min(batch_size, len(train_x)),), generator=generator)
+        loss = nn.functional.cross_entropy(probe((train_x[idx] - mean) / std), train_y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        return (probe((test_x - mean) / std).argmax(-1) == test_y).float().mean().item()
+
+
+def r2_score(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """Coefficient of determination, averaged uniformly over output dimensions (as scikit-learn)."""
+    residual = (target - prediction).square().sum(0)
+    total = (target - target.mean(0)).square().sum(0).clamp_min(1e-12)
+    return (1.0 - residual / total).mean().item()
+
+
+def regression_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, *,
+                  hidden_dim: int = 256, steps: int = 1000, lr: float = 1e-3, batch_size: int = 256) -> float:
+    """R² on the test set of an MLP regressor (2 hidden layers) trained on frozen features."""
+    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
+    head = _head(train_x.shape[1], train_y.shape[1], hidden_dim)
+    optimizer = torch.optim.Adam(head.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        idx = torch.randint(len(train_x), (min(batch_size, len(train_x)),), generator=generator)
+        loss = (head((train_x[idx] - mean) / std) - train_y[idx]).square().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        return r2_score(head((test_x - mean) / std), test_y)

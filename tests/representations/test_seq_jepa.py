@@ -1,0 +1,80 @@
+"""seq-JEPA: token/action shapes, the zero action slot, the no-action ablation, loss and EMA."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from tensordict import TensorDict
+from torchrl.objectives import SoftUpdate
+
+from representations.seq_jepa import SeqJEPA, SeqJEPALoss
+
+TINY = dict(feature_dim=16, channels=(4, 8), action_embed_dim=8, layers=1, heads=2, predictor_hidden_dim=32)
+
+
+def views(b=4, k=4, s=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (b, k, 3, s, s), generator=g, dtype=torch.uint8)
+
+
+def test_shapes_of_encodings_aggregate_and_prediction():
+    model = SeqJEPA(4, **TINY).eval()
+    v = views()
+    assert model.encoder(v).shape == (4, 4, 16)
+    c = model.aggregate(v[:, :3], torch.randn(4, 2, 4))
+    assert c.shape == (4, 16 + 8) and model.aggregate_dim == 24
+    assert model.predict(c, torch.randn(4, 4)).shape == (4, 16)
+    with pytest.raises(ValueError, match="3 views need 2 actions between them, got 3"):
+        model.aggregate(v[:, :3], torch.randn(4, 3, 4))
+
+
+def test_actions_condition_the_aggregate_unless_ablated():
+    torch.manual_seed(0)
+    v, a = views(), torch.randn(4, 2, 4)
+    model = SeqJEPA(4, **TINY).eval()
+    assert not torch.allclose(model.aggregate(v[:, :3], a), model.aggregate(v[:, :3], a + 1.0))
+    ablated = SeqJEPA(4, action_conditioning=False, **TINY).eval()
+    torch.testing.assert_close(ablated.aggregate(v[:, :3], a), ablated.aggregate(v[:, :3], a + 1.0))
+    torch.testing.assert_close(ablated.predict(torch.zeros(4, 24), a[:, 0]), ablated.predict(torch.zeros(4, 24), a[:, 1]))
+
+
+def test_single_view_has_only_its_zero_action_slot():
+    model = SeqJEPA(4, **TINY).eval()
+    assert model.aggregate(views()[:, :1], torch.zeros(4, 0, 4)).shape == (4, 24)
+
+
+def test_loss_is_one_minus_cosine_to_the_ema_target():
+    torch.manual_seed(0)
+    model = SeqJEPA(4, **TINY).eval()
+    loss = SeqJEPALoss(model)
+    td = TensorDict({"views": views(k=4), "actions": torch.randn(4, 3, 4)}, [4])
+    out = loss(td)
+    predicted = model.predict(model.aggregate(td["views"][:, :3], td["actions"][:, :2]), td["actions"][:, 2])
+    target = model.encoder(td["views"][:, 3])  # the target copy still equals the online encoder
+    expected = (1 - F.cosine_similarity(predicted, target, dim=-1)).mean()
+    assert out["loss_prediction"].item() == pytest.approx(expected.item(), rel=1e-5)
+    out["loss_prediction"].backward()
+    assert all(p.grad is None for p in loss.target_encoder.parameters())
+    updater = SoftUpdate(loss, eps=0.996)
+    before = loss.target_encoder.net[0].weight.detach().clone()
+    with torch.no_grad():
+        model.encoder.net[0].weight.add_(1.0)
+    updater.step()
+    torch.testing.assert_close(loss.target_encoder.net[0].weight, 0.996 * before + 0.004 * model.encoder.net[0].weight.detach())
+
+
+def test_probe_metrics_on_planted_data():
+    from agents.probes import linear_probe_accuracy, r2_score, regression_r2
+
+    # R² by hand: target [1, 2, 3], prediction [1, 2, 4]: 1 − 1 / 2 = 0.5
+    assert r2_score(torch.tensor([[1.0], [2.0], [4.0]]), torch.tensor([[1.0], [2.0], [3.0]])) == pytest.approx(0.5)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 5, generator=g)
+    labels = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()  # 4 linearly separable classes
+    assert linear_probe_accuracy(x[:300], labels[:300], x[300:], labels[300:], steps=500) > 0.8  # chance: 0.25
+    shuffled = labels[torch.randperm(400, generator=g)]
+    assert linear_probe_accuracy(x[:300], shuffled[:300], x[300:], shuffled[300:], steps=500) < 0.45
+    y = torch.stack([x[:, 2] * 2.0, x[:, 3] - x[:, 4]], dim=1)
+    assert regression_r2(x[:300], y[:300], x[300:], y[300:], steps=800, hidden_dim=32) > 0.9
+    noise = torch.randn(400, 2, generator=g)
+    assert regression_r2(x[:300], noise[:300], x[300:], noise[300:], steps=200, hidden_dim=32) < 0.2
