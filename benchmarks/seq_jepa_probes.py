@@ -1,0 +1,62 @@
+"""seq-JEPA's claims at small scale: action conditioning lifts equivariance while top-1 holds, and
+more views at evaluation raise top-1.
+
+    python -m benchmarks.seq_jepa_probes --seeds 0 -- train.steps=1500 train.batch_size=64
+
+Runs ``python -m agents.pretrain representation=seq_jepa <variant> <overrides> seed=<s>`` for the
+variants "action conditioning" and "no action conditioning" (the paper's ablation) and tables the
+frozen probes of each: linear top-1 of the aggregate of M_val views, R² of the relative rotation
+(pair of view encodings) and of the individual rotation (one encoding). Writes
+``benchmarks/results/seq_jepa_probes_<label>.{md,json}``.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from benchmarks.report import write_report
+from benchmarks.zeroshot_quality import mean_se, run_seeds, split_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = {"seq-JEPA": ["representation.action_conditioning=true"],
+            "seq-JEPA w/o action conditioning": ["representation.action_conditioning=false"]}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv, own, overrides = split_overrides(argv)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--label", default="views3d_cpu")
+    parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/seq_jepa_probes"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
+    args = parser.parse_args(own)
+    root = Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    started = time.time()
+    runs = {}
+    for name, variant in VARIANTS.items():
+        per_seed, _ = run_seeds(["representation=seq_jepa", *variant, *overrides], args.seeds,
+                                root / name.replace(" ", "_").replace("/", ""), entry="agents.pretrain", result_key=None)
+        if per_seed:
+            runs[name] = per_seed
+    if not runs:
+        raise SystemExit(f"no run finished; logs under {root}")
+    keys = [k for k in next(iter(next(iter(runs.values())).values())) if k.startswith(("top1", "relative_rotation", "rotation"))]
+    lines = [f"# seq-JEPA probes: {args.label}", "", f"Command: `python -m benchmarks.seq_jepa_probes {' '.join(argv)}`", "",
+             f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. "
+             "Test split; mean ± s.e. over seeds where there are several.", "",
+             "| variant | " + " | ".join(keys) + " | training s |", "|---" * (len(keys) + 2) + "|"]
+    summary = {}
+    for name, per_seed in runs.items():
+        cells = []
+        for key in [*keys, "training_seconds"]:
+            mu, se = mean_se([r[key] for r in per_seed.values()])
+            summary.setdefault(name, {})[key] = [mu, se, len(per_seed)]
+            cells.append(f"{mu:.3f} ± {se:.3f}" if len(per_seed) > 1 else f"{mu:.3f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    write_report(args.out, f"seq_jepa_probes_{args.label}", lines, {"runs": runs, "summary": summary})
+    return summary
+
+
+if __name__ == "__main__":
+    main()
