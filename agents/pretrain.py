@@ -38,23 +38,27 @@ MODEL_KEYS = ("feature_dim", "channels", "action_embed_dim", "layers", "heads", 
 
 @torch.no_grad()
 def frozen_features(model: SeqJEPA, data: TensorDict, m_views: int, device: torch.device, chunk: int = 256) -> dict[str, torch.Tensor]:
-    """Per instance: the aggregate of its first ``m_views`` views, the pair encoding of views 0 and 1
-    and the encoding of view 0, with the probe targets (label, relative and absolute rotation)."""
+    """Probe inputs and targets on the frozen model: per instance, the aggregate of its first
+    ``m_views`` views (with its label); per pair of views (0, 1), (2, 3), ... the concatenated pair
+    of encodings (with their relative rotation); per view its encoding (with its rotation)."""
     out: dict[str, list[torch.Tensor]] = {k: [] for k in ("aggregate", "pair", "single")}
+    total = data["pixels"].shape[1]
+    pairs = total // 2
     for start in range(0, len(data), chunk):
         part = data[start:start + chunk]
-        order = torch.arange(max(m_views, 2)).expand(len(part), -1)
-        seq = sequence_batch(part, torch.arange(len(part)), order).to(device)
-        encodings = model.encoder(seq["views"])  # [B, K, F]
+        seq = sequence_batch(part, torch.arange(len(part)), torch.arange(total).expand(len(part), -1)).to(device)
+        encodings = model.encoder(seq["views"])  # [B, V, F], views in stored order
         out["aggregate"].append(model.aggregate(seq["views"][:, :m_views], seq["actions"][:, :m_views - 1],
                                                 view_features=encodings[:, :m_views]).cpu())
-        out["pair"].append(encodings[:, :2].flatten(1).cpu())
-        out["single"].append(encodings[:, 0].cpu())
-    features = {k: torch.cat(v) for k, v in out.items()}
-    features["label"] = data["label"]
-    features["relative_rotation"] = relative_rotation(data["rotation"][:, 0], data["rotation"][:, 1])
-    features["rotation"] = data["rotation"][:, 0]
-    return features
+        out["pair"].append(encodings[:, : 2 * pairs].reshape(len(part) * pairs, -1).cpu())
+        out["single"].append(encodings.reshape(-1, encodings.shape[-1]).cpu())
+    rotation = data["rotation"]
+    return {
+        **{k: torch.cat(v) for k, v in out.items()},
+        "label": data["label"],
+        "relative_rotation": relative_rotation(rotation[:, 0:2 * pairs:2], rotation[:, 1:2 * pairs:2]).reshape(-1, 4),
+        "rotation": rotation.reshape(-1, 4),
+    }
 
 
 def run_probes(model: SeqJEPA, train: TensorDict, test: TensorDict, eval_views: list[int], probe_cfg, device) -> dict[str, float]:

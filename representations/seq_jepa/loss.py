@@ -3,7 +3,9 @@
 Input per sample: ``views`` [M + 1, 3, S, S] — M observed views then the target view — and
 ``actions`` [M, A], action i leading from view i to view i + 1 (the last one leads to the target).
 The target encoder is an EMA copy of the view encoder (official: fixed decay 0.996, torchrl's
-``SoftUpdate``), in eval mode (its BatchNorm uses running statistics).
+``SoftUpdate``). As in the official code it runs in the loss's mode: during training its BatchNorm
+normalises with the batch's statistics (as BYOL's target does), which is part of what keeps the
+encodings from collapsing to one point.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ class SeqJEPALoss(LossModule):
     def __init__(self, model: SeqJEPA) -> None:
         super().__init__()
         self.model = model
-        self.target_encoder = add_target_network(self, "encoder", model.encoder).eval()
+        self.target_encoder = add_target_network(self, "encoder", model.encoder)
 
     @property
     def in_keys(self):  # noqa: D102
@@ -51,7 +53,7 @@ class SeqJEPALoss(LossModule):
         aggregate = self.model.aggregate(observed, actions[:, :-1])
         predicted = self.model.predict(aggregate, actions[:, -1])
         with torch.no_grad():
-            target = self.target_encoder(target_view)
+            target = self.target_encoder.train(self.training)(target_view)  # not a registered child: follow our mode
         cosine = F.cosine_similarity(predicted, target, dim=-1)
         return TensorDict({
             "loss_prediction": (1.0 - cosine).mean(),
