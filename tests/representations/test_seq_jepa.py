@@ -45,10 +45,11 @@ def test_single_view_has_only_its_zero_action_slot():
 
 def test_loss_is_one_minus_cosine_to_the_ema_target():
     torch.manual_seed(0)
-    model = SeqJEPA(4, **TINY).eval()
-    loss = SeqJEPALoss(model)
+    model = SeqJEPA(4, **TINY)
+    loss = SeqJEPALoss(model).eval()  # eval: BatchNorm with running statistics, online and target alike
     td = TensorDict({"views": views(k=4), "actions": torch.randn(4, 3, 4)}, [4])
     out = loss(td)
+    assert not loss.target_encoder.training
     predicted = model.predict(model.aggregate(td["views"][:, :3], td["actions"][:, :2]), td["actions"][:, 2])
     target = model.encoder(td["views"][:, 3])  # the target copy still equals the online encoder
     expected = (1 - F.cosine_similarity(predicted, target, dim=-1)).mean()
@@ -78,3 +79,15 @@ def test_probe_metrics_on_planted_data():
     assert regression_r2(x[:300], y[:300], x[300:], y[300:], steps=800, hidden_dim=32) > 0.9
     noise = torch.randn(400, 2, generator=g)
     assert regression_r2(x[:300], noise[:300], x[300:], noise[300:], steps=200, hidden_dim=32) < 0.2
+
+
+def test_target_encoder_normalises_with_batch_statistics_while_training():
+    """As the official code (and BYOL): the target's BatchNorm follows the loss's mode."""
+    torch.manual_seed(0)
+    loss = SeqJEPALoss(SeqJEPA(4, **TINY)).train()
+    td = TensorDict({"views": views(k=4), "actions": torch.randn(4, 3, 4)}, [4])
+    loss(td)
+    assert loss.target_encoder.training
+    batch_stats = loss.target_encoder(td["views"][:, 3])
+    running_stats = loss.target_encoder.eval()(td["views"][:, 3])
+    assert not torch.allclose(batch_stats, running_stats)
