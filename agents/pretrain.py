@@ -61,17 +61,19 @@ def frozen_features(model: SeqJEPA, data: TensorDict, m_views: int, device: torc
     }
 
 
-def run_probes(model: SeqJEPA, train: TensorDict, test: TensorDict, eval_views: list[int], probe_cfg, device) -> dict[str, float]:
+def run_probes(model: SeqJEPA, train: TensorDict, val: TensorDict, test: TensorDict, eval_views: list[int], probe_cfg,
+               device) -> dict[str, float]:
+    """Probes fit on the train split, selected on the validation split (regressors), scored on the test split."""
     model.eval()
     results = {}
     for m in eval_views:
         tr, te = frozen_features(model, train, m, device), frozen_features(model, test, m, device)
         results[f"top1_views{m}"] = linear_probe_accuracy(tr["aggregate"], tr["label"], te["aggregate"], te["label"],
                                                           steps=probe_cfg.steps)
-    results["relative_rotation_r2"] = regression_r2(tr["pair"], tr["relative_rotation"], te["pair"], te["relative_rotation"],
-                                                    hidden_dim=probe_cfg.hidden_dim, steps=probe_cfg.steps)
-    results["rotation_r2"] = regression_r2(tr["single"], tr["rotation"], te["single"], te["rotation"],
-                                           hidden_dim=probe_cfg.hidden_dim, steps=probe_cfg.steps)
+    va = frozen_features(model, val, 1, device) if len(val) else None  # tiny datasets may have no validation split
+    for name, x, y in (("relative_rotation_r2", "pair", "relative_rotation"), ("rotation_r2", "single", "rotation")):
+        results[name] = regression_r2(tr[x], tr[y], te[x], te[y], val_x=va[x] if va else None, val_y=va[y] if va else None,
+                                      hidden_dim=probe_cfg.hidden_dim, steps=probe_cfg.steps)
     return results
 
 
@@ -133,7 +135,7 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
 
     # 4. Frozen probes on the test split, 5. checkpoint and results.
     final = checkpoint(steps)
-    probes = run_probes(model, train, test, list(cfg.eval.views), cfg.probe, device)
+    probes = run_probes(model, train, val, test, list(cfg.eval.views), cfg.probe, device)
     logger.log({f"probe/{k}": v for k, v in probes.items()}, steps)
     logger.close()
     results = {"step": steps, **probes, "training_seconds": training_seconds, "views": rep.views,

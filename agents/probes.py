@@ -10,6 +10,7 @@ MLP on the flat features, trained with Adam on training windows and scored on va
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -119,17 +120,28 @@ def r2_score(prediction: torch.Tensor, target: torch.Tensor) -> float:
 
 
 def regression_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, *,
-                  hidden_dim: int = 256, steps: int = 1000, lr: float = 1e-3, batch_size: int = 256) -> float:
-    """R² on the test set of an MLP regressor (2 hidden layers) trained on frozen features."""
+                  val_x: torch.Tensor | None = None, val_y: torch.Tensor | None = None, hidden_dim: int = 256,
+                  steps: int = 1000, lr: float = 1e-3, batch_size: int = 256, eval_every: int = 100) -> float:
+    """Test R² of an MLP regressor (2 hidden layers) trained on frozen features. With a validation
+    set the head is taken at its best validation R² (checked every ``eval_every`` steps), so a probe
+    that overfits a small training set does not report its overfitted state."""
     mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
     head = _head(train_x.shape[1], train_y.shape[1], hidden_dim)
     optimizer = torch.optim.Adam(head.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(0)
-    for _ in range(steps):
+    best_val, best_state = -math.inf, None
+    for step in range(1, steps + 1):
         idx = torch.randint(len(train_x), (min(batch_size, len(train_x)),), generator=generator)
         loss = (head((train_x[idx] - mean) / std) - train_y[idx]).square().mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if val_x is not None and (step % eval_every == 0 or step == steps):
+            with torch.no_grad():
+                score = r2_score(head((val_x - mean) / std), val_y)
+            if score > best_val:
+                best_val, best_state = score, {k: v.clone() for k, v in head.state_dict().items()}
+    if best_state is not None:
+        head.load_state_dict(best_state)
     with torch.no_grad():
         return r2_score(head((test_x - mean) / std), test_y)

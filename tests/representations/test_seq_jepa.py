@@ -79,6 +79,11 @@ def test_probe_metrics_on_planted_data():
     assert regression_r2(x[:300], y[:300], x[300:], y[300:], steps=800, hidden_dim=32) > 0.9
     noise = torch.randn(400, 2, generator=g)
     assert regression_r2(x[:300], noise[:300], x[300:], noise[300:], steps=200, hidden_dim=32) < 0.2
+    # a wide head on few samples overfits noise (test R² < 0); picked on a validation split it stays near 0
+    overfit = regression_r2(x[:60], noise[:60], x[300:], noise[300:], steps=3000, hidden_dim=256, eval_every=10)
+    selected = regression_r2(x[:60], noise[:60], x[300:], noise[300:], val_x=x[200:300], val_y=noise[200:300], steps=3000,
+                             hidden_dim=256, eval_every=10)
+    assert overfit < -0.2 and selected > overfit + 0.2
 
 
 def test_target_encoder_normalises_with_batch_statistics_while_training():
