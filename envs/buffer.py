@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,24 @@ def atomic_dir(out_dir: str | os.PathLike, *, marker: str = "layout.json") -> It
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def params_digest(params: Mapping) -> str:
+    """16 hex digits identifying a set of generation parameters (the cache folder key)."""
+    return hashlib.blake2b(json.dumps(dict(params), sort_keys=True).encode(), digest_size=16).hexdigest()[:16]
+
+
+def cached_tensordict(folder: Path, build: Callable[[], TensorDict], *, marker: str, describe: Mapping) -> tuple[TensorDict, bool]:
+    """The memory-mapped TensorDict in ``folder/data``: made by ``build()`` and written atomically
+    (``marker`` holds ``describe`` and the row count) the first time, loaded afterwards.
+    Returns (data, whether it came from the cache)."""
+    cached = (folder / marker).is_file()
+    if not cached:
+        td = build()
+        with atomic_dir(folder, marker=marker) as tmp:
+            td.memmap(prefix=str(tmp / "data"))
+            (tmp / marker).write_text(json.dumps(dict(describe, rows=int(td.batch_size[0])), indent=1))
+    return TensorDict.load_memmap(str(folder / "data")), cached
 
 
 # ---------------------------------------------------------------------------------------- buffers

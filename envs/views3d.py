@@ -27,8 +27,6 @@ Cache (``<cache_dir>/views3d/<hash>/``, :func:`load_views3d`): ``data/`` a memor
 from __future__ import annotations
 
 import colorsys
-import hashlib
-import json
 import logging
 import math
 import time
@@ -42,7 +40,7 @@ import torch
 from tensordict import TensorDict
 from tqdm import tqdm
 
-from envs.buffer import atomic_dir
+from envs.buffer import cached_tensordict, params_digest
 from envs.common import cfg_get
 from envs.render import apply_cheap_render_settings, make_renderer
 
@@ -630,8 +628,7 @@ def _params(data_cfg: Any) -> dict[str, Any]:
 
 
 def _cache_dir_for(cache_dir: Path, params: dict[str, Any]) -> Path:
-    digest = hashlib.blake2b(json.dumps(params, sort_keys=True).encode(), digest_size=16).hexdigest()
-    return cache_dir / "views3d" / digest[:16]
+    return cache_dir / "views3d" / params_digest(params)
 
 
 def load_views3d(cfg: Any) -> tuple[TensorDict, TensorDict, TensorDict, dict[str, Any]]:
@@ -647,25 +644,17 @@ def load_views3d(cfg: Any) -> tuple[TensorDict, TensorDict, TensorDict, dict[str
     params = _params(data_cfg)
     cache_dir = Path(str(cfg_get(data_cfg, "cache_dir", "~/.cache/jepa_rl"))).expanduser()
     out_dir = _cache_dir_for(cache_dir, params)
-    cached = (out_dir / _MARKER).is_file()
     t0 = time.perf_counter()
-    if cached:
-        log.info("views3d: loading cached %s", out_dir)
-    else:
-        log.info("views3d: generating %s -> %s", params, out_dir)
-        td = generate_views3d(
-            classes=params["classes"],
-            instances_per_class=params["instances_per_class"],
-            views_per_instance=params["views_per_instance"],
-            image_size=params["image_size"],
-            seed=params["seed"],
-            color_actions=params["color_actions"],
-            progress=bool(cfg_get(data_cfg, "progress", True)),
-        )
-        with atomic_dir(out_dir, marker=_MARKER) as tmp:
-            td.memmap(prefix=str(tmp / "data"))
-            (tmp / _MARKER).write_text(json.dumps(dict(params, instances=int(td.batch_size[0])), indent=1))
-    data = TensorDict.load_memmap(str(out_dir / "data"))
+    log.info("views3d: %s %s", "loading" if (out_dir / _MARKER).is_file() else f"generating {params} ->", out_dir)
+    data, cached = cached_tensordict(out_dir, lambda: generate_views3d(
+        classes=params["classes"],
+        instances_per_class=params["instances_per_class"],
+        views_per_instance=params["views_per_instance"],
+        image_size=params["image_size"],
+        seed=params["seed"],
+        color_actions=params["color_actions"],
+        progress=bool(cfg_get(data_cfg, "progress", True)),
+    ), marker=_MARKER, describe=params)
     train_idx, val_idx, test_idx = split_by_instance(
         data.get("label"),
         val_fraction=float(cfg_get(data_cfg, "val_fraction", 0.1)),

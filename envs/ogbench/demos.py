@@ -25,8 +25,6 @@ Cache (``<cache_dir>/ogbench/demos/<env id>-<hash>/``): ``data/`` a memory-mappe
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 import warnings
@@ -39,7 +37,7 @@ import torch
 from tensordict import TensorDict
 from tqdm import tqdm
 
-from envs.buffer import DatasetError, atomic_dir
+from envs.buffer import DatasetError, cached_tensordict, params_digest
 from envs.common import cfg_get
 from envs.demos import DemoBuffer, split_by_episode
 from envs.ogbench._rng import private_global_rng
@@ -273,8 +271,7 @@ def _params(dataset_cfg: Any) -> dict[str, Any]:
 
 
 def _cache_dir_for(cache_dir: Path, params: dict[str, Any]) -> Path:
-    digest = hashlib.blake2b(json.dumps(params, sort_keys=True).encode(), digest_size=16).hexdigest()
-    return cache_dir / "ogbench" / "demos" / f"{params['env_id']}-{digest[:16]}"
+    return cache_dir / "ogbench" / "demos" / f"{params['env_id']}-{params_digest(params)}"
 
 
 def load_demonstrations(cfg: Any) -> tuple[DemoBuffer, DemoBuffer | None, dict[str, Any]]:
@@ -291,25 +288,17 @@ def load_demonstrations(cfg: Any) -> tuple[DemoBuffer, DemoBuffer | None, dict[s
     params = _params(dataset_cfg)
     cache_dir = Path(str(cfg_get(dataset_cfg, "cache_dir", "~/.cache/jepa_rl"))).expanduser()
     out_dir = _cache_dir_for(cache_dir, params)
-    cached = (out_dir / _MARKER).is_file()
     t0 = time.perf_counter()
-    if cached:
-        log.info("demos %s: loading cached %s", params["env_id"], out_dir)
-    else:
-        log.info("demos %s: generating %s -> %s", params["env_id"], params, out_dir)
-        td = collect_demonstrations(
-            params["env_id"],
-            episodes_per_task=params["episodes_per_task"],
-            seed=params["seed"],
-            noise=params["noise"],
-            max_episode_steps=params["max_episode_steps"],
-            progress=bool(cfg_get(dataset_cfg, "progress", True)),
-            pixels=params.get("pixels"),
-        )
-        with atomic_dir(out_dir, marker=_MARKER) as tmp:
-            td.memmap(prefix=str(tmp / "data"))
-            (tmp / _MARKER).write_text(json.dumps(dict(params, steps=int(td.batch_size[0])), indent=1))
-    data = TensorDict.load_memmap(str(out_dir / "data"))
+    log.info("demos %s: %s %s", params["env_id"], "loading" if (out_dir / _MARKER).is_file() else f"generating {params} ->", out_dir)
+    data, cached = cached_tensordict(out_dir, lambda: collect_demonstrations(
+        params["env_id"],
+        episodes_per_task=params["episodes_per_task"],
+        seed=params["seed"],
+        noise=params["noise"],
+        max_episode_steps=params["max_episode_steps"],
+        progress=bool(cfg_get(dataset_cfg, "progress", True)),
+        pixels=params.get("pixels"),
+    ), marker=_MARKER, describe=params)
 
     chunk = int(cfg_get(dataset_cfg, "chunk", 30))
     batch_size = int(cfg_get(dataset_cfg, "batch_size", 128))
