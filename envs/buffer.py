@@ -3,8 +3,10 @@
 * :class:`DatasetError` — the one error type for unusable dataset files (a ``ValueError``);
 * :func:`write_npz` — atomic, reproducible ``np.savez_compressed``-compatible writer;
 * :func:`npz_member_header` — shape/dtype of an ``.npz`` member without reading its data;
+* :func:`npz_key_shapes` — every member's shape, with one clear error for unusable files;
 * :func:`file_hash` — content hash used to key on-disk caches;
 * :func:`atomic_dir` — build a cache directory under a temp name and rename it into place;
+* :func:`cached_tensordict`, :func:`params_digest` — generate-once, memory-mapped caches;
 * :class:`OfflineReplayBuffer` — read-only TorchRL ``TensorDictReplayBuffer`` over memory-mapped
   arrays, sampled uniformly over the *valid* transitions with a fast ``gather`` path.
 """
@@ -31,6 +33,9 @@ __all__ = [
     "DatasetError",
     "write_npz",
     "npz_member_header",
+    "npz_key_shapes",
+    "cached_tensordict",
+    "params_digest",
     "file_hash",
     "atomic_dir",
     "ValidTransitionSampler",
@@ -79,6 +84,36 @@ def npz_member_header(npz, key: str) -> tuple[tuple[int, ...], np.dtype]:
         else:
             shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
     return tuple(shape), dtype
+
+
+def npz_key_shapes(
+    path: Path,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    *,
+    label: str,
+    hint: str,
+    missing_message: Callable[[list[str], set[str]], str] | None = None,
+) -> dict[str, tuple[int, ...]]:
+    """``{key: shape}`` of an .npz file's arrays (headers only, no data read). An empty, non-npz or
+    corrupt file, or a missing ``required`` key, raises one :class:`DatasetError` naming ``label path``
+    and ``hint``; ``missing_message(missing, keys)`` may word the missing-key error instead."""
+    if path.stat().st_size == 0:
+        raise DatasetError(f"{label} {path} is empty (0 bytes). {hint}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if not hasattr(npz, "files"):
+                raise DatasetError(f"{label} {path} holds a single array, not an .npz archive. {hint}")
+            keys = set(npz.files)
+            missing = [k for k in required if k not in keys]
+            if missing:
+                raise DatasetError(missing_message(missing, keys) if missing_message else
+                                   f"{label} {path} lacks key(s) {missing} (has {sorted(keys)}). {hint}")
+            return {k: npz_member_header(npz, k)[0] for k in (*required, *optional) if k in keys}
+    except DatasetError:
+        raise
+    except Exception as exc:  # BadZipFile, truncated archive, bad .npy headers, ...
+        raise DatasetError(f"{label} {path} is corrupted or not an .npz file ({type(exc).__name__}: {exc}). {hint}") from exc
 
 
 def read_npz_member(npz, key: str, path: Path, *, kind: str, fix: str) -> np.ndarray:

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from envs.buffer import DatasetError, npz_member_header, write_npz
+from envs.buffer import DatasetError, npz_key_shapes, write_npz
 from envs.dmc.env import PixelRenderer, make_scaled_env
 from envs.dmc.tasks import DOMAIN_ALIASES, get_domain
 
@@ -103,33 +103,18 @@ def check_episode_header(path: str | os.PathLike, suite, *, pixels: bool = False
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"Episode file {path} does not exist. {_fix_hint(path)}")
-    if path.stat().st_size == 0:
-        raise DatasetError(f"Episode file {path} is empty (0 bytes). {_fix_hint(path)}")
     required = (*REQUIRED_KEYS, "pixels") if pixels else REQUIRED_KEYS
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not hasattr(npz, "files"):
-                raise DatasetError(f"Episode file {path} holds a single array, not an .npz archive. {_fix_hint(path)}")
-            keys = set(npz.files)
-            missing = [k for k in required if k not in keys]
-            if missing == ["pixels"]:
-                raise DatasetError(
-                    f"Episode file {path} has no 'pixels' (needed for obs=pixels; official ExoRL files are state-only). "
+
+    def missing_message(missing: list[str], keys: set[str]) -> str:
+        if missing == ["pixels"]:
+            return (f"Episode file {path} has no 'pixels' (needed for obs=pixels; official ExoRL files are state-only). "
                     f"Fix: render them into the files (TD-JEPA scripts/data_processing/exorl/update_data.py --save_rgb), "
-                    f"or set dataset.source=collected to collect episodes with pixels locally."
-                )
-            if missing:
-                raise DatasetError(
-                    f"Episode file {path} lacks key(s) {missing} (has {sorted(keys)}); an ExoRL episode needs "
-                    f"{list(required)}. {_fix_hint(path)}"
-                )
-            shapes = {k: npz_member_header(npz, k)[0] for k in (*REQUIRED_KEYS, *OPTIONAL_KEYS) if k in keys}
-    except DatasetError:
-        raise
-    except Exception as exc:  # BadZipFile, truncated archive, bad .npy headers, ...
-        raise DatasetError(
-            f"Episode file {path} is corrupted or not an .npz file ({type(exc).__name__}: {exc}). {_fix_hint(path)}"
-        ) from exc
+                    f"or set dataset.source=collected to collect episodes with pixels locally.")
+        return (f"Episode file {path} lacks key(s) {missing} (has {sorted(keys)}); an ExoRL episode needs "
+                f"{list(required)}. {_fix_hint(path)}")
+
+    shapes = npz_key_shapes(path, required, OPTIONAL_KEYS, label="Episode file", hint=_fix_hint(path),
+                            missing_message=missing_message)
 
     rows = shapes["observation"][0] if shapes["observation"] else 0
     if rows < 2:

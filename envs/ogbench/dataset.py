@@ -31,7 +31,7 @@ import numpy as np
 import ogbench  # noqa: F401
 from tqdm import trange
 
-from envs.buffer import DatasetError, npz_member_header, write_npz
+from envs.buffer import DatasetError, npz_key_shapes, write_npz
 from envs.ogbench._rng import private_global_rng
 from envs.ogbench.names import DatasetSpec, parse_name
 
@@ -262,26 +262,10 @@ def check_dataset_header(path: str | os.PathLike, suite) -> dict[str, tuple[int,
             f"Dataset file {path} does not exist. Fix: put the official file there, or set "
             f"dataset.source=generated (or auto) to generate one."
         )
-    if path.stat().st_size == 0:
-        raise DatasetError(f"Dataset file {path} is empty (0 bytes). {_fix_hint(path)}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not hasattr(npz, "files"):
-                raise DatasetError(f"Dataset file {path} holds a single array, not an .npz archive. {_fix_hint(path)}")
-            keys = set(npz.files)
-            missing = [k for k in REQUIRED_KEYS if k not in keys]
-            if missing:
-                raise DatasetError(
-                    f"Dataset file {path} lacks key(s) {missing} (has {sorted(keys)}); an OGBench file needs "
-                    f"{list(REQUIRED_KEYS)}. {_fix_hint(path)}"
-                )
-            shapes = {k: npz_member_header(npz, k)[0] for k in (*REQUIRED_KEYS, *OPTIONAL_KEYS) if k in keys}
-    except DatasetError:
-        raise
-    except Exception as exc:  # BadZipFile, truncated archive, bad .npy headers, ...
-        raise DatasetError(
-            f"Dataset file {path} is corrupted or not an .npz file ({type(exc).__name__}: {exc}). {_fix_hint(path)}"
-        ) from exc
+    shapes = npz_key_shapes(
+        path, REQUIRED_KEYS, OPTIONAL_KEYS, label="Dataset file", hint=_fix_hint(path),
+        missing_message=lambda missing, keys: (f"Dataset file {path} lacks key(s) {missing} (has {sorted(keys)}); an OGBench "
+                                               f"file needs {list(REQUIRED_KEYS)}. {_fix_hint(path)}"))
 
     n = shapes["terminals"][0] if shapes["terminals"] else 0
     if n == 0:
