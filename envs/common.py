@@ -15,7 +15,7 @@ import torch
 from tensordict import TensorDictBase
 from torchrl.envs import EnvBase
 
-__all__ = ["TaskSuite", "cfg_get", "episode_last_rows", "sample_future_rows"]
+__all__ = ["TaskSuite", "cfg_get", "cfg_options", "episode_last_rows", "sample_future_rows"]
 
 
 def cfg_get(cfg: Any, key: str, default: Any = None) -> Any:
@@ -33,6 +33,11 @@ def cfg_get(cfg: Any, key: str, default: Any = None) -> Any:
     else:
         value = getattr(cfg, key, default)
     return default if value is None else value
+
+
+def cfg_options(cfg: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The entries of ``keys`` that ``cfg`` sets (not missing, not ``None``): optional constructor kwargs."""
+    return {key: value for key in keys if (value := cfg_get(cfg, key)) is not None}
 
 
 def episode_last_rows(terminals: torch.Tensor) -> torch.Tensor:

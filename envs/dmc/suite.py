@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tensordict import TensorDictBase
 
-from envs.common import TaskSuite, cfg_get
+from envs.common import TaskSuite, cfg_get, cfg_options
 from envs.dmc.env import DMCEnv, check_obs_type
 from envs.dmc.point_mass_maze import maze_reward
 from envs.dmc.tasks import DomainSpec, get_domain, load_dmc, make_reward_physics
@@ -64,12 +64,8 @@ class DMCTaskSuite(TaskSuite):
         domain = cfg_get(env_cfg, "domain")
         if domain is None:
             raise ValueError("env config for family 'dmc' needs a 'domain', e.g. 'walker' or 'point_mass_maze'")
-        kwargs = {}
-        for key in ("obs", "max_episode_steps", "frame_stack", "render_size", "cheap_render", "video_size"):
-            value = cfg_get(env_cfg, key)
-            if value is not None:
-                kwargs[key] = value
-        return cls(domain, **kwargs)
+        return cls(domain, **cfg_options(env_cfg, ("obs", "max_episode_steps", "frame_stack", "render_size", "cheap_render",
+                                                   "video_size")))
 
     # ------------------------------------------------------------------ TaskSuite API
     @property

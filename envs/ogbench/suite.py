@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from tensordict import TensorDictBase
 
-from envs.common import TaskSuite, cfg_get
+from envs.common import TaskSuite, cfg_get, cfg_options
 from envs.ogbench.env import OGBenchEnv, task_index
 from envs.ogbench.names import DatasetSpec, parse_name
 
@@ -90,11 +90,10 @@ class OGBenchTaskSuite(TaskSuite):
         name = cfg_get(env_cfg, "name")
         if name is None:
             raise ValueError("env config for family 'ogbench' needs a 'name', e.g. 'pointmaze-medium-navigate'")
-        kwargs = {}
-        for key in ("render_size", "max_episode_steps", "success_timing", "terminate_at_goal", "cheap_render", "pixels"):
-            value = cfg_get(env_cfg, key)
-            if value is not None:
-                kwargs[key] = tuple(value) if key == "render_size" and not isinstance(value, int) else value
+        kwargs = cfg_options(env_cfg, ("render_size", "max_episode_steps", "success_timing", "terminate_at_goal", "cheap_render",
+                                       "pixels"))
+        if "render_size" in kwargs and not isinstance(kwargs["render_size"], int):
+            kwargs["render_size"] = tuple(kwargs["render_size"])  # (height, width)
         return cls(name, **kwargs)
 
     # ------------------------------------------------------------------ TaskSuite API
