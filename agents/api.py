@@ -89,6 +89,7 @@ class ZeroShotAgent:
         self.config = config
         self.suite: TaskSuite = make_task_suite(config["env"])
         self._dataset = None  # the training replay buffer, loaded on first use
+        self._batches: dict[int, TensorDictBase] = {}  # one fixed batch per size: the same z for the same request
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu", env: dict | None = None) -> "ZeroShotAgent":
@@ -110,10 +111,9 @@ class ZeroShotAgent:
         """Dataset transitions that rewards are evaluated on for z inference (loaded once, from the
         checkpoint's dataset config; ``samples`` defaults to the training run's ``eval.inference_samples``)."""
         samples = samples or self.config["eval"]["inference_samples"]
-        if self._dataset is None:
-            self._dataset, _ = make_dataset(self.config["dataset"])
-            self._batches: dict[int, TensorDictBase] = {}
-        if samples not in self._batches:  # one fixed batch per size: the same z for the same request
+        if samples not in self._batches:
+            if self._dataset is None:
+                self._dataset, _ = make_dataset(self.config["dataset"])
             self._batches[samples] = self._dataset.sample(samples)
         return self._batches[samples]
 

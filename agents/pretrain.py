@@ -61,7 +61,7 @@ def frozen_features(model: SeqJEPA, data: TensorDict, m_views: int, device: torc
     }
 
 
-def run_probes(model: SeqJEPA, train: TensorDict, val: TensorDict, test: TensorDict, eval_views: list[int], probe_cfg,
+def seq_jepa_probes(model: SeqJEPA, train: TensorDict, val: TensorDict, test: TensorDict, eval_views: list[int], probe_cfg,
                device) -> dict[str, float]:
     """Probes fit on the train split, selected on the validation split (regressors), scored on the test split."""
     model.eval()
@@ -135,7 +135,7 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
 
     # 4. Frozen probes on the test split, 5. checkpoint and results.
     final = checkpoint(steps)
-    probes = run_probes(model, train, val, test, list(cfg.eval.views), cfg.probe, device)
+    probes = seq_jepa_probes(model, train, val, test, list(cfg.eval.views), cfg.probe, device)
     logger.log({f"probe/{k}": v for k, v in probes.items()}, steps)
     logger.close()
     results = {"step": steps, **probes, "training_seconds": training_seconds, "views": rep.views,

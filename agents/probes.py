@@ -35,11 +35,6 @@ def world_model_errors(predicted: torch.Tensor, states: torch.Tensor, is_pad: to
     return diff.square().sum(), diff.norm(dim=-1).sum(), real.sum(), diff.numel()
 
 
-@torch.no_grad()
-def _validation_batches(val_buffer, batches: int) -> list[TensorDictBase]:
-    return [val_buffer.sample() for _ in range(batches)]
-
-
 def run_probes(
     features: Callable[[TensorDictBase], torch.Tensor],
     feature_dim: int,
@@ -77,7 +72,7 @@ def run_probes(
 
     sq, l2, real_steps, entries, action_l1 = 0.0, 0.0, 0, 0, []
     with torch.no_grad():
-        for batch in _validation_batches(val_buffer, val_batches):
+        for batch in (val_buffer.sample() for _ in range(val_batches)):
             batch = batch.to(device)
             states, actions = predict(batch)
             s, l, r, e = world_model_errors(states, batch["states"][:, 1:], batch["state_is_pad"][:, 1:])
@@ -95,21 +90,35 @@ def masked_mse(prediction: torch.Tensor, target: torch.Tensor, is_pad: torch.Ten
     return ((prediction - target).square() * real).sum() / (real.sum() * prediction.shape[-1]).clamp_min(1.0)
 
 
-def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, *,
-                          steps: int = 500, lr: float = 1e-2, batch_size: int = 256) -> float:
-    """Top-1 accuracy on (test_x, test_y) of a linear classifier trained on frozen features (train_x, train_y)."""
-    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)  # standardised features: one lr fits all encoders
-    probe = nn.Linear(train_x.shape[1], int(max(train_y.max(), test_y.max())) + 1)
-    optimizer = torch.optim.Adam(probe.parameters(), lr=lr)
+def _fit_head(head: nn.Module, loss_fn: Callable, train_x: torch.Tensor, train_y: torch.Tensor, *, steps: int, lr: float,
+              batch_size: int, after_step: Callable[[int, Callable], None] | None = None) -> Callable:
+    """Adam on seeded minibatches of standardised frozen features (one lr then fits every encoder's
+    scale); ``after_step(step, standardise)`` runs after each step. Returns ``standardise``."""
+    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
+
+    def standardise(x: torch.Tensor) -> torch.Tensor:
+        return (x - mean) / std
+
+    optimizer = torch.optim.Adam(head.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(0)
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         idx = torch.randint(len(train_x), (min(batch_size, len(train_x)),), generator=generator)
-        loss = nn.functional.cross_entropy(probe((train_x[idx] - mean) / std), train_y[idx])
+        loss = loss_fn(head(standardise(train_x[idx])), train_y[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if after_step is not None:
+            after_step(step, standardise)
+    return standardise
+
+
+def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, *,
+                          steps: int = 500, lr: float = 1e-2, batch_size: int = 256) -> float:
+    """Top-1 accuracy on (test_x, test_y) of a linear classifier trained on frozen features (train_x, train_y)."""
+    probe = nn.Linear(train_x.shape[1], int(max(train_y.max(), test_y.max())) + 1)
+    standardise = _fit_head(probe, nn.functional.cross_entropy, train_x, train_y, steps=steps, lr=lr, batch_size=batch_size)
     with torch.no_grad():
-        return (probe((test_x - mean) / std).argmax(-1) == test_y).float().mean().item()
+        return (probe(standardise(test_x)).argmax(-1) == test_y).float().mean().item()
 
 
 def r2_score(prediction: torch.Tensor, target: torch.Tensor) -> float:
@@ -125,23 +134,20 @@ def regression_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Te
     """Test R² of an MLP regressor (2 hidden layers) trained on frozen features. With a validation
     set the head is taken at its best validation R² (checked every ``eval_every`` steps), so a probe
     that overfits a small training set does not report its overfitted state."""
-    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
     head = _head(train_x.shape[1], train_y.shape[1], hidden_dim)
-    optimizer = torch.optim.Adam(head.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(0)
-    best_val, best_state = -math.inf, None
-    for step in range(1, steps + 1):
-        idx = torch.randint(len(train_x), (min(batch_size, len(train_x)),), generator=generator)
-        loss = (head((train_x[idx] - mean) / std) - train_y[idx]).square().mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if val_x is not None and (step % eval_every == 0 or step == steps):
-            with torch.no_grad():
-                score = r2_score(head((val_x - mean) / std), val_y)
-            if score > best_val:
-                best_val, best_state = score, {k: v.clone() for k, v in head.state_dict().items()}
-    if best_state is not None:
-        head.load_state_dict(best_state)
+    best: dict = {"score": -math.inf, "state": None}
+
+    def keep_best(step: int, standardise: Callable) -> None:
+        if val_x is None or (step % eval_every and step != steps):
+            return
+        with torch.no_grad():
+            score = r2_score(head(standardise(val_x)), val_y)
+        if score > best["score"]:
+            best.update(score=score, state={k: v.clone() for k, v in head.state_dict().items()})
+
+    standardise = _fit_head(head, nn.functional.mse_loss, train_x, train_y, steps=steps, lr=lr, batch_size=batch_size,
+                            after_step=keep_best)
+    if best["state"] is not None:
+        head.load_state_dict(best["state"])
     with torch.no_grad():
-        return r2_score(head((test_x - mean) / std), test_y)
+        return r2_score(head(standardise(test_x)), test_y)
