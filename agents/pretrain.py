@@ -2,17 +2,23 @@
 
     python -m agents.pretrain representation=seq_jepa data=views3d [representation.action_conditioning=false]
         [representation.views=3] [train.steps=2000] [eval.views=[1,3,5]] [seed=1]
+    python -m agents.pretrain data=trajectories env=ogbench [env.name=pointmaze-medium-navigate] [data.views=pixels]
 
-Recipe (seq-JEPA on rendered object views): views dataset (generated once, cached) → sequences of
-M + 1 views and the relative rotations between them → model + 1 − cos loss with an EMA target →
-AdamW with warm-up + cosine → train loop with progress → probes on the frozen model:
-invariance (linear top-1 of the aggregate of M_val views), equivariance (R² of the relative rotation
-from a pair of view encodings; R² of the individual rotation from one) → checkpoint.
+Recipe (seq-JEPA): data (generated once, cached) → sequences of M + 1 views and the M actions between
+them → model + 1 − cos loss with an EMA target → AdamW with warm-up + cosine → train loop with
+progress → probes on the frozen model → checkpoint.
+- ``data=views3d`` (rendered object views, actions = relative rotations): invariance (linear top-1 of
+  the aggregate of M_val views), equivariance (R² of the relative rotation from a pair of view
+  encodings; R² of the individual rotation from one).
+- ``data=trajectories`` (offline RL episodes, actions = the agent's): path integration (R² of the
+  position after k views and of the displacement since the first, from the aggregate of k views),
+  R² of the action from a pair of consecutive view encodings.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import hydra
 import torch
@@ -28,10 +34,12 @@ from agents.common import (
     to_plain,
 )
 from agents.probes import linear_probe_accuracy, regression_r2
+from envs.trajectories import TrajectoryWindowSampler, load_trajectories, valid_window_starts, window_batch
 from envs.view_sequences import ViewSequenceSampler, action_dim, sequence_batch
 from envs.views3d import load_views3d, relative_rotation
-from representations.seq_jepa import SeqJEPA, SeqJEPALoss
+from representations.seq_jepa import SeqJEPA, SeqJEPALoss, SupervisedRotationLoss
 
+OBJECTIVES = {"jepa": SeqJEPALoss, "supervised_rotation": SupervisedRotationLoss}
 MODEL_KEYS = ("feature_dim", "channels", "action_embed_dim", "layers", "heads", "mlp_ratio", "predictor_hidden_dim",
               "action_conditioning")
 
@@ -62,7 +70,7 @@ def frozen_features(model: SeqJEPA, data: TensorDict, m_views: int, device: torc
 
 
 def seq_jepa_probes(model: SeqJEPA, train: TensorDict, val: TensorDict, test: TensorDict, eval_views: list[int], probe_cfg,
-               device) -> dict[str, float]:
+                    device) -> dict[str, float]:
     """Probes fit on the train split, selected on the validation split (regressors), scored on the test split."""
     model.eval()
     results = {}
@@ -70,11 +78,86 @@ def seq_jepa_probes(model: SeqJEPA, train: TensorDict, val: TensorDict, test: Te
         tr, te = frozen_features(model, train, m, device), frozen_features(model, test, m, device)
         results[f"top1_views{m}"] = linear_probe_accuracy(tr["aggregate"], tr["label"], te["aggregate"], te["label"],
                                                           steps=probe_cfg.steps)
-    va = frozen_features(model, val, 1, device) if len(val) else None  # tiny datasets may have no validation split
+    va = frozen_features(model, val, 1, device)
     for name, x, y in (("relative_rotation_r2", "pair", "relative_rotation"), ("rotation_r2", "single", "rotation")):
-        results[name] = regression_r2(tr[x], tr[y], te[x], te[y], val_x=va[x] if va else None, val_y=va[y] if va else None,
+        results[name] = regression_r2(tr[x], tr[y], te[x], te[y], val_x=va[x], val_y=va[y],
                                       hidden_dim=probe_cfg.hidden_dim, steps=probe_cfg.steps)
     return results
+
+
+@torch.no_grad()
+def trajectory_features(model: SeqJEPA, data: TensorDict, eval_views: list[int], device: torch.device, *, windows: int,
+                        seed: int, chunk: int = 256) -> dict[str, torch.Tensor]:
+    """Up to ``windows`` seeded windows of max(eval_views) consecutive steps: the aggregate of the first
+    k views (k in ``eval_views``) with the position of view k and its displacement from view 1; the
+    pair of encodings of views (1, 2) with the action between them."""
+    length = max(max(eval_views), 2)
+    starts = valid_window_starts(data["episode"], length)
+    if not len(starts):
+        raise ValueError(f"no episode of this split has {length} kept steps: lower eval.views or data.stride")
+    starts = starts[torch.randperm(len(starts), generator=torch.Generator().manual_seed(seed))[:windows]]
+    out: dict[str, list[torch.Tensor]] = {}
+    for begin in range(0, len(starts), chunk):
+        batch = window_batch(data, starts[begin:begin + chunk], length)
+        views, actions, position = batch["views"].to(device), batch["actions"].to(device), batch["position"]
+        encodings = model.encoder(views)
+        parts = {"pair": encodings[:, :2].flatten(1).cpu(), "action": batch["actions"][:, 0]}
+        for k in eval_views:
+            parts[f"aggregate{k}"] = model.aggregate(views[:, :k], actions[:, :k - 1], view_features=encodings[:, :k]).cpu()
+            parts[f"position{k}"] = position[:, k - 1]
+            parts[f"displacement{k}"] = position[:, k - 1] - position[:, 0]
+        for key, value in parts.items():
+            out.setdefault(key, []).append(value)
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def path_integration_probes(model: SeqJEPA, train: TensorDict, val: TensorDict, test: TensorDict, eval_views: list[int],
+                            probe_cfg, device) -> dict[str, float]:
+    """Path integration on frozen features: R² of the agent's position at view k, and of its
+    displacement since view 1, from the aggregate of k views; R² of the action between two
+    consecutive views from their pair of encodings (the trajectory analogue of the rotation probe)."""
+    model.eval()
+    features = {name: trajectory_features(model, split, eval_views, device, windows=n, seed=i)
+                for i, (name, split, n) in enumerate((("train", train, probe_cfg.windows), ("val", val, probe_cfg.windows // 4),
+                                                      ("test", test, probe_cfg.windows // 4)))}
+    tr, va, te = features["train"], features["val"], features["test"]
+
+    def r2(x: str, y: str) -> float:
+        return regression_r2(tr[x], tr[y], te[x], te[y], val_x=va[x], val_y=va[y], hidden_dim=probe_cfg.hidden_dim,
+                             steps=probe_cfg.steps)
+
+    results = {}
+    for k in eval_views:
+        results[f"position_r2_views{k}"] = r2(f"aggregate{k}", f"position{k}")
+        if k > 1:  # after one view the displacement is zero
+            results[f"displacement_r2_views{k}"] = r2(f"aggregate{k}", f"displacement{k}")
+    results["action_r2"] = r2("pair", "action")
+    return results
+
+
+def load_data(cfg: DictConfig) -> tuple[TensorDict, TensorDict, TensorDict, dict, Any]:
+    """(train, val, test, info, sampler of training sequences) for ``data=views3d|trajectories``."""
+    rep, views = cfg.representation, cfg.representation.views
+    if cfg.data.name == "views3d":
+        total_views = cfg.data.views_per_instance
+        if max(cfg.eval.views) > total_views or views >= total_views:
+            raise ValueError(f"instances have data.views_per_instance={total_views} views: representation.views must be "
+                             f"< {total_views} and eval.views <= {total_views}")
+        train, val, test, info = load_views3d(cfg.data)
+        info.update(view_shape=list(train["pixels"].shape[2:]), action_dim=action_dim(train))
+        sampler = ViewSequenceSampler(train, observed_views=views, batch_size=cfg.train.batch_size, seed=cfg.seed)
+    elif cfg.data.name == "trajectories":
+        if rep.get("objective", "jepa") != "jepa":
+            raise ValueError("representation.objective=supervised_rotation needs rotation labels: use data=views3d")
+        train, val, test, info = load_trajectories(cfg.data, cfg.dataset)
+        sampler = TrajectoryWindowSampler(train, observed_views=views, batch_size=cfg.train.batch_size, seed=cfg.seed)
+    else:
+        raise ValueError(f"unknown data={cfg.data.name!r} for seq-JEPA pretraining; choose one of {list(DATA)}")
+    if not len(test) or not len(val):
+        raise ValueError(f"the validation or test split is empty (train/val/test: {len(train)}/{len(val)}/{len(test)} "
+                         f"{'instances' if cfg.data.name == 'views3d' else 'steps'}): use more data or raise "
+                         "data.val_fraction / data.test_fraction")
+    return train, val, test, info, sampler
 
 
 def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
@@ -84,24 +167,24 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
     rep = cfg.representation
     if rep.name != "seq_jepa":
         raise ValueError(f"agents.pretrain trains representation=seq_jepa; got {rep.name!r}")
-    if cfg.data.name != "views3d":
-        raise ValueError(f"data={cfg.data.name} is not available yet for seq-JEPA pretraining; use data=views3d")
-    total_views = cfg.data.views_per_instance
-    if max(cfg.eval.views) > total_views or rep.views >= total_views:
-        raise ValueError(f"instances have data.views_per_instance={total_views} views: representation.views must be "
-                         f"< {total_views} and eval.views <= {total_views}")
 
-    # 1. Data: instances of rendered views, split by instance; sequences of M + 1 views.
-    train, val, test, info = load_views3d(cfg.data)
-    sampler = ViewSequenceSampler(train, observed_views=rep.views, batch_size=cfg.train.batch_size, seed=cfg.seed)
+    # 1. Data: rendered object views (split by instance) or offline trajectories (split by episode);
+    #    sequences of M + 1 views and the M actions between them.
+    train, val, test, info, sampler = load_data(cfg)
 
     # 2. Model, objective (EMA target encoder driven by SoftUpdate), optimiser.
-    model = SeqJEPA(action_dim(train), **{k: (tuple(rep[k]) if k == "channels" else rep[k]) for k in MODEL_KEYS}).to(device)
-    loss_module = SeqJEPALoss(model)
-    target_updater = SoftUpdate(loss_module, eps=rep.ema)
+    # representation.objective=supervised_rotation swaps in the labelled reference for the equivariance probe.
+    dims = {"action_dim": info["action_dim"], "view_shape": info["view_shape"]}
+    model = SeqJEPA(dims["action_dim"], view_shape=tuple(dims["view_shape"]),
+                    **{k: (tuple(rep[k]) if k == "channels" else rep[k]) for k in MODEL_KEYS}).to(device)
+    objective = rep.get("objective", "jepa")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown representation.objective={objective!r}; choose one of {list(OBJECTIVES)}")
+    loss_module = OBJECTIVES[objective](model).to(device)
+    target_updater = SoftUpdate(loss_module, eps=rep.ema) if objective == "jepa" else None
     steps = cfg.train.steps
-    optimizer, scheduler = make_adamw_schedule(rep.optim, model, steps)
-    checkpoint_config = {**config, "dims": {"action_dim": action_dim(train)}}
+    optimizer, scheduler = make_adamw_schedule(rep.optim, model if objective == "jepa" else loss_module, steps)
+    checkpoint_config = {**config, "dims": dims}
 
     def checkpoint(step: int) -> Path:
         return save_checkpoint(run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
@@ -111,7 +194,8 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
     exp_name = f"pretrain-{rep.name}-{cfg.data.name}-seed{cfg.seed}"
     logger = MultiLogger(cfg.logger, run_dir, exp_name, config, group=f"pretrain-{rep.name}-{cfg.data.name}",
                          tags=[rep.name, cfg.data.name, "pretrain"])
-    print(f"{exp_name}: {info['instances']} instances x {total_views} views ({len(train)} train), M={rep.views}, "
+    print(f"{exp_name}: {len(train)} train {'instances' if cfg.data.name == 'views3d' else 'steps'}, views "
+          f"{dims['view_shape']}, M={rep.views}, "
           f"action conditioning {rep.action_conditioning}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
     model.train()
     progress = tqdm(range(steps), desc="pretrain", unit="update", dynamic_ncols=True)
@@ -121,7 +205,8 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
         losses["loss_prediction"].backward()
         optimizer.step()
         scheduler.step()
-        target_updater.step()
+        if target_updater is not None:
+            target_updater.step()
         done = step + 1
         if done % cfg.train.log_every == 0 or done == steps:
             check_finite(losses, done, "lower representation.optim.lr")
@@ -135,17 +220,20 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
 
     # 4. Frozen probes on the test split, 5. checkpoint and results.
     final = checkpoint(steps)
-    probes = seq_jepa_probes(model, train, val, test, list(cfg.eval.views), cfg.probe, device)
+    probes = DATA[cfg.data.name](model, train, val, test, list(cfg.eval.views), cfg.probe, device)
     logger.log({f"probe/{k}": v for k, v in probes.items()}, steps)
     logger.close()
     results = {"step": steps, **probes, "training_seconds": training_seconds, "views": rep.views,
-               "action_conditioning": rep.action_conditioning, "data": info}
+               "action_conditioning": rep.action_conditioning, "objective": objective, "data": info}
     lines = [f"| {k} | {v:.3f} |" for k, v in probes.items()]
     table = "\n".join(["| probe | value |", "|---|---|", *lines])
-    print(f"\nseq-JEPA probes after {steps} updates (test split, {len(test)} instances):\n{table}\ncheckpoint: {final}")
+    print(f"\nseq-JEPA probes after {steps} updates (test split of data={cfg.data.name}):\n{table}\ncheckpoint: {final}")
     (run_dir / "eval.json").write_text(json.dumps(results, indent=2, default=str))
     (run_dir / "eval.md").write_text(table + "\n")
     return results
+
+
+DATA = {"views3d": seq_jepa_probes, "trajectories": path_integration_probes}  # probes of each data mode
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="pretrain")

@@ -3,8 +3,9 @@ more views at evaluation raise top-1.
 
     python -m benchmarks.seq_jepa_probes --seeds 0 -- train.steps=1500 train.batch_size=64
 
-Runs ``python -m agents.pretrain representation=seq_jepa <variant> <overrides> seed=<s>`` for the
-variants "action conditioning" and "no action conditioning" (the paper's ablation) and tables the
+Runs ``python -m agents.pretrain representation=seq_jepa <overrides> <variant> seed=<s>`` for the
+variants "action conditioning" and "no action conditioning" (the paper's ablation), plus two
+references for the probes (a rotation-supervised encoder, a random-init encoder), and tables the
 frozen probes of each: linear top-1 of the aggregate of M_val views, R² of the relative rotation
 (pair of view encodings) and of the individual rotation (one encoding). Writes
 ``benchmarks/results/seq_jepa_probes_<label>.{md,json}``.
@@ -19,14 +20,20 @@ from benchmarks.report import write_report
 from benchmarks.zeroshot_quality import mean_se, run_seeds, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
+# The last two are references for the probes, not seq-JEPA: the same encoder trained with rotation
+# labels (what the equivariance probe can reach here) and left at its random initialisation.
 VARIANTS = {"seq-JEPA": ["representation.action_conditioning=true"],
-            "seq-JEPA w/o action conditioning": ["representation.action_conditioning=false"]}
+            "seq-JEPA w/o action conditioning": ["representation.action_conditioning=false"],
+            "supervised rotation (reference)": ["representation.objective=supervised_rotation"],
+            "random init (reference)": ["train.steps=0"]}
 
 
 def main(argv: list[str] | None = None) -> dict:
     argv, own, overrides = split_overrides(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="VARIANT",
+                        help=f"any of {list(VARIANTS)}")
     parser.add_argument("--label", default="views3d_cpu")
     parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/seq_jepa_probes"))
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
@@ -34,8 +41,8 @@ def main(argv: list[str] | None = None) -> dict:
     root = Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
     started = time.time()
     runs = {}
-    for name, variant in VARIANTS.items():
-        per_seed, _ = run_seeds(["representation=seq_jepa", *variant, *overrides], args.seeds,
+    for name in args.variants:
+        per_seed, _ = run_seeds(["representation=seq_jepa", *overrides, *VARIANTS[name]], args.seeds,
                                 root / name.replace(" ", "_").replace("/", ""), entry="agents.pretrain", result_key=None)
         if per_seed:
             runs[name] = per_seed

@@ -50,6 +50,7 @@ __all__ = [
     "NUM_INSTANCE_PARAMS",
     "ViewRenderer",
     "instance_params",
+    "euler_to_quat",
     "random_rotations",
     "quat_multiply",
     "quat_conjugate",
@@ -105,9 +106,26 @@ def relative_rotation(q1: torch.Tensor, q2: torch.Tensor) -> torch.Tensor:
     return canonical_quat(quat_multiply(quat_conjugate(q1), q2))
 
 
-def random_rotations(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """[n, 4] float32 unit quaternions uniform over SO(3) (normalised 4-D Gaussians), w ≥ 0."""
-    q = torch.randn(int(n), 4, generator=generator, dtype=torch.float64)
+def euler_to_quat(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
+    """Intrinsic z-y-x (yaw, pitch, roll) angles → (w, x, y, z): ``q = q_z(yaw) ⊗ q_y(pitch) ⊗ q_x(roll)``."""
+    def axis(angle: torch.Tensor, i: int) -> torch.Tensor:
+        q = torch.zeros(*angle.shape, 4, dtype=angle.dtype)
+        q[..., 0], q[..., i] = torch.cos(angle / 2), torch.sin(angle / 2)
+        return q
+    return quat_multiply(quat_multiply(axis(yaw, 3), axis(pitch, 2)), axis(roll, 1))
+
+
+def random_rotations(n: int, generator: torch.Generator | None = None, max_angle: float | None = None) -> torch.Tensor:
+    """[n, 4] float32 unit quaternions, w ≥ 0.
+
+    ``max_angle=None``: uniform over SO(3) (normalised 4-D Gaussians).  Otherwise yaw, pitch and roll
+    are each uniform in [−max_angle, max_angle], as 3DIEBench draws them with max_angle = π/2 (its
+    latents are [yaw, pitch, roll, …]; the OOD split of seq-JEPA uses the rest of [−π, π])."""
+    if max_angle is None:
+        q = torch.randn(int(n), 4, generator=generator, dtype=torch.float64)
+    else:
+        angles = (2 * torch.rand(int(n), 3, generator=generator, dtype=torch.float64) - 1) * float(max_angle)
+        q = euler_to_quat(angles[:, 0], angles[:, 1], angles[:, 2])
     q = q / q.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     return canonical_quat(q).to(torch.float32)
 
@@ -554,9 +572,11 @@ def generate_views3d(
     image_size: int = 64,
     seed: int = 0,
     color_actions: bool = False,
+    max_angle: float | None = math.pi / 2,
     progress: bool = True,
 ) -> TensorDict:
-    """Render ``instances_per_class`` instances of each class under ``views_per_instance`` random orientations.
+    """Render ``instances_per_class`` instances of each class under ``views_per_instance`` random orientations
+    (yaw/pitch/roll within ±``max_angle``, 3DIEBench's π/2 by default; ``None``: uniform over SO(3)).
 
     Returns a TensorDict [N] (N = classes × instances, class-major): ``pixels`` uint8 [N, V, 3, S, S],
     ``rotation`` f32 [N, V, 4] (each view's absolute orientation, canonical unit quaternion),
@@ -581,7 +601,7 @@ def generate_views3d(
             for k in range(ipc):
                 i = c * ipc + k
                 params[i] = instance_params(name, k, seed)
-                rotation[i] = random_rotations(views, _generator(seed, cls_id, k, 1))
+                rotation[i] = random_rotations(views, _generator(seed, cls_id, k, 1), max_angle)
                 if color is not None:
                     color[i] = _random_tints(views, _generator(seed, cls_id, k, 2))
                 label[i] = c
@@ -616,12 +636,14 @@ def split_by_instance(
 
 def _params(data_cfg: Any) -> dict[str, Any]:
     classes = cfg_get(data_cfg, "classes")
+    max_angle = cfg_get(data_cfg, "max_angle", math.pi / 2)
     return dict(
         classes=_resolve_classes(None if classes is None else list(classes)),
         instances_per_class=int(cfg_get(data_cfg, "instances_per_class", 200)),
         views_per_instance=int(cfg_get(data_cfg, "views_per_instance", 8)),
         image_size=int(cfg_get(data_cfg, "image_size", 64)),
         color_actions=bool(cfg_get(data_cfg, "color_actions", False)),
+        max_angle=None if max_angle is None else float(max_angle),
         seed=int(cfg_get(data_cfg, "seed", 0)),
         version=VIEWS3D_VERSION,
     )
@@ -653,6 +675,7 @@ def load_views3d(cfg: Any) -> tuple[TensorDict, TensorDict, TensorDict, dict[str
         image_size=params["image_size"],
         seed=params["seed"],
         color_actions=params["color_actions"],
+        max_angle=params["max_angle"],
         progress=bool(cfg_get(data_cfg, "progress", True)),
     ), marker=_MARKER, describe=params)
     train_idx, val_idx, test_idx = split_by_instance(

@@ -82,7 +82,7 @@ class OGBenchReplayBuffer(OfflineReplayBuffer):
         generator: torch.Generator | None = None,
         future: float | None = None,
     ):
-        self.rows = rows
+        self.rows, self.terminals = rows, terminals
         # With ``future`` set, batches also carry ``future_observation`` (HILP's goals).
         self.future = future
         self._last_rows = episode_last_rows(terminals) if future is not None else None

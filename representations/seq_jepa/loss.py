@@ -59,3 +59,39 @@ class SeqJEPALoss(LossModule):
             "loss_prediction": (1.0 - cosine).mean(),
             "target_std": F.normalize(target, dim=-1).std(dim=0).mean().detach(),  # collapse watch
         }, batch_size=[])
+
+
+class SupervisedRotationLoss(LossModule):
+    """Reference objective for the equivariance probe (not part of seq-JEPA): the same view encoder
+    trained with labels to regress the relative rotation between consecutive views from the pair of
+    their encodings (MSE on the quaternion, an MLP head on [e_i ‖ e_{i+1}]). The frozen probe's R² on
+    this encoder is what the probe can reach at this data and encoder size."""
+
+    @dataclass
+    class _AcceptedKeys:
+        views: NestedKey = "views"
+        actions: NestedKey = "actions"
+
+    default_keys = _AcceptedKeys
+    tensor_keys: _AcceptedKeys
+    out_keys = ["loss_prediction"]
+
+    def __init__(self, model: SeqJEPA, *, hidden_dim: int = 512) -> None:
+        super().__init__()
+        self.model = model
+        self.head = torch.nn.Sequential(torch.nn.Linear(2 * model.feature_dim, hidden_dim), torch.nn.ReLU(),
+                                        torch.nn.Linear(hidden_dim, 4))
+
+    @property
+    def in_keys(self):  # noqa: D102
+        return [self.tensor_keys.views, self.tensor_keys.actions]
+
+    def _forward_value_estimator_keys(self, **kwargs) -> None:
+        pass
+
+    def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
+        views, actions = tensordict.get(self.tensor_keys.views), tensordict.get(self.tensor_keys.actions)
+        encodings = self.model.encoder(views)  # [B, M + 1, F]
+        pairs = torch.cat([encodings[:, :-1], encodings[:, 1:]], dim=-1)
+        error = F.mse_loss(self.head(pairs), actions[..., :4])  # the rotation part of each action
+        return TensorDict({"loss_prediction": error}, batch_size=[])

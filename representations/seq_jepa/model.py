@@ -41,6 +41,38 @@ class ConvViewEncoder(nn.Module):
         return self.net(x).mean(dim=(-2, -1)).reshape(*lead, self.feature_dim)
 
 
+class MLPViewEncoder(nn.Module):
+    """State-vector views (``data=trajectories data.views=states``): Linear/BN/ReLU blocks of widths
+    ``channels`` then ``feature_dim``, mirroring the conv encoder's normalisation."""
+
+    def __init__(self, in_dim: int, feature_dim: int = 256, *, channels: tuple[int, ...] = (256, 256)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = in_dim
+        for out in (*channels, feature_dim):
+            layers += [nn.Linear(width, out, bias=False), nn.BatchNorm1d(out), nn.ReLU()]
+            width = out
+        self.net = nn.Sequential(*layers)
+        self.in_dim, self.feature_dim = in_dim, feature_dim
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        """[..., D] → [..., feature_dim]."""
+        if states.shape[-1] != self.in_dim:
+            raise ValueError(f"view encoder built for {self.in_dim}-d states, got views of shape {tuple(states.shape)}")
+        lead = states.shape[:-1]
+        return self.net(states.reshape(-1, self.in_dim).float()).reshape(*lead, self.feature_dim)
+
+
+def make_view_encoder(view_shape: int | tuple[int, ...], feature_dim: int, channels: tuple[int, ...]) -> nn.Module:
+    """Conv encoder for [3, S, S] frames, MLP encoder for [D] state vectors."""
+    shape = (view_shape,) if isinstance(view_shape, int) else tuple(int(d) for d in view_shape)
+    if len(shape) == 3:
+        return ConvViewEncoder(feature_dim, channels=channels, in_channels=shape[0])
+    if len(shape) == 1:
+        return MLPViewEncoder(shape[0], feature_dim, channels=channels)
+    raise ValueError(f"seq-JEPA views must be [C, H, W] frames or [D] state vectors, got shape {shape}")
+
+
 class ActionEmbedding(nn.Module):
     """α(a) = BatchNorm(W a) without affine parameters (official: Linear(act_dim → 128, no bias) + BN)."""
 
@@ -68,10 +100,12 @@ class SeqJEPA(nn.Module):
         mlp_ratio: int = 4,
         predictor_hidden_dim: int = 1024,
         action_conditioning: bool = True,
+        view_shape: int | tuple[int, ...] = (3, 64, 64),
     ) -> None:
         super().__init__()
         self.action_dim, self.action_conditioning = action_dim, action_conditioning
-        self.encoder = ConvViewEncoder(feature_dim, channels=tuple(channels))
+        self.view_shape = (view_shape,) if isinstance(view_shape, int) else tuple(int(d) for d in view_shape)
+        self.encoder = make_view_encoder(self.view_shape, feature_dim, tuple(channels))
         self.action_embedding = ActionEmbedding(action_dim, action_embed_dim)
         token_dim = feature_dim + action_embed_dim
         self.agg_token = nn.Parameter(torch.zeros(1, 1, token_dim))
@@ -88,7 +122,7 @@ class SeqJEPA(nn.Module):
         return actions if self.action_conditioning else torch.zeros_like(actions)
 
     def aggregate(self, views: torch.Tensor, actions: torch.Tensor, view_features: torch.Tensor | None = None) -> torch.Tensor:
-        """Aggregate representation c [B, token_dim] of M views [B, M, 3, S, S] and the M − 1 actions
+        """Aggregate representation c [B, token_dim] of M views [B, M, *view_shape] and the M − 1 actions
         between them [B, M − 1, A] (``view_features``: their encodings, when already computed)."""
         features = self.encoder(views) if view_features is None else view_features  # [B, M, F]
         batch, m = features.shape[:2]

@@ -14,15 +14,16 @@ from hydra import compose, initialize_config_dir
 from agents.pretrain import pretrain
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["data.instances_per_class=6", "data.views_per_instance=4", "data.image_size=32", "representation.feature_dim=16",
+VIEWS3D = ["data.instances_per_class=6", "data.views_per_instance=4", "data.image_size=32"]
+TINY = ["representation.feature_dim=16",
         "representation.channels=[4,8]", "representation.action_embed_dim=8", "representation.layers=1", "representation.heads=2",
         "representation.predictor_hidden_dim=32", "representation.views=2", "train.steps=3", "train.log_every=3",
         "train.batch_size=8", "eval.views=[1,2]", "probe.steps=5", "probe.hidden_dim=8", "logger.backend=csv"]
 
 
-def config(tmp_path, *extra):
+def config(tmp_path, *extra, data=tuple(VIEWS3D)):
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        return compose("pretrain", overrides=[*TINY, f"data.cache_dir={tmp_path / 'cache'}", *extra])
+        return compose("pretrain", overrides=[*TINY, *data, f"data.cache_dir={tmp_path / 'cache'}", *extra])
 
 
 @pytest.mark.parametrize("conditioning", [True, False])
@@ -42,8 +43,36 @@ def test_too_many_views_is_a_clear_error(tmp_path):
 
 def test_cli_runs_as_a_user_types_it(tmp_path):
     env = {**os.environ, "MUJOCO_GL": "egl", "WANDB_MODE": "offline"}
-    cmd = [sys.executable, "-m", "agents.pretrain", "representation=seq_jepa", "data=views3d", *TINY,
+    cmd = [sys.executable, "-m", "agents.pretrain", "representation=seq_jepa", "data=views3d", *TINY, *VIEWS3D,
            f"data.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| top1_views2 |" in proc.stdout and "| relative_rotation_r2 |" in proc.stdout
+
+
+TRAJECTORIES = ["env=ogbench", "dataset.source=generated", "dataset.num_episodes=10",
+                "dataset.episode_length=40", "data.stride=2", "eval.views=[1,3]", "probe.windows=64"]
+
+
+@pytest.mark.parametrize("views", ["states", "pixels"])
+def test_seq_jepa_pretrains_on_offline_trajectories_and_probes_path_integration(tmp_path, views):
+    cfg = config(tmp_path, *TRAJECTORIES, f"data.views={views}", "data.image_size=16", f"dataset.cache_dir={tmp_path / 'cache'}",
+                 f"dataset.data_dir={tmp_path / 'data'}", data=["data=trajectories"])
+    results = pretrain(cfg, tmp_path / "run")
+    assert set(results) >= {"position_r2_views1", "position_r2_views3", "displacement_r2_views3", "action_r2"}
+    assert "displacement_r2_views1" not in results  # no displacement after a single view
+    assert all(math.isfinite(v) for k, v in results.items() if k.endswith(tuple("0123456789")) or k == "action_r2")
+    assert results["data"]["view_shape"] == ([3, 16, 16] if views == "pixels" else [2])
+    assert results["data"]["action_dim"] == 2 * 2  # stride 2 × pointmaze's 2-d action
+    saved = json.loads((tmp_path / "run" / "checkpoints" / "step000000003" / "config.json").read_text())
+    assert saved["dims"]["view_shape"] == results["data"]["view_shape"]
+
+
+def test_supervised_rotation_reference_needs_rotation_labels(tmp_path):
+    results = pretrain(config(tmp_path, "representation.objective=supervised_rotation"), tmp_path / "run")
+    assert results["objective"] == "supervised_rotation" and math.isfinite(results["relative_rotation_r2"])
+    with pytest.raises(ValueError, match="needs rotation labels"):
+        pretrain(config(tmp_path, *TRAJECTORIES, "representation.objective=supervised_rotation", data=["data=trajectories"]),
+                 tmp_path / "run2")
+    with pytest.raises(ValueError, match="unknown representation.objective='mae'"):
+        pretrain(config(tmp_path, "representation.objective=mae"), tmp_path / "run3")

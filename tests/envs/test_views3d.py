@@ -19,6 +19,7 @@ from envs.views3d import (
     load_views3d,
     quat_conjugate,
     quat_multiply,
+    euler_to_quat,
     random_rotations,
     relative_rotation,
     render_view,
@@ -41,6 +42,22 @@ def test_random_rotations_unit_canonical_and_seeded():
     assert torch.equal(q, random_rotations(1000, torch.Generator().manual_seed(0)))
     # uniform on SO(3): each of x, y, z has mean ~0 (no preferred axis)
     assert q[:, 1:].mean(0).abs().max() < 0.1
+
+
+def test_euler_to_quat_matches_mujoco_and_bounded_rotations_stay_in_range():
+    angles = torch.tensor([[0.3, -1.2, 0.7], [1.5, 0.2, -1.5], [-0.4, 0.0, 0.0]], dtype=torch.float64)
+    ours = euler_to_quat(angles[:, 0], angles[:, 1], angles[:, 2])
+    for row, q in zip(angles.numpy(), ours):
+        expected = np.zeros(4)
+        mujoco.mju_euler2Quat(expected, row, "zyx")  # lower case: intrinsic axes (yaw about z, then y, then x)
+        assert _same_rotation(q.float(), torch.from_numpy(expected).float())
+    # 3DIEBench's range: each angle within ±π/2 ⇒ rotation angle 2·acos(w) ≤ the yaw/pitch/roll bound's
+    q = random_rotations(2000, torch.Generator().manual_seed(0), max_angle=math.pi / 2)
+    assert (q[:, 0] >= 0).all()
+    rotation_angle = 2 * torch.acos(q[:, 0].clamp(max=1.0))
+    assert rotation_angle.max() < math.pi and rotation_angle.mean() < 1.6  # uniform SO(3) has mean ≈ 2.13 rad
+    full = random_rotations(2000, torch.Generator().manual_seed(0))
+    assert (2 * torch.acos(full[:, 0].clamp(max=1.0))).mean() > 1.9
 
 
 def test_relative_rotation_recovers_second_view():

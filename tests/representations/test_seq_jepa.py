@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from tensordict import TensorDict
 from torchrl.objectives import SoftUpdate
 
-from representations.seq_jepa import SeqJEPA, SeqJEPALoss
+from representations.seq_jepa import MLPViewEncoder, SeqJEPA, SeqJEPALoss
 
 TINY = dict(feature_dim=16, channels=(4, 8), action_embed_dim=8, layers=1, heads=2, predictor_hidden_dim=32)
 
@@ -26,6 +26,18 @@ def test_shapes_of_encodings_aggregate_and_prediction():
     assert model.predict(c, torch.randn(4, 4)).shape == (4, 16)
     with pytest.raises(ValueError, match="3 views need 2 actions between them, got 3"):
         model.aggregate(v[:, :3], torch.randn(4, 3, 4))
+
+
+def test_state_vector_views_use_the_mlp_encoder():
+    model = SeqJEPA(6, view_shape=5, **TINY).eval()
+    assert isinstance(model.encoder, MLPViewEncoder) and model.view_shape == (5,)
+    states = torch.randn(4, 3, 5)
+    assert model.encoder(states).shape == (4, 3, 16)
+    assert model.aggregate(states, torch.randn(4, 2, 6)).shape == (4, 24)
+    with pytest.raises(ValueError, match="built for 5-d states"):
+        model.encoder(torch.randn(4, 3, 7))
+    with pytest.raises(ValueError, match=r"must be \[C, H, W\] frames or \[D\] state vectors"):
+        SeqJEPA(6, view_shape=(4, 4), **TINY)
 
 
 def test_actions_condition_the_aggregate_unless_ablated():
