@@ -38,10 +38,9 @@ from envs.trajectories import TrajectoryWindowSampler, load_trajectories, valid_
 from envs.view_sequences import ViewSequenceSampler, action_dim, sequence_batch
 from envs.views3d import load_views3d, relative_rotation
 from representations.seq_jepa import SeqJEPA, SeqJEPALoss, SupervisedRotationLoss
+from representations.seq_jepa.encoder import build_seq_jepa
 
 OBJECTIVES = {"jepa": SeqJEPALoss, "supervised_rotation": SupervisedRotationLoss}
-MODEL_KEYS = ("feature_dim", "channels", "action_embed_dim", "layers", "heads", "mlp_ratio", "predictor_hidden_dim",
-              "action_conditioning")
 
 
 @torch.no_grad()
@@ -175,8 +174,7 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
     # 2. Model, objective (EMA target encoder driven by SoftUpdate), optimiser.
     # representation.objective=supervised_rotation swaps in the labelled reference for the equivariance probe.
     dims = {"action_dim": info["action_dim"], "view_shape": info["view_shape"]}
-    model = SeqJEPA(dims["action_dim"], view_shape=tuple(dims["view_shape"]),
-                    **{k: (tuple(rep[k]) if k == "channels" else rep[k]) for k in MODEL_KEYS}).to(device)
+    model = build_seq_jepa(rep, dims).to(device)
     objective = rep.get("objective", "jepa")
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown representation.objective={objective!r}; choose one of {list(OBJECTIVES)}")

@@ -67,6 +67,18 @@ def make_representation_loss(rep_cfg: Mapping, model: ZeroShotRepresentation, ac
         raise ValueError(f"bad option in representation.loss for {rep_cfg['name']!r}: {err}") from None
 
 
+def read_checkpoint(path: str | Path, producer: str) -> tuple[Path, dict]:
+    """(checkpoint folder, its config.json) of a run folder (its latest checkpoint) or a
+    ``checkpoints/step*`` folder; ``producer`` names the command that writes such checkpoints."""
+    path = Path(path).expanduser()
+    if (path / "checkpoints" / "latest").exists():  # a run folder
+        path = path / "checkpoints" / (path / "checkpoints" / "latest").read_text().strip()
+    if not (path / "config.json").exists() or not (path / "model.safetensors").exists():
+        raise FileNotFoundError(f"{path} is not a checkpoint of {producer}: expected config.json and model.safetensors "
+                                "(pass its run folder or a checkpoints/step* folder)")
+    return path, json.loads((path / "config.json").read_text())
+
+
 def load_weights(path: str | Path, modules: Mapping[str, nn.Module], device: str = "cpu") -> None:
     """Loads ``<path>/model.safetensors`` (keys ``<prefix>.<param>``) into ``{prefix: module}``."""
     from safetensors.torch import load_file

@@ -5,7 +5,6 @@ config group (``name``: act_jepa | act | mlp_bc).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -45,15 +44,9 @@ def make_bc_policy(rep_cfg: Mapping, state_dim: int, action_dim: int) -> nn.Modu
 
 def load_bc_policy(path: str | Path) -> tuple[nn.Module, dict]:
     """Rebuilds a trained policy of ``agents.bc`` from its checkpoint folder (config.json + model.safetensors)."""
-    from representations import load_weights
+    from representations import load_weights, read_checkpoint
 
-    path = Path(path).expanduser()
-    if (path / "checkpoints" / "latest").exists():  # a run folder
-        path = path / "checkpoints" / (path / "checkpoints" / "latest").read_text().strip()
-    if not (path / "config.json").exists() or not (path / "model.safetensors").exists():
-        raise FileNotFoundError(f"{path} is not a checkpoint of agents.bc: expected config.json and model.safetensors "
-                                "(pass its run folder or a checkpoints/step* folder)")
-    config = json.loads((path / "config.json").read_text())
+    path, config = read_checkpoint(path, "agents.bc")
     if "state_dim" not in config.get("dims", {}):
         raise ValueError(f"{path} is not a behaviour-cloning checkpoint (no dims.state_dim in its config.json)")
     policy = make_bc_policy(config["representation"], config["dims"]["state_dim"], config["dims"]["action_dim"])

@@ -11,7 +11,7 @@ from torch import nn
 
 from representations.encoders.pixels import PixelEncoder, random_shift
 
-ENCODERS = ("auto", "identity", "pixels", "act_jepa")
+ENCODERS = ("auto", "identity", "pixels", "act_jepa", "seq_jepa")
 
 
 def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[nn.Module, int]:
@@ -35,6 +35,14 @@ def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[
         if not encoder_cfg.get("checkpoint"):
             raise ValueError("encoder=act_jepa needs encoder.checkpoint=<run folder of python -m agents.bc>")
         encoder = BCPolicyEncoder(encoder_cfg["checkpoint"], shape[0], frozen=bool(encoder_cfg.get("frozen", True)))
+        return encoder, encoder.feature_dim
+    if name == "seq_jepa":  # a pretrained seq-JEPA (agents.pretrain): aggregate or per-view features
+        from representations.seq_jepa.encoder import SeqJEPAEncoder
+
+        if not encoder_cfg.get("checkpoint"):
+            raise ValueError("encoder=seq_jepa needs encoder.checkpoint=<run folder of python -m agents.pretrain>")
+        encoder = SeqJEPAEncoder(encoder_cfg["checkpoint"], shape, features=str(encoder_cfg.get("features", "aggregate")),
+                                 frozen=bool(encoder_cfg.get("frozen", True)))
         return encoder, encoder.feature_dim
     raise ValueError(f"unknown encoder {name!r}; choose one of {list(ENCODERS)} (encoder=<name>)")
 

@@ -27,7 +27,11 @@ ENVIRONMENTS = {
     # OGBench states through the frozen context encoder of an ACT-JEPA policy (agents.bc)
     "ogbench-states-bc-encoder": ["env=ogbench", "env.max_episode_steps=8", "dataset.source=generated", "dataset.num_episodes=2",
                                   "dataset.episode_length=40", "encoder=act_jepa"],
+    # OGBench states through the frozen aggregate of a seq-JEPA pretrained on the env's trajectories (agents.pretrain)
+    "ogbench-states-seq-jepa-encoder": ["env=ogbench", "env.max_episode_steps=8", "dataset.source=generated",
+                                        "dataset.num_episodes=2", "dataset.episode_length=40", "encoder=seq_jepa"],
 }
+PRETRAINED_ENCODERS = {"bc-encoder": "bc_checkpoint", "seq-jepa-encoder": "seq_jepa_checkpoint"}  # env suffix → fixture
 COMMON = ["actor.hidden_dim=16", "train.steps=3", "train.log_every=3", "train.checkpoint_every=3", "dataset.batch_size=16",
           "eval.episodes=1", "eval.inference_samples=64", "logger.backend=none", "encoder.pixels.feature_dim=16",
           "encoder.pixels.channels=4"]
@@ -39,8 +43,9 @@ def test_every_combination_trains_evaluates_and_reloads(representation, environm
     cache = tmp_path_factory.getbasetemp() / "matrix-data"  # shared by the whole matrix
     run_dir = tmp_path_factory.mktemp(f"{representation}-{environment}")
     common = COMMON
-    if environment.endswith("bc-encoder"):  # its encoder group has no pixel options; it needs a BC checkpoint
-        common = [o for o in COMMON if not o.startswith("encoder.")] + [f"encoder.checkpoint={request.getfixturevalue('bc_checkpoint')}"]
+    for suffix, fixture in PRETRAINED_ENCODERS.items():  # no pixel options; they need a pretrained checkpoint
+        if environment.endswith(suffix):
+            common = [o for o in COMMON if not o.startswith("encoder.")] + [f"encoder.checkpoint={request.getfixturevalue(fixture)}"]
     overrides = [f"representation={representation}", *ENVIRONMENTS[environment], *TINY_REPRESENTATION[representation],
                  *common, f"dataset.cache_dir={cache}", f"dataset.data_dir={cache / 'official'}"]
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):

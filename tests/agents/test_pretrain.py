@@ -9,21 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from tiny import TINY_SEQ_JEPA, TINY_TRAJECTORIES, compose_pretrain
 
 from agents.pretrain import pretrain
 
 ROOT = Path(__file__).resolve().parents[2]
-VIEWS3D = ["data.instances_per_class=6", "data.views_per_instance=4", "data.image_size=32"]
-TINY = ["representation.feature_dim=16",
-        "representation.channels=[4,8]", "representation.action_embed_dim=8", "representation.layers=1", "representation.heads=2",
-        "representation.predictor_hidden_dim=32", "representation.views=2", "train.steps=3", "train.log_every=3",
-        "train.batch_size=8", "eval.views=[1,2]", "probe.steps=5", "probe.hidden_dim=8", "logger.backend=csv"]
+VIEWS3D = ["data.instances_per_class=6", "data.views_per_instance=4", "data.image_size=32", "eval.views=[1,2]"]
 
 
 def config(tmp_path, *extra, data=tuple(VIEWS3D)):
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        return compose("pretrain", overrides=[*TINY, *data, f"data.cache_dir={tmp_path / 'cache'}", *extra])
+    return compose_pretrain([*TINY_SEQ_JEPA, *data, f"data.cache_dir={tmp_path / 'cache'}", *extra])
 
 
 @pytest.mark.parametrize("conditioning", [True, False])
@@ -43,21 +38,17 @@ def test_too_many_views_is_a_clear_error(tmp_path):
 
 def test_cli_runs_as_a_user_types_it(tmp_path):
     env = {**os.environ, "MUJOCO_GL": "egl", "WANDB_MODE": "offline"}
-    cmd = [sys.executable, "-m", "agents.pretrain", "representation=seq_jepa", "data=views3d", *TINY, *VIEWS3D,
+    cmd = [sys.executable, "-m", "agents.pretrain", "representation=seq_jepa", "data=views3d", *TINY_SEQ_JEPA, *VIEWS3D,
            f"data.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| top1_views2 |" in proc.stdout and "| relative_rotation_r2 |" in proc.stdout
 
 
-TRAJECTORIES = ["env=ogbench", "dataset.source=generated", "dataset.num_episodes=10",
-                "dataset.episode_length=40", "data.stride=2", "eval.views=[1,3]", "probe.windows=64"]
-
-
 @pytest.mark.parametrize("views", ["states", "pixels"])
 def test_seq_jepa_pretrains_on_offline_trajectories_and_probes_path_integration(tmp_path, views):
-    cfg = config(tmp_path, *TRAJECTORIES, f"data.views={views}", "data.image_size=16", f"dataset.cache_dir={tmp_path / 'cache'}",
-                 f"dataset.data_dir={tmp_path / 'data'}", data=["data=trajectories"])
+    cfg = config(tmp_path, f"data.views={views}", "data.image_size=16", f"dataset.cache_dir={tmp_path / 'cache'}",
+                 f"dataset.data_dir={tmp_path / 'data'}", data=TINY_TRAJECTORIES)
     results = pretrain(cfg, tmp_path / "run")
     assert set(results) >= {"position_r2_views1", "position_r2_views3", "displacement_r2_views3", "action_r2"}
     assert "displacement_r2_views1" not in results  # no displacement after a single view
@@ -72,7 +63,6 @@ def test_supervised_rotation_reference_needs_rotation_labels(tmp_path):
     results = pretrain(config(tmp_path, "representation.objective=supervised_rotation"), tmp_path / "run")
     assert results["objective"] == "supervised_rotation" and math.isfinite(results["relative_rotation_r2"])
     with pytest.raises(ValueError, match="needs rotation labels"):
-        pretrain(config(tmp_path, *TRAJECTORIES, "representation.objective=supervised_rotation", data=["data=trajectories"]),
-                 tmp_path / "run2")
+        pretrain(config(tmp_path, "representation.objective=supervised_rotation", data=TINY_TRAJECTORIES), tmp_path / "run2")
     with pytest.raises(ValueError, match="unknown representation.objective='mae'"):
         pretrain(config(tmp_path, "representation.objective=mae"), tmp_path / "run3")

@@ -35,3 +35,17 @@ def bc_overrides(representation: str, cache: Path) -> list[str]:
 def compose_bc(overrides: list[str]):
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
         return compose("bc", overrides=overrides)
+
+
+# seq-JEPA pretraining (agents.pretrain): tiny model, and tiny OGBench trajectories
+TINY_SEQ_JEPA = ["representation.feature_dim=16", "representation.channels=[4,8]", "representation.action_embed_dim=8",
+                 "representation.layers=1", "representation.heads=2", "representation.predictor_hidden_dim=32",
+                 "representation.views=2", "train.steps=3", "train.log_every=3", "train.batch_size=8", "probe.steps=5",
+                 "probe.hidden_dim=8", "logger.backend=csv"]
+TINY_TRAJECTORIES = ["data=trajectories", "env=ogbench", "dataset.source=generated", "dataset.num_episodes=10",
+                     "dataset.episode_length=40", "data.stride=2", "eval.views=[1,3]", "probe.windows=64"]
+
+
+def compose_pretrain(overrides: list[str]):
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        return compose("pretrain", overrides=overrides)
