@@ -28,7 +28,7 @@ from tensordict import TensorDict
 from torchrl.objectives import SoftUpdate
 from tqdm.auto import tqdm
 
-from agents.checkpoint import save_checkpoint, training_state
+from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.common import (
     USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, make_adamw_schedule, resolve_device, seed_everything,
     to_plain,
@@ -183,10 +183,19 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
     steps = cfg.train.steps
     optimizer, scheduler = make_adamw_schedule(rep.optim, model if objective == "jepa" else loss_module, steps)
     checkpoint_config = {**config, "dims": dims}
+    weights = {"model": model, **({"head": loss_module.head} if objective != "jepa" else {})}
 
     def checkpoint(step: int) -> Path:
         return save_checkpoint(run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
-                               weights={"model": model}, training_state=training_state(step, optimizer, loss_module, scheduler))
+                               weights=weights, training_state=training_state(step, optimizer, loss_module, scheduler))
+
+    start_step = 0
+    resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={
+        "seed": cfg.seed, "data.name": cfg.data.name, "representation.action_conditioning": rep.action_conditioning,
+        "representation.objective": objective})
+    if resume_from is not None:
+        start_step = restore_training_state(resume_from, weights, optimizer, loss_module, scheduler=scheduler, device=device)
+        print(f"resumed from {resume_from} at step {start_step}")
 
     # 3. Train loop.
     exp_name = f"pretrain-{rep.name}-{cfg.data.name}-seed{cfg.seed}"
@@ -196,7 +205,7 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
           f"{dims['view_shape']}, M={rep.views}, "
           f"action conditioning {rep.action_conditioning}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
     model.train()
-    progress = tqdm(range(steps), desc="pretrain", unit="update", dynamic_ncols=True)
+    progress = tqdm(range(start_step, steps), initial=start_step, total=steps, desc="pretrain", unit="update", dynamic_ncols=True)
     for step in progress:
         losses = loss_module(sampler.sample().to(device))
         optimizer.zero_grad(set_to_none=True)
@@ -207,7 +216,7 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
             target_updater.step()
         done = step + 1
         if done % cfg.train.log_every == 0 or done == steps:
-            check_finite(losses, done, "lower representation.optim.lr")
+            check_finite(losses, done, "lower representation.optim.lr, or resume from the last checkpoint with resume=true")
             logger.log({f"train/{k}": v.item() for k, v in losses.items()}, done)
             tqdm.write(f"step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
                        + f" ({progress.format_dict.get('rate') or 0.0:.1f} updates/s)")

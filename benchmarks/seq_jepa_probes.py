@@ -2,13 +2,16 @@
 more views at evaluation raise top-1.
 
     python -m benchmarks.seq_jepa_probes --seeds 0 -- train.steps=1500 train.batch_size=64
+    python -m benchmarks.seq_jepa_probes --label trajectories_pixels_cpu --variants "seq-JEPA" \
+        "seq-JEPA w/o action conditioning" "random init (reference)" -- data=trajectories data.views=pixels
 
 Runs ``python -m agents.pretrain representation=seq_jepa <overrides> <variant> seed=<s>`` for the
 variants "action conditioning" and "no action conditioning" (the paper's ablation), plus two
 references for the probes (a rotation-supervised encoder, a random-init encoder), and tables the
 frozen probes of each: linear top-1 of the aggregate of M_val views, R² of the relative rotation
 (pair of view encodings) and of the individual rotation (one encoding). Writes
-``benchmarks/results/seq_jepa_probes_<label>.{md,json}``.
+``benchmarks/results/seq_jepa_probes_<label>.{md,json}``. With ``data=trajectories`` the probes are
+path integration (position and displacement after k views) and the action between two views.
 """
 from __future__ import annotations
 
@@ -28,6 +31,9 @@ VARIANTS = {"seq-JEPA": ["representation.action_conditioning=true"],
             "random init (reference)": ["train.steps=0"]}
 
 
+PROBES = ("top1", "relative_rotation", "rotation", "position", "displacement", "action_r2")  # views3d, trajectories
+
+
 def main(argv: list[str] | None = None) -> dict:
     argv, own, overrides = split_overrides(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -37,18 +43,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--label", default="views3d_cpu")
     parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/seq_jepa_probes"))
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
+    parser.add_argument("--resume", metavar="RUNS_ROOT", help="the run folder root of an interrupted call: finished runs are kept")
     args = parser.parse_args(own)
-    root = Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    root = Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
     started = time.time()
     runs = {}
     for name in args.variants:
         per_seed, _ = run_seeds(["representation=seq_jepa", *overrides, *VARIANTS[name]], args.seeds,
-                                root / name.replace(" ", "_").replace("/", ""), entry="agents.pretrain", result_key=None)
+                                root / name.replace(" ", "_").replace("/", ""), entry="agents.pretrain", result_key=None,
+                                reuse=bool(args.resume))
         if per_seed:
             runs[name] = per_seed
     if not runs:
         raise SystemExit(f"no run finished; logs under {root}")
-    keys = [k for k in next(iter(next(iter(runs.values())).values())) if k.startswith(("top1", "relative_rotation", "rotation"))]
+    keys = [k for k in next(iter(next(iter(runs.values())).values())) if k.startswith(PROBES)]
     lines = [f"# seq-JEPA probes: {args.label}", "", f"Command: `python -m benchmarks.seq_jepa_probes {' '.join(argv)}`", "",
              f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. "
              "Test split; mean ± s.e. over seeds where there are several.", "",

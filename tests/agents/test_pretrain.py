@@ -66,3 +66,13 @@ def test_supervised_rotation_reference_needs_rotation_labels(tmp_path):
         pretrain(config(tmp_path, "representation.objective=supervised_rotation", data=TINY_TRAJECTORIES), tmp_path / "run2")
     with pytest.raises(ValueError, match="unknown representation.objective='mae'"):
         pretrain(config(tmp_path, "representation.objective=mae"), tmp_path / "run3")
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, capsys):
+    first = pretrain(config(tmp_path, "train.checkpoint_every=3"), tmp_path / "run")
+    assert first["step"] == 3
+    resumed = pretrain(config(tmp_path, "train.steps=5", "train.log_every=1", "resume=true"), tmp_path / "run")
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "step000000003 at step 3" in out
+    assert "step 4:" in out and "step 3:" not in out.split("resumed from")[1]  # continues, does not start over
+    assert resumed["step"] == 5 and (tmp_path / "run" / "checkpoints" / "step000000005").exists()
