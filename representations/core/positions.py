@@ -22,3 +22,18 @@ def sincos_2d(height: int, width: int, dim: int, *, device: torch.device | str |
     rows = sincos_1d(height, dim // 2, device=device)[:, None, :].expand(height, width, dim // 2)
     cols = sincos_1d(width, dim // 2, device=device)[None, :, :].expand(height, width, dim // 2)
     return torch.cat([rows, cols], dim=-1).reshape(height * width, dim)
+
+
+def sincos_3d(frames: int, height: int, width: int, dim: int, *, device: torch.device | str | None = None) -> torch.Tensor:
+    """[frames · height · width, dim] embedding of a video grid, row-major (t, h, w).
+
+    Channel split of V-JEPA's ``get_3d_sincos_pos_embed`` (default ``uniform_power=False``): the first
+    half encodes the frame, the next quarter the row, the last quarter the column, each with
+    :func:`sincos_1d` — so every part must be even, i.e. ``dim`` divisible by 8."""
+    if dim % 8:
+        raise ValueError(f"3-D sin-cos position embeddings need a dimension divisible by 8, got {dim}")
+    shape = (frames, height, width)
+    time = sincos_1d(frames, dim // 2, device=device)[:, None, None, :].expand(*shape, dim // 2)
+    rows = sincos_1d(height, dim // 4, device=device)[None, :, None, :].expand(*shape, dim // 4)
+    cols = sincos_1d(width, dim // 4, device=device)[None, None, :, :].expand(*shape, dim // 4)
+    return torch.cat([time, rows, cols], dim=-1).reshape(frames * height * width, dim)

@@ -1,0 +1,153 @@
+"""Token masks for masked-prediction JEPAs, as sorted index lists into a row-major patch grid.
+
+* :func:`multiblock_masks_2d` — I-JEPA multi-block masks (Assran et al. 2023 §3, "context and targets").
+* :func:`multiblock_masks_3d` — V-JEPA 3-D multi-block masks (Bardes et al. 2024 §3.2; ``multiblock3d.py``).
+* :func:`random_tube_masks` — VideoMAE tube masking (Tong et al. 2022 §3.3).
+
+All randomness comes from the given ``torch.Generator`` (so masks are reproducible, e.g. in a collate
+function); index tensors live on the CPU like the reference collators'. One block *size* is drawn per
+batch and the *positions* per sample; index lists of unequal length are cut to the batch minimum
+(keeping the lowest indices, as the reference collators do) so they stack into one tensor.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+Range = float | tuple[float, float]
+
+
+def _as_range(value: Range, name: str, *, upper: float | None = 1.0) -> tuple[float, float]:
+    low, high = (value, value) if isinstance(value, (int, float)) else value
+    if not (0 < low <= high and (upper is None or high <= upper)):
+        bound = f"(0, {upper}]" if upper is not None else "(0, ∞)"
+        raise ValueError(f"{name} must be a number or (low, high) range in {bound} with low ≤ high, got {value}")
+    return float(low), float(high)
+
+
+def _uniform(generator: torch.Generator, low: float, high: float) -> float:
+    return low + torch.rand(1, generator=generator).item() * (high - low)
+
+
+def _block_shape(generator: torch.Generator, height: int, width: int, scale: Range, aspect: Range,
+                 name: str) -> tuple[int, int]:
+    """Block (h, w) covering ≈ scale · H · W patches with h / w ≈ aspect (I-JEPA ``_sample_block_size``)."""
+    scale, aspect = _as_range(scale, name), _as_range(aspect, "aspect ratio", upper=None)
+    if int(height * width * scale[0]) < 1:
+        raise ValueError(f"{name} {scale} of a {height}×{width} grid gives blocks of zero patches")
+    area = int(height * width * _uniform(generator, *scale))
+    ratio = _uniform(generator, *aspect)
+    h = min(height, max(1, round(math.sqrt(area * ratio))))
+    w = min(width, max(1, round(math.sqrt(area / ratio))))
+    return h, w
+
+
+def _place_block(generator: torch.Generator, grid: tuple[int, ...], block: tuple[int, ...]) -> torch.Tensor:
+    """Boolean grid with one block of shape ``block`` at a uniformly random position."""
+    mask = torch.zeros(grid, dtype=torch.bool)
+    starts = [int(torch.randint(g - b + 1, (1,), generator=generator)) for g, b in zip(grid, block)]
+    mask[tuple(slice(s, s + b) for s, b in zip(starts, block))] = True
+    return mask
+
+
+def _stack_trimmed(masks: list[torch.Tensor]) -> torch.Tensor:
+    """Flat boolean masks → [B, K_min] sorted indices (``nonzero`` is ascending; cut to the batch minimum)."""
+    indices = [mask.flatten().nonzero().squeeze(1) for mask in masks]
+    keep = min(len(index) for index in indices)
+    return torch.stack([index[:keep] for index in indices])
+
+
+def multiblock_masks_2d(batch_size: int, grid: tuple[int, int], *, generator: torch.Generator, num_targets: int = 4,
+                        target_scale: Range = (0.15, 0.2), target_aspect: Range = (0.75, 1.5),
+                        context_scale: Range = (0.85, 1.0), min_keep: int = 4,
+                        max_tries: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    """I-JEPA masks on an (H, W) patch grid.
+
+    Returns ``(context_idx [B, Kc], target_idx [B, num_targets, Kt])``: every target block has the same
+    h × w size within a batch (so ``Kt = h · w`` needs no trimming); the context is a square-ish block
+    *minus the union of that sample's targets*, re-placed up to ``max_tries`` times until it keeps
+    ``min_keep`` patches, else widened to every non-target patch (I-JEPA likewise relaxes its constraint).
+    """
+    height, width = grid
+    if num_targets < 1:
+        raise ValueError(f"num_targets must be at least 1, got {num_targets}")
+    target_block = _block_shape(generator, height, width, target_scale, target_aspect, "target_scale")
+    context_block = _block_shape(generator, height, width, context_scale, 1.0, "context_scale")
+    contexts, targets = [], []
+    for _ in range(batch_size):
+        blocks = torch.stack([_place_block(generator, grid, target_block) for _ in range(num_targets)])
+        free = ~blocks.any(0)
+        for _ in range(max_tries):
+            context = _place_block(generator, grid, context_block) & free
+            if context.sum() >= min_keep:
+                break
+        else:
+            context = free
+        if context.sum() < min_keep:
+            raise ValueError(f"{num_targets} targets of {target_block[0]}×{target_block[1]} patches leave fewer than "
+                             f"min_keep={min_keep} context patches on a {height}×{width} grid; use fewer or smaller targets")
+        contexts.append(context)
+        targets.append(torch.stack([block.flatten().nonzero().squeeze(1) for block in blocks]))
+    return _stack_trimmed(contexts), torch.stack(targets)
+
+
+def multiblock_masks_3d(batch_size: int, grid: tuple[int, int, int], *, generator: torch.Generator, num_blocks: int,
+                        spatial_scale: Range, temporal_scale: Range = 1.0, aspect: Range = (0.75, 1.5),
+                        min_keep: int = 1, max_tries: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    """V-JEPA masks on a (T, H, W) tubelet grid: ``num_blocks`` blocks of one t × h × w size per batch.
+
+    Returns ``(context_idx [B, Kc], target_idx [B, Kt])``: target = union of the blocks, context = its
+    complement, each cut to the batch minimum. V-JEPA's vitl16 config uses two generators:
+    short-range (8 blocks, spatial 0.15) and long-range (2 blocks, spatial 0.7), both temporal 1.0.
+    """
+    frames, height, width = grid
+    if num_blocks < 1:
+        raise ValueError(f"num_blocks must be at least 1, got {num_blocks}")
+    t = max(1, int(frames * _uniform(generator, *_as_range(temporal_scale, "temporal_scale"))))
+    block = (t, *_block_shape(generator, height, width, spatial_scale, aspect, "spatial_scale"))
+    if block == tuple(grid):
+        raise ValueError(f"one {block} block covers the whole {tuple(grid)} grid, so the context would be empty")
+    contexts, targets = [], []
+    for _ in range(batch_size):
+        for _ in range(max_tries):  # V-JEPA re-draws the blocks until enough context is left
+            covered = torch.stack([_place_block(generator, grid, block) for _ in range(num_blocks)]).any(0)
+            if (~covered).sum() >= min_keep:
+                break
+        else:
+            raise ValueError(f"{num_blocks} blocks of {block} left fewer than min_keep={min_keep} context tokens "
+                             f"on a {tuple(grid)} grid in {max_tries} tries")
+        targets.append(covered)
+        contexts.append(~covered)
+    return _stack_trimmed(contexts), _stack_trimmed(targets)
+
+
+def random_tube_masks(batch_size: int, grid: tuple[int, int, int], *, generator: torch.Generator,
+                      ratio: float = 0.9) -> tuple[torch.Tensor, torch.Tensor]:
+    """VideoMAE tube masks: ``round(ratio · H · W)`` spatial positions masked per sample, the same in every
+    frame. Returns ``(context_idx [B, T · (H·W − M)], target_idx [B, T · M])`` — equal lengths, no trimming."""
+    frames, height, width = grid
+    num_masked = round(ratio * height * width)
+    if not 0 < num_masked < height * width:
+        raise ValueError(f"ratio {ratio} masks {num_masked} of {height * width} positions; need at least one "
+                         "masked and one visible")
+    masked = torch.zeros(batch_size, height * width, dtype=torch.bool)
+    for row in masked:
+        row[torch.randperm(height * width, generator=generator)[:num_masked]] = True
+    tubes = masked[:, None, :].expand(batch_size, frames, height * width)
+    return _stack_trimmed(list(~tubes)), _stack_trimmed(list(tubes))
+
+
+def apply_masks(tokens: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Gathers tokens [B or 1, N, D] at idx [B, *S] → [B, *S, D] (a batch of 1, e.g. a position table, broadcasts)."""
+    flat = idx.reshape(idx.shape[0], -1).to(tokens.device)
+    tokens = tokens.expand(idx.shape[0], -1, -1)
+    gathered = tokens.gather(1, flat.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+    return gathered.reshape(*idx.shape, tokens.shape[-1])
+
+
+def scatter_tokens(base: torch.Tensor, idx: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`apply_masks`: a copy of base [B, N, D] with rows idx [B, *S] set to values [B, *S, D]."""
+    flat = idx.reshape(idx.shape[0], -1).to(base.device)
+    values = values.reshape(flat.shape[0], flat.shape[1], base.shape[-1])
+    return base.scatter(1, flat.unsqueeze(-1).expand_as(values), values)
