@@ -22,7 +22,9 @@ from representations.core.targets import add_target_network
 from representations.seq_jepa.model import SeqJEPA
 
 
-class SeqJEPALoss(LossModule):
+class _ViewSequenceLoss(LossModule):
+    """Common keys of the objectives on sequences of views and the actions between them."""
+
     @dataclass
     class _AcceptedKeys:
         views: NestedKey = "views"
@@ -32,6 +34,15 @@ class SeqJEPALoss(LossModule):
     tensor_keys: _AcceptedKeys
     out_keys = ["loss_prediction"]
 
+    @property
+    def in_keys(self):  # noqa: D102
+        return [self.tensor_keys.views, self.tensor_keys.actions]
+
+    def _forward_value_estimator_keys(self, **kwargs) -> None:
+        pass
+
+
+class SeqJEPALoss(_ViewSequenceLoss):
     encoder_params: TensorDictParams
     target_encoder_params: TensorDictParams
 
@@ -39,13 +50,6 @@ class SeqJEPALoss(LossModule):
         super().__init__()
         self.model = model
         self.target_encoder = add_target_network(self, "encoder", model.encoder)
-
-    @property
-    def in_keys(self):  # noqa: D102
-        return [self.tensor_keys.views, self.tensor_keys.actions]
-
-    def _forward_value_estimator_keys(self, **kwargs) -> None:
-        pass
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         views, actions = tensordict.get(self.tensor_keys.views), tensordict.get(self.tensor_keys.actions)
@@ -61,33 +65,17 @@ class SeqJEPALoss(LossModule):
         }, batch_size=[])
 
 
-class SupervisedRotationLoss(LossModule):
+class SupervisedRotationLoss(_ViewSequenceLoss):
     """Reference objective for the equivariance probe (not part of seq-JEPA): the same view encoder
     trained with labels to regress the relative rotation between consecutive views from the pair of
     their encodings (MSE on the quaternion, an MLP head on [e_i ‖ e_{i+1}]). The frozen probe's R² on
     this encoder is what the probe can reach at this data and encoder size."""
-
-    @dataclass
-    class _AcceptedKeys:
-        views: NestedKey = "views"
-        actions: NestedKey = "actions"
-
-    default_keys = _AcceptedKeys
-    tensor_keys: _AcceptedKeys
-    out_keys = ["loss_prediction"]
 
     def __init__(self, model: SeqJEPA, *, hidden_dim: int = 512) -> None:
         super().__init__()
         self.model = model
         self.head = torch.nn.Sequential(torch.nn.Linear(2 * model.feature_dim, hidden_dim), torch.nn.ReLU(),
                                         torch.nn.Linear(hidden_dim, 4))
-
-    @property
-    def in_keys(self):  # noqa: D102
-        return [self.tensor_keys.views, self.tensor_keys.actions]
-
-    def _forward_value_estimator_keys(self, **kwargs) -> None:
-        pass
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         views, actions = tensordict.get(self.tensor_keys.views), tensordict.get(self.tensor_keys.actions)
