@@ -26,7 +26,7 @@ from envs.buffer import cached_tensordict, params_digest
 from envs.common import cfg_get, episode_last_rows
 from envs.ogbench.names import parse_name
 
-__all__ = ["VIEW_KINDS", "TrajectoryWindowSampler", "trajectory_steps", "split_episodes", "window_batch",
+__all__ = ["VIEW_KINDS", "TrajectoryWindowSampler", "render_ogbench_frames", "trajectory_steps", "split_episodes", "window_batch",
            "valid_window_starts", "load_trajectories"]
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def split_episodes(episode: torch.Tensor, *, val_fraction: float, test_fraction:
     return tuple(torch.nonzero(torch.isin(episode, g)).reshape(-1) for g in groups)
 
 
-def _render_frames(env_name: str, qpos: torch.Tensor, qvel: torch.Tensor, size: int, progress: bool) -> torch.Tensor:
+def render_ogbench_frames(env_name: str, qpos: torch.Tensor, qvel: torch.Tensor, size: int, progress: bool) -> torch.Tensor:
     from envs.ogbench.env import OGBenchEnv
 
     # rendered at twice the size and area-downsampled, so that small bodies (pointmaze's ball) stay visible
@@ -153,7 +153,7 @@ def load_trajectories(data_cfg: Any, dataset_cfg: Any) -> tuple[TensorDict, Tens
         cache_dir = Path(str(cfg_get(data_cfg, "cache_dir", "~/.cache/jepa_rl"))).expanduser()
         frames, cached = cached_tensordict(
             cache_dir / "trajectory_frames" / params_digest(params),
-            lambda: TensorDict({"pixels": _render_frames(name, qpos[rows], qvel[rows], size,
+            lambda: TensorDict({"pixels": render_ogbench_frames(name, qpos[rows], qvel[rows], size,
                                                          bool(cfg_get(data_cfg, "progress", True)))}, batch_size=[len(rows)]),
             marker="frames.json", describe=params)
         data["views"] = frames["pixels"].clone()
