@@ -171,3 +171,19 @@ class AttentivePooler(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         pooled, _ = self.attention(self.query.expand(tokens.shape[0], -1, -1), tokens, tokens, need_weights=False)
         return self.head(self.norm(pooled.squeeze(1)))
+
+
+class EncoderModel(nn.Module):
+    """Base of the masked-prediction models: ``self.encoder`` is a :class:`ViTEncoder`; frozen use reads
+    :meth:`encode`."""
+
+    encoder: ViTEncoder
+
+    @property
+    def grid(self) -> tuple[int, ...]:
+        return self.encoder.grid
+
+    def encode(self, x: torch.Tensor, *, pool: bool = True) -> torch.Tensor:
+        """Features of the full input: mean of the encoder's tokens [B, dim], or the tokens [B, N, dim]."""
+        tokens = self.encoder(x)
+        return tokens.mean(dim=1) if pool else tokens
