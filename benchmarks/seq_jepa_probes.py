@@ -16,6 +16,7 @@ path integration (position and displacement after k views) and the action betwee
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
     runs = {}
     for name in args.variants:
         per_seed, _ = run_seeds(["representation=seq_jepa", *overrides, *VARIANTS[name]], args.seeds,
-                                root / name.replace(" ", "_").replace("/", ""), entry="agents.pretrain", result_key=None,
+                                root / re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_"), entry="agents.pretrain", result_key=None,
                                 reuse=bool(args.resume))
         if per_seed:
             runs[name] = per_seed
