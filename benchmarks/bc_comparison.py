@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.zeroshot_quality import mean_se, run_seeds, split_overrides
+from benchmarks.zeroshot_quality import mean_se_cell, run_seeds, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = [("mean", "success %", 100.0), ("probe_state_rmse", "probe RMSE", 1.0), ("probe_state_ate", "probe ATE", 1.0),
@@ -34,17 +34,15 @@ def summary_rows(per_method: dict[str, dict[int, dict]]) -> tuple[list[str], dic
             if not values:
                 cells.append("–")
                 continue
-            mu, se = mean_se(values)
-            numbers.setdefault(method, {})[key] = [mu, se, len(values)]
-            cells.append(f"{mu:.3g} ± {se:.2g}" if len(values) > 1 else f"{mu:.3g}")
+            cell, numbers.setdefault(method, {})[key] = mean_se_cell(values, ".3g", ".2g")
+            cells.append(cell)
         lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
     tasks = sorted({t for runs in per_method.values() for r in runs.values() for t in r["success"]})
     lines += ["", "Success % per task (mean ± s.e.):", "", "| task | " + " | ".join(per_method) + " |", "|---" * (len(per_method) + 1) + "|"]
     for task in tasks:
         cells = []
         for runs in per_method.values():
-            mu, se = mean_se([100.0 * r["success"][task] for r in runs.values()])
-            cells.append(f"{mu:.1f} ± {se:.1f}" if len(runs) > 1 else f"{mu:.1f}")
+            cells.append(mean_se_cell([100.0 * r["success"][task] for r in runs.values()])[0])
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return lines, numbers
 

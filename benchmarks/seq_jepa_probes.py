@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.zeroshot_quality import mean_se, run_seeds, split_overrides
+from benchmarks.zeroshot_quality import mean_se_cell, run_seeds, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 # The last two are references for the probes, not seq-JEPA: the same encoder trained with rotation
@@ -66,9 +66,8 @@ def main(argv: list[str] | None = None) -> dict:
     for name, per_seed in runs.items():
         cells = []
         for key in [*keys, "training_seconds"]:
-            mu, se = mean_se([r[key] for r in per_seed.values()])
-            summary.setdefault(name, {})[key] = [mu, se, len(per_seed)]
-            cells.append(f"{mu:.3f} ± {se:.3f}" if len(per_seed) > 1 else f"{mu:.3f}")
+            cell, summary.setdefault(name, {})[key] = mean_se_cell([r[key] for r in per_seed.values()], ".3f")
+            cells.append(cell)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     write_report(args.out, f"seq_jepa_probes_{args.label}", lines, {"runs": runs, "summary": summary})
     return summary

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.zeroshot_quality import mean_se, run_seeds, split_overrides
+from benchmarks.zeroshot_quality import mean_se_cell, run_seeds, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,9 +40,8 @@ def comparison_table(per_method: dict[str, dict[int, dict]], metric: str) -> tup
                 if not vals:
                     cells.append("–")
                     continue
-                mu, se = mean_se(vals)
-                numbers.setdefault(mode, {}).setdefault(method, {})[task] = [mu, se, len(vals)]
-                cells.append(f"{mu:.1f} ± {se:.1f}" if len(vals) > 1 else f"{mu:.1f}")
+                cell, numbers.setdefault(mode, {}).setdefault(method, {})[task] = mean_se_cell(vals)
+                cells.append(cell)
             lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return lines, numbers
 

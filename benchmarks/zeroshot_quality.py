@@ -31,6 +31,13 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return m, math.sqrt(var / len(values))
 
 
+def mean_se_cell(values: list[float], fmt: str = ".1f", se_fmt: str | None = None) -> tuple[str, list]:
+    """A table cell "mean ± s.e." (the mean alone for one value) and [mean, s.e., n] for the JSON summary."""
+    mu, se = mean_se(values)
+    cell = f"{mu:{fmt}} ± {se:{se_fmt or fmt}}" if len(values) > 1 else f"{mu:{fmt}}"
+    return cell, [mu, se, len(values)]
+
+
 def split_overrides(argv: list[str] | None) -> tuple[list[str], list[str], list[str]]:
     """(all args, this script's own args, the agent overrides after ``--``)."""
     argv = list(sys.argv[1:] if argv is None else argv)

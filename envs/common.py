@@ -52,6 +52,25 @@ def episode_last_rows(terminals: torch.Tensor) -> torch.Tensor:
     return ends[torch.searchsorted(ends, torch.arange(n))]
 
 
+def episode_bounds(terminals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(first row, row count) of each episode of a flat store whose ``terminals`` mark last rows."""
+    terminals = terminals.reshape(-1)
+    starts = torch.cat([torch.zeros(1, dtype=torch.long), torch.nonzero(terminals).reshape(-1) + 1])
+    starts = starts[starts < len(terminals)]
+    return starts, episode_last_rows(terminals)[starts] - starts + 1
+
+
+def kept_steps(starts: torch.Tensor, lengths: torch.Tensor, *, stride: int = 1,
+               max_episodes: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(row, episode, step) of every ``stride``-th step of the episodes (first row, row count)."""
+    if max_episodes is not None:
+        starts, lengths = starts[: int(max_episodes)], lengths[: int(max_episodes)]
+    steps = [torch.arange(0, int(n), stride) for n in lengths.tolist()]
+    step = torch.cat(steps)
+    episode = torch.repeat_interleave(torch.arange(len(steps)), torch.tensor([len(s) for s in steps]))
+    return starts.long()[episode] + step, episode, step
+
+
 def sample_future_rows(index: torch.Tensor, last_rows: torch.Tensor, future: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Rows of future observations for transitions at rows ``index`` (observation row i, next row i+1).
 

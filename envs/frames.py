@@ -32,7 +32,7 @@ from tensordict import TensorDict
 from tqdm.auto import tqdm
 
 from envs.buffer import cached_tensordict, params_digest
-from envs.common import cfg_get, episode_last_rows
+from envs.common import cfg_get, episode_bounds, kept_steps
 from envs.trajectories import render_ogbench_frames
 from envs.trajectories import split_episodes, valid_window_starts
 
@@ -44,17 +44,6 @@ log = logging.getLogger(__name__)
 FRAMES_VERSION = 1
 FAMILIES = ("dmc", "ogbench")
 PIXEL_SOURCES = ("auto", "dataset", "render")  # data.pixels_from
-
-
-def kept_steps(starts: torch.Tensor, lengths: torch.Tensor, *, stride: int = 1,
-               max_episodes: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(row, episode, step) of every ``stride``-th step of the episodes (first row, row count)."""
-    if max_episodes is not None:
-        starts, lengths = starts[: int(max_episodes)], lengths[: int(max_episodes)]
-    steps = [torch.arange(0, int(n), stride) for n in lengths.tolist()]
-    step = torch.cat(steps)
-    episode = torch.repeat_interleave(torch.arange(len(steps)), torch.tensor([len(s) for s in steps]))
-    return starts.long()[episode] + step, episode, step
 
 
 def clip_starts(episode: torch.Tensor, clip_length: int) -> torch.Tensor:
@@ -134,11 +123,9 @@ def _source(dataset_cfg: Any, buffer, size: int, progress: bool) -> dict[str, An
                     qpos=physics[:, :model.nq], qvel=physics[:, model.nq:model.nq + model.nv], stored=buffer.arrays.get("pixels"),
                     render=lambda rows: render_dmc_frames(domain, physics[rows], size, progress))
     name, cols = str(cfg_get(dataset_cfg, "name")), buffer.columns
-    last = episode_last_rows(buffer.terminals)
-    starts = torch.cat([torch.zeros(1, dtype=torch.long), torch.nonzero(buffer.terminals.reshape(-1)).reshape(-1) + 1])
-    starts = starts[starts < len(buffer.terminals)]
+    starts, lengths = episode_bounds(buffer.terminals)
     qpos, qvel = buffer.rows[:, cols["qpos"]], buffer.rows[:, cols["qvel"]]
-    return dict(name=name, starts=starts, lengths=last[starts] - starts + 1, qpos=qpos, qvel=qvel, stored=None,
+    return dict(name=name, starts=starts, lengths=lengths, qpos=qpos, qvel=qvel, stored=None,
                 render=lambda rows: render_ogbench_frames(name, qpos[rows], qvel[rows], size, progress))
 
 

@@ -23,7 +23,7 @@ from tensordict import TensorDict
 from tqdm.auto import tqdm
 
 from envs.buffer import cached_tensordict, params_digest
-from envs.common import cfg_get, episode_last_rows
+from envs.common import cfg_get, episode_bounds, kept_steps
 from envs.ogbench.names import parse_name
 
 __all__ = ["VIEW_KINDS", "TrajectoryWindowSampler", "render_ogbench_frames", "trajectory_steps", "split_episodes", "window_batch",
@@ -42,18 +42,9 @@ def trajectory_steps(observations: torch.Tensor, actions: torch.Tensor, qpos: to
     ``views`` (the observations), ``action``, ``position``, ``episode``; the source row of each step)."""
     if stride < 1:
         raise ValueError(f"data.stride must be >= 1, got {stride}")
-    last = episode_last_rows(terminals)
-    starts = torch.cat([torch.zeros(1, dtype=torch.long), torch.nonzero(terminals.reshape(-1)).reshape(-1) + 1])
-    starts = starts[starts < len(terminals)]
-    if max_episodes is not None:
-        starts = starts[: int(max_episodes)]
-    rows, episode = [], []
-    for e, start in enumerate(starts.tolist()):
-        kept = torch.arange(start, int(last[start]) + 1, stride)
-        rows.append(kept)
-        episode.append(torch.full((len(kept),), e, dtype=torch.long))
-    rows_t, episode_t = torch.cat(rows), torch.cat(episode)
-    has_next = rows_t + stride <= last[rows_t]  # the s actions to the next kept step exist
+    starts, lengths = episode_bounds(terminals)
+    rows_t, episode_t, step = kept_steps(starts, lengths, stride=stride, max_episodes=max_episodes)
+    has_next = step + stride < lengths[episode_t]  # the s actions to the next kept step exist
     offsets = rows_t[:, None] + torch.arange(stride)[None, :]
     chunk = actions[offsets.clamp(max=len(actions) - 1)]  # [N, s, A]
     action = torch.where(has_next[:, None, None], chunk, torch.zeros_like(chunk)).reshape(len(rows_t), -1)
