@@ -3,6 +3,8 @@
     python -m agents.pretrain representation=seq_jepa data=views3d [representation.action_conditioning=false]
         [representation.views=3] [train.steps=2000] [eval.views=[1,3,5]] [seed=1]
     python -m agents.pretrain data=trajectories env=ogbench [env.name=pointmaze-medium-navigate] [data.views=pixels]
+    python -m agents.pretrain representation=vjepa|salt|dmt_jepa data=frames env=dmc env.domain=walker
+        (vision JEPAs on environment frames: the recipe is agents/pretrain_vision.py)
 
 Recipe (seq-JEPA): data (generated once, cached) → sequences of M + 1 views and the M actions between
 them → model + 1 − cos loss with an EMA target → AdamW with warm-up + cosine → train loop with
@@ -164,8 +166,15 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
     device = resolve_device(cfg.device)
     config = to_plain(cfg)
     rep = cfg.representation
+    if rep.get("kind") == "vision":  # V-JEPA, SALT, DMT-JEPA on environment frames
+        from agents.pretrain_vision import pretrain_vision
+
+        return pretrain_vision(cfg, run_dir)
     if rep.name != "seq_jepa":
-        raise ValueError(f"agents.pretrain trains representation=seq_jepa; got {rep.name!r}")
+        raise ValueError(f"agents.pretrain trains representation=seq_jepa|vjepa|salt|dmt_jepa; got {rep.name!r}")
+    if cfg.data.name == "frames":
+        raise ValueError("data=frames is for the vision JEPAs (representation=vjepa|salt|dmt_jepa); seq-JEPA reads "
+                         "data=views3d or data=trajectories")
 
     # 1. Data: rendered object views (split by instance) or offline trajectories (split by episode);
     #    sequences of M + 1 views and the M actions between them.

@@ -121,20 +121,24 @@ def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: 
         return (probe(standardise(test_x)).argmax(-1) == test_y).float().mean().item()
 
 
-def r2_score(prediction: torch.Tensor, target: torch.Tensor) -> float:
-    """Coefficient of determination, averaged uniformly over output dimensions (as scikit-learn)."""
+def r2_per_dim(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Coefficient of determination of each output dimension [D]."""
     residual = (target - prediction).square().sum(0)
     total = (target - target.mean(0)).square().sum(0).clamp_min(1e-12)
-    return (1.0 - residual / total).mean().item()
+    return 1.0 - residual / total
 
 
-def regression_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, *,
-                  val_x: torch.Tensor | None = None, val_y: torch.Tensor | None = None, hidden_dim: int = 256,
-                  steps: int = 1000, lr: float = 1e-3, batch_size: int = 256, eval_every: int = 100) -> float:
-    """Test R² of an MLP regressor (2 hidden layers) trained on frozen features. With a validation
-    set the head is taken at its best validation R² (checked every ``eval_every`` steps), so a probe
-    that overfits a small training set does not report its overfitted state."""
-    head = _head(train_x.shape[1], train_y.shape[1], hidden_dim)
+def r2_score(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """Coefficient of determination, averaged uniformly over output dimensions (as scikit-learn)."""
+    return r2_per_dim(prediction, target).mean().item()
+
+
+def fit_regressor(head: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, *, val_x: torch.Tensor | None = None,
+                  val_y: torch.Tensor | None = None, steps: int = 1000, lr: float = 1e-3, batch_size: int = 256,
+                  eval_every: int = 100) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Trains ``head`` (MSE) on frozen features; returns its predictor of new features. With a validation set the
+    head is taken at its best validation R² (checked every ``eval_every`` steps), so a probe that overfits a
+    small training set does not report its overfitted state."""
     best: dict = {"score": -math.inf, "state": None}
 
     def keep_best(step: int, standardise: Callable) -> None:
@@ -149,5 +153,40 @@ def regression_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Te
                             after_step=keep_best)
     if best["state"] is not None:
         head.load_state_dict(best["state"])
-    with torch.no_grad():
-        return r2_score(head(standardise(test_x)), test_y)
+
+    @torch.no_grad()
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        return head(standardise(x))
+    return predict
+
+
+def regression_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, *,
+                  val_x: torch.Tensor | None = None, val_y: torch.Tensor | None = None, hidden_dim: int = 256,
+                  steps: int = 1000, lr: float = 1e-3, batch_size: int = 256, eval_every: int = 100) -> float:
+    """Test R² of an MLP regressor (2 hidden layers) trained on frozen features (:func:`fit_regressor`)."""
+    predict = fit_regressor(_head(train_x.shape[1], train_y.shape[1], hidden_dim), train_x, train_y, val_x=val_x,
+                            val_y=val_y, steps=steps, lr=lr, batch_size=batch_size, eval_every=eval_every)
+    return r2_score(predict(test_x), test_y)
+
+
+def ridge_r2_per_dim(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, *,
+                     val_x: torch.Tensor, val_y: torch.Tensor,
+                     alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)) -> torch.Tensor:
+    """Linear probe: test R² per output dimension [D] of ridge regression (closed form, in float64) on
+    standardised features with an intercept; the penalty ``alpha`` (× number of samples) is picked per
+    output dimension on the validation set."""
+    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
+
+    def design(x: torch.Tensor) -> torch.Tensor:
+        x = ((x - mean) / std).double()
+        return torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype, device=x.device)], dim=1)
+
+    a, b = design(train_x), train_y.double()
+    gram, cross = a.T @ a, a.T @ b
+    eye = torch.eye(len(gram), dtype=gram.dtype, device=gram.device)
+    eye[-1, -1] = 0.0  # no penalty on the intercept
+    solutions = [torch.linalg.solve(gram + alpha * len(a) * eye, cross) for alpha in alphas]  # [F+1, D] each
+    val_scores = torch.stack([r2_per_dim(design(val_x) @ w, val_y.double()) for w in solutions])  # [A, D]
+    best = val_scores.argmax(0)  # per output dimension
+    weights = torch.stack(solutions)[best, :, torch.arange(train_y.shape[1])].T  # [F+1, D]
+    return r2_per_dim(design(test_x) @ weights, test_y.double()).float()

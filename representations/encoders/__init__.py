@@ -11,7 +11,7 @@ from torch import nn
 
 from representations.encoders.pixels import PixelEncoder, random_shift
 
-ENCODERS = ("auto", "identity", "pixels", "act_jepa", "seq_jepa")
+ENCODERS = ("auto", "identity", "pixels", "act_jepa", "seq_jepa", "vjepa", "salt", "dmt_jepa")
 
 
 def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[nn.Module, int]:
@@ -43,6 +43,18 @@ def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[
             raise ValueError("encoder=seq_jepa needs encoder.checkpoint=<run folder of python -m agents.pretrain>")
         encoder = SeqJEPAEncoder(encoder_cfg["checkpoint"], shape, features=str(encoder_cfg.get("features", "aggregate")),
                                  frozen=bool(encoder_cfg.get("frozen", True)))
+        return encoder, encoder.feature_dim
+    if name in ("vjepa", "salt", "dmt_jepa"):  # a vision JEPA pretrained on frames (agents.pretrain data=frames)
+        from representations.encoders.vision import VisionJEPAEncoder
+
+        if not encoder_cfg.get("checkpoint"):
+            raise ValueError(f"encoder={name} needs encoder.checkpoint=<run folder of python -m agents.pretrain "
+                             f"representation={name} data=frames>")
+        encoder = VisionJEPAEncoder(encoder_cfg["checkpoint"], shape, part=encoder_cfg.get("part"),
+                                    frozen=bool(encoder_cfg.get("frozen", True)))
+        if encoder.model_name != name:
+            raise ValueError(f"encoder={name} but {encoder_cfg['checkpoint']} holds a {encoder.model_name} checkpoint: "
+                             f"use encoder={encoder.model_name}")
         return encoder, encoder.feature_dim
     raise ValueError(f"unknown encoder {name!r}; choose one of {list(ENCODERS)} (encoder=<name>)")
 

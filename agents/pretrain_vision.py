@@ -1,0 +1,290 @@
+"""Vision JEPA pretraining on environment frames, then frozen state probes (``agents.pretrain`` with a
+``kind: vision`` representation):
+
+    python -m agents.pretrain representation=salt data=frames env=dmc env.domain=walker
+    python -m agents.pretrain representation=vjepa|dmt_jepa data=frames env=dmc [data.clip_length=2] [train.flops=1e15]
+
+Recipe: frames or clips of the env's offline dataset (rendered once, cached; split by episode) → the
+method's networks and LossModule(s) → AdamW with warm-up + cosine → train loop with progress, one stage
+per objective (SALT: the pixel teacher, then the student against the frozen teacher; the student loss is
+SALT's model-selection signal) → frozen probes → checkpoint.
+
+Compute is counted, not guessed: the FLOPs of one update of each stage (forward + backward, EMA target
+forward included) are measured with ``torch.utils.flop_counter`` on a fixed batch and masks, and
+``train.flops`` (optional) sets each stage's number of updates from a FLOP budget instead of
+``train.steps`` — the matched-compute comparison of SALT, V-JEPA and DMT-JEPA.
+
+Probes (frozen encoder; fit on train, selected on val, scored on test episodes), R² per physics quantity
+(qpos, qvel) of the frame — or of the clip's last frame:
+- ``linear``: ridge regression on the mean-pooled tokens;
+- ``attentive``: one learned query cross-attending to the tokens, then a linear head (V-JEPA's frozen probe).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from omegaconf import DictConfig
+from tensordict import TensorDict
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
+from torchrl.objectives import LossModule, SoftUpdate
+from tqdm.auto import tqdm
+
+from agents.checkpoint import find_resume_checkpoint, save_checkpoint, training_state
+from agents.common import (
+    MultiLogger, check_finite, make_adamw_schedule, resolve_device, seed_everything, set_rng_state, to_plain,
+)
+from agents.probes import fit_regressor, r2_per_dim, ridge_r2_per_dim
+from envs.frames import FrameSampler, clip_starts, frame_batch, load_frames
+from representations.core.vit import AttentivePooler, EncoderModel
+from representations.encoders.vision import build_vision_models, frozen_part
+
+
+@dataclass
+class Stage:
+    """One objective trained for ``steps`` updates: ``loss_key`` of ``make_loss()`` on ``trained``'s parameters."""
+
+    name: str
+    trained: nn.Module
+    make_loss: Callable[[], LossModule]
+    loss_key: str
+    budget_share: float = 1.0  # of train.steps / train.flops
+    ema: float | None = None  # SoftUpdate decay of the loss's target networks
+
+
+def make_stages(rep: DictConfig, models: dict[str, EncoderModel], seed: int) -> list[Stage]:
+    """The objectives of ``representation=<name>`` in training order (SALT's student loss is built when its
+    stage starts: it freezes the teacher)."""
+    if rep.name == "vjepa":
+        from representations.vjepa import VJEPALoss
+
+        return [Stage("pretrain", models["model"], lambda: VJEPALoss(models["model"], seed=seed), "loss_prediction", ema=rep.ema)]
+    if rep.name == "dmt_jepa":
+        from representations.dmt_jepa import DMTJEPALoss
+
+        return [Stage("pretrain", models["model"], lambda: DMTJEPALoss(models["model"], seed=seed), "loss_prediction",
+                      ema=rep.ema)]
+    from representations.salt import PixelTeacherLoss, StudentLoss
+
+    share = float(rep.teacher_fraction)
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"representation.teacher_fraction={share} must be in (0, 1): the share of the budget spent on "
+                         "the stage-1 teacher")
+    teacher, student = models["teacher"], models["student"]
+    return [Stage("teacher", teacher, lambda: PixelTeacherLoss(teacher, norm_pix=rep.norm_pix, seed=seed),
+                  "loss_reconstruction", budget_share=share),
+            Stage("student", student, lambda: StudentLoss(student, teacher, layer_norm_targets=rep.layer_norm_targets,
+                                                          seed=seed + 1), "loss_prediction", budget_share=1.0 - share)]
+
+
+def model_input(batch: TensorDict) -> TensorDict:
+    """The losses read ``pixels``: a frame [B, 3, S, S], or a clip [B, 3, T, S, S] (channels, then time)."""
+    if "clips" in batch.keys():
+        return TensorDict({"pixels": batch["clips"].transpose(1, 2)}, batch_size=batch.batch_size)
+    return TensorDict({"pixels": batch["pixels"]}, batch_size=batch.batch_size)
+
+
+class FlopCounter(TorchDispatchMode):
+    """Sums the FLOPs of the matrix products, convolutions and attention kernels run inside it (torch's own
+    formulas, ``torch.utils.flop_counter.flop_registry``). ``FlopCounterMode`` does the same but also tracks
+    modules, which fails on TorchRL losses holding parameter TensorDicts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.total += int(formula(*args, **kwargs, out_val=out))
+        return out
+
+
+def update_flops(loss_module: LossModule, trained: nn.Module, batch: TensorDict, loss_key: str, autocast) -> int:
+    """FLOPs of one update (loss forward and backward) on ``batch`` with fixed masks; leaves no gradients and
+    the loss's mask generator where it was."""
+    state = loss_module.generator.get_state()
+    loss_module.generator.manual_seed(0)
+    with FlopCounter() as counter:
+        with autocast():
+            loss = loss_module(batch)[loss_key]
+        loss.backward()
+    trained.zero_grad(set_to_none=True)
+    loss_module.generator.set_state(state)
+    return counter.total
+
+
+def stage_steps(cfg: DictConfig, stage: Stage, flops_per_update: int) -> int:
+    """Updates of a stage: its share of ``train.flops`` (when set) or of ``train.steps``."""
+    if cfg.train.get("flops"):
+        return int(float(cfg.train.flops) * stage.budget_share // max(flops_per_update, 1))
+    return int(round(cfg.train.steps * stage.budget_share))
+
+
+@torch.no_grad()
+def frozen_tokens(model: EncoderModel, data: TensorDict, clip_length: int, count: int, seed: int, device: torch.device,
+                  autocast, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encoder tokens [N, K, D] of up to ``count`` seeded frames (clips) of a split, and the physics state of each
+    frame (of each clip's last frame) [N, state_dim]."""
+    starts = clip_starts(data["episode"], clip_length)
+    starts = starts[torch.randperm(len(starts), generator=torch.Generator().manual_seed(seed))[:count]].sort().values
+    tokens, states = [], []
+    for begin in range(0, len(starts), chunk):
+        batch = frame_batch(data, starts[begin:begin + chunk], clip_length)
+        with autocast():
+            tokens.append(model.encode(model_input(batch)["pixels"].to(device), pool=False).float())
+        states.append(batch["state"] if clip_length == 1 else batch["state"][:, -1])
+    return torch.cat(tokens), torch.cat(states).to(device)
+
+
+def state_probes(model: EncoderModel, splits: dict[str, TensorDict], info: dict, probe_cfg: DictConfig, device: torch.device,
+                 autocast) -> dict[str, float]:
+    """Linear (mean-pooled tokens) and attentive (tokens) probes of the frozen encoder: test R² per quantity."""
+    model.eval()
+    clip = int(info["clip_length"])
+    counts = {"train": probe_cfg.frames, "val": max(1, probe_cfg.frames // 4), "test": max(1, probe_cfg.frames // 4)}
+    tokens, states = {}, {}
+    for i, name in enumerate(("train", "val", "test")):
+        tokens[name], states[name] = frozen_tokens(model, splits[name], clip, counts[name], seed=i, device=device,
+                                                   autocast=autocast)
+    mean, std = states["train"].mean(0), states["train"].std(0).clamp_min(1e-6)
+    targets = {k: (v - mean) / std for k, v in states.items()}  # R² is unchanged; the heads train on unit scales
+    pooled = {k: v.mean(1) for k, v in tokens.items()}
+    r2 = {"linear": ridge_r2_per_dim(pooled["train"], targets["train"], pooled["test"], targets["test"],
+                                     val_x=pooled["val"], val_y=targets["val"])}
+    torch.manual_seed(0)
+    pooler = AttentivePooler(tokens["train"].shape[-1], heads=probe_cfg.heads, out_dim=targets["train"].shape[1]).to(device)
+    predict = fit_regressor(pooler, tokens["train"], targets["train"], val_x=tokens["val"], val_y=targets["val"],
+                            steps=probe_cfg.steps, lr=probe_cfg.lr, batch_size=probe_cfg.batch_size)
+    test_tokens = tokens["test"]
+    r2["attentive"] = r2_per_dim(torch.cat([predict(test_tokens[i:i + 1024]) for i in range(0, len(test_tokens), 1024)]),
+                                 targets["test"])
+    results = {}
+    for probe, per_dim in r2.items():
+        for quantity, (lo, hi) in info["state_columns"].items():
+            results[f"{quantity}_r2_{probe}"] = per_dim[lo:hi].mean().item()
+    return results
+
+
+def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    config = to_plain(cfg)
+    rep = cfg.representation
+    if cfg.data.name != "frames":
+        raise ValueError(f"representation={rep.name} pretrains on environment frames: use data=frames (got data={cfg.data.name})")
+    amp = cfg.train.get("amp", "auto")
+    if amp not in ("auto", "bf16", "none"):
+        raise ValueError(f"unknown train.amp={amp!r}; choose auto (bf16 on CUDA), bf16 or none")
+    use_bf16 = amp == "bf16" or (amp == "auto" and device.type == "cuda")
+
+    def autocast():
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+    # 1. Data: frames (or clips) of the env's offline dataset, split by episode; probe targets qpos | qvel.
+    train, val, test, info = load_frames(cfg.data, cfg.dataset, cfg.env)
+    for name, split in (("val", val), ("test", test)):
+        if not len(clip_starts(split["episode"], info["clip_length"])):
+            raise ValueError(f"the {name} split has no frames (clips): use more episodes (dataset.num_episodes) or raise "
+                             f"data.{name}_fraction")
+    sampler = FrameSampler(train, batch_size=cfg.train.batch_size, seed=cfg.seed, clip_length=info["clip_length"])
+    fixed = sampler.starts[torch.arange(cfg.train.batch_size) % len(sampler.starts)]  # one batch for counting FLOPs
+    flops_batch = model_input(frame_batch(train, fixed, info["clip_length"])).to(device)
+
+    # 2. Networks (one per weight group: SALT's teacher and student), their objectives in training order.
+    models = {k: m.to(device) for k, m in build_vision_models(rep, image_size=info["image_size"],
+                                                             clip_length=info["clip_length"]).items()}
+    stages = make_stages(rep, models, cfg.seed)
+    dims = {"image_size": info["image_size"], "frames": info["clip_length"], "state_dim": info["state_dim"]}
+    checkpoint_config = {**config, "dims": dims}
+    resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={
+        "seed": cfg.seed, "data.name": cfg.data.name, "representation.name": rep.name})
+    resume_step = int(resume_from.name.removeprefix("step")) if resume_from is not None else 0
+    if resume_from is not None:
+        from representations import load_weights
+
+        load_weights(resume_from, models)
+        print(f"resuming from {resume_from} at update {resume_step}")
+
+    exp_name = f"pretrain-{rep.name}-{info['env']}-seed{cfg.seed}"
+    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, group=f"pretrain-{rep.name}-{info['env']}",
+                         tags=[rep.name, "frames", "pretrain"])
+    print(f"{exp_name}: {len(train)} train frames of {info['env']} ({info['pixels']} {info['image_size']}px, clips of "
+          f"{info['clip_length']}), " + ", ".join(f"{k} {sum(p.numel() for p in m.parameters()) / 1e6:.2f}M parameters"
+                                                  for k, m in models.items()))
+
+    # 3. Train loop, stage by stage; updates are numbered across stages (checkpoints step<global update>).
+    offset, flops, summary = 0, 0, {}
+    for stage in stages:
+        loss_module = stage.make_loss().to(device)
+        updater = SoftUpdate(loss_module, eps=stage.ema) if stage.ema is not None else None
+        per_update = update_flops(loss_module, stage.trained, flops_batch, stage.loss_key, autocast)
+        steps = stage_steps(cfg, stage, per_update)
+        optimizer, scheduler = make_adamw_schedule(rep.optim, stage.trained, steps)
+        summary[stage.name] = {"updates": steps, "flops_per_update": per_update, "flops": per_update * steps}
+        flops += per_update * steps
+        print(f"stage {stage.name}: {steps} updates x {per_update / 1e9:.2f} GFLOPs")
+
+        def checkpoint(step: int) -> Path:
+            return save_checkpoint(run_dir / "checkpoints", step=offset + step, keep=cfg.train.keep_checkpoints,
+                                   config={**checkpoint_config, "stages": summary}, weights=models,
+                                   training_state={**training_state(offset + step, optimizer, loss_module, scheduler),
+                                                   "stage": stage.name})
+
+        start = min(max(resume_step - offset, 0), steps)
+        if 0 < start < steps:  # resume inside this stage: its optimiser, schedule, targets and RNG
+            state = torch.load(resume_from / "training_state.pt", weights_only=False, map_location=device)
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            loss_module.load_state_dict(state["targets"], strict=False)
+            set_rng_state(state["rng"])
+        loss_module.train()
+        progress = tqdm(range(start, steps), initial=start, total=steps, desc=stage.name, unit="update", dynamic_ncols=True)
+        for step in progress:
+            with autocast():
+                losses = loss_module(model_input(sampler.sample()).to(device))
+            optimizer.zero_grad(set_to_none=True)
+            losses[stage.loss_key].backward()
+            optimizer.step()
+            scheduler.step()
+            if updater is not None:
+                updater.step()
+            done = step + 1
+            if done % cfg.train.log_every == 0 or done == steps:
+                check_finite(losses, offset + done, "lower representation.optim.lr, or resume from the last checkpoint "
+                                                    "with resume=true")
+                logger.log({f"{stage.name}/{k}": v.item() for k, v in losses.items()}, offset + done)
+                tqdm.write(f"{stage.name} step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
+                           + f" ({progress.format_dict.get('rate') or 0.0:.1f} updates/s)")
+            if cfg.train.checkpoint_every and done % cfg.train.checkpoint_every == 0:
+                checkpoint(done)
+        progress.close()
+        summary[stage.name]["seconds"] = progress.format_dict.get("elapsed", 0.0)
+        if steps and resume_step < offset + steps:
+            summary[stage.name]["final_loss"] = losses[stage.loss_key].item()
+        if start < steps or stage is stages[-1]:  # a stage finished before resuming keeps its own checkpoint
+            final = checkpoint(steps)
+        offset += steps
+
+    # 4. Frozen probes on the test episodes (SALT: the student, and its teacher for reference), 5. results.
+    splits = {"train": train, "val": val, "test": test}
+    probes = state_probes(models[frozen_part(rep.name)], splits, info, cfg.probe, device, autocast)
+    if rep.name == "salt":
+        probes.update({f"teacher_{k}": v for k, v in state_probes(models["teacher"], splits, info, cfg.probe, device,
+                                                                   autocast).items()})
+    logger.log({f"probe/{k}": v for k, v in probes.items()}, offset)
+    logger.close()
+    results = {"step": offset, **probes, "pretrain_flops": flops, "stages": summary, "data": info}
+    table = "\n".join(["| probe | R² |", "|---|---|", *(f"| {k} | {v:.3f} |" for k, v in probes.items())])
+    print(f"\n{rep.name} frozen state probes after {offset} updates ({flops:.3g} FLOPs; test episodes of "
+          f"{info['env']}):\n{table}\ncheckpoint: {final}")
+    (run_dir / "eval.json").write_text(json.dumps(results, indent=2, default=str))
+    (run_dir / "eval.md").write_text(table + "\n")
+    return results
