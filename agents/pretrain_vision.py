@@ -236,7 +236,8 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
             return save_checkpoint(run_dir / "checkpoints", step=offset + step, keep=cfg.train.keep_checkpoints,
                                    config={**checkpoint_config, "stages": summary}, weights=models,
                                    training_state={**training_state(offset + step, optimizer, loss_module, scheduler),
-                                                   "stage": stage.name})
+                                                   "stage": stage.name, "mask_rng": loss_module.generator.get_state(),
+                                                   "sampler_rng": sampler.generator.get_state()})
 
         start = min(max(resume_step - offset, 0), steps)
         if 0 < start < steps:  # resume inside this stage: its optimiser, schedule, targets and RNG
@@ -245,6 +246,10 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
             scheduler.load_state_dict(state["scheduler"])
             loss_module.load_state_dict(state["targets"], strict=False)
             set_rng_state(state["rng"])
+        if 0 < start <= steps and resume_step == offset + start:  # the masks and batches continue where they stopped
+            state = torch.load(resume_from / "training_state.pt", weights_only=False, map_location="cpu")
+            loss_module.generator.set_state(state["mask_rng"])
+            sampler.generator.set_state(state["sampler_rng"])
         loss_module.train()
         progress = tqdm(range(start, steps), initial=start, total=steps, desc=stage.name, unit="update", dynamic_ncols=True)
         for step in progress:
@@ -263,7 +268,7 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
                 logger.log({f"{stage.name}/{k}": v.item() for k, v in losses.items()}, offset + done)
                 tqdm.write(f"{stage.name} step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
                            + f" ({progress.format_dict.get('rate') or 0.0:.1f} updates/s)")
-            if cfg.train.checkpoint_every and done % cfg.train.checkpoint_every == 0:
+            if cfg.train.checkpoint_every and (offset + done) % cfg.train.checkpoint_every == 0:
                 checkpoint(done)
         progress.close()
         summary[stage.name]["seconds"] = progress.format_dict.get("elapsed", 0.0)

@@ -1,10 +1,10 @@
-"""Tiny behaviour-cloning and seq-JEPA checkpoints shared by their tests and the encoder matrix."""
+"""Tiny behaviour-cloning, seq-JEPA and vision-JEPA checkpoints shared by their tests and the encoder matrix."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from tiny import TINY_SEQ_JEPA, TINY_TRAJECTORIES, bc_overrides, compose_bc, compose_pretrain
+from tiny import TINY_SEQ_JEPA, TINY_TRAJECTORIES, bc_overrides, compose_bc, compose_pretrain, vision_overrides
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +26,30 @@ def seq_jepa_checkpoint(tmp_path_factory) -> Path:
     pretrain(compose_pretrain([*TINY_SEQ_JEPA, *TINY_TRAJECTORIES, f"dataset.cache_dir={cache}",
                                f"dataset.data_dir={cache / 'official'}", f"data.cache_dir={cache}"]), root / "run")
     return root / "run"
+
+
+def _vision_checkpoint(tmp_path_factory, representation: str, *extra: str) -> Path:
+    """Run folder of a 6-update vision JEPA pretrained on 64 px point_mass_maze frames (the matrix's dmc-pixels env)."""
+    from agents.pretrain import pretrain
+
+    root, cache = tmp_path_factory.mktemp(f"{representation}-checkpoint"), tmp_path_factory.getbasetemp() / "matrix-data"
+    pretrain(compose_pretrain(vision_overrides(representation, cache, "env.domain=point_mass_maze", "env.obs=pixels",
+                                               "data.image_size=64", *extra)), root / "run")
+    return root / "run"
+
+
+@pytest.fixture(scope="session")
+def vjepa_checkpoint(tmp_path_factory) -> Path:
+    """V-JEPA on clips of 3 frames: the agent's 3-frame stack is encoded as one clip."""
+    return _vision_checkpoint(tmp_path_factory, "vjepa", "representation.patch_size=16", "data.clip_length=3",
+                              "representation.tubelet=3")
+
+
+@pytest.fixture(scope="session")
+def salt_checkpoint(tmp_path_factory) -> Path:
+    return _vision_checkpoint(tmp_path_factory, "salt", "representation.patch_size=16")
+
+
+@pytest.fixture(scope="session")
+def dmt_jepa_checkpoint(tmp_path_factory) -> Path:
+    return _vision_checkpoint(tmp_path_factory, "dmt_jepa", "representation.patch_size=8")

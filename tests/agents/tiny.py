@@ -49,3 +49,24 @@ TINY_TRAJECTORIES = ["data=trajectories", "env=ogbench", "dataset.source=generat
 def compose_pretrain(overrides: list[str]):
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
         return compose("pretrain", overrides=overrides)
+
+
+# vision JEPAs (agents.pretrain data=frames): one-block ViTs on 32 px frames of a few tiny DMC episodes
+def _vit(group: str, predictor: str = "predictor") -> list[str]:
+    return [f"representation.{group}.{k}={v}" for k, v in (("dim", 16), ("depth", 1), ("heads", 2), (f"{predictor}_dim", 8),
+                                                            (f"{predictor}_depth", 1), (f"{predictor}_heads", 2))]
+
+
+TINY_VISION = {
+    "vjepa": _vit("model"),
+    "dmt_jepa": [*_vit("model"), "representation.patch_size=4"],  # an 8 x 8 grid leaves room for I-JEPA's context
+    "salt": [*_vit("student"), *_vit("teacher", "decoder")],
+}
+TINY_FRAMES = ["data=frames", "data.image_size=32", "data.progress=false", "data.val_fraction=0.25", "data.test_fraction=0.25",
+               "env=dmc", "env.domain=walker", "dataset.num_episodes=4", "dataset.episode_length=30", "train.steps=6",
+               "train.log_every=3", "train.batch_size=8", "probe.steps=5", "probe.frames=64", "logger.backend=csv"]
+
+
+def vision_overrides(representation: str, cache: Path, *extra: str) -> list[str]:
+    return [f"representation={representation}", *TINY_VISION[representation], *TINY_FRAMES, f"dataset.cache_dir={cache}",
+            f"dataset.data_dir={cache / 'official'}", f"data.cache_dir={cache}", *extra]
