@@ -1,0 +1,148 @@
+"""SALT vs V-JEPA vs DMT-JEPA at matched pretraining FLOPs on environment frames, plus SALT's teacher-size
+robustness (two teacher sizes): frozen state probes and, with ``--downstream``, the zero-shot return of an
+agent on each frozen encoder against the end-to-end DrQ conv encoder.
+
+    python -m benchmarks.vision_jepa --flops 2e15 --parallel 3 --label walker_gpu \
+        --downstream "train.steps=3000 eval.episodes=2" -- env=dmc env.domain=walker env.obs=pixels \
+        dataset.num_episodes=40 train.batch_size=256 device=cuda
+
+Every variant runs ``python -m agents.pretrain data=frames <overrides> <variant> train.flops=<FLOPs> seed=<s>``
+(``agents.pretrain`` counts each update's FLOPs and sets the updates from the budget); the random-init
+reference runs first and alone, so the dataset is collected and its frames cached once before the variants
+run ``--parallel`` at a time. Downstream: ``python -m agents.zeroshot env=... encoder=<method>
+encoder.checkpoint=<pretrain run> <downstream overrides>``, and ``encoder=pixels`` for DrQ. Writes
+``benchmarks/results/vision_jepa_<label>.{md,json}``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from benchmarks.report import write_report
+from benchmarks.zeroshot_quality import mean_se_cell, split_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL_TEACHER = ["representation.teacher.dim=96", "representation.teacher.depth=3", "representation.teacher.heads=3"]
+VARIANTS = {  # name: (encoder=, overrides)
+    "random init (reference)": ("vjepa", ["representation=vjepa", "train.steps=0", "train.flops=null"]),
+    "V-JEPA": ("vjepa", ["representation=vjepa"]),
+    "DMT-JEPA": ("dmt_jepa", ["representation=dmt_jepa"]),
+    "SALT (teacher = student size)": ("salt", ["representation=salt"]),
+    "SALT (small teacher)": ("salt", ["representation=salt", *SMALL_TEACHER]),
+}
+PROBES = ("qpos_r2_linear", "qvel_r2_linear", "qpos_r2_attentive", "qvel_r2_attentive")
+DRQ = "DrQ conv encoder (end-to-end, reference)"
+
+
+def folder(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_")
+
+
+def run(entry: str, overrides: list[str], run_dir: Path) -> dict | None:
+    """``python -m <entry> <overrides>`` in ``run_dir`` (its stdout.log); its eval.json, or None if it failed.
+    A folder that already holds an eval.json (an interrupted benchmark) is not run again."""
+    result = run_dir / "eval.json"
+    if not result.exists():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), WANDB_MODE=os.environ.get("WANDB_MODE", "offline"))
+        with open(run_dir / "stdout.log", "w") as log:
+            code = subprocess.run([sys.executable, "-m", entry, *overrides, f"hydra.run.dir={run_dir}"], cwd=ROOT, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT).returncode
+        print(f"{run_dir.relative_to(run_dir.parents[1])}: {'ok' if code == 0 else f'FAILED (exit {code}), see {run_dir}/stdout.log'}",
+              flush=True)
+    return json.loads(result.read_text()) if result.exists() else None
+
+
+def mean_return(zeroshot_eval: dict) -> float:
+    """Mean over tasks of the return with reward-inferred z (the official protocol)."""
+    scores = zeroshot_eval["results"]["reward"]
+    return sum(scores.values()) / len(scores)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv, own, overrides = split_overrides(argv)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--flops", type=float, required=True, help="pretraining FLOP budget of every variant")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="VARIANT",
+                        help=f"any of {list(VARIANTS)}")
+    parser.add_argument("--parallel", type=int, default=1, help="runs at a time (after the first)")
+    parser.add_argument("--downstream", default=None, help="agents.zeroshot overrides: also train a zero-shot agent on "
+                        "each frozen encoder and on the DrQ encoder")
+    parser.add_argument("--label", default="walker")
+    parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/vision_jepa"))
+    parser.add_argument("--resume", metavar="RUNS_ROOT", help="the run folder root of an interrupted call: finished runs are kept")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
+    args = parser.parse_args(own)
+    root = Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    started = time.time()
+    jobs = [(name, seed) for name in args.variants for seed in args.seeds]
+
+    def pretrain(job: tuple[str, int]) -> dict | None:
+        name, seed = job
+        return run("agents.pretrain", ["data=frames", *overrides, f"train.flops={args.flops:g}", *VARIANTS[name][1],
+                                       f"seed={seed}"], root / folder(name) / f"seed{seed}")
+
+    pretrained = {jobs[0]: pretrain(jobs[0])}  # alone: collects the dataset and caches its frames
+    with ThreadPoolExecutor(max(1, args.parallel)) as pool:
+        pretrained.update(zip(jobs[1:], pool.map(pretrain, jobs[1:])))
+    downstream: dict = {}
+    if args.downstream is not None:
+        env_overrides = [o for o in overrides if o.split("=", 1)[0].split(".")[0] in ("env", "dataset", "device")
+                         and not o.startswith("dataset.batch_size")]
+        extra = shlex.split(args.downstream)
+        agent_jobs = {(name, seed): ["encoder=" + VARIANTS[name][0], f"encoder.checkpoint={root / folder(name) / f'seed{seed}'}"]
+                      for (name, seed), result in pretrained.items() if result is not None}
+        agent_jobs.update({(DRQ, seed): ["encoder=pixels"] for seed in args.seeds})
+
+        def zeroshot(job: tuple[str, int]) -> dict | None:
+            return run("agents.zeroshot", [*env_overrides, *agent_jobs[job], *extra, f"seed={job[1]}"],
+                       root / "downstream" / folder(job[0]) / f"seed{job[1]}")
+
+        with ThreadPoolExecutor(max(1, args.parallel)) as pool:
+            downstream = {job: result for job, result in zip(agent_jobs, pool.map(zeroshot, agent_jobs)) if result is not None}
+
+    command = "python -m benchmarks.vision_jepa " + " ".join(shlex.quote(a) for a in argv)
+    header = ["variant", "updates (teacher + student)", "pretraining FLOPs", *PROBES]
+    if args.downstream is not None:
+        header.append("zero-shot return (mean over tasks)")
+    lines = [f"# Vision JEPAs at matched pretraining FLOPs: {args.label}", "", f"Command: `{command}`", "",
+             f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. Frozen encoders; probes "
+             "fit on train episodes, selected on val, R² on test episodes (mean ± s.e. over seeds where there are several).", "",
+             "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    summary: dict = {"command": command, "flops": args.flops, "variants": {}}
+    for name in [*args.variants, *([DRQ] if args.downstream is not None else [])]:
+        results = [r for (n, _), r in pretrained.items() if n == name and r is not None]
+        returns = [mean_return(r) for (n, _), r in downstream.items() if n == name]
+        if not results and not returns:
+            continue
+        row, entry = [name], {}
+        if results:
+            updates = [" + ".join(str(s["updates"]) for s in r["stages"].values()) for r in results]
+            row += [updates[0], f"{sum(r['pretrain_flops'] for r in results) / len(results):.3g}"]
+            for key in PROBES:
+                cell, entry[key] = mean_se_cell([r[key] for r in results], ".3f")
+                row.append(cell)
+            entry.update(updates=updates, pretrain_flops=[r["pretrain_flops"] for r in results], stages=[r["stages"] for r in results])
+        else:
+            row += ["–", "–", *("–" for _ in PROBES)]
+        if args.downstream is not None:
+            cell, entry["zero_shot_return"] = mean_se_cell(returns, ".1f") if returns else ("–", None)
+            row.append(cell)
+        summary["variants"][name] = entry
+        lines.append("| " + " | ".join(row) + " |")
+    summary["downstream"] = {f"{n} seed{s}": r["results"] for (n, s), r in downstream.items()}
+    write_report(args.out, f"vision_jepa_{args.label}", lines, summary)
+    return summary
+
+
+if __name__ == "__main__":
+    main()
