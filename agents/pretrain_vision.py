@@ -14,8 +14,9 @@ forward included) are measured with ``torch.utils.flop_counter`` on a fixed batc
 ``train.flops`` (optional) sets each stage's number of updates from a FLOP budget instead of
 ``train.steps`` — the matched-compute comparison of SALT, V-JEPA and DMT-JEPA.
 
-Probes (frozen encoder; fit on train, selected on val, scored on test episodes), R² per physics quantity
-(qpos, qvel) of the frame — or of the clip's last frame:
+Probes (frozen encoder; fit on train, selected on val, scored on test episodes), R² per quantity of the
+frame's state — or of the clip's last frame. DMC: the task's state observation groups (walker: orientations,
+height, velocity), egocentric like a tracking camera; OGBench: qpos, qvel (``envs.frames``):
 - ``linear``: ridge regression on the mean-pooled tokens;
 - ``attentive``: one learned query cross-attending to the tokens, then a linear head (V-JEPA's frozen probe).
 """
@@ -131,8 +132,8 @@ def stage_steps(cfg: DictConfig, stage: Stage, flops_per_update: int) -> int:
 @torch.no_grad()
 def frozen_tokens(model: EncoderModel, data: TensorDict, clip_length: int, count: int, seed: int, device: torch.device,
                   autocast, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """Encoder tokens [N, K, D] of up to ``count`` seeded frames (clips) of a split, and the physics state of each
-    frame (of each clip's last frame) [N, state_dim]."""
+    """Encoder tokens [N, K, D] of up to ``count`` seeded frames (clips) of a split, and the probe target of each
+    frame (of each clip's last frame) [N, target_dim]."""
     starts = clip_starts(data["episode"], clip_length)
     starts = starts[torch.randperm(len(starts), generator=torch.Generator().manual_seed(seed))[:count]].sort().values
     tokens, states = [], []
@@ -140,13 +141,14 @@ def frozen_tokens(model: EncoderModel, data: TensorDict, clip_length: int, count
         batch = frame_batch(data, starts[begin:begin + chunk], clip_length)
         with autocast():
             tokens.append(model.encode(model_input(batch)["pixels"].to(device), pool=False).float())
-        states.append(batch["state"] if clip_length == 1 else batch["state"][:, -1])
+        states.append(batch["target"] if clip_length == 1 else batch["target"][:, -1])
     return torch.cat(tokens), torch.cat(states).to(device)
 
 
 def state_probes(model: EncoderModel, splits: dict[str, TensorDict], info: dict, probe_cfg: DictConfig, device: torch.device,
-                 autocast) -> dict[str, float]:
-    """Linear (mean-pooled tokens) and attentive (tokens) probes of the frozen encoder: test R² per quantity."""
+                 autocast) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Linear (mean-pooled tokens) and attentive (tokens) probes of the frozen encoder: test R² per quantity
+    (the mean over its columns), and per target column."""
     model.eval()
     clip = int(info["clip_length"])
     counts = {"train": probe_cfg.frames, "val": max(1, probe_cfg.frames // 4), "test": max(1, probe_cfg.frames // 4)}
@@ -168,9 +170,9 @@ def state_probes(model: EncoderModel, splits: dict[str, TensorDict], info: dict,
                                  targets["test"])
     results = {}
     for probe, per_dim in r2.items():
-        for quantity, (lo, hi) in info["state_columns"].items():
+        for quantity, (lo, hi) in info["target_columns"].items():
             results[f"{quantity}_r2_{probe}"] = per_dim[lo:hi].mean().item()
-    return results
+    return results, {probe: [round(v, 4) for v in per_dim.tolist()] for probe, per_dim in r2.items()}
 
 
 def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
@@ -188,7 +190,7 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
 
-    # 1. Data: frames (or clips) of the env's offline dataset, split by episode; probe targets qpos | qvel.
+    # 1. Data: frames (or clips) of the env's offline dataset, split by episode, with the probes' state targets.
     train, val, test, info = load_frames(cfg.data, cfg.dataset, cfg.env)
     for name, split in (("val", val), ("test", test)):
         if not len(clip_starts(split["episode"], info["clip_length"])):
@@ -280,13 +282,14 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
 
     # 4. Frozen probes on the test episodes (SALT: the student, and its teacher for reference), 5. results.
     splits = {"train": train, "val": val, "test": test}
-    probes = state_probes(models[frozen_part(rep.name)], splits, info, cfg.probe, device, autocast)
+    probes, per_column = state_probes(models[frozen_part(rep.name)], splits, info, cfg.probe, device, autocast)
     if rep.name == "salt":
-        probes.update({f"teacher_{k}": v for k, v in state_probes(models["teacher"], splits, info, cfg.probe, device,
-                                                                   autocast).items()})
+        teacher, teacher_columns = state_probes(models["teacher"], splits, info, cfg.probe, device, autocast)
+        probes.update({f"teacher_{k}": v for k, v in teacher.items()})
+        per_column.update({f"teacher_{k}": v for k, v in teacher_columns.items()})
     logger.log({f"probe/{k}": v for k, v in probes.items()}, offset)
     logger.close()
-    results = {"step": offset, **probes, "pretrain_flops": flops, "stages": summary, "data": info}
+    results = {"step": offset, **probes, "pretrain_flops": flops, "stages": summary, "r2_per_column": per_column, "data": info}
     table = "\n".join(["| probe | R² |", "|---|---|", *(f"| {k} | {v:.3f} |" for k, v in probes.items())])
     print(f"\n{rep.name} frozen state probes after {offset} updates ({flops:.3g} FLOPs; test episodes of "
           f"{info['env']}):\n{table}\ncheckpoint: {final}")

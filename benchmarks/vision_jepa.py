@@ -30,15 +30,30 @@ from benchmarks.report import write_report
 from benchmarks.zeroshot_quality import mean_se_cell, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL_TEACHER = ["representation.teacher.dim=96", "representation.teacher.depth=3", "representation.teacher.heads=3"]
 VARIANTS = {  # name: (encoder=, overrides)
     "random init (reference)": ("vjepa", ["representation=vjepa", "train.steps=0", "train.flops=null"]),
     "V-JEPA": ("vjepa", ["representation=vjepa"]),
     "DMT-JEPA": ("dmt_jepa", ["representation=dmt_jepa"]),
     "SALT (teacher = student size)": ("salt", ["representation=salt"]),
-    "SALT (small teacher)": ("salt", ["representation=salt", *SMALL_TEACHER]),
+    "SALT (small teacher)": ("salt", ["representation=salt"]),  # half the student's width and depth
 }
-PROBES = ("qpos_r2_linear", "qvel_r2_linear", "qpos_r2_attentive", "qvel_r2_attentive")
+
+
+def size_overrides(name: str, dim: int, depth: int, heads: int, predictor_depth: int) -> list[str]:
+    """One ViT size for every variant (the configs' own when ``dim`` is 0), under each method's config keys."""
+    if not dim:
+        dim, depth, heads = 192, 6, 3  # configs/representation/*.yaml
+        sized = []
+    else:
+        vit = {"dim": dim, "depth": depth, "heads": heads}
+        groups = {"salt": {"student": {**vit, "predictor_depth": predictor_depth},
+                           "teacher": {**vit, "decoder_depth": predictor_depth}}}
+        sized = [f"representation.{group}.{k}={v}"
+                 for group, values in groups.get(VARIANTS[name][0], {"model": {**vit, "predictor_depth": predictor_depth}}).items()
+                 for k, v in values.items()]
+    if name == "SALT (small teacher)":
+        sized += [f"representation.teacher.dim={dim // 2}", f"representation.teacher.depth={max(1, depth // 2)}"]
+    return sized
 DRQ = "DrQ conv encoder (end-to-end, reference)"
 
 
@@ -77,6 +92,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time (after the first)")
     parser.add_argument("--downstream", default=None, help="agents.zeroshot overrides: also train a zero-shot agent on "
                         "each frozen encoder and on the DrQ encoder")
+    parser.add_argument("--vit", type=int, nargs=4, default=[0, 0, 0, 0], metavar=("DIM", "DEPTH", "HEADS", "PREDICTOR_DEPTH"),
+                        help="ViT size of every variant (default: the configs' ViT-tiny, 192 wide, 6 deep, 3 heads)")
     parser.add_argument("--label", default="walker")
     parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/vision_jepa"))
     parser.add_argument("--resume", metavar="RUNS_ROOT", help="the run folder root of an interrupted call: finished runs are kept")
@@ -89,7 +106,7 @@ def main(argv: list[str] | None = None) -> dict:
     def pretrain(job: tuple[str, int]) -> dict | None:
         name, seed = job
         return run("agents.pretrain", ["data=frames", *overrides, f"train.flops={args.flops:g}", *VARIANTS[name][1],
-                                       f"seed={seed}"], root / folder(name) / f"seed{seed}")
+                                       *size_overrides(name, *args.vit), f"seed={seed}"], root / folder(name) / f"seed{seed}")
 
     pretrained = {jobs[0]: pretrain(jobs[0])}  # alone: collects the dataset and caches its frames
     with ThreadPoolExecutor(max(1, args.parallel)) as pool:
@@ -111,7 +128,9 @@ def main(argv: list[str] | None = None) -> dict:
             downstream = {job: result for job, result in zip(agent_jobs, pool.map(zeroshot, agent_jobs)) if result is not None}
 
     command = "python -m benchmarks.vision_jepa " + " ".join(shlex.quote(a) for a in argv)
-    header = ["variant", "updates (teacher + student)", "pretraining FLOPs", *PROBES]
+    first = next((r for r in pretrained.values() if r is not None), {})
+    probes = [k for suffix in ("_r2_linear", "_r2_attentive") for k in first if k.endswith(suffix) and not k.startswith("teacher_")]
+    header = ["variant", "updates (teacher + student)", "pretraining FLOPs", *probes]
     if args.downstream is not None:
         header.append("zero-shot return (mean over tasks)")
     lines = [f"# Vision JEPAs at matched pretraining FLOPs: {args.label}", "", f"Command: `{command}`", "",
@@ -128,12 +147,12 @@ def main(argv: list[str] | None = None) -> dict:
         if results:
             updates = [" + ".join(str(s["updates"]) for s in r["stages"].values()) for r in results]
             row += [updates[0], f"{sum(r['pretrain_flops'] for r in results) / len(results):.3g}"]
-            for key in PROBES:
+            for key in probes:
                 cell, entry[key] = mean_se_cell([r[key] for r in results], ".3f")
                 row.append(cell)
             entry.update(updates=updates, pretrain_flops=[r["pretrain_flops"] for r in results], stages=[r["stages"] for r in results])
         else:
-            row += ["–", "–", *("–" for _ in PROBES)]
+            row += ["–", "–", *("–" for _ in probes)]
         if args.downstream is not None:
             cell, entry["zero_shot_return"] = mean_se_cell(returns, ".1f") if returns else ("–", None)
             row.append(cell)

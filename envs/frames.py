@@ -5,8 +5,12 @@ Kept steps are every ``data.stride``-th step of each episode (the first ``data.m
 split is a flat TensorDict [N] over kept steps, an episode's steps contiguous and in time order:
 
 * ``pixels`` u8 [N, 3, S, S] (S = ``data.image_size``);
-* ``state`` f32 [N, nq + nv]: the probe targets, qpos | qvel (``info["state_columns"]`` gives each
-  quantity's column range, so a probe can report R² for positions and velocities separately);
+* ``state`` f32 [N, nq + nv]: the physics state qpos | qvel (``info["state_columns"]``);
+* ``target`` f32 [N, D]: the probe targets, with each quantity's column range in ``info["target_columns"]``
+  so a probe reports R² per quantity. DMC: the task's state observation (walker: orientations, height,
+  velocity), which is egocentric: the absolute horizontal position, which a tracking camera cannot
+  see, is left out, and angles are given as sines/cosines, not as unbounded windings. OGBench: qpos | qvel
+  (a fixed camera sees the position);
 * ``episode``, ``step`` (time index in the episode), ``row`` (the dataset row) int64 [N].
 
 Clips (``data.clip_length`` T > 1) are not stored: a clip is T consecutive kept steps of one episode,
@@ -52,13 +56,13 @@ def clip_starts(episode: torch.Tensor, clip_length: int) -> torch.Tensor:
 
 
 def frame_batch(data: TensorDict, starts: torch.Tensor, clip_length: int = 1) -> TensorDict:
-    """T = 1: ``pixels`` [B, 3, S, S], ``state`` [B, D], ``episode``/``step`` [B] of the steps ``starts``.
-    T > 1: ``clips`` [B, T, 3, S, S], ``state`` [B, T, D], ``episode`` [B], ``step`` [B, T] from ``starts``."""
+    """T = 1: ``pixels`` [B, 3, S, S], ``state``/``target`` [B, D], ``episode``/``step`` [B] of the steps ``starts``.
+    T > 1: ``clips`` [B, T, 3, S, S], ``state``/``target`` [B, T, D], ``episode`` [B], ``step`` [B, T] from ``starts``."""
     if clip_length == 1:
-        return TensorDict({k: data[k][starts] for k in ("pixels", "state", "episode", "step")}, batch_size=[len(starts)])
+        return TensorDict({k: data[k][starts] for k in ("pixels", "state", "target", "episode", "step")}, batch_size=[len(starts)])
     index = starts[:, None] + torch.arange(clip_length)[None, :]
-    return TensorDict({"clips": data["pixels"][index], "state": data["state"][index], "episode": data["episode"][starts],
-                       "step": data["step"][index]}, batch_size=[len(starts)])
+    return TensorDict({"clips": data["pixels"][index], "state": data["state"][index], "target": data["target"][index],
+                       "episode": data["episode"][starts], "step": data["step"][index]}, batch_size=[len(starts)])
 
 
 class FrameSampler:
@@ -93,6 +97,28 @@ def dmc_render_physics(domain: str):
     return physics
 
 
+def dmc_observation_targets(domain: str, states: torch.Tensor) -> tuple[torch.Tensor, dict[str, list[int]]]:
+    """The domain's state observation (what the state-based agents read) of physics states, f32 [N, D], and each
+    observation key's column range. DMC's observations are egocentric by design: they leave out what a
+    tracking camera cannot see either (the absolute horizontal position) and give angles as sines/cosines."""
+    from envs.dmc.env import make_scaled_env
+    from envs.dmc.tasks import get_domain
+
+    spec = get_domain(domain)
+    env = make_scaled_env(spec.name, spec.collection_task, 0)
+    physics, task = env.physics, env.task
+    rows, columns = [], {}
+    for state in states.double().numpy():
+        physics.set_state(state)
+        physics.forward()
+        rows.append(torch.cat([torch.as_tensor(v, dtype=torch.float32).reshape(-1) for v in task.get_observation(physics).values()]))
+    start = 0
+    for key, value in task.get_observation(physics).items():
+        columns[key] = [start, start + int(torch.as_tensor(value).numel())]
+        start = columns[key][1]
+    return torch.stack(rows) if rows else torch.zeros(0, start), columns
+
+
 def render_dmc_frames(domain: str, states: torch.Tensor, size: int, progress: bool = False) -> torch.Tensor:
     """u8 [N, 3, size, size] frames of DMC physics states (``physics.get_state()`` rows), the domain's camera."""
     from envs.dmc.env import PixelRenderer
@@ -121,7 +147,8 @@ def _source(dataset_cfg: Any, buffer, size: int, progress: bool) -> dict[str, An
         physics = buffer.arrays["physics"]
         return dict(name=domain, starts=buffer.episodes[:, 0], lengths=buffer.episodes[:, 1],
                     qpos=physics[:, :model.nq], qvel=physics[:, model.nq:model.nq + model.nv], stored=buffer.arrays.get("pixels"),
-                    render=lambda rows: render_dmc_frames(domain, physics[rows], size, progress))
+                    render=lambda rows: render_dmc_frames(domain, physics[rows], size, progress),
+                    targets=lambda rows: dmc_observation_targets(domain, physics[rows]))
     name, cols = str(cfg_get(dataset_cfg, "name")), buffer.columns
     starts, lengths = episode_bounds(buffer.terminals)
     qpos, qvel = buffer.rows[:, cols["qpos"]], buffer.rows[:, cols["qvel"]]
@@ -174,12 +201,15 @@ def load_frames(data_cfg: Any, dataset_cfg: Any, env_cfg: Any = None) -> tuple[T
         pixels = frames["pixels"]
     nq, nv = src["qpos"].shape[1], src["qvel"].shape[1]
     state = torch.cat([src["qpos"][rows], src["qvel"][rows]], dim=1).float()
-    data = TensorDict({"pixels": pixels, "state": state, "episode": episode, "step": step, "row": rows}, batch_size=[len(rows)])
+    target, target_columns = src["targets"](rows) if "targets" in src else (state, {"qpos": [0, nq], "qvel": [nq, nq + nv]})
+    data = TensorDict({"pixels": pixels, "state": state, "target": target, "episode": episode, "step": step, "row": rows},
+                      batch_size=[len(rows)])
     train, val, test = (data[i] for i in split_episodes(
         episode, val_fraction=float(cfg_get(data_cfg, "val_fraction", 0.1)),
         test_fraction=float(cfg_get(data_cfg, "test_fraction", 0.1)), seed=int(cfg_get(data_cfg, "seed", 0))))
     info = dict(family=family, env=src["name"], stride=stride, image_size=size, clip_length=clip_length, steps=len(data),
                 episodes=int(episode.max()) + 1, state_dim=nq + nv, state_columns={"qpos": [0, nq], "qvel": [nq, nq + nv]},
+                target_dim=target.shape[1], target_columns=target_columns,
                 pixels="dataset" if use_stored else "rendered", frames_cached=cached,
                 train_steps=len(train), val_steps=len(val), test_steps=len(test),
                 **{f"{k}_clips": len(clip_starts(d["episode"], clip_length)) for k, d in (("train", train), ("val", val), ("test", test))},

@@ -21,7 +21,7 @@ from representations.encoders import make_encoder
 from representations.encoders.vision import VisionJEPAEncoder, load_vision_jepa
 
 ROOT = Path(__file__).resolve().parents[2]
-PROBES = {"qpos_r2_linear", "qvel_r2_linear", "qpos_r2_attentive", "qvel_r2_attentive"}
+PROBES = {f"{quantity}_r2_{probe}" for quantity in ("orientations", "height", "velocity") for probe in ("linear", "attentive")}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,8 @@ def test_pretrains_on_frames_counts_flops_probes_and_checkpoints_an_encoder(repr
     assert sum(s["updates"] for s in stages.values()) == results["step"] == 6
     assert all(s["flops_per_update"] > 0 and s["flops"] == s["flops_per_update"] * s["updates"] for s in stages.values())
     assert results["pretrain_flops"] == sum(s["flops"] for s in stages.values())
-    assert PROBES <= set(results) and all(math.isfinite(results[k]) for k in PROBES)
+    assert PROBES <= set(results) and all(math.isfinite(results[k]) for k in PROBES)  # walker's observation groups
+    assert [len(v) for v in results["r2_per_column"].values()] == [24] * len(results["r2_per_column"])
     assert json.loads((tmp_path / "run" / "eval.json").read_text())["pretrain_flops"] == results["pretrain_flops"]
     # the checkpoint rebuilds without the training code; the agent's encoder is its frozen encode()
     model, config = load_vision_jepa(tmp_path / "run")
@@ -118,7 +119,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(cache, tmp_path, capsys,
 
 def test_clips_pretrain_and_encode_a_frame_stack_as_one_clip(cache, tmp_path):
     results = run("vjepa", cache, tmp_path / "run", "data.clip_length=3", "representation.tubelet=3")
-    assert results["data"]["clip_length"] == 3 and math.isfinite(results["qvel_r2_attentive"])
+    assert results["data"]["clip_length"] == 3 and math.isfinite(results["velocity_r2_attentive"])
     model, _ = load_vision_jepa(tmp_path / "run")
     encoder = VisionJEPAEncoder(tmp_path / "run", (9, 32, 32))
     frames = torch.randint(0, 256, (2, 9, 32, 32), dtype=torch.uint8)
@@ -151,4 +152,4 @@ def test_cli_runs_as_a_user_types_it(cache, tmp_path):
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "stage teacher: 1 updates" in proc.stdout and "student step 5: loss_prediction=" in proc.stdout
-    assert "| qpos_r2_attentive |" in proc.stdout and "| teacher_qvel_r2_linear |" in proc.stdout
+    assert "| orientations_r2_attentive |" in proc.stdout and "| teacher_velocity_r2_linear |" in proc.stdout

@@ -56,6 +56,10 @@ def test_dmc_frames_are_renders_of_the_physics_state_cached_and_split_by_episode
     env.physics.forward()
     assert torch.equal(train["pixels"][5], torch.from_numpy(env._render()).permute(2, 0, 1))
     torch.testing.assert_close(train["state"][5], buffer.arrays["physics"][row, :18].float())
+    # probe targets: walker's egocentric state observation; its height column is the torso's height
+    assert info["target_columns"] == {"orientations": [0, 14], "height": [14, 15], "velocity": [15, 24]}
+    assert train["target"][5, 14].item() == pytest.approx(env.physics.named.data.xpos["torso", "z"], abs=1e-5)
+    torch.testing.assert_close(train["target"][5, 15:], torch.from_numpy(env.physics.velocity()).float())
     # second call: the cache, no rendering (also for clips of the same kept steps)
     monkeypatch.setattr("envs.frames.render_dmc_frames", never_render)
     cfg = config("walker", "data.stride=2", "data.val_fraction=0.3", "data.test_fraction=0.3", "data.clip_length=4")
@@ -89,6 +93,7 @@ def test_ogbench_frames_render_qpos_qvel_and_are_cached(config, monkeypatch):
     cfg = config("pointmaze", "data.stride=4", "data.max_episodes=2")
     train, val, test, info = load_frames(cfg.data, cfg.dataset, cfg.env)
     assert info["episodes"] == 2 and info["steps"] == 2 * 10 and info["state_columns"] == {"qpos": [0, 2], "qvel": [2, 4]}
+    assert info["target_columns"] == info["state_columns"] and torch.equal(train["target"], train["state"])  # OGBench: qpos | qvel
     assert train["pixels"].shape[1:] == (3, 64, 64) and train["state"].shape[1:] == (4,) and len(val) + len(test) == 0
     buffer, _ = make_dataset(cfg.dataset)
     row, cols = int(train["row"][3]), buffer.columns
@@ -107,9 +112,10 @@ def test_kept_steps_and_clips_stay_inside_episodes():
     assert clip_starts(episode, 2).tolist() == [0, 1, 3] and clip_starts(episode, 3).tolist() == [0]
     td = torch.arange(5)
     data = TensorDict({"pixels": td[:, None, None, None].expand(5, 3, 2, 2).to(torch.uint8), "state": td[:, None].float(),
-                       "episode": episode, "step": step}, batch_size=[5])
+                       "target": -td[:, None].float(), "episode": episode, "step": step}, batch_size=[5])
     clip = frame_batch(data, torch.tensor([3]), 2)
     assert clip["clips"][0, :, 0, 0, 0].tolist() == [3, 4] and clip["step"].tolist() == [[0, 3]]
+    assert clip["target"][0, :, 0].tolist() == [-3, -4]
     with pytest.raises(ValueError, match="no episode of this split has 4 kept steps"):
         FrameSampler(data, batch_size=2, clip_length=4)
 
