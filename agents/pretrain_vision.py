@@ -15,8 +15,9 @@ forward included) are measured with ``torch.utils.flop_counter`` on a fixed batc
 ``train.steps`` — the matched-compute comparison of SALT, V-JEPA and DMT-JEPA.
 
 Probes (frozen encoder; fit on train, selected on val, scored on test episodes), R² per quantity of the
-frame's state — or of the clip's last frame. DMC: the task's state observation groups (walker: orientations,
-height, velocity), egocentric like a tracking camera; OGBench: qpos, qvel (``envs.frames``):
+frame's state — or of the clip's last frame — pooling the quantity's columns (variance-weighted). DMC: the
+task's state observation groups (walker: orientations, height, velocity), egocentric like a tracking
+camera; OGBench: qpos, qvel (``envs.frames``):
 - ``linear``: ridge regression on the mean-pooled tokens;
 - ``attentive``: one learned query cross-attending to the tokens, then a linear head (V-JEPA's frozen probe).
 """
@@ -40,7 +41,7 @@ from agents.checkpoint import find_resume_checkpoint, save_checkpoint, training_
 from agents.common import (
     MultiLogger, check_finite, make_adamw_schedule, resolve_device, seed_everything, set_rng_state, to_plain,
 )
-from agents.probes import fit_regressor, r2_per_dim, ridge_r2_per_dim
+from agents.probes import fit_regressor, pooled_r2, r2_per_dim, ridge_r2_per_dim
 from envs.frames import FrameSampler, clip_starts, frame_batch, load_frames
 from representations.core.vit import AttentivePooler, EncoderModel
 from representations.encoders.vision import build_vision_models, frozen_part
@@ -168,10 +169,10 @@ def state_probes(model: EncoderModel, splits: dict[str, TensorDict], info: dict,
     test_tokens = tokens["test"]
     r2["attentive"] = r2_per_dim(torch.cat([predict(test_tokens[i:i + 1024]) for i in range(0, len(test_tokens), 1024)]),
                                  targets["test"])
-    results = {}
-    for probe, per_dim in r2.items():
-        for quantity, (lo, hi) in info["target_columns"].items():
-            results[f"{quantity}_r2_{probe}"] = per_dim[lo:hi].mean().item()
+    # pooled per quantity: a column that barely moves in the few test episodes weighs little, instead of
+    # sending a uniform mean over columns towards −∞
+    results = {f"{quantity}_r2_{probe}": value for probe, per_dim in r2.items()
+               for quantity, value in pooled_r2(per_dim, targets["test"], info["target_columns"]).items()}
     return results, {probe: [round(v, 4) for v in per_dim.tolist()] for probe, per_dim in r2.items()}
 
 

@@ -94,7 +94,10 @@ def _fit_head(head: nn.Module, loss_fn: Callable, train_x: torch.Tensor, train_y
               batch_size: int, after_step: Callable[[int, Callable], None] | None = None) -> Callable:
     """Adam on seeded minibatches of standardised frozen features (one lr then fits every encoder's
     scale); ``after_step(step, standardise)`` runs after each step. Returns ``standardise``."""
-    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
+    # per feature over all samples (and tokens, for [N, K, F] inputs: a per-position statistic would erase
+    # the positional offsets an attentive probe selects tokens by)
+    over = tuple(range(train_x.ndim - 1))
+    mean, std = train_x.mean(over), train_x.std(over).clamp_min(1e-6)
 
     def standardise(x: torch.Tensor) -> torch.Tensor:
         return (x - mean) / std
@@ -131,6 +134,18 @@ def r2_per_dim(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def r2_score(prediction: torch.Tensor, target: torch.Tensor) -> float:
     """Coefficient of determination, averaged uniformly over output dimensions (as scikit-learn)."""
     return r2_per_dim(prediction, target).mean().item()
+
+
+def pooled_r2(per_dim: torch.Tensor, target: torch.Tensor, columns: dict[str, list[int]]) -> dict[str, float]:
+    """R² of each quantity (a column range of ``target`` [N, D]) from the per-column R² [D], weighted by each
+    column's variance in ``target``: 1 − Σ SSE / Σ SST over the quantity's columns (scikit-learn's
+    ``variance_weighted``)."""
+    variance = target.var(0, unbiased=False).to(per_dim)
+    out = {}
+    for quantity, (lo, hi) in columns.items():
+        weights = variance[lo:hi]
+        out[quantity] = ((per_dim[lo:hi] * weights).sum() / weights.sum().clamp_min(1e-12)).item()
+    return out
 
 
 def fit_regressor(head: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, *, val_x: torch.Tensor | None = None,
