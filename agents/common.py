@@ -229,3 +229,37 @@ def check_finite(metrics: Mapping[str, torch.Tensor], step: int, hint: str) -> N
             f"non-finite loss ({', '.join(bad)}) at step {step}. Lower the learning rates "
             f"(representation.optim.lr.*, actor.lr), check the dataset for NaNs, or {hint}"
         )
+
+
+def pretrain_updates(losses_of_batch, loss_key: str, optimizer: torch.optim.Optimizer, scheduler, target_updater, *,
+                     start: int, steps: int, log_every: int, checkpoint_every: int, checkpoint, logger, stage: str = "train",
+                     offset: int = 0):
+    """The self-supervised update loop of ``agents.pretrain``: ``losses_of_batch()`` → backward of ``loss_key``
+    → optimiser, schedule and (optional) EMA step, from update ``start`` to ``steps`` with a progress bar.
+    Every ``log_every`` updates the losses are checked for NaN, logged as ``<stage>/<key>`` at update
+    ``offset + done`` and printed; every ``checkpoint_every`` updates (counted from ``offset``) calls
+    ``checkpoint(done)``. Returns (the last losses or None, seconds spent)."""
+    from tqdm.auto import tqdm
+
+    label = "" if stage == "train" else f"{stage} "
+    losses = None
+    progress = tqdm(range(start, steps), initial=start, total=steps, desc=stage if stage != "train" else "pretrain",
+                    unit="update", dynamic_ncols=True)
+    for step in progress:
+        losses = losses_of_batch()
+        optimizer.zero_grad(set_to_none=True)
+        losses[loss_key].backward()
+        optimizer.step()
+        scheduler.step()
+        if target_updater is not None:
+            target_updater.step()
+        done = step + 1
+        if done % log_every == 0 or done == steps:
+            check_finite(losses, offset + done, "lower representation.optim.lr, or resume from the last checkpoint with resume=true")
+            logger.log({f"{stage}/{k}": v.item() for k, v in losses.items()}, offset + done)
+            tqdm.write(f"{label}step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
+                       + f" ({progress.format_dict.get('rate') or 0.0:.1f} updates/s)")
+        if checkpoint_every and (offset + done) % checkpoint_every == 0:
+            checkpoint(done)
+    progress.close()
+    return losses, progress.format_dict.get("elapsed", 0.0)

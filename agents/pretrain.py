@@ -28,11 +28,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from tensordict import TensorDict
 from torchrl.objectives import SoftUpdate
-from tqdm.auto import tqdm
 
 from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.common import (
-    USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, make_adamw_schedule, resolve_device, seed_everything,
+    USER_ERRORS, MultiLogger, exit_with_user_error, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything,
     to_plain,
 )
 from agents.probes import linear_probe_accuracy, regression_r2
@@ -214,25 +213,10 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
           f"{dims['view_shape']}, M={rep.views}, "
           f"action conditioning {rep.action_conditioning}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
     model.train()
-    progress = tqdm(range(start_step, steps), initial=start_step, total=steps, desc="pretrain", unit="update", dynamic_ncols=True)
-    for step in progress:
-        losses = loss_module(sampler.sample().to(device))
-        optimizer.zero_grad(set_to_none=True)
-        losses["loss_prediction"].backward()
-        optimizer.step()
-        scheduler.step()
-        if target_updater is not None:
-            target_updater.step()
-        done = step + 1
-        if done % cfg.train.log_every == 0 or done == steps:
-            check_finite(losses, done, "lower representation.optim.lr, or resume from the last checkpoint with resume=true")
-            logger.log({f"train/{k}": v.item() for k, v in losses.items()}, done)
-            tqdm.write(f"step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
-                       + f" ({progress.format_dict.get('rate') or 0.0:.1f} updates/s)")
-        if cfg.train.checkpoint_every and done % cfg.train.checkpoint_every == 0:
-            checkpoint(done)
-    progress.close()
-    training_seconds = progress.format_dict.get("elapsed", 0.0)
+    _, training_seconds = pretrain_updates(lambda: loss_module(sampler.sample().to(device)), "loss_prediction", optimizer,
+                                           scheduler, target_updater, start=start_step, steps=steps,
+                                           log_every=cfg.train.log_every, checkpoint_every=cfg.train.checkpoint_every,
+                                           checkpoint=checkpoint, logger=logger)
 
     # 4. Frozen probes on the test split, 5. checkpoint and results.
     final = checkpoint(steps)

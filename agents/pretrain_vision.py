@@ -35,11 +35,10 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 from torchrl.objectives import LossModule, SoftUpdate
-from tqdm.auto import tqdm
 
-from agents.checkpoint import find_resume_checkpoint, save_checkpoint, training_state
+from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.common import (
-    MultiLogger, check_finite, make_adamw_schedule, resolve_device, seed_everything, set_rng_state, to_plain,
+    MultiLogger, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain,
 )
 from agents.probes import fit_regressor, pooled_r2, r2_per_dim, ridge_r2_per_dim
 from envs.frames import FrameSampler, clip_starts, frame_batch, load_frames
@@ -243,39 +242,24 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
                                                    "sampler_rng": sampler.generator.get_state()})
 
         start = min(max(resume_step - offset, 0), steps)
-        if 0 < start < steps:  # resume inside this stage: its optimiser, schedule, targets and RNG
-            state = torch.load(resume_from / "training_state.pt", weights_only=False, map_location=device)
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            loss_module.load_state_dict(state["targets"], strict=False)
-            set_rng_state(state["rng"])
+        if 0 < start < steps:  # resume inside this stage: its optimiser, schedule, targets and RNG (weights: above)
+            restore_training_state(resume_from, {}, optimizer, loss_module, scheduler=scheduler, device=device)
         if 0 < start <= steps and resume_step == offset + start:  # the masks and batches continue where they stopped
             state = torch.load(resume_from / "training_state.pt", weights_only=False, map_location="cpu")
             loss_module.generator.set_state(state["mask_rng"])
             sampler.generator.set_state(state["sampler_rng"])
         loss_module.train()
-        progress = tqdm(range(start, steps), initial=start, total=steps, desc=stage.name, unit="update", dynamic_ncols=True)
-        for step in progress:
+
+        def losses_of_batch() -> TensorDict:
             with autocast():
-                losses = loss_module(model_input(sampler.sample()).to(device))
-            optimizer.zero_grad(set_to_none=True)
-            losses[stage.loss_key].backward()
-            optimizer.step()
-            scheduler.step()
-            if updater is not None:
-                updater.step()
-            done = step + 1
-            if done % cfg.train.log_every == 0 or done == steps:
-                check_finite(losses, offset + done, "lower representation.optim.lr, or resume from the last checkpoint "
-                                                    "with resume=true")
-                logger.log({f"{stage.name}/{k}": v.item() for k, v in losses.items()}, offset + done)
-                tqdm.write(f"{stage.name} step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
-                           + f" ({progress.format_dict.get('rate') or 0.0:.1f} updates/s)")
-            if cfg.train.checkpoint_every and (offset + done) % cfg.train.checkpoint_every == 0:
-                checkpoint(done)
-        progress.close()
-        summary[stage.name]["seconds"] = progress.format_dict.get("elapsed", 0.0)
-        if steps and resume_step < offset + steps:
+                return loss_module(model_input(sampler.sample()).to(device))
+
+        losses, seconds = pretrain_updates(losses_of_batch, stage.loss_key, optimizer, scheduler, updater, start=start,
+                                           steps=steps, log_every=cfg.train.log_every,
+                                           checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoint, logger=logger,
+                                           stage=stage.name, offset=offset)
+        summary[stage.name]["seconds"] = seconds
+        if losses is not None:
             summary[stage.name]["final_loss"] = losses[stage.loss_key].item()
         if start < steps or stage is stages[-1]:  # a stage finished before resuming keeps its own checkpoint
             final = checkpoint(steps)
