@@ -148,7 +148,7 @@ def frozen_tokens(model: EncoderModel, data: TensorDict, clip_length: int, count
 def state_probes(model: EncoderModel, splits: dict[str, TensorDict], info: dict, probe_cfg: DictConfig, device: torch.device,
                  autocast) -> tuple[dict[str, float], dict[str, list[float]]]:
     """Linear (mean-pooled tokens) and attentive (tokens) probes of the frozen encoder: test R² per quantity
-    (the mean over its columns), and per target column."""
+    (its columns pooled, variance-weighted), and per target column."""
     model.eval()
     clip = int(info["clip_length"])
     counts = {"train": probe_cfg.frames, "val": max(1, probe_cfg.frames // 4), "test": max(1, probe_cfg.frames // 4)}

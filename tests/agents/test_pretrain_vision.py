@@ -142,6 +142,8 @@ def test_wrong_combinations_fail_with_clear_messages(cache, tmp_path):
         pretrain(compose_pretrain([*TINY_SEQ_JEPA, "data=frames"]), tmp_path / "c")
     with pytest.raises(ValueError, match=r"teacher_fraction=1.0 must be in \(0, 1\)"):
         run("salt", cache, tmp_path / "d", "representation.teacher_fraction=1.0")
+    with pytest.raises(ValueError, match=r"the val split has no frames \(clips\): use more episodes"):
+        run("vjepa", cache, tmp_path / "e", "dataset.num_episodes=2")
     with pytest.raises(ValueError, match="encoder=vjepa needs encoder.checkpoint="):
         make_encoder({"name": "vjepa", "checkpoint": None}, (9, 64, 64))
 
