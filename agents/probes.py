@@ -7,6 +7,11 @@
 
 The official probes use a causal 4-layer transformer (``StatePredictorModel``); here the head is an
 MLP on the flat features, trained with Adam on training windows and scored on validation windows.
+
+Generic probes of frozen features, shared by the pretraining entry points: linear top-1
+(:func:`linear_probe_accuracy`), MLP regression R² (:func:`regression_r2`), any head trained with
+validation selection (:func:`fit_regressor`, e.g. an attentive pooler on tokens), closed-form ridge R²
+per output column (:func:`ridge_r2_per_dim`) and R² pooled per quantity (:func:`pooled_r2`).
 """
 from __future__ import annotations
 
