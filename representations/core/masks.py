@@ -43,19 +43,26 @@ def _block_shape(generator: torch.Generator, height: int, width: int, scale: Ran
     return h, w
 
 
-def _place_block(generator: torch.Generator, grid: tuple[int, ...], block: tuple[int, ...]) -> torch.Tensor:
-    """Boolean grid with one block of shape ``block`` at a uniformly random position."""
-    mask = torch.zeros(grid, dtype=torch.bool)
-    starts = [int(torch.randint(g - b + 1, (1,), generator=generator)) for g, b in zip(grid, block)]
-    mask[tuple(slice(s, s + b) for s, b in zip(starts, block))] = True
+def _place_blocks(generator: torch.Generator, batch: int, count: int, grid: tuple[int, ...],
+                  block: tuple[int, ...]) -> torch.Tensor:
+    """Boolean [batch, count, *grid]: ``count`` blocks of shape ``block`` per sample, each at a uniformly random
+    position (one ``randint`` per grid axis for the whole batch: no Python loop over samples)."""
+    mask = torch.ones(batch, count, *([1] * len(grid)), dtype=torch.bool)
+    for axis, (size, extent) in enumerate(zip(grid, block)):
+        start = torch.randint(size - extent + 1, (batch, count), generator=generator)
+        coords = torch.arange(size)
+        inside = (coords >= start[..., None]) & (coords < start[..., None] + extent)  # [batch, count, size]
+        shape = [batch, count] + [size if a == axis else 1 for a in range(len(grid))]
+        mask = mask & inside.reshape(shape)
     return mask
 
 
-def _stack_trimmed(masks: list[torch.Tensor]) -> torch.Tensor:
-    """Flat boolean masks → [B, K_min] sorted indices (``nonzero`` is ascending; cut to the batch minimum)."""
-    indices = [mask.flatten().nonzero().squeeze(1) for mask in masks]
-    keep = min(len(index) for index in indices)
-    return torch.stack([index[:keep] for index in indices])
+def _stack_trimmed(masks: torch.Tensor) -> torch.Tensor:
+    """Boolean masks [B, ...] → [B, K_min] sorted flat indices of their True entries, cut to the batch minimum."""
+    flat = masks.reshape(len(masks), -1)
+    keep = int(flat.sum(1).min())
+    order = torch.argsort((~flat).to(torch.uint8), dim=1, stable=True)  # True entries first, in ascending order
+    return order[:, :keep]
 
 
 def multiblock_masks_2d(batch_size: int, grid: tuple[int, int], *, generator: torch.Generator, num_targets: int = 4,
@@ -74,22 +81,21 @@ def multiblock_masks_2d(batch_size: int, grid: tuple[int, int], *, generator: to
         raise ValueError(f"num_targets must be at least 1, got {num_targets}")
     target_block = _block_shape(generator, height, width, target_scale, target_aspect, "target_scale")
     context_block = _block_shape(generator, height, width, context_scale, 1.0, "context_scale")
-    contexts, targets = [], []
-    for _ in range(batch_size):
-        blocks = torch.stack([_place_block(generator, grid, target_block) for _ in range(num_targets)])
-        free = ~blocks.any(0)
-        for _ in range(max_tries):
-            context = _place_block(generator, grid, context_block) & free
-            if context.sum() >= min_keep:
-                break
-        else:
-            context = free
-        if context.sum() < min_keep:
-            raise ValueError(f"{num_targets} targets of {target_block[0]}×{target_block[1]} patches leave fewer than "
-                             f"min_keep={min_keep} context patches on a {height}×{width} grid; use fewer or smaller targets")
-        contexts.append(context)
-        targets.append(torch.stack([block.flatten().nonzero().squeeze(1) for block in blocks]))
-    return _stack_trimmed(contexts), torch.stack(targets)
+    blocks = _place_blocks(generator, batch_size, num_targets, grid, target_block)  # [B, M, H, W]
+    free = ~blocks.any(1)
+    context = torch.zeros_like(free)
+    pending = torch.arange(batch_size)
+    for _ in range(max_tries):  # re-place the context block of the samples that kept too few patches
+        context[pending] = _place_blocks(generator, len(pending), 1, grid, context_block)[:, 0] & free[pending]
+        pending = pending[context[pending].flatten(1).sum(1) < min_keep]
+        if not len(pending):
+            break
+    context[pending] = free[pending]
+    if (context.flatten(1).sum(1) < min_keep).any():
+        raise ValueError(f"{num_targets} targets of {target_block[0]}×{target_block[1]} patches leave fewer than "
+                         f"min_keep={min_keep} context patches on a {height}×{width} grid; use fewer or smaller targets")
+    targets = _stack_trimmed(blocks.flatten(0, 1)).reshape(batch_size, num_targets, -1)
+    return _stack_trimmed(context), targets
 
 
 def multiblock_masks_3d(batch_size: int, grid: tuple[int, int, int], *, generator: torch.Generator, num_blocks: int,
@@ -108,18 +114,17 @@ def multiblock_masks_3d(batch_size: int, grid: tuple[int, int, int], *, generato
     block = (t, *_block_shape(generator, height, width, spatial_scale, aspect, "spatial_scale"))
     if block == tuple(grid):
         raise ValueError(f"one {block} block covers the whole {tuple(grid)} grid, so the context would be empty")
-    contexts, targets = [], []
-    for _ in range(batch_size):
-        for _ in range(max_tries):  # V-JEPA re-draws the blocks until enough context is left
-            covered = torch.stack([_place_block(generator, grid, block) for _ in range(num_blocks)]).any(0)
-            if (~covered).sum() >= min_keep:
-                break
-        else:
-            raise ValueError(f"{num_blocks} blocks of {block} left fewer than min_keep={min_keep} context tokens "
-                             f"on a {tuple(grid)} grid in {max_tries} tries")
-        targets.append(covered)
-        contexts.append(~covered)
-    return _stack_trimmed(contexts), _stack_trimmed(targets)
+    covered = torch.ones(batch_size, *grid, dtype=torch.bool)
+    pending = torch.arange(batch_size)
+    for _ in range(max_tries):  # V-JEPA re-draws the blocks until enough context is left
+        covered[pending] = _place_blocks(generator, len(pending), num_blocks, tuple(grid), block).any(1)
+        pending = pending[(~covered[pending]).flatten(1).sum(1) < min_keep]
+        if not len(pending):
+            break
+    else:
+        raise ValueError(f"{num_blocks} blocks of {block} left fewer than min_keep={min_keep} context tokens "
+                         f"on a {tuple(grid)} grid in {max_tries} tries")
+    return _stack_trimmed(~covered), _stack_trimmed(covered)
 
 
 def random_tube_masks(batch_size: int, grid: tuple[int, int, int], *, generator: torch.Generator,
@@ -131,11 +136,10 @@ def random_tube_masks(batch_size: int, grid: tuple[int, int, int], *, generator:
     if not 0 < num_masked < height * width:
         raise ValueError(f"ratio {ratio} masks {num_masked} of {height * width} positions; need at least one "
                          "masked and one visible")
-    masked = torch.zeros(batch_size, height * width, dtype=torch.bool)
-    for row in masked:
-        row[torch.randperm(height * width, generator=generator)[:num_masked]] = True
+    picked = torch.rand(batch_size, height * width, generator=generator).argsort(dim=1)[:, :num_masked]  # a random subset
+    masked = torch.zeros(batch_size, height * width, dtype=torch.bool).scatter_(1, picked, True)
     tubes = masked[:, None, :].expand(batch_size, frames, height * width)
-    return _stack_trimmed(list(~tubes)), _stack_trimmed(list(tubes))
+    return _stack_trimmed(~tubes), _stack_trimmed(tubes)
 
 
 def apply_masks(tokens: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

@@ -223,3 +223,17 @@ def test_attentive_pooler_is_order_free():
     pooled = pooler(tokens)
     assert pooled.shape == (3, 5) and AttentivePooler(16)(tokens).shape == (3, 16)
     torch.testing.assert_close(pooler(tokens[:, torch.randperm(7)]), pooled)  # no positions: a set function
+
+
+def test_batched_block_placement_is_exact_and_covers_every_position():
+    from representations.core.masks import _place_blocks, _stack_trimmed
+
+    blocks = _place_blocks(torch.Generator().manual_seed(0), 500, 2, (3, 5, 6), (2, 2, 3))  # [B, count, T, H, W]
+    assert blocks.shape == (500, 2, 3, 5, 6) and (blocks.flatten(2).sum(-1) == 2 * 2 * 3).all()
+    for axis, (size, extent) in enumerate(((3, 2), (5, 2), (6, 3))):
+        covered = blocks.any(dim=tuple(a for a in (2, 3, 4) if a != axis + 2))  # [B, count, size] along this axis
+        assert (covered.sum(-1) == extent).all()  # one contiguous run of the block's extent
+        first = covered.float().argmax(-1)
+        assert set(first.flatten().tolist()) == set(range(size - extent + 1))  # every start position is drawn
+    masks = torch.tensor([[True, False, True, True], [False, True, True, False]])
+    assert _stack_trimmed(masks).tolist() == [[0, 2], [1, 2]]  # ascending, cut to the batch minimum (2)
