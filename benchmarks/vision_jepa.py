@@ -61,13 +61,16 @@ def folder(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_")
 
 
-def run(entry: str, overrides: list[str], run_dir: Path) -> dict | None:
+def run(entry: str, overrides: list[str], run_dir: Path, threads: int = 0) -> dict | None:
     """``python -m <entry> <overrides>`` in ``run_dir`` (its stdout.log); its eval.json, or None if it failed.
-    A folder that already holds an eval.json (an interrupted benchmark) is not run again."""
+    A folder that already holds an eval.json (an interrupted benchmark) is not run again. ``threads``: CPU
+    threads per run (parallel runs that each take every core slow one another down)."""
     result = run_dir / "eval.json"
     if not result.exists():
         run_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), WANDB_MODE=os.environ.get("WANDB_MODE", "offline"))
+        if threads:
+            env["OMP_NUM_THREADS"] = str(threads)
         with open(run_dir / "stdout.log", "w") as log:
             code = subprocess.run([sys.executable, "-m", entry, *overrides, f"hydra.run.dir={run_dir}"], cwd=ROOT, env=env,
                                   stdout=log, stderr=subprocess.STDOUT).returncode
@@ -90,6 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="VARIANT",
                         help=f"any of {list(VARIANTS)}")
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time (after the first)")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads per run (default: cores // parallel)")
     parser.add_argument("--downstream", default=None, help="agents.zeroshot overrides: also train a zero-shot agent on "
                         "each frozen encoder and on the DrQ encoder")
     parser.add_argument("--vit", type=int, nargs=4, default=[0, 0, 0, 0], metavar=("DIM", "DEPTH", "HEADS", "PREDICTOR_DEPTH"),
@@ -102,11 +106,13 @@ def main(argv: list[str] | None = None) -> dict:
     root = Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
     started = time.time()
     jobs = [(name, seed) for name in args.variants for seed in args.seeds]
+    threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.parallel))
 
     def pretrain(job: tuple[str, int]) -> dict | None:
         name, seed = job
         return run("agents.pretrain", ["data=frames", *overrides, f"train.flops={args.flops:g}", *VARIANTS[name][1],
-                                       *size_overrides(name, *args.vit), f"seed={seed}"], root / folder(name) / f"seed{seed}")
+                                       *size_overrides(name, *args.vit), f"seed={seed}"], root / folder(name) / f"seed{seed}",
+                   threads)
 
     pretrained = {jobs[0]: pretrain(jobs[0])}  # alone: collects the dataset and caches its frames
     with ThreadPoolExecutor(max(1, args.parallel)) as pool:
@@ -122,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         def zeroshot(job: tuple[str, int]) -> dict | None:
             return run("agents.zeroshot", [*env_overrides, *agent_jobs[job], *extra, f"seed={job[1]}"],
-                       root / "downstream" / folder(job[0]) / f"seed{job[1]}")
+                       root / "downstream" / folder(job[0]) / f"seed{job[1]}", threads)
 
         with ThreadPoolExecutor(max(1, args.parallel)) as pool:
             downstream = {job: result for job, result in zip(agent_jobs, pool.map(zeroshot, agent_jobs)) if result is not None}
