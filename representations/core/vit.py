@@ -17,7 +17,7 @@ from representations.core.masks import apply_masks
 from representations.core.positions import sincos_1d, sincos_2d, sincos_3d
 
 
-def _to_float(pixels: torch.Tensor) -> torch.Tensor:
+def pixels_to_float(pixels: torch.Tensor) -> torch.Tensor:
     # uint8 frames as stored by the replay buffers: [0, 255] → [-0.5, 0.5] (the project's pixel convention);
     # float inputs are taken as already normalised.
     return pixels.float() / 255.0 - 0.5 if pixels.dtype == torch.uint8 else pixels
@@ -29,7 +29,7 @@ def _positions(grid: tuple[int, ...], dim: int) -> torch.Tensor:
     return table.unsqueeze(0)
 
 
-def _blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.Sequential:
+def transformer_blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.Sequential:
     # independent layers (nn.TransformerEncoder would deep-copy one, starting every layer from the same weights)
     if dim % heads:
         raise ValueError(f"width {dim} is not divisible by {heads} attention heads")
@@ -40,7 +40,7 @@ def _blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.Sequential
     ])
 
 
-def _init_linear(module: nn.Module) -> None:
+def init_linear_trunc_normal(module: nn.Module) -> None:
     # I-JEPA / V-JEPA ``_init_weights``: truncated normal (std 0.02) linear weights, zero biases
     if isinstance(module, nn.Linear):
         nn.init.trunc_normal_(module.weight, std=0.02)
@@ -59,7 +59,7 @@ class _ConvTokenizer(nn.Module):
         sizes = tuple(pixels.shape[2:])
         if len(sizes) != len(self.kernel) or any(s % k for s, k in zip(sizes, self.kernel)):
             raise ValueError(f"input of shape {tuple(pixels.shape)} does not split into {self.kernel} patches")
-        features = self.proj(_to_float(pixels))  # [B, D, *grid]
+        features = self.proj(pixels_to_float(pixels))  # [B, D, *grid]
         return features.flatten(2).transpose(1, 2), tuple(features.shape[2:])
 
 
@@ -103,9 +103,9 @@ class ViTEncoder(nn.Module):
             self.grid = (frames // tubelet, *spatial)
         self.num_patches, self.dim = math.prod(self.grid), dim
         self.register_buffer("pos_embed", _positions(self.grid, dim), persistent=False)
-        self.blocks = _blocks(dim, depth, heads, mlp_ratio)
+        self.blocks = transformer_blocks(dim, depth, heads, mlp_ratio)
         self.norm = nn.LayerNorm(dim)
-        self.apply(_init_linear)
+        self.apply(init_linear_trunc_normal)
 
     def forward(self, x: torch.Tensor, keep_idx: torch.Tensor | None = None) -> torch.Tensor:
         tokens, grid = self.patch_embed(x)
@@ -139,10 +139,10 @@ class MaskedPredictor(nn.Module):
         self.embed = nn.Linear(encoder_dim, dim)
         self.register_buffer("pos_embed", _positions(grid, dim), persistent=False)
         self.mask_tokens = nn.Parameter(torch.zeros(num_mask_tokens, dim))
-        self.blocks = _blocks(dim, depth, heads, mlp_ratio)
+        self.blocks = transformer_blocks(dim, depth, heads, mlp_ratio)
         self.norm = nn.LayerNorm(dim)
         self.proj = nn.Linear(dim, out_dim or encoder_dim)
-        self.apply(_init_linear)
+        self.apply(init_linear_trunc_normal)
 
     def forward(self, context_tokens: torch.Tensor, context_idx: torch.Tensor, target_idx: torch.Tensor,
                 mask_index: int = 0) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from representations.core.masks import Range, apply_masks, multiblock_masks_2d
-from representations.core.vit import EncoderModel, MaskedPredictor, ViTEncoder, _init_linear
+from representations.core.vit import EncoderModel, MaskedPredictor, ViTEncoder, init_linear_trunc_normal
 
 
 def window_indices(grid: tuple[int, int], window: int = 3, *, device: torch.device | str | None = None) -> torch.Tensor:
@@ -84,7 +84,7 @@ class LocalAggregationHead(nn.Module):
         self.grid, self.k, self.window = tuple(grid), k, window
         self.blocks = nn.ModuleList(ClassAttentionBlock(dim, heads, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.apply(_init_linear)
+        self.apply(init_linear_trunc_normal)
 
     def queries(self, features: torch.Tensor) -> torch.Tensor:
         """[B, N, D] → [B·N, 1, D]: every patch of image b starts from image b's mean token. (The released code

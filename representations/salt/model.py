@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from representations.core.vit import EncoderModel, MaskedPredictor, ViTEncoder, _to_float
+from representations.core.vit import EncoderModel, MaskedPredictor, ViTEncoder, pixels_to_float
 from representations.vjepa.model import VJEPA
 
 
@@ -23,7 +23,7 @@ def patchify(pixels: torch.Tensor, patch_size: int, tubelet: int | None = None) 
 
     Patches are in the encoder's row-major token order ((t,) h, w); each patch is flattened
     (t,) p, p, C as MAE's ``patchify``. uint8 is scaled to [-0.5, 0.5] like the encoder's input."""
-    x, p = _to_float(pixels), patch_size
+    x, p = pixels_to_float(pixels), patch_size
     if x.ndim == 4:
         b, c, h, w = x.shape
         x = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1)
