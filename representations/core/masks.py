@@ -3,6 +3,7 @@
 * :func:`multiblock_masks_2d` — I-JEPA multi-block masks (Assran et al. 2023 §3, "context and targets").
 * :func:`multiblock_masks_3d` — V-JEPA 3-D multi-block masks (Bardes et al. 2024 §3.2; ``multiblock3d.py``).
 * :func:`random_tube_masks` — VideoMAE tube masking (Tong et al. 2022 §3.3).
+* :func:`feature_subset_masks` — T-JEPA context/target feature subsets of a table row (``src/mask.py``).
 
 All randomness comes from the given ``torch.Generator`` (so masks are reproducible, e.g. in a collate
 function); index tensors live on the CPU like the reference collators'. One block *size* is drawn per
@@ -140,6 +141,30 @@ def random_tube_masks(batch_size: int, grid: tuple[int, int, int], *, generator:
     masked = torch.zeros(batch_size, height * width, dtype=torch.bool).scatter_(1, picked, True)
     tubes = masked[:, None, :].expand(batch_size, frames, height * width)
     return _stack_trimmed(~tubes), _stack_trimmed(tubes)
+
+
+def feature_subset_masks(batch_size: int, num_features: int, *, generator: torch.Generator,
+                         context_share: Range = (0.136, 0.368), target_share: Range = (0.156, 0.622),
+                         num_targets: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """T-JEPA masks over the D features of a row: per batch, the context size in ``context_share`` · D and the
+    target size in ``target_share`` · D (at least 1 each); per sample, a random context subset and
+    ``num_targets`` random target subsets of the *remaining* features (disjoint from the context, possibly
+    overlapping each other). Returns ``(context_idx [B, Kc], target_idx [B, num_targets, Kt])``, sorted
+    feature indices. Defaults: the official Jannis configuration."""
+    if num_features < 2:
+        raise ValueError(f"T-JEPA masks need at least 2 features (a context and a target), got {num_features}")
+    if num_targets < 1:
+        raise ValueError(f"num_targets must be at least 1, got {num_targets}")
+    ctx_low, ctx_high = _as_range(context_share, "context_share")
+    tgt_low, tgt_high = _as_range(target_share, "target_share")
+    num_context = min(num_features - 1, max(1, int(num_features * _uniform(generator, ctx_low, ctx_high))))
+    num_target = min(num_features - num_context, max(1, int(num_features * _uniform(generator, tgt_low, tgt_high))))
+    order = torch.rand(batch_size, num_features, generator=generator).argsort(dim=1)
+    context = order[:, :num_context].sort(dim=1).values
+    remaining = order[:, num_context:]  # [B, D − Kc], the features a target may use
+    picks = torch.rand(batch_size, num_targets, remaining.shape[1], generator=generator).argsort(dim=2)[..., :num_target]
+    targets = remaining[:, None, :].expand(-1, num_targets, -1).gather(2, picks).sort(dim=2).values
+    return context, targets
 
 
 def apply_masks(tokens: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
