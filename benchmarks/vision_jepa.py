@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.zeroshot_quality import mean_se_cell, split_overrides
+from benchmarks.zeroshot_quality import entry_env, mean_se_cell, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {  # name: (encoder=, overrides)
@@ -68,9 +68,7 @@ def run(entry: str, overrides: list[str], run_dir: Path, threads: int = 0) -> di
     result = run_dir / "eval.json"
     if not result.exists():
         run_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), WANDB_MODE=os.environ.get("WANDB_MODE", "offline"))
-        if threads:
-            env["OMP_NUM_THREADS"] = str(threads)
+        env = entry_env(threads)
         with open(run_dir / "stdout.log", "w") as log:
             code = subprocess.run([sys.executable, "-m", entry, *overrides, f"hydra.run.dir={run_dir}"], cwd=ROOT, env=env,
                                   stdout=log, stderr=subprocess.STDOUT).returncode

@@ -47,14 +47,21 @@ def split_overrides(argv: list[str] | None) -> tuple[list[str], list[str], list[
     return argv, argv[:cut], argv[cut + 1:]
 
 
+def entry_env(threads: int = 0) -> dict[str, str]:
+    """Environment of an entry-point subprocess: headless MuJoCo, offline wandb, and ``threads`` CPU threads
+    (0: the default) so that parallel runs do not oversubscribe the cores."""
+    env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), WANDB_MODE=os.environ.get("WANDB_MODE", "offline"))
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
 def run_seeds(overrides: list[str], seeds: list[int], runs_dir: Path, *, parallel: int = 1, threads: int = 0,
               entry: str = "agents.zeroshot", result_key: str | None = "results", reuse: bool = False) -> tuple[dict, list[int]]:
     """Runs ``python -m <entry> <overrides> seed=<s>`` for every seed (``parallel`` at a time), each in
     ``runs_dir/seed<s>``; returns ({seed: eval.json[result_key] (whole file if None)}, failed seeds).
     ``reuse``: seeds whose folder already holds an eval.json (an interrupted benchmark) are not rerun."""
-    env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), WANDB_MODE=os.environ.get("WANDB_MODE", "offline"))
-    if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
+    env = entry_env(threads)
     pending = [s for s in seeds if not (reuse and (runs_dir / f"seed{s}" / "eval.json").exists())]
     running: list[tuple[int, subprocess.Popen, Path]] = []
     started = time.time()

@@ -85,38 +85,39 @@ class FrameSampler:
         return frame_batch(self.data, self.starts[pick], self.clip_length)
 
 
-def dmc_render_physics(domain: str):
-    """The physics of the env the domain's episodes are collected in (cheap render settings applied)."""
+def dmc_collection_env(domain: str):
+    """The env the domain's episodes are collected in (cheap render settings applied to its physics)."""
     from envs.dmc.env import make_scaled_env
     from envs.dmc.tasks import get_domain
     from envs.render import apply_cheap_render_settings
 
     spec = get_domain(domain)
-    physics = make_scaled_env(spec.name, spec.collection_task, 0).physics
-    apply_cheap_render_settings(physics.model)
-    return physics
-
-
-def dmc_observation_targets(domain: str, states: torch.Tensor) -> tuple[torch.Tensor, dict[str, list[int]]]:
-    """The domain's state observation (what the state-based agents read) of physics states, f32 [N, D], and each
-    observation key's column range. DMC's observations are egocentric by design: they leave out what a
-    tracking camera cannot see either (the absolute horizontal position) and give angles as sines/cosines."""
-    from envs.dmc.env import make_scaled_env
-    from envs.dmc.tasks import get_domain
-
-    spec = get_domain(domain)
     env = make_scaled_env(spec.name, spec.collection_task, 0)
+    apply_cheap_render_settings(env.physics.model)
+    return env
+
+
+def dmc_observation_columns(env) -> dict[str, list[int]]:
+    """Each key of the task's state observation → its column range in the flattened observation."""
+    columns, start = {}, 0
+    for key, value in env.task.get_observation(env.physics).items():
+        columns[key] = [start, start + int(torch.as_tensor(value).numel())]
+        start = columns[key][1]
+    return columns
+
+
+def dmc_observation_targets(env, states: torch.Tensor) -> torch.Tensor:
+    """The task's state observation (what the state-based agents read) of physics states, f32 [N, D]. DMC's
+    observations are egocentric by design: they leave out what a tracking camera cannot see either (the
+    absolute horizontal position) and give angles as sines/cosines."""
     physics, task = env.physics, env.task
-    rows, columns = [], {}
+    rows = []
     for state in states.double().numpy():
         physics.set_state(state)
         physics.forward()
         rows.append(torch.cat([torch.as_tensor(v, dtype=torch.float32).reshape(-1) for v in task.get_observation(physics).values()]))
-    start = 0
-    for key, value in task.get_observation(physics).items():
-        columns[key] = [start, start + int(torch.as_tensor(value).numel())]
-        start = columns[key][1]
-    return torch.stack(rows) if rows else torch.zeros(0, start), columns
+    width = sum(hi - lo for lo, hi in dmc_observation_columns(env).values())
+    return torch.stack(rows) if rows else torch.zeros(0, width)
 
 
 def render_dmc_frames(domain: str, states: torch.Tensor, size: int, progress: bool = False) -> torch.Tensor:
@@ -124,7 +125,7 @@ def render_dmc_frames(domain: str, states: torch.Tensor, size: int, progress: bo
     from envs.dmc.env import PixelRenderer
     from envs.dmc.tasks import get_domain
 
-    physics = dmc_render_physics(domain)
+    physics = dmc_collection_env(domain).physics
     renderer = PixelRenderer(physics, size, get_domain(domain).camera_id)
     frames = torch.empty(len(states), 3, size, size, dtype=torch.uint8)
     try:
@@ -143,12 +144,13 @@ def _source(dataset_cfg: Any, buffer, size: int, progress: bool) -> dict[str, An
         from envs.dmc.tasks import get_domain
 
         domain = get_domain(str(cfg_get(dataset_cfg, "domain"))).name
-        model = dmc_render_physics(domain).model
-        physics = buffer.arrays["physics"]
+        env = dmc_collection_env(domain)
+        model, physics = env.physics.model, buffer.arrays["physics"]
         return dict(name=domain, starts=buffer.episodes[:, 0], lengths=buffer.episodes[:, 1],
                     qpos=physics[:, :model.nq], qvel=physics[:, model.nq:model.nq + model.nv], stored=buffer.arrays.get("pixels"),
                     render=lambda rows: render_dmc_frames(domain, physics[rows], size, progress),
-                    targets=lambda rows: dmc_observation_targets(domain, physics[rows]))
+                    targets=lambda rows: dmc_observation_targets(env, physics[rows]),
+                    target_columns=dmc_observation_columns(env))
     name, cols = str(cfg_get(dataset_cfg, "name")), buffer.columns
     starts, lengths = episode_bounds(buffer.terminals)
     qpos, qvel = buffer.rows[:, cols["qpos"]], buffer.rows[:, cols["qvel"]]
@@ -189,19 +191,26 @@ def load_frames(data_cfg: Any, dataset_cfg: Any, env_cfg: Any = None) -> tuple[T
         raise ValueError(f"data.pixels_from=dataset but the dataset has {have}, not {size}x{size}: set data.pixels_from=auto "
                          f"(render them), or data.image_size / env.obs=pixels to match the dataset")
     cached = None
+    cache_dir = Path(str(cfg_get(data_cfg, "cache_dir", "~/.cache/jepa_rl"))).expanduser()
+    params = dict(family=family, env=src["name"], source=buffer.layout.get("cache_dir"), version=FRAMES_VERSION,
+                  rows=params_digest({"rows": rows.tolist()}))
     if use_stored:
         pixels = stored[rows]
     else:
-        params = dict(family=family, env=src["name"], source=buffer.layout.get("cache_dir"), size=size, version=FRAMES_VERSION,
-                      rows=params_digest({"rows": rows.tolist()}))
-        cache_dir = Path(str(cfg_get(data_cfg, "cache_dir", "~/.cache/jepa_rl"))).expanduser()
         frames, cached = cached_tensordict(
-            cache_dir / "frames" / params_digest(params),
-            lambda: TensorDict({"pixels": src["render"](rows)}, batch_size=[len(rows)]), marker="frames.json", describe=params)
+            cache_dir / "frames" / params_digest({**params, "size": size}),
+            lambda: TensorDict({"pixels": src["render"](rows)}, batch_size=[len(rows)]), marker="frames.json",
+            describe={**params, "size": size})
         pixels = frames["pixels"]
     nq, nv = src["qpos"].shape[1], src["qvel"].shape[1]
     state = torch.cat([src["qpos"][rows], src["qvel"][rows]], dim=1).float()
-    target, target_columns = src["targets"](rows) if "targets" in src else (state, {"qpos": [0, nq], "qvel": [nq, nq + nv]})
+    if "targets" in src:  # one physics step per row: computed once, cached beside the frames
+        target = cached_tensordict(cache_dir / "frame_targets" / params_digest(params),
+                                   lambda: TensorDict({"target": src["targets"](rows)}, batch_size=[len(rows)]),
+                                   marker="targets.json", describe=params)[0]["target"]
+        target_columns = src["target_columns"]
+    else:
+        target, target_columns = state, {"qpos": [0, nq], "qvel": [nq, nq + nv]}
     data = TensorDict({"pixels": pixels, "state": state, "target": target, "episode": episode, "step": step, "row": rows},
                       batch_size=[len(rows)])
     train, val, test = (data[i] for i in split_episodes(
