@@ -6,7 +6,7 @@ import os
 import random
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -163,6 +163,24 @@ def use_observation_key(loss: nn.Module, key: str) -> None:
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def cache_frozen_features(encoder: nn.Module, buffers: Sequence, device: torch.device) -> bool:
+    """Encodes every frame stack of the offline data once with a frozen observation encoder, so that updates
+    read features instead of running the encoder twice per transition. Returns whether it did: the encoder
+    must be frozen and accept its own features, and the buffers must offer a feature cache (DMC pixels)."""
+    if not (getattr(encoder, "frozen", False) and getattr(encoder, "accepts_features", False)):
+        return False
+    if not all(hasattr(rb, "use_frame_features") and rb.has_pixels for rb in buffers):
+        return False
+    done: list[tuple[Any, torch.Tensor]] = []  # splits of one dataset share their frames: encode them once
+    for rb in buffers:
+        features = next((f for frames, f in done if frames is rb.arrays["pixels"]), None)
+        if features is None:
+            features = rb.encode_frame_stacks(lambda stacks: encoder(stacks.to(device)))
+            done.append((rb.arrays["pixels"], features))
+        rb.use_frame_features(features)
+    return True
 
 
 def make_update(rep_loss: nn.Module, actor_loss: nn.Module, optimizer: torch.optim.Optimizer, target_updater,

@@ -26,7 +26,7 @@ from agents.distributed import (
     any_rank, broadcast_from_main, init_data_parallel, local_batch_size, shared_run_dir, shutdown_data_parallel,
 )
 from agents.common import (
-    USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, make_optimizer, make_update, resolve_device,
+    USER_ERRORS, MultiLogger, cache_frozen_features, check_finite, exit_with_user_error, make_optimizer, make_update, resolve_device,
     seed_everything, to_plain, use_observation_key,
 )
 from agents.evaluation import evaluate, format_table
@@ -55,6 +55,9 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     encoder, feature_dim = make_encoder(cfg.encoder, suite.observation_shape)
     representation = make_representation(cfg.representation, feature_dim, suite.action_dim, encoder).to(device)
     actor = make_actor(cfg.actor, representation, suite.action_dim).to(device)
+    if cfg.encoder.get("cache_features", False) and cache_frozen_features(encoder, (train_rb, val_rb), device):
+        print(f"encoder={cfg.encoder.name} is frozen: its features of the {train_rb.arrays['pixels'].shape[0]} "
+              f"dataset frames were computed once (encoder.cache_features=false to encode every batch)")
 
     # 4. Objectives, target networks and one optimiser.
     rep_loss = make_representation_loss(cfg.representation, representation, actor)

@@ -28,7 +28,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -65,6 +65,9 @@ class DMCReplayBuffer(OfflineReplayBuffer):
     False).  With pixels, ``pixels`` and ``("next", "pixels")`` u8 [B, 3 * frame_stack, H, W].
     With ``future``, ``future_observation`` (a later observation of the same episode, geometric
     offset >= 1, as in the OGBench buffer).
+
+    :meth:`encode_frame_stacks` + :meth:`use_frame_features` swap the pixel keys for precomputed features
+    of a frozen encoder (one forward per row instead of two per sampled transition).
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class DMCReplayBuffer(OfflineReplayBuffer):
         if future is not None:
             self._last_rows = torch.repeat_interleave(last, episodes[:, 1])
         self._false = torch.zeros(1, 1, dtype=torch.bool)
+        self.frame_features: torch.Tensor | None = None  # [N, F] features of the frame stack ending at each row
         super().__init__(self._views(), valid, batch_size=batch_size, generator=generator)
 
     @property
@@ -138,15 +142,41 @@ class DMCReplayBuffer(OfflineReplayBuffer):
         return td
 
     def _add_extras(self, td: TensorDict, index: torch.Tensor) -> None:
-        if self.has_pixels:
+        features = self.frame_features
+        if features is not None:  # a frozen encoder's features stand in for the frame stacks
+            td.set("pixels", features.index_select(0, index))
+            td.set(("next", "pixels"), features.index_select(0, index + 1))
+        elif self.has_pixels:
             pixels, next_pixels = self.stacked_pixels(index)
             td.set("pixels", pixels)
             td.set(("next", "pixels"), next_pixels)
         if self.future is not None:
             rows = sample_future_rows(index, self._last_rows, self.future, self._sampler._rng)
             td.set("future_observation", self.arrays["observation"].index_select(0, rows))
-            if self.has_pixels:  # the frame stack ending at the future row (HILP's goals from pixels)
+            if features is not None:
+                td.set("future_pixels", features.index_select(0, rows))
+            elif self.has_pixels:  # the frame stack ending at the future row (HILP's goals from pixels)
                 td.set("future_pixels", self.frame_stack_at(rows))
+
+    @torch.no_grad()
+    def encode_frame_stacks(self, encode: Callable[[torch.Tensor], torch.Tensor], *, chunk: int = 512,
+                            progress: bool = True) -> torch.Tensor:
+        """``encode`` (u8 [B, 3k, H, W] → [B, F]) applied to the frame stack ending at every row: f32 [N, F]."""
+        if not self.has_pixels:
+            raise ValueError("this DMC buffer holds no pixels (env.obs=states): there are no frames to encode")
+        n = self.arrays["pixels"].shape[0]
+        starts = range(0, n, chunk)
+        if progress:
+            starts = tqdm(starts, desc="encode frames", unit="chunk", dynamic_ncols=True, leave=False)
+        parts = [encode(self.frame_stack_at(torch.arange(s, min(s + chunk, n)))).float().cpu() for s in starts]
+        return torch.cat(parts)
+
+    def use_frame_features(self, features: torch.Tensor | None) -> None:
+        """Serve ``features[row]`` (from :meth:`encode_frame_stacks`) under the pixel keys; ``None`` restores frames."""
+        if features is not None and (features.ndim != 2 or features.shape[0] != self.arrays["pixels"].shape[0]):
+            raise ValueError(f"frame features must be [{self.arrays['pixels'].shape[0]}, F] (one row per frame), "
+                             f"got {list(features.shape)}")
+        self.frame_features = features
 
     def frame_stack_at(self, rows: torch.Tensor) -> torch.Tensor:
         """The frame stack ending at each of ``rows`` (u8 [B, 3k, H, W]; the episode's first frame repeated)."""

@@ -5,7 +5,8 @@ data=frames``), built from their ``representation`` sub-config and used frozen i
 The frozen feature of a frame is the mean of the encoder's output tokens (``EncoderModel.encode``). An
 observation stacking k frames on its channels ([3k, H, W], oldest first — DMC's frame stack) is encoded
 either as a clip (a checkpoint pretrained on clips of k frames, ``data.clip_length=k``: one feature) or
-frame by frame (an image checkpoint: the k features concatenated).
+frame by frame (an image checkpoint: the k features concatenated). A frozen encoder also accepts its own
+precomputed features ([.., feature_dim] floats, e.g. from a replay buffer's feature cache) and returns them as they are.
 """
 from __future__ import annotations
 
@@ -80,6 +81,7 @@ class VisionJEPAEncoder(nn.Module):
     """Frozen (by default) mean-pooled ViT features of [3k, S, S] uint8 observations (see the module docstring)."""
 
     pretrained = True  # the representation's reference initialisation must not overwrite it
+    accepts_features = True  # frozen: forward passes cached features through (agents.common.cache_frozen_features)
 
     def __init__(self, checkpoint: str | Path, obs_shape: Sequence[int], *, part: str | None = None,
                  frozen: bool = True) -> None:
@@ -96,7 +98,7 @@ class VisionJEPAEncoder(nn.Module):
             raise ValueError(f"the encoder at {checkpoint} was pretrained on clips of {frames} frames but observations stack "
                              f"{stacked}: set env.frame_stack={frames}, or pretrain with data.clip_length={stacked}")
         self.model_name = config["representation"]["name"]
-        self.stacked, self.clip = stacked, frames > 1
+        self.obs_shape, self.stacked, self.clip = obs, stacked, frames > 1
         self.feature_dim = self.model.feature_dim * (1 if self.clip else stacked)
         self.frozen = frozen
         if frozen:
@@ -109,6 +111,12 @@ class VisionJEPAEncoder(nn.Module):
         return self
 
     def forward(self, observation: torch.Tensor) -> torch.Tensor:
+        if tuple(observation.shape[-3:]) != self.obs_shape:
+            if self.frozen and observation.shape[-1] == self.feature_dim and observation.is_floating_point():
+                return observation  # already encoded (cached features of the frozen encoder)
+            raise ValueError(f"the {self.model_name} encoder reads observations of shape {list(self.obs_shape)}"
+                             f"{' (or its cached ' + str(self.feature_dim) + '-d features)' if self.frozen else ''}, "
+                             f"got a batch of shape {list(observation.shape)}")
         lead, (c, h, w) = observation.shape[:-3], observation.shape[-3:]
         frames = observation.reshape(-1, self.stacked, 3, h, w)  # [B, k, 3, H, W], oldest first
         if self.clip:

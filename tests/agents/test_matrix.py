@@ -108,3 +108,32 @@ def test_frozen_bc_encoder_is_not_trained_by_the_zero_shot_agent(tmp_path, bc_ch
     original, _ = load_bc_policy(bc_checkpoint)
     for (name, trained), (_, before) in zip(model.obs_encoder.policy.state_dict().items(), original.state_dict().items()):
         torch.testing.assert_close(trained, before, msg=name)
+
+
+def test_a_frozen_vision_encoder_encodes_the_dataset_once_and_its_features_match_the_frames(tmp_path, salt_checkpoint):
+    from agents.common import cache_frozen_features
+    from envs import make_dataset, make_task_suite
+    from representations.encoders import make_encoder
+
+    common = [o for o in COMMON if not o.startswith("encoder.")]
+    overrides = [*ENVIRONMENTS["dmc-pixels-salt-encoder"], *common, f"encoder.checkpoint={salt_checkpoint}",
+                 f"dataset.cache_dir={tmp_path}", f"dataset.data_dir={tmp_path / 'official'}"]
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        cfg = compose("zeroshot", overrides=overrides)
+    suite = make_task_suite(cfg.env)
+    train_rb, val_rb = make_dataset(cfg.dataset)
+    encoder, feature_dim = make_encoder(cfg.encoder, suite.observation_shape)
+    frames = train_rb.sample(8)
+    pixel_encoder, _ = make_encoder({"name": "pixels"}, suite.observation_shape)
+    assert not cache_frozen_features(pixel_encoder, (train_rb, val_rb), torch.device("cpu"))  # trained: nothing cached
+    assert cache_frozen_features(encoder, (train_rb, val_rb), torch.device("cpu"))
+    assert train_rb.frame_features is val_rb.frame_features  # the splits share frames: encoded once
+    assert train_rb.frame_features.shape == (62, feature_dim)  # 2 episodes of 31 rows (the reset, then 30 steps)
+    cached = train_rb.gather(frames["index"])
+    torch.testing.assert_close(cached["pixels"], encoder(frames["pixels"]))
+    torch.testing.assert_close(cached["next", "pixels"], encoder(frames["next", "pixels"]))
+    assert encoder(cached["pixels"]) is cached["pixels"]  # features pass through the frozen encoder
+    with pytest.raises(ValueError, match=r"reads observations of shape \[9, 64, 64\] \(or its cached 48-d features\)"):
+        encoder(torch.zeros(2, 5))
+    train_rb.use_frame_features(None)
+    assert train_rb.gather(frames["index"])["pixels"].dtype == torch.uint8
