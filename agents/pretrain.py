@@ -5,6 +5,8 @@
     python -m agents.pretrain data=trajectories env=ogbench [env.name=pointmaze-medium-navigate] [data.views=pixels]
     python -m agents.pretrain representation=vjepa|salt|dmt_jepa data=frames env=dmc env.domain=walker
         (vision JEPAs on environment frames: the recipe is agents/pretrain_vision.py)
+    python -m agents.pretrain representation=t_jepa data=table data.name=breast_cancer [data.path=my.csv data.target=y]
+        (T-JEPA on tables, or data.name=env_states on an env's states: agents/pretrain_table.py)
 
 Recipe (seq-JEPA): data (generated once, cached) → sequences of M + 1 views and the M actions between
 them → model + 1 − cos loss with an EMA target → AdamW with warm-up + cosine → train loop with
@@ -169,11 +171,16 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
         from agents.pretrain_vision import pretrain_vision
 
         return pretrain_vision(cfg, run_dir)
+    if rep.get("kind") == "table":  # T-JEPA on tables or on the env's states
+        from agents.pretrain_table import pretrain_table
+
+        return pretrain_table(cfg, run_dir)
     if rep.name != "seq_jepa":
-        raise ValueError(f"agents.pretrain trains representation=seq_jepa|vjepa|salt|dmt_jepa; got {rep.name!r}")
-    if cfg.data.name == "frames":
-        raise ValueError("data=frames is for the vision JEPAs (representation=vjepa|salt|dmt_jepa); seq-JEPA reads "
-                         "data=views3d or data=trajectories")
+        raise ValueError(f"agents.pretrain trains representation=seq_jepa|vjepa|salt|dmt_jepa|t_jepa; got {rep.name!r}")
+    if cfg.data.name == "frames" or cfg.data.get("kind") == "table":
+        raise ValueError(f"data={'frames' if cfg.data.name == 'frames' else 'table'} is for "
+                         f"{'the vision JEPAs (representation=vjepa|salt|dmt_jepa)' if cfg.data.name == 'frames' else 'representation=t_jepa'}"
+                         "; seq-JEPA reads data=views3d or data=trajectories")
 
     # 1. Data: rendered object views (split by instance) or offline trajectories (split by episode);
     #    sequences of M + 1 views and the M actions between them.

@@ -25,7 +25,8 @@ from torch import nn
 from representations.act_jepa.loss import masked_l1
 
 
-def _head(in_dim: int, out_dim: int, hidden_dim: int) -> nn.Module:
+def mlp_head(in_dim: int, out_dim: int, hidden_dim: int = 256) -> nn.Module:
+    """The probes' MLP: two ReLU hidden layers."""
     return nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
                          nn.Linear(hidden_dim, out_dim))
 
@@ -56,8 +57,8 @@ def run_probes(
     sample = train_buffer.sample()
     horizon, state_dim = sample["states"].shape[1] - 1, sample["states"].shape[-1]
     action_dim = sample["actions"].shape[-1]
-    state_head = _head(feature_dim, horizon * state_dim, hidden_dim).to(device)
-    action_head = _head(feature_dim, horizon * action_dim, hidden_dim).to(device)
+    state_head = mlp_head(feature_dim, horizon * state_dim, hidden_dim).to(device)
+    action_head = mlp_head(feature_dim, horizon * action_dim, hidden_dim).to(device)
     optimizer = torch.optim.Adam([*state_head.parameters(), *action_head.parameters()], lr=lr)
 
     def predict(batch: TensorDictBase) -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,21 +156,23 @@ def pooled_r2(per_dim: torch.Tensor, target: torch.Tensor, columns: dict[str, li
 
 def fit_regressor(head: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, *, val_x: torch.Tensor | None = None,
                   val_y: torch.Tensor | None = None, steps: int = 1000, lr: float = 1e-3, batch_size: int = 256,
-                  eval_every: int = 100) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Trains ``head`` (MSE) on frozen features; returns its predictor of new features. With a validation set the
-    head is taken at its best validation R² (checked every ``eval_every`` steps), so a probe that overfits a
-    small training set does not report its overfitted state."""
+                  eval_every: int = 100, loss_fn: Callable = nn.functional.mse_loss,
+                  score_fn: Callable[[torch.Tensor, torch.Tensor], float] | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Trains ``head`` (``loss_fn``, MSE) on frozen features; returns its predictor of new features. With a
+    validation set the head is taken at its best validation ``score_fn`` (R², checked every ``eval_every``
+    steps), so a probe that overfits a small training set does not report its overfitted state."""
+    score_fn = score_fn or r2_score
     best: dict = {"score": -math.inf, "state": None}
 
     def keep_best(step: int, standardise: Callable) -> None:
         if val_x is None or (step % eval_every and step != steps):
             return
         with torch.no_grad():
-            score = r2_score(head(standardise(val_x)), val_y)
+            score = score_fn(head(standardise(val_x)), val_y)
         if score > best["score"]:
             best.update(score=score, state={k: v.clone() for k, v in head.state_dict().items()})
 
-    standardise = _fit_head(head, nn.functional.mse_loss, train_x, train_y, steps=steps, lr=lr, batch_size=batch_size,
+    standardise = _fit_head(head, loss_fn, train_x, train_y, steps=steps, lr=lr, batch_size=batch_size,
                             after_step=keep_best)
     if best["state"] is not None:
         head.load_state_dict(best["state"])
@@ -180,11 +183,15 @@ def fit_regressor(head: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor,
     return predict
 
 
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return (logits.argmax(-1) == labels).float().mean().item()
+
+
 def regression_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, *,
                   val_x: torch.Tensor | None = None, val_y: torch.Tensor | None = None, hidden_dim: int = 256,
                   steps: int = 1000, lr: float = 1e-3, batch_size: int = 256, eval_every: int = 100) -> float:
     """Test R² of an MLP regressor (2 hidden layers) trained on frozen features (:func:`fit_regressor`)."""
-    predict = fit_regressor(_head(train_x.shape[1], train_y.shape[1], hidden_dim), train_x, train_y, val_x=val_x,
+    predict = fit_regressor(mlp_head(train_x.shape[1], train_y.shape[1], hidden_dim), train_x, train_y, val_x=val_x,
                             val_y=val_y, steps=steps, lr=lr, batch_size=batch_size, eval_every=eval_every)
     return r2_score(predict(test_x), test_y)
 

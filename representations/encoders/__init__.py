@@ -11,7 +11,7 @@ from torch import nn
 
 from representations.encoders.pixels import PixelEncoder, random_shift
 
-ENCODERS = ("auto", "identity", "pixels", "act_jepa", "seq_jepa", "vjepa", "salt", "dmt_jepa")
+ENCODERS = ("auto", "identity", "pixels", "act_jepa", "seq_jepa", "vjepa", "salt", "dmt_jepa", "t_jepa")
 
 
 def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[nn.Module, int]:
@@ -55,6 +55,15 @@ def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[
         if encoder.model_name != name:
             raise ValueError(f"encoder={name} but {encoder_cfg['checkpoint']} holds a {encoder.model_name} checkpoint: "
                              f"use encoder={encoder.model_name}")
+        return encoder, encoder.feature_dim
+    if name == "t_jepa":  # a T-JEPA pretrained on the env's states (agents.pretrain data=table data.name=env_states)
+        from representations.t_jepa.encoder import TJEPAEncoder
+
+        if not encoder_cfg.get("checkpoint"):
+            raise ValueError("encoder=t_jepa needs encoder.checkpoint=<run folder of python -m agents.pretrain "
+                             "representation=t_jepa data=table data.name=env_states>")
+        encoder = TJEPAEncoder(encoder_cfg["checkpoint"], shape, part=encoder_cfg.get("part"),
+                               pool=str(encoder_cfg.get("pool", "mean")), frozen=bool(encoder_cfg.get("frozen", True)))
         return encoder, encoder.feature_dim
     raise ValueError(f"unknown encoder {name!r}; choose one of {list(ENCODERS)} (encoder=<name>)")
 
