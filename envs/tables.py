@@ -154,7 +154,8 @@ def load_table(data_cfg: Mapping[str, Any], dataset_cfg: Any = None) -> tuple[Te
     else:
         raise ValueError(f"unknown data.name={name!r}: choose a bundled table {list(BUNDLED + GENERATED)}, or give a "
                          "CSV/Parquet file with data.path=<file> data.target=<column>")
-    task = _task_of(target, str(data_cfg.get("task", "auto")) if task == "auto" else task)
+    wanted = str(data_cfg.get("task", "auto"))  # an explicit data.task wins over the table's own
+    task = _task_of(target, wanted if wanted != "auto" or task == "auto" else task)
     keep = target.notna().to_numpy()
     features, target = features[keep].reset_index(drop=True), target[keep].reset_index(drop=True)
 

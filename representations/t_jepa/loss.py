@@ -77,5 +77,6 @@ class TJEPALoss(LossModule):
         predicted = self.model.predict(numeric, categorical, context_idx, target_idx)
         return TensorDict({
             "loss_prediction": F.mse_loss(predicted, targets),
-            "target_std": F.normalize(tokens.mean(1), dim=-1).std(dim=0).mean(),  # collapse watch (no grad)
+            # collapse watch (no grad): spread over rows of each normalised target token (0 when every row looks alike)
+            "target_std": F.normalize(tokens, dim=-1).std(dim=0).mean(),
         }, batch_size=[])

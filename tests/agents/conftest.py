@@ -1,10 +1,11 @@
-"""Tiny behaviour-cloning, seq-JEPA and vision-JEPA checkpoints shared by their tests and the encoder matrix."""
+"""Tiny behaviour-cloning, seq-JEPA, vision-JEPA and T-JEPA checkpoints shared by their tests and the encoder matrix."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from tiny import TINY_SEQ_JEPA, TINY_TRAJECTORIES, bc_overrides, compose_bc, compose_pretrain, vision_overrides
+from tiny import (TINY_ENV_STATES, TINY_SEQ_JEPA, TINY_T_JEPA, TINY_TRAJECTORIES, bc_overrides, compose_bc, compose_pretrain,
+                  vision_overrides)
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +54,14 @@ def salt_checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def dmt_jepa_checkpoint(tmp_path_factory) -> Path:
     return _vision_checkpoint(tmp_path_factory, "dmt_jepa", "representation.patch_size=8")
+
+
+@pytest.fixture(scope="session")
+def t_jepa_checkpoint(tmp_path_factory) -> Path:
+    """Run folder of a 4-update T-JEPA pretrained on pointmaze-medium states (the matrix's ogbench-states env)."""
+    from agents.pretrain import pretrain
+
+    root, cache = tmp_path_factory.mktemp("t-jepa-checkpoint"), tmp_path_factory.getbasetemp() / "matrix-data"
+    pretrain(compose_pretrain([*TINY_T_JEPA, *TINY_ENV_STATES, f"dataset.cache_dir={cache}",
+                               f"dataset.data_dir={cache / 'official'}"]), root / "run")
+    return root / "run"

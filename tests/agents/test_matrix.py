@@ -30,6 +30,9 @@ ENVIRONMENTS = {
     # OGBench states through the frozen aggregate of a seq-JEPA pretrained on the env's trajectories (agents.pretrain)
     "ogbench-states-seq-jepa-encoder": ["env=ogbench", "env.max_episode_steps=8", "dataset.source=generated",
                                         "dataset.num_episodes=2", "dataset.episode_length=40", "encoder=seq_jepa"],
+    # OGBench states through the frozen EMA encoder of a T-JEPA pretrained on the env's states (data.name=env_states)
+    "ogbench-states-tjepa-encoder": ["env=ogbench", "env.max_episode_steps=8", "dataset.source=generated",
+                                      "dataset.num_episodes=2", "dataset.episode_length=40", "encoder=t_jepa"],
     # DMC pixels through frozen vision JEPAs pretrained on the env's frames (agents.pretrain data=frames); the
     # V-JEPA checkpoint reads the 3-frame stack as one clip, SALT and DMT-JEPA frame by frame
     **{f"dmc-pixels-{name}-encoder": ["env=dmc", "env.domain=point_mass_maze", "env.obs=pixels", "env.max_episode_steps=8",
@@ -38,7 +41,7 @@ ENVIRONMENTS = {
 }
 PRETRAINED_ENCODERS = {"bc-encoder": "bc_checkpoint", "seq-jepa-encoder": "seq_jepa_checkpoint",  # env suffix → fixture
                        "vjepa-encoder": "vjepa_checkpoint", "salt-encoder": "salt_checkpoint",
-                       "dmt-jepa-encoder": "dmt_jepa_checkpoint"}
+                       "dmt-jepa-encoder": "dmt_jepa_checkpoint", "tjepa-encoder": "t_jepa_checkpoint"}
 COMMON = ["actor.hidden_dim=16", "train.steps=3", "train.log_every=3", "train.checkpoint_every=3", "dataset.batch_size=16",
           "eval.episodes=1", "eval.inference_samples=64", "logger.backend=none", "encoder.pixels.feature_dim=16",
           "encoder.pixels.channels=4"]

@@ -70,3 +70,11 @@ TINY_FRAMES = ["data=frames", "data.image_size=32", "data.progress=false", "data
 def vision_overrides(representation: str, cache: Path, *extra: str) -> list[str]:
     return [f"representation={representation}", *TINY_VISION[representation], *TINY_FRAMES, f"dataset.cache_dir={cache}",
             f"dataset.data_dir={cache / 'official'}", f"data.cache_dir={cache}", *extra]
+
+
+# T-JEPA (agents.pretrain data=table): a one-block transformer over the features of a row
+TINY_T_JEPA = ["representation=t_jepa", "data=table", "representation.model.dim=8", "representation.model.depth=1",
+               "representation.model.predictor_dim=8", "representation.model.predictor_depth=1", "train.steps=4",
+               "train.log_every=2", "train.batch_size=32", "probe.steps=20", "probe.hidden_dim=8", "logger.backend=csv"]
+TINY_ENV_STATES = ["data.name=env_states", "data.rows=200", "env=ogbench", "dataset.source=generated", "dataset.num_episodes=2",
+                   "dataset.episode_length=40"]
