@@ -397,7 +397,8 @@ def _bev_features(points: np.ndarray | torch.Tensor, grid: BEVGrid) -> np.ndarra
     return out.reshape(grid.num_channels, *grid.shape).astype(np.float32)
 
 
-def bev_labels(objects: Sequence[Mapping], grid: BEVGrid = BEVGrid(), sigma: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+def bev_labels(objects: Sequence[Mapping], grid: BEVGrid = BEVGrid(),
+               sigma: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """BEV targets for objects given in the sensor frame's x/y (as :func:`make_scene` returns them).
 
     Returns ``segmentation`` i64 [rows, cols]: the class of the object whose (rotated) footprint covers
