@@ -7,12 +7,19 @@ Layout of a cached buffer (``<cache_dir>/ogbench/buffers/<file stem>-<content ha
 * ``terminals.npy`` bool [N]: episode ends (the last row is always treated as one);
 * ``valid.npy``     int64 [M]: rows ``i`` with ``terminals[i] == False`` — the transitions
   ``(row i, row i+1)`` that ``ogbench.utils.load_dataset`` keeps (last step of each episode dropped);
-* ``layout.json``   column slices and source metadata.
+* ``layout.json``   column slices and source metadata;
+* ``lidar-<hash>.npy`` f16 [N, 12, 32, 32] (only once a suite with ``obs="lidar"`` loaded the file): the
+  LiDAR grid at every row's agent xy (``qpos[:2]``), see :func:`dataset_lidar`.  ``<hash>`` covers the
+  sensor, the grid, the seed and the env, so a change of any of them scans again next to the old file.
 
 The cache is memory-mapped (copy-on-write) when loaded, so a cached load costs
 milliseconds and the page cache is shared between processes.  Transitions are
 *views*: ``observation = rows[:-1]``, ``("next", "observation") = rows[1:]``, so no
 next-state copy is ever made (RAM ~= 1x the raw arrays).
+
+With LiDAR observations batches also carry ``lidar``, ``("next", "lidar")`` (and ``future_lidar``
+with ``future``), f32 [B, 12, 32, 32], gathered from that memmap (the generic
+TorchRL path serves its float16 storage as is).
 
 Sampling: :meth:`OGBenchReplayBuffer.sample` is a fast path (two ``index_select``
 on the flat matrix, ~40 us per batch of 256) that returns the same TensorDict as
@@ -22,10 +29,12 @@ the generic TorchRL path (``TensorDictReplayBuffer.sample`` over the ``TensorSto
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import socket
+import tempfile
 import time
 import urllib.error
 from pathlib import Path
@@ -34,8 +43,9 @@ from typing import Any
 import numpy as np
 import torch
 from tensordict import TensorDict
+from tqdm import tqdm
 
-from envs.buffer import DatasetError, OfflineReplayBuffer, atomic_dir, file_hash, read_npz_member
+from envs.buffer import DatasetError, OfflineReplayBuffer, atomic_dir, file_hash, params_digest, read_npz_member
 from envs.common import cfg_get, episode_last_rows, sample_future_rows
 from envs.ogbench.dataset import (
     _fix_hint,
@@ -50,6 +60,8 @@ __all__ = [
     "load_ogbench_dataset",
     "resolve_dataset_files",
     "build_buffer",
+    "dataset_lidar",
+    "lidar_row_rng",
     "file_hash",
 ]
 
@@ -60,6 +72,9 @@ DOWNLOAD_TIMEOUT_S = 10.0
 _COLUMN_KEYS = ("observations", "actions", "qpos", "qvel", "button_states")
 _TD_KEY = {"observations": "observation", "actions": "action", "qpos": "qpos", "qvel": "qvel", "button_states": "button_states"}
 _NEXT_KEYS = ("observations", "qpos", "qvel", "button_states")
+LIDAR_CACHE_VERSION = 1  # part of the LiDAR cache's hash: bump when the scans of a dataset change
+LIDAR_SEED = 0  # row i of a dataset file is scanned with noise/dropout from default_rng((LIDAR_SEED, i))
+_LIDAR_CHUNK = 256  # rows scanned between two writes to the memmap
 
 
 class OGBenchReplayBuffer(OfflineReplayBuffer):
@@ -69,6 +84,8 @@ class OGBenchReplayBuffer(OfflineReplayBuffer):
     ``observation, action, qpos, qvel, index`` and ``("next", observation|qpos|qvel|done|
     terminated|truncated)`` (+ ``button_states`` when the file has them).  ``terminated`` is
     always False (OGBench has no true terminals); ``done``/``truncated`` mark episode ends.
+    ``lidar`` (f16 [N, C, H, W], one grid per row, :func:`dataset_lidar`) adds ``lidar`` and
+    ``("next", "lidar")`` (and ``future_lidar``) f32 to the batches.
     """
 
     def __init__(
@@ -81,8 +98,13 @@ class OGBenchReplayBuffer(OfflineReplayBuffer):
         batch_size: int = 256,
         generator: torch.Generator | None = None,
         future: float | None = None,
+        lidar: torch.Tensor | None = None,
     ):
         self.rows, self.terminals = rows, terminals
+        if lidar is not None and lidar.shape[0] != rows.shape[0]:
+            raise ValueError(f"lidar has {lidar.shape[0]} rows but the dataset has {rows.shape[0]}")
+        self.lidar = lidar
+        self._lidar_np = None if lidar is None else lidar.numpy()
         # With ``future`` set, batches also carry ``future_observation`` (HILP's goals).
         self.future = future
         self._last_rows = episode_last_rows(terminals) if future is not None else None
@@ -99,7 +121,8 @@ class OGBenchReplayBuffer(OfflineReplayBuffer):
         super().__init__(self._views(), valid, batch_size=batch_size, generator=generator)
 
     # ---------------------------------------------------------------- views / gathers
-    def _split(self, cur: torch.Tensor, nxt: torch.Tensor, done: torch.Tensor, n: int) -> TensorDict:
+    def _split(self, cur: torch.Tensor, nxt: torch.Tensor, done: torch.Tensor, n: int,
+               lidar: tuple[torch.Tensor, torch.Tensor] | None = None) -> TensorDict:
         out, nested = {}, {}
         for key, sl in self.columns.items():
             dtype = self.dtypes[key]
@@ -110,30 +133,42 @@ class OGBenchReplayBuffer(OfflineReplayBuffer):
         nested["done"] = done
         nested["truncated"] = done
         nested["terminated"] = self._false.expand(n, 1)
+        if lidar is not None:
+            out["lidar"], nested["lidar"] = lidar
         out["next"] = TensorDict(nested, batch_size=[n])
         return TensorDict(out, batch_size=[n])
 
     def _views(self) -> TensorDict:
         """Zero-copy transition view over all rows (row i -> row i+1), used as the TensorStorage."""
         n = self.rows.shape[0] - 1
-        return self._split(self.rows[:-1], self.rows[1:], self._next_done[:-1], n)
+        lidar = None if self.lidar is None else (self.lidar[:-1], self.lidar[1:])
+        return self._split(self.rows[:-1], self.rows[1:], self._next_done[:-1], n, lidar)
 
     def gather(self, index: torch.Tensor) -> TensorDict:
         """Transitions at storage rows ``index`` (each must be a valid transition row)."""
         index = torch.as_tensor(index, dtype=torch.long)
         cur = self.rows.index_select(0, index)
         nxt = self.rows.index_select(0, index + 1)
-        td = self._split(cur, nxt, self._next_done.index_select(0, index), index.shape[0])
+        lidar = None
+        if self.lidar is not None:
+            lidar = (self._lidar_rows(index), self._lidar_rows(index + 1))
+        td = self._split(cur, nxt, self._next_done.index_select(0, index), index.shape[0], lidar)
         td.set("index", index)
         if self.future is not None:
             future_rows = sample_future_rows(index, self._last_rows, self.future, self._sampler._rng)
             td.set("future_observation", self.rows.index_select(0, future_rows)[:, self.columns["observations"]])
+            if self.lidar is not None:
+                td.set("future_lidar", self._lidar_rows(future_rows))
         return td
+
+    def _lidar_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """f32 LiDAR grids of ``rows`` (NumPy's gather on the memmap: ~2x torch's index_select for float16)."""
+        return torch.from_numpy(self._lidar_np[rows.numpy()]).float()
 
     def __repr__(self) -> str:
         return (
             f"OGBenchReplayBuffer(source={self.layout.get('source')!r}, transitions={len(self)}, "
-            f"rows={self.rows.shape[0]}, batch_size={self._batch_size})"
+            f"rows={self.rows.shape[0]}, batch_size={self._batch_size}{', lidar' if self.lidar is not None else ''})"
         )
 
 
@@ -189,6 +224,59 @@ def _convert(npz_path: Path, suite, out_dir: Path, digest: str) -> None:
         (tmp / "layout.json").write_text(json.dumps(layout, indent=1))
 
 
+def lidar_row_rng(row: int) -> np.random.Generator:
+    """The noise/dropout generator of the LiDAR scan of dataset row ``row`` (one per row: a row's grid does
+    not depend on the other rows, the chunking or the order of the scans)."""
+    return np.random.default_rng((LIDAR_SEED, int(row)))
+
+
+def _lidar_digest(suite) -> str:
+    from envs.lidar import LIDAR_VERSION, MAZE_GRID, MAZE_LIDAR
+
+    return params_digest(dict(version=LIDAR_CACHE_VERSION, lidar_version=LIDAR_VERSION, env=suite.env_id, seed=LIDAR_SEED,
+                              spec=dataclasses.asdict(MAZE_LIDAR), grid=dataclasses.asdict(MAZE_GRID)))
+
+
+def dataset_lidar(out_dir: str | os.PathLike, rows: torch.Tensor, qpos_columns: tuple[int, int], suite, *,
+                  progress: bool = True) -> tuple[torch.Tensor, bool, Path]:
+    """LiDAR grids of every row of a cached buffer: ``(f16 [N, 12, 32, 32] memmap, cached, path)``.
+
+    Row i is ``suite.lidar_scan(qpos_i[:2], lidar_row_rng(i))`` (the agent at the row's xy, the maze
+    around it), rounded to float16.  Scanned once per dataset file (~1 ms a row on one core, with a
+    progress bar) into ``<out_dir>/lidar-<hash>.npy`` through a temp file and ``os.replace``, so an
+    interrupted scan leaves no partial cache; later loads memory-map it (copy-on-write).
+    """
+    out_dir = Path(out_dir)
+    path = out_dir / f"lidar-{_lidar_digest(suite)}.npy"
+    cached = path.is_file()
+    if not cached:
+        xy = rows[:, qpos_columns[0]: qpos_columns[0] + 2].numpy().astype(np.float64)
+        n = xy.shape[0]
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out_dir)
+        os.close(fd)
+        try:
+            from envs.ogbench.env import LIDAR_SHAPE
+
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(n, *LIDAR_SHAPE))
+            chunk = np.empty((_LIDAR_CHUNK, *LIDAR_SHAPE), dtype=np.float16)
+            with tqdm(total=n, desc=f"lidar scans of {out_dir.name}", unit="row", disable=not progress) as bar:
+                for start in range(0, n, _LIDAR_CHUNK):
+                    stop = min(start + _LIDAR_CHUNK, n)
+                    for i in range(start, stop):
+                        chunk[i - start] = suite.lidar_scan(xy[i: i + 1], lidar_row_rng(i))[0].numpy()
+                    out[start:stop] = chunk[: stop - start]
+                    bar.update(stop - start)
+            out.flush()
+            del out
+            os.chmod(tmp, 0o644)  # like the other cache files (mkstemp makes it private)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    return torch.from_numpy(np.load(path, mmap_mode="c")), cached, path
+
+
 def _read_key(npz, key: str, path: Path) -> np.ndarray:
     return read_npz_member(npz, key, path, kind="Dataset", fix=_fix_hint(path))
 
@@ -202,8 +290,12 @@ def build_buffer(
     max_transitions: int | None = None,
     seed: int | None = None,
     future: float | None = None,
+    progress: bool = True,
 ) -> OGBenchReplayBuffer:
-    """Convert (or load the cached conversion of) one ``.npz`` into an :class:`OGBenchReplayBuffer`."""
+    """Convert (or load the cached conversion of) one ``.npz`` into an :class:`OGBenchReplayBuffer`.
+
+    With a ``suite`` of ``obs="lidar"`` the buffer also serves LiDAR grids (:func:`dataset_lidar`, scanned
+    once per file with a progress bar unless ``progress=False``)."""
     npz_path = Path(npz_path).expanduser()
     if not npz_path.is_file():
         raise DatasetError(
@@ -223,12 +315,22 @@ def build_buffer(
     rows = torch.from_numpy(np.load(out_dir / "rows.npy", mmap_mode="c"))
     terminals = torch.from_numpy(np.load(out_dir / "terminals.npy"))
     valid = torch.from_numpy(np.load(out_dir / "valid.npy"))
+    lidar = None
+    if getattr(suite, "obs_type", "states") == "lidar":
+        t1 = time.perf_counter()
+        lidar, lidar_cached, lidar_path = dataset_lidar(out_dir, rows, tuple(layout["columns"]["qpos"]), suite,
+                                                        progress=progress)
+        layout["lidar"] = dict(path=str(lidar_path), cached=lidar_cached, seconds=time.perf_counter() - t1)
+        if not lidar_cached:
+            log.info("scanned %d rows of %s with the LiDAR in %.1fs -> %s", rows.shape[0], out_dir.name,
+                     layout["lidar"]["seconds"], lidar_path.name)
     if max_transitions is not None:
         valid = valid[: int(max_transitions)]
     generator = None
     if seed is not None:
         generator = torch.Generator().manual_seed(int(seed))
-    rb = OGBenchReplayBuffer(rows, terminals, valid, layout, batch_size=batch_size, generator=generator, future=future)
+    rb = OGBenchReplayBuffer(rows, terminals, valid, layout, batch_size=batch_size, generator=generator, future=future,
+                             lidar=lidar)
     layout["load_seconds"] = time.perf_counter() - t0
     log.info("%s buffer %s: %d transitions in %.2fs", "cached" if cached else "new", out_dir.name, len(rb), layout["load_seconds"])
     return rb
@@ -320,20 +422,26 @@ def load_ogbench_dataset(dataset_cfg: Any, suite=None) -> tuple[OGBenchReplayBuf
     """``(train_rb, val_rb)`` for the ``dataset`` sub-config (see ``configs/dataset/ogbench.yaml``).
 
     Fields: ``name``, ``source`` (auto|official|generated), ``data_dir``, ``cache_dir``,
-    ``num_episodes``, ``episode_length``, ``seed``, ``batch_size``, ``max_transitions``.
-    ``suite`` (an :class:`OGBenchTaskSuite`) is built from ``name`` if not given.
+    ``num_episodes``, ``episode_length``, ``seed``, ``batch_size``, ``max_transitions``, ``future``,
+    ``obs`` (states | lidar: also serve LiDAR grids, scanned once per file and cached), ``progress``.
+    ``suite`` (an :class:`OGBenchTaskSuite`) is built from ``name`` and ``obs`` if not given.
     """
+    obs = cfg_get(dataset_cfg, "obs")
     if suite is None:
         from envs.ogbench.suite import OGBenchTaskSuite
 
-        suite = OGBenchTaskSuite(cfg_get(dataset_cfg, "name"))
+        suite = OGBenchTaskSuite(cfg_get(dataset_cfg, "name"), obs=obs or "states")
+    elif obs is not None and obs != getattr(suite, "obs_type", "states"):
+        raise ValueError(f"dataset.obs={obs!r} but the suite observes {getattr(suite, 'obs_type', 'states')!r}: "
+                         f"set env.obs and dataset.obs alike")
     train_path, val_path, how = resolve_dataset_files(dataset_cfg)
     cache_dir = Path(str(cfg_get(dataset_cfg, "cache_dir", "~/.cache/jepa_rl"))).expanduser()
     batch_size = int(cfg_get(dataset_cfg, "batch_size", 256))
     max_tr = cfg_get(dataset_cfg, "max_transitions")
     seed = cfg_get(dataset_cfg, "seed", 0)
     future = cfg_get(dataset_cfg, "future")
-    common = dict(cache_dir=cache_dir, batch_size=batch_size, future=None if future is None else float(future))
+    common = dict(cache_dir=cache_dir, batch_size=batch_size, future=None if future is None else float(future),
+                  progress=bool(cfg_get(dataset_cfg, "progress", True)))
     train_rb = build_buffer(train_path, suite, max_transitions=max_tr, seed=seed, **common)
     val_rb = build_buffer(val_path, suite, seed=None if seed is None else int(seed) + 1, **common)
     for rb in (train_rb, val_rb):

@@ -7,6 +7,10 @@ TD-JEPA evaluates on: noise-free goals (mazes), no cube permutation, success
 measured *before* the action (``success_timing='pre'``) and termination at the
 goal.  Unlike the ``-singletask-taskN`` ids, the task is chosen at reset, so one
 env serves all five tasks (``set_task``), and ``reward`` is ``float(success)``.
+
+Observations: ``obs="states"`` (the official state vector only) or, for the mazes, ``obs="lidar"``:
+every step also carries a bird's-eye-view LiDAR grid of the agent's surroundings
+(:func:`envs.lidar.maze_lidar_bev` with :data:`~envs.lidar.MAZE_LIDAR` / :data:`~envs.lidar.MAZE_GRID`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import warnings
 
 import gymnasium
+import mujoco
 import numpy as np
 import ogbench  # noqa: F401  (registers the gymnasium ids)
 import torch
@@ -21,10 +26,26 @@ from tensordict import TensorDict, TensorDictBase
 from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
+from envs.lidar import MAZE_GRID, MAZE_LIDAR, maze_lidar_bev
 from envs.ogbench._rng import private_global_rng
 from envs.render import apply_cheap_render_settings, guard_render
 
-__all__ = ["OGBenchEnv", "task_index"]
+__all__ = ["OGBenchEnv", "task_index", "OBS_TYPES", "LIDAR_SHAPE", "check_obs"]
+
+OBS_TYPES = ("states", "lidar")
+#: shape of the ``lidar`` observation: MAZE_GRID's channels × rows × cols (12 × 32 × 32)
+LIDAR_SHAPE = (MAZE_GRID.num_channels, *MAZE_GRID.shape)
+
+
+def check_obs(obs: str, env_id: str) -> str:
+    """Validate the ``obs`` option (``env.obs``) for ``env_id``; returns it."""
+    if obs not in OBS_TYPES:
+        raise ValueError(f"env.obs={obs!r} is not known for OGBench: use env.obs=states or env.obs=lidar "
+                         f"(LiDAR grids, maze envs only)")
+    if obs == "lidar" and "maze" not in env_id:
+        raise ValueError(f"env.obs=lidar needs a maze environment (pointmaze-*, antmaze-*), but {env_id} has no maze "
+                         f"to scan: use env.obs=states, or a maze, e.g. env.name=pointmaze-medium-navigate")
+    return obs
 
 
 def task_index(task: str | int | None, num_tasks: int = 5) -> int:
@@ -85,6 +106,10 @@ class OGBenchEnv(EnvBase):
         cheap_render: render frames without MSAA, shadows or reflections.
         pixels: also return the rendered frame, area-downsampled to ``pixels`` × ``pixels``, as
             ``pixels`` uint8 [3, pixels, pixels] (image observations for ACT-JEPA's image tokens).
+        obs: ``"states"``, or ``"lidar"`` (mazes only) to also return ``lidar`` f32 [12, 32, 32]: a
+            :func:`envs.lidar.maze_lidar_bev` scan at the agent's current xy (range noise and dropout drawn
+            from a generator seeded with the env seed, re-seeded with it; scanned on a private ``MjData``,
+            so the simulation is untouched).
     """
 
     def __init__(
@@ -99,9 +124,11 @@ class OGBenchEnv(EnvBase):
         terminate_at_goal: bool = True,
         cheap_render: bool = True,
         pixels: int | None = None,
+        obs: str = "states",
         device: str | torch.device = "cpu",
     ):
         super().__init__(device=device, batch_size=torch.Size([]))
+        self.obs_type = check_obs(obs, env_id)
         if isinstance(render_size, int):
             render_size = (render_size, render_size)
         height, width = int(render_size[0]), int(render_size[1])
@@ -121,6 +148,7 @@ class OGBenchEnv(EnvBase):
         self.num_tasks = 5
         self._task_id = task_index(task_id, self.num_tasks)
         self._np_rng = np.random.RandomState(seed)
+        self._lidar_rng = np.random.default_rng(seed)
         self._pending_seed: int | None = seed
         self._t = 0
         self._goal: torch.Tensor | None = None
@@ -155,6 +183,10 @@ class OGBenchEnv(EnvBase):
         if self.pixel_size is not None:
             self.observation_spec["pixels"] = Bounded(0, 255, shape=(3, self.pixel_size, self.pixel_size), dtype=torch.uint8,
                                                       device=self.device)
+        self._scan_data = None
+        if self.obs_type == "lidar":
+            self._scan_data = mujoco.MjData(self._env.model)  # scans move the agent: never in the live sim
+            self.observation_spec["lidar"] = Unbounded(LIDAR_SHAPE, dtype=f32, device=self.device)
         self.action_spec = Bounded(-1.0, 1.0, shape=(act_dim,), dtype=f32, device=self.device)
         self.reward_spec = Unbounded((1,), dtype=f32, device=self.device)
         self.done_spec = Composite(
@@ -183,6 +215,7 @@ class OGBenchEnv(EnvBase):
     def _set_seed(self, seed: int | None) -> None:
         self._pending_seed = None if seed is None else int(seed)
         self._np_rng = np.random.RandomState(seed)
+        self._lidar_rng = np.random.default_rng(seed)
         self._seed_action_space(seed)
 
     # ------------------------------------------------------------------ core
@@ -200,6 +233,8 @@ class OGBenchEnv(EnvBase):
         }
         if self.pixel_size is not None:
             out["pixels"] = self.pixel_observation()
+        if self.obs_type == "lidar":
+            out["lidar"] = self.lidar_observation()
         if reward is not None:
             out["reward"] = torch.tensor([reward], dtype=torch.float32)
         return TensorDict(out, batch_size=self.batch_size, device=self.device)
@@ -232,6 +267,20 @@ class OGBenchEnv(EnvBase):
         frame = torch.from_numpy(self.render()).permute(2, 0, 1).float().unsqueeze(0)
         small = torch.nn.functional.interpolate(frame, size=(self.pixel_size, self.pixel_size), mode="area")
         return small.squeeze(0).round().clamp(0, 255).to(torch.uint8)
+
+    def lidar_scan(self, positions: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:
+        """BEV LiDAR grids f32 [N, 12, 32, 32] with the agent moved to each xy of ``positions`` [N, 2] (the rest
+        of the state as now); ``rng``: noise and dropout (None: ``default_rng(0)``). Mazes only."""
+        if self._scan_data is None:
+            check_obs("lidar", self.env_id)
+            self._scan_data = mujoco.MjData(self._env.model)
+        self._scan_data.qpos[:] = self._env.data.qpos
+        return maze_lidar_bev(self._env.model, self._scan_data, positions, MAZE_LIDAR, MAZE_GRID, rng)
+
+    def lidar_observation(self) -> torch.Tensor:
+        """The ``lidar`` observation f32 [12, 32, 32]: a scan at the agent's current xy, drawing on the env's
+        seeded LiDAR generator."""
+        return self.lidar_scan(np.asarray(self._env.data.qpos[:2]).reshape(1, 2), self._lidar_rng)[0]
 
     def render(self) -> np.ndarray:
         """RGB ``uint8`` frame of shape ``(H, W, 3)`` of the current state."""

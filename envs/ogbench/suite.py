@@ -9,13 +9,15 @@ import torch
 from tensordict import TensorDictBase
 
 from envs.common import TaskSuite, cfg_get, cfg_options
-from envs.ogbench.env import OGBenchEnv, task_index
+from envs.ogbench.env import LIDAR_SHAPE, OGBenchEnv, check_obs, task_index
 from envs.ogbench.names import DatasetSpec, parse_name
 
-__all__ = ["OGBenchTaskSuite", "CUBE_SUCCESS_TOL"]
+__all__ = ["OGBenchTaskSuite", "CUBE_SUCCESS_TOL", "GOAL_SCAN_SEED"]
 
 # ogbench/manipspace/envs/cube_env.py:_compute_successes: ||cube_xyz - target_xyz|| <= 0.04.
 CUBE_SUCCESS_TOL = 0.04
+#: seed of the noise/dropout generator of the goal LiDAR scans (obs=lidar): the same goal grid every time
+GOAL_SCAN_SEED = 0
 
 
 class OGBenchTaskSuite(TaskSuite):
@@ -26,6 +28,10 @@ class OGBenchTaskSuite(TaskSuite):
     ``qpos`` (maze: ``||xy - goal_xy|| <= goal_tol`` with goal_tol 1.0 for point, 0.5 for ant;
     cube: ``||cube_xyz - goal_xyz|| <= 0.04`` for every cube).  So for pointmaze and cube-single
     the relabelled reward is 1 iff ogbench would report ``info['success']`` in that state.
+
+    ``obs="lidar"`` (mazes only): the agent observes ``lidar`` f32 [12, 32, 32] bird's-eye-view LiDAR
+    grids (:attr:`observation_key`, :attr:`observation_shape`) instead of the state; relabelling and
+    success still use ``qpos``.
     """
 
     metric = "success"
@@ -40,8 +46,10 @@ class OGBenchTaskSuite(TaskSuite):
         terminate_at_goal: bool = True,
         cheap_render: bool = True,
         pixels: int | None = None,
+        obs: str = "states",
     ):
         self.spec: DatasetSpec = parse_name(name)
+        self.obs_type = check_obs(obs, self.spec.env_id)
         self.name = self.spec.dataset_name
         self.env_id = self.spec.env_id
         self._env_kwargs = dict(
@@ -51,6 +59,7 @@ class OGBenchTaskSuite(TaskSuite):
             terminate_at_goal=terminate_at_goal,
             cheap_render=cheap_render,
             pixels=pixels,
+            obs=obs,
         )
         probe = OGBenchEnv(self.env_id, 1, seed=0, **self._env_kwargs)
         self._probe = probe
@@ -91,12 +100,26 @@ class OGBenchTaskSuite(TaskSuite):
         if name is None:
             raise ValueError("env config for family 'ogbench' needs a 'name', e.g. 'pointmaze-medium-navigate'")
         kwargs = cfg_options(env_cfg, ("render_size", "max_episode_steps", "success_timing", "terminate_at_goal", "cheap_render",
-                                       "pixels"))
+                                       "pixels", "obs"))
         if "render_size" in kwargs and not isinstance(kwargs["render_size"], int):
             kwargs["render_size"] = tuple(kwargs["render_size"])  # (height, width)
         return cls(name, **kwargs)
 
     # ------------------------------------------------------------------ TaskSuite API
+    @property
+    def observation_key(self) -> str:
+        """``"lidar"`` (f32 [12, 32, 32]) with ``obs="lidar"``, else ``"observation"``."""
+        return "lidar" if self.obs_type == "lidar" else "observation"
+
+    @property
+    def observation_shape(self) -> tuple[int, ...]:
+        return LIDAR_SHAPE if self.obs_type == "lidar" else (self.observation_dim,)
+
+    def lidar_scan(self, positions: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:
+        """LiDAR grids f32 [N, 12, 32, 32] with the agent at each xy of ``positions`` [N, 2] (the ``lidar``
+        observation there; ``rng``: noise and dropout, None: ``default_rng(0)``). Maze suites only."""
+        return self._probe.lidar_scan(positions, rng)
+
     def make_env(self, task: str | None = None, *, seed: int = 0, render: bool = False) -> OGBenchEnv:
         """A fresh :class:`OGBenchEnv` that resets into ``task``.
 
@@ -121,13 +144,19 @@ class OGBenchTaskSuite(TaskSuite):
         """Goal observation ogbench returns at reset (``info['goal']``) for ``task``, seed 0.
 
         Mazes: exactly the goal position.  Cube: the arm part depends on the reset seed.
+        ``obs="lidar"``: the LiDAR grid f32 [12, 32, 32] with the agent at the goal xy, its noise and
+        dropout drawn from ``default_rng(GOAL_SCAN_SEED)`` (deterministic: the same grid every call).
         """
         task = self.check_task(task)
         if task not in self._goal_obs:
             self._probe.set_task(task)
             self._probe.set_seed(0)
             self._probe.reset()
-            self._goal_obs[task] = self._probe.goal_observation()
+            if self.obs_type == "lidar":
+                goal_xy = self._targets[task][0].numpy().reshape(1, 2)
+                self._goal_obs[task] = self.lidar_scan(goal_xy, np.random.default_rng(GOAL_SCAN_SEED))[0]
+            else:
+                self._goal_obs[task] = self._probe.goal_observation()
         return self._goal_obs[task].clone()
 
     def success(self, task: str, qpos: torch.Tensor) -> torch.Tensor:

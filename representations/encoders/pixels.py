@@ -24,7 +24,10 @@ def random_shift(images: torch.Tensor, pad: int) -> torch.Tensor:
 
 class PixelEncoder(nn.Module):
     """uint8 [.., C, H, W] frames → feature vector: /255 − 0.5, random shift (training only),
-    4 conv layers (``channels``, 3×3, the first with stride 2), then Linear → LayerNorm → Tanh."""
+    4 conv layers (``channels``, 3×3, the first with stride 2), then Linear → LayerNorm → Tanh.
+
+    Floating-point inputs (e.g. LiDAR BEV grids, channels already in about [0, 1]) are used as they
+    are, without the uint8 rescaling."""
 
     def __init__(self, obs_shape: tuple[int, int, int], *, channels: int = 32, feature_dim: int = 256, shift_pad: int = 2) -> None:
         super().__init__()
@@ -47,7 +50,8 @@ class PixelEncoder(nn.Module):
         if tuple(obs.shape[-3:]) != self.obs_shape:
             raise ValueError(f"pixel encoder built for {self.obs_shape} frames, got a batch of shape {tuple(obs.shape)}")
         lead = obs.shape[:-3]
-        x = obs.reshape(-1, *self.obs_shape).float() / 255.0 - 0.5
+        x = obs.reshape(-1, *self.obs_shape)
+        x = x.float() / 255.0 - 0.5 if x.dtype == torch.uint8 else x.float()
         if self.training and self.shift_pad > 0:
             x = random_shift(x, self.shift_pad)
         return self.head(self.conv(x).flatten(1)).reshape(*lead, self.feature_dim)
