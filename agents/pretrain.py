@@ -7,6 +7,8 @@
         (vision JEPAs on environment frames: the recipe is agents/pretrain_vision.py)
     python -m agents.pretrain representation=t_jepa data=table data.name=breast_cancer [data.path=my.csv data.target=y]
         (T-JEPA on tables, or data.name=env_states on an env's states: agents/pretrain_table.py)
+    python -m agents.pretrain representation=ad_l_jepa|occupancy_mae data=lidar [data.source=maze env=ogbench]
+        (LiDAR BEV grids ray-cast here: agents/pretrain_lidar.py)
 
 Recipe (seq-JEPA): data (generated once, cached) → sequences of M + 1 views and the M actions between
 them → model + 1 − cos loss with an EMA target → AdamW with warm-up + cosine → train loop with
@@ -175,12 +177,18 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
         from agents.pretrain_table import pretrain_table
 
         return pretrain_table(cfg, run_dir)
+    if rep.get("kind") == "lidar":  # AD-L-JEPA / Occupancy-MAE on LiDAR BEV grids
+        from agents.pretrain_lidar import pretrain_lidar
+
+        return pretrain_lidar(cfg, run_dir)
     if rep.name != "seq_jepa":
-        raise ValueError(f"agents.pretrain trains representation=seq_jepa|vjepa|salt|dmt_jepa|t_jepa; got {rep.name!r}")
-    if cfg.data.name == "frames" or cfg.data.get("kind") == "table":
-        raise ValueError(f"data={'frames' if cfg.data.name == 'frames' else 'table'} is for "
-                         f"{'the vision JEPAs (representation=vjepa|salt|dmt_jepa)' if cfg.data.name == 'frames' else 'representation=t_jepa'}"
-                         "; seq-JEPA reads data=views3d or data=trajectories")
+        raise ValueError(f"agents.pretrain trains representation=seq_jepa|vjepa|salt|dmt_jepa|t_jepa|ad_l_jepa|occupancy_mae; "
+                         f"got {rep.name!r}")
+    readers = {"frames": "the vision JEPAs (representation=vjepa|salt|dmt_jepa)", "table": "representation=t_jepa",
+               "lidar": "representation=ad_l_jepa|occupancy_mae"}
+    data_kind = "frames" if cfg.data.name == "frames" else cfg.data.get("kind")
+    if data_kind in readers:
+        raise ValueError(f"data={data_kind} is for {readers[data_kind]}; seq-JEPA reads data=views3d or data=trajectories")
 
     # 1. Data: rendered object views (split by instance) or offline trajectories (split by episode);
     #    sequences of M + 1 views and the M actions between them.

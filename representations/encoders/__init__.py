@@ -11,7 +11,7 @@ from torch import nn
 
 from representations.encoders.pixels import PixelEncoder, random_shift
 
-ENCODERS = ("auto", "identity", "pixels", "act_jepa", "seq_jepa", "vjepa", "salt", "dmt_jepa", "t_jepa")
+ENCODERS = ("auto", "identity", "pixels", "act_jepa", "seq_jepa", "vjepa", "salt", "dmt_jepa", "t_jepa", "ad_l_jepa")
 
 
 def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[nn.Module, int]:
@@ -64,6 +64,15 @@ def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[
                              "representation=t_jepa data=table data.name=env_states>")
         encoder = TJEPAEncoder(encoder_cfg["checkpoint"], shape, part=encoder_cfg.get("part"),
                                pool=str(encoder_cfg.get("pool", "mean")), frozen=bool(encoder_cfg.get("frozen", True)))
+        return encoder, encoder.feature_dim
+    if name == "ad_l_jepa":  # a LiDAR BEV encoder (agents.pretrain representation=ad_l_jepa|occupancy_mae data=lidar)
+        from representations.ad_l_jepa.encoder import LidarEncoder
+
+        if not encoder_cfg.get("checkpoint"):
+            raise ValueError("encoder=ad_l_jepa needs encoder.checkpoint=<run folder of python -m agents.pretrain "
+                             "representation=ad_l_jepa data=lidar data.source=maze env=ogbench>")
+        encoder = LidarEncoder(encoder_cfg["checkpoint"], shape, part=encoder_cfg.get("part"),
+                               frozen=bool(encoder_cfg.get("frozen", True)))
         return encoder, encoder.feature_dim
     raise ValueError(f"unknown encoder {name!r}; choose one of {list(ENCODERS)} (encoder=<name>)")
 

@@ -1,0 +1,292 @@
+"""AD-L-JEPA and its Occupancy-MAE baseline on LiDAR BEV grids
+(``python -m agents.pretrain representation=ad_l_jepa|occupancy_mae data=lidar [data.source=scenes|maze]``).
+
+Recipe: BEV grids ray-cast here (envs/lidar.py: procedural street scenes with per-cell labels, or the OGBench
+maze at the offline dataset's positions) → model + objective (AD-L-JEPA: cosine loss to an EMA target on the
+masked points + variance hinge; Occupancy-MAE: occupancy of the masked cells) → AdamW with warm-up + cosine →
+train loop with progress → checkpoint → downstream:
+- scenes: BEV segmentation (background, car, pedestrian, cyclist, wall/pole) by fine-tuning the pretrained
+  encoder with a small head on 1 / 10 / 100 % of the labelled train scenes (``data.downstream.fractions``),
+  model selected on the val scenes, mIoU over the four object classes on the test scenes; ``train.steps=0`` is
+  the same backbone trained from scratch (the paper's "scratch" row);
+- maze: ridge probe of the agent's xy position from the frozen pooled features (R²).
+Both report collapse checks of the frozen features: their spread (std) and effective rank.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+from tensordict import TensorDict
+from torch import nn
+from torchrl.data import LazyTensorStorage, SamplerWithoutReplacement, TensorDictReplayBuffer
+from torchrl.objectives import SoftUpdate
+
+from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.common import MultiLogger, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain
+from agents.probes import r2_per_dim, ridge_r2_per_dim
+from representations.ad_l_jepa import ADLJEPALoss, OccupancyMAELoss
+from representations.ad_l_jepa.encoder import build_lidar_model, with_backbone
+from representations.ad_l_jepa.model import BEVTokenEncoder
+from representations.core.targets import linear_momentum
+
+SOURCES = ("scenes", "maze")
+
+
+# ----------------------------------------------------------------------------------------------------- data
+def maze_scans(data_cfg: DictConfig, env_cfg: DictConfig, dataset_cfg: DictConfig, seed: int):
+    """(train, val, test, info) of LiDAR grids of the OGBench maze at the offline dataset's positions (train rows
+    from its train split, val / test from its validation split), with the positions as ``xy`` probe targets."""
+    from envs import make_dataset, make_task_suite
+    from envs.lidar import MAZE_GRID, MAZE_LIDAR, maze_lidar_bev
+
+    if env_cfg.get("family") != "ogbench":
+        raise ValueError(f"data.source=maze scans an OGBench maze: use env=ogbench (got env={env_cfg.get('family')})")
+    suite = make_task_suite(env_cfg)
+    if getattr(suite.spec, "kind", None) != "maze":
+        raise ValueError(f"data.source=maze needs a maze env (e.g. env.name=pointmaze-medium-navigate), got {suite.name}")
+    train_rb, val_rb = make_dataset(dataset_cfg)
+    env = suite.make_env(seed=seed)
+    raw = env._env  # the gymnasium env's MuJoCo model and data
+    rng = np.random.default_rng(seed)
+    n = int(data_cfg.positions)
+
+    def scans(buffer, count: int) -> TensorDict:
+        xy = buffer.sample(count)["qpos"][:, :2].double()
+        bev = maze_lidar_bev(raw.model, raw.data, xy.numpy(), MAZE_LIDAR, MAZE_GRID, rng)
+        return TensorDict({"bev": bev, "xy": xy.float()}, batch_size=[count])
+
+    held_out = scans(val_rb, 2 * max(n // 6, 1))
+    half = len(held_out) // 2
+    train, val, test = scans(train_rb, n), held_out[:half], held_out[half:]
+    info = {"source": "maze", "env": suite.name, "grid": MAZE_GRID.__dict__ if hasattr(MAZE_GRID, "__dict__") else {},
+            "channels": list(MAZE_GRID.channels), "train_scenes": len(train), "val_scenes": len(val), "test_scenes": len(test)}
+    return train, val, test, info
+
+
+def load_lidar(cfg: DictConfig) -> tuple[TensorDict, TensorDict, TensorDict, dict[str, Any]]:
+    source = str(cfg.data.get("source", "scenes"))
+    if source not in SOURCES:
+        raise ValueError(f"unknown data.source={source!r} for data=lidar; choose one of {list(SOURCES)}")
+    if source == "maze":
+        return maze_scans(cfg.data, cfg.env, cfg.dataset, cfg.seed)
+    from envs.lidar import make_lidar_scenes
+
+    train, val, test, info = make_lidar_scenes(cfg.data)
+    return train, val, test, {"source": "scenes", **info}
+
+
+# ---------------------------------------------------------------------------------------------- downstream
+@torch.no_grad()
+def pooled_features(encoder: BEVTokenEncoder, bev: torch.Tensor, device: torch.device, chunk: int = 256) -> torch.Tensor:
+    encoder.eval()
+    return torch.cat([encoder.encode_pooled(bev[i:i + chunk].to(device)).float().cpu() for i in range(0, len(bev), chunk)])
+
+
+def collapse_checks(features: torch.Tensor) -> dict[str, float]:
+    """Spread of frozen features over samples (mean per-dimension std) and their effective rank
+    (exp of the entropy of the normalised singular values; 1 = collapsed to a line)."""
+    centred = features - features.mean(0)
+    singular = torch.linalg.svdvals(centred.double())
+    p = singular / singular.sum().clamp_min(1e-12)
+    entropy = -(p * torch.log(p.clamp_min(1e-12))).sum()
+    return {"feature_std": features.std(0).mean().item(), "effective_rank": math.exp(entropy.item())}
+
+
+class SegmentationHead(nn.Module):
+    """BEV token map [B, C, H/s, W/s] → per-cell class logits [B, K, H, W]: a transposed conv back to the input
+    grid, BN + ReLU, 1×1 conv."""
+
+    def __init__(self, channels: int, downsample: int, num_classes: int, hidden: int = 32) -> None:
+        super().__init__()
+        up = (nn.ConvTranspose2d(channels, hidden, downsample, stride=downsample) if downsample > 1
+              else nn.Conv2d(channels, hidden, 1))
+        self.net = nn.Sequential(up, nn.BatchNorm2d(hidden), nn.ReLU(), nn.Conv2d(hidden, num_classes, 1))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.net(tokens)
+
+
+def segmentation_iou(logits_fn, bev: torch.Tensor, labels: torch.Tensor, num_classes: int, chunk: int = 128) -> torch.Tensor:
+    """IoU per class [K] over all cells of the given scenes (NaN for a class absent from labels and predictions)."""
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    with torch.no_grad():
+        for i in range(0, len(bev), chunk):
+            predicted = logits_fn(bev[i:i + chunk]).argmax(1).cpu()
+            confusion += torch.bincount((labels[i:i + chunk] * num_classes + predicted).reshape(-1),
+                                        minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    hits = confusion.diag().double()
+    union = confusion.sum(0).double() + confusion.sum(1).double() - hits
+    return torch.where(union > 0, hits / union.clamp_min(1), torch.full_like(hits, float("nan")))
+
+
+def finetune_segmentation(encoder: BEVTokenEncoder, splits: dict[str, TensorDict], fraction: float, cfg: DictConfig,
+                          classes: list[str], device: torch.device, seed: int) -> dict[str, Any]:
+    """Fine-tunes a copy of ``encoder`` + :class:`SegmentationHead` on ``fraction`` of the train scenes
+    (class-balanced cross-entropy: weights ∝ 1/√frequency), keeps the state with the best val mIoU (checked every
+    ``eval_every`` steps) and returns its test IoUs."""
+    down = cfg.data.downstream
+    generator = torch.Generator().manual_seed(seed)
+    train = splits["train"]
+    count = max(1, round(fraction * len(train)))
+    subset = train[torch.randperm(len(train), generator=generator)[:count]]
+    num_classes = len(classes)
+    model = nn.ModuleDict({"encoder": copy.deepcopy(encoder), "head": SegmentationHead(
+        encoder.channels, encoder.downsample, num_classes)}).to(device)
+    frequency = torch.bincount(subset["segmentation"].reshape(-1), minlength=num_classes).double() + 1.0
+    weight = (frequency.sum() / frequency).sqrt()
+    weight = (weight / weight.mean()).float().to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=float(down.lr), weight_decay=1e-4)
+
+    def logits(bev: torch.Tensor) -> torch.Tensor:
+        return model["head"](model["encoder"].encode(bev.to(device)))
+
+    def foreground_miou(split: TensorDict) -> tuple[float, torch.Tensor]:
+        model.eval()
+        iou = segmentation_iou(logits, split["bev"], split["segmentation"], num_classes)
+        model.train()
+        return torch.nanmean(iou[1:]).item(), iou  # class 0 (background / ground) is most of the grid
+
+    best = {"miou": -math.inf, "state": copy.deepcopy(model.state_dict())}
+    steps, batch = int(down.steps), min(int(down.batch_size), count)
+    model.train()
+    for step in range(1, steps + 1):
+        index = torch.randint(0, count, (batch,), generator=generator)
+        loss = F.cross_entropy(logits(subset["bev"][index]), subset["segmentation"][index].to(device), weight=weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step % int(down.eval_every) == 0 or step == steps:
+            miou, _ = foreground_miou(splits["val"])
+            if miou > best["miou"]:
+                best = {"miou": miou, "state": copy.deepcopy(model.state_dict()), "step": step}
+    model.load_state_dict(best["state"])
+    test_miou, iou = foreground_miou(splits["test"])
+    return {"miou": test_miou, "val_miou": best["miou"], "best_step": best.get("step", 0), "train_scenes": count,
+            "iou": {name: (None if math.isnan(v) else v) for name, v in zip(classes, iou.tolist())}}
+
+
+def downstream(encoder: BEVTokenEncoder, splits: dict[str, TensorDict], info: dict, cfg: DictConfig,
+               device: torch.device) -> dict[str, Any]:
+    results: dict[str, Any] = collapse_checks(pooled_features(encoder, splits["test"]["bev"], device))
+    if info["source"] == "maze":
+        x = {k: pooled_features(encoder, s["bev"], device) for k, s in splits.items()}
+        r2 = ridge_r2_per_dim(x["train"], splits["train"]["xy"], x["test"], splits["test"]["xy"], val_x=x["val"],
+                              val_y=splits["val"]["xy"])
+        results.update(position_r2=r2.mean().item(), position_r2_x=r2[0].item(), position_r2_y=r2[1].item())
+        return results
+    per_fraction = {}
+    for fraction in cfg.data.downstream.fractions:
+        scores = finetune_segmentation(encoder, splits, float(fraction), cfg, info["classes"], device, cfg.seed)
+        key = f"{float(fraction) * 100:g}pct"
+        per_fraction[key] = scores
+        results[f"miou_{key}"] = scores["miou"]
+        print(f"segmentation fine-tuned on {scores['train_scenes']} scenes ({key}): test mIoU {scores['miou']:.3f}")
+    results["segmentation"] = per_fraction
+    return results
+
+
+# ------------------------------------------------------------------------------------------------- recipe
+def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    config = to_plain(cfg)
+    rep = cfg.representation
+    if cfg.data.get("kind") != "lidar":
+        raise ValueError(f"representation={rep.name} pretrains on LiDAR BEV grids: use data=lidar (got data={cfg.data.name})")
+
+    # 1. Data: BEV grids (and labels), split by scene.
+    train, val, test, info = load_lidar(cfg)
+    if min(len(train), len(val), len(test)) == 0:
+        raise ValueError(f"data=lidar has an empty split (train/val/test {len(train)}/{len(val)}/{len(test)}): use more "
+                         "data.scenes (data.positions) or larger data.val_fraction / data.test_fraction")
+    in_channels, grid_shape = train["bev"].shape[1], list(train["bev"].shape[1:])
+    batch_size = min(int(cfg.train.batch_size), len(train))
+    sampler = TensorDictReplayBuffer(storage=LazyTensorStorage(len(train)), sampler=SamplerWithoutReplacement(drop_last=True),
+                                     batch_size=batch_size)  # epochs over the train scenes
+    sampler.extend(train.select("bev"))
+
+    # 2. Model, objective (AD-L-JEPA with its EMA target, or Occupancy-MAE), optimiser.
+    model = build_lidar_model(rep, in_channels).to(device)
+    if rep.objective == "ad_l_jepa":
+        loss_module = ADLJEPALoss(model, seed=cfg.seed, **dict(rep.loss)).to(device)
+        loss_key, weights = ("loss_jepa", "loss_variance"), {"model": model, "target": loss_module.target_encoder}
+    else:
+        loss_module = OccupancyMAELoss(model, seed=cfg.seed, **dict(rep.loss)).to(device)
+        loss_key, weights = ("loss_occupancy",), {"model": model}
+    steps = int(cfg.train.steps)
+    updater = None
+    if rep.get("ema"):
+        ema_start, ema_end = (float(m) for m in rep.ema)
+        soft_update = SoftUpdate(loss_module, eps=ema_start)
+
+        class RampedEMA:  # SoftUpdate with the official momentum schedule (set before each step)
+            done = 0
+
+            def step(self) -> None:
+                self.done += 1
+                soft_update.eps = linear_momentum(self.done, steps, ema_start, ema_end)
+                soft_update.step()
+
+        updater = RampedEMA()
+    optimizer, scheduler = make_adamw_schedule(rep.optim, model, max(steps, 1))
+    dims = {"in_channels": in_channels, "grid_shape": grid_shape}
+    checkpoint_config = {**config, "dims": dims, "data_info": {k: v for k, v in info.items() if k != "cache_dir"}}
+
+    def checkpoint(step: int) -> Path:
+        return save_checkpoint(run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
+                               weights=weights, training_state={**training_state(step, optimizer, loss_module, scheduler),
+                                                                "mask_rng": loss_module.generator.get_state(),
+                                                                "scene_sampler": sampler.sampler.state_dict()})
+
+    start = 0
+    resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={"seed": cfg.seed, "data.source": info["source"],
+                                                                   "representation.name": rep.name})
+    if resume_from is not None:
+        start = restore_training_state(resume_from, weights, optimizer, loss_module, scheduler=scheduler, device=device)
+        state = torch.load(resume_from / "training_state.pt", weights_only=False)
+        loss_module.generator.set_state(state["mask_rng"])
+        sampler.sampler.load_state_dict(state["scene_sampler"])
+        if updater is not None:
+            updater.done = start
+        print(f"resumed from {resume_from} at step {start}")
+
+    # 3. Train loop (both losses of AD-L-JEPA are summed for the backward; each is logged).
+    source = info["source"] if info["source"] == "scenes" else f"maze-{info['env']}"
+    exp_name = f"pretrain-{rep.name}-lidar-{source}-seed{cfg.seed}"
+    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, group=f"pretrain-{rep.name}-lidar-{source}",
+                         tags=[rep.name, "lidar", source, "pretrain"])
+    print(f"{exp_name}: BEV grids {grid_shape}, train/val/test {len(train)}/{len(val)}/{len(test)} scenes, "
+          f"{sum(p.numel() for p in model.parameters()) / 1e6:.3f}M parameters")
+
+    def losses_of_batch() -> TensorDict:
+        losses = loss_module(sampler.sample().to(device))
+        losses["loss"] = sum(losses[k] for k in loss_key)
+        return losses
+
+    model.train()
+    _, seconds = pretrain_updates(losses_of_batch, "loss", optimizer, scheduler, updater, start=start, steps=steps,
+                                  log_every=cfg.train.log_every, checkpoint_every=cfg.train.checkpoint_every,
+                                  checkpoint=checkpoint, logger=logger)
+    final = checkpoint(steps)
+
+    # 4. Downstream (AD-L-JEPA: its EMA target backbone, as the frozen encoder of agents), 5. results.
+    encoder = (with_backbone(model.encoder, loss_module.target_encoder) if rep.objective == "ad_l_jepa"
+               else copy.deepcopy(model.encoder))
+    scores = downstream(encoder, {"train": train, "val": val, "test": test}, info, cfg, device)
+    logger.log({f"downstream/{k}": v for k, v in scores.items() if isinstance(v, float)}, steps)
+    logger.close()
+    results = {"step": steps, "training_seconds": seconds, **scores, "data": {k: v for k, v in info.items() if k != "cache_dir"}}
+    rows = [f"| {k} | {v:.4f} |" for k, v in scores.items() if isinstance(v, float)]
+    table = "\n".join(["| downstream (test scenes) | score |", "|---|---|", *rows])
+    print(f"\n{rep.name} on LiDAR {source} after {steps} updates:\n{table}\ncheckpoint: {final}")
+    (run_dir / "eval.json").write_text(json.dumps(results, indent=2, default=str))
+    (run_dir / "eval.md").write_text(table + "\n")
+    return results
