@@ -9,7 +9,8 @@ train loop with progress → checkpoint → downstream:
   encoder with a small head on 1 / 10 / 100 % of the labelled train scenes (``data.downstream.fractions``),
   model selected on the val scenes, mIoU over the four object classes on the test scenes; ``train.steps=0`` is
   the same backbone trained from scratch (the paper's "scratch" row);
-- maze: ridge probe of the agent's xy position from the frozen pooled features (R²).
+- maze: the scans an ``env.obs=lidar`` agent sees (the offline dataset's cached scans); ridge probe of the
+  agent's xy position from the frozen pooled features (R²).
 Both report collapse checks of the frozen features: their spread (std) and effective rank.
 """
 from __future__ import annotations
@@ -41,34 +42,31 @@ SOURCES = ("scenes", "maze")
 
 
 # ----------------------------------------------------------------------------------------------------- data
-def maze_scans(data_cfg: DictConfig, env_cfg: DictConfig, dataset_cfg: DictConfig, seed: int):
-    """(train, val, test, info) of LiDAR grids of the OGBench maze at the offline dataset's positions (train rows
-    from its train split, val / test from its validation split), with the positions as ``xy`` probe targets."""
-    from envs import make_dataset, make_task_suite
-    from envs.lidar import MAZE_GRID, MAZE_LIDAR, maze_lidar_bev
+def maze_scans(data_cfg: DictConfig, env_cfg: DictConfig, dataset_cfg: DictConfig):
+    """(train, val, test, info) of the LiDAR grids an ``env.obs=lidar`` agent sees in the OGBench maze: the offline
+    dataset's own cached scans (``envs/ogbench/buffer.py``) at ``data.positions`` rows of its train split (val /
+    test: a sixth each from its validation split), with the agent's xy as the probe target."""
+    from omegaconf import OmegaConf
+
+    from envs import make_dataset
+    from envs.lidar import MAZE_GRID
+    from envs.ogbench.env import check_obs
 
     if env_cfg.get("family") != "ogbench":
         raise ValueError(f"data.source=maze scans an OGBench maze: use env=ogbench (got env={env_cfg.get('family')})")
-    suite = make_task_suite(env_cfg)
-    if getattr(suite.spec, "kind", None) != "maze":
-        raise ValueError(f"data.source=maze needs a maze env (e.g. env.name=pointmaze-medium-navigate), got {suite.name}")
+    check_obs("lidar", str(env_cfg.name))
+    dataset_cfg = OmegaConf.merge(dataset_cfg, {"obs": "lidar"})
     train_rb, val_rb = make_dataset(dataset_cfg)
-    env = suite.make_env(seed=seed)
-    raw = env._env  # the gymnasium env's MuJoCo model and data
-    rng = np.random.default_rng(seed)
     n = int(data_cfg.positions)
 
     def scans(buffer, count: int) -> TensorDict:
-        xy = buffer.sample(count)["qpos"][:, :2].double()
-        bev = maze_lidar_bev(raw.model, raw.data, xy.numpy(), MAZE_LIDAR, MAZE_GRID, rng)
-        return TensorDict({"bev": bev, "xy": xy.float()}, batch_size=[count])
+        batch = buffer.sample(count)
+        return TensorDict({"bev": batch["lidar"].float(), "xy": batch["qpos"][:, :2].float()}, batch_size=[count])
 
     held_out = scans(val_rb, 2 * max(n // 6, 1))
     half = len(held_out) // 2
-    train, val, test = scans(train_rb, n), held_out[:half], held_out[half:]
-    info = {"source": "maze", "env": suite.name, "grid": MAZE_GRID.__dict__ if hasattr(MAZE_GRID, "__dict__") else {},
-            "channels": list(MAZE_GRID.channels), "train_scenes": len(train), "val_scenes": len(val), "test_scenes": len(test)}
-    return train, val, test, info
+    info = {"source": "maze", "env": str(env_cfg.name), "channels": list(MAZE_GRID.channels)}
+    return scans(train_rb, n), held_out[:half], held_out[half:], info
 
 
 def load_lidar(cfg: DictConfig) -> tuple[TensorDict, TensorDict, TensorDict, dict[str, Any]]:
@@ -76,7 +74,7 @@ def load_lidar(cfg: DictConfig) -> tuple[TensorDict, TensorDict, TensorDict, dic
     if source not in SOURCES:
         raise ValueError(f"unknown data.source={source!r} for data=lidar; choose one of {list(SOURCES)}")
     if source == "maze":
-        return maze_scans(cfg.data, cfg.env, cfg.dataset, cfg.seed)
+        return maze_scans(cfg.data, cfg.env, cfg.dataset)
     from envs.lidar import make_lidar_scenes
 
     train, val, test, info = make_lidar_scenes(cfg.data)

@@ -51,8 +51,9 @@ def main(argv: list[str] | None = None) -> dict:
     suite = make_task_suite(config["env"])
     train_rb, _ = make_dataset(config["dataset"])
     inference_batch = train_rb.sample(args.inference_samples)
-    states = train_rb.sample(args.states)["observation"]
-    xy = states[:, :2].numpy()
+    sampled = train_rb.sample(args.states)
+    states = sampled[suite.observation_key]  # the policy's input: state vectors, or LiDAR grids (env.obs=lidar)
+    xy = sampled["qpos"][:, :2].numpy()
     results: dict[str, dict[str, dict[str, float]]] = {}
     for task in suite.task_names:
         oracle = oracle_directions(suite, task, xy)
