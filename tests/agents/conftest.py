@@ -1,10 +1,10 @@
-"""Tiny behaviour-cloning, seq-JEPA, vision-JEPA and T-JEPA checkpoints shared by their tests and the encoder matrix."""
+"""Tiny behaviour-cloning, seq-JEPA, vision-JEPA, T-JEPA and AD-L-JEPA checkpoints shared by their tests and the encoder matrix."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from tiny import (TINY_ENV_STATES, TINY_SEQ_JEPA, TINY_T_JEPA, TINY_TRAJECTORIES, bc_overrides, compose_bc, compose_pretrain,
+from tiny import (TINY_ENV_STATES, TINY_MAZE_LIDAR, TINY_SEQ_JEPA, TINY_T_JEPA, TINY_TRAJECTORIES, bc_overrides, compose_bc, compose_pretrain,
                   vision_overrides)
 
 
@@ -64,4 +64,15 @@ def t_jepa_checkpoint(tmp_path_factory) -> Path:
     root, cache = tmp_path_factory.mktemp("t-jepa-checkpoint"), tmp_path_factory.getbasetemp() / "matrix-data"
     pretrain(compose_pretrain([*TINY_T_JEPA, *TINY_ENV_STATES, f"dataset.cache_dir={cache}",
                                f"dataset.data_dir={cache / 'official'}"]), root / "run")
+    return root / "run"
+
+
+@pytest.fixture(scope="session")
+def ad_l_jepa_checkpoint(tmp_path_factory) -> Path:
+    """Run folder of a 4-update AD-L-JEPA pretrained on pointmaze-medium LiDAR scans (the matrix's ogbench-lidar env)."""
+    from agents.pretrain import pretrain
+
+    root, cache = tmp_path_factory.mktemp("ad-l-jepa-checkpoint"), tmp_path_factory.getbasetemp() / "matrix-data"
+    pretrain(compose_pretrain([*TINY_MAZE_LIDAR, f"dataset.cache_dir={cache}", f"dataset.data_dir={cache / 'official'}"]),
+             root / "run")
     return root / "run"

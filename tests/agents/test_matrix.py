@@ -30,6 +30,12 @@ ENVIRONMENTS = {
     # OGBench states through the frozen aggregate of a seq-JEPA pretrained on the env's trajectories (agents.pretrain)
     "ogbench-states-seq-jepa-encoder": ["env=ogbench", "env.max_episode_steps=8", "dataset.source=generated",
                                         "dataset.num_episodes=2", "dataset.episode_length=40", "encoder=seq_jepa"],
+    # OGBench maze seen through LiDAR (12 x 32 x 32 BEV grids): the conv encoder end to end, and the frozen EMA
+    # backbone of an AD-L-JEPA pretrained on the maze's scans (agents.pretrain data=lidar data.source=maze)
+    "ogbench-lidar": ["env=ogbench", "env.obs=lidar", "env.max_episode_steps=8", "dataset.source=generated",
+                      "dataset.num_episodes=2", "dataset.episode_length=40"],
+    "ogbench-lidar-adljepa-encoder": ["env=ogbench", "env.obs=lidar", "env.max_episode_steps=8", "dataset.source=generated",
+                                      "dataset.num_episodes=2", "dataset.episode_length=40", "encoder=ad_l_jepa"],
     # OGBench states through the frozen EMA encoder of a T-JEPA pretrained on the env's states (data.name=env_states)
     "ogbench-states-tjepa-encoder": ["env=ogbench", "env.max_episode_steps=8", "dataset.source=generated",
                                       "dataset.num_episodes=2", "dataset.episode_length=40", "encoder=t_jepa"],
@@ -41,7 +47,8 @@ ENVIRONMENTS = {
 }
 PRETRAINED_ENCODERS = {"bc-encoder": "bc_checkpoint", "seq-jepa-encoder": "seq_jepa_checkpoint",  # env suffix → fixture
                        "vjepa-encoder": "vjepa_checkpoint", "salt-encoder": "salt_checkpoint",
-                       "dmt-jepa-encoder": "dmt_jepa_checkpoint", "tjepa-encoder": "t_jepa_checkpoint"}
+                       "dmt-jepa-encoder": "dmt_jepa_checkpoint", "tjepa-encoder": "t_jepa_checkpoint",
+                       "adljepa-encoder": "ad_l_jepa_checkpoint"}
 COMMON = ["actor.hidden_dim=16", "train.steps=3", "train.log_every=3", "train.checkpoint_every=3", "dataset.batch_size=16",
           "eval.episodes=1", "eval.inference_samples=64", "logger.backend=none", "encoder.pixels.feature_dim=16",
           "encoder.pixels.channels=4"]

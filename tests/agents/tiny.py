@@ -78,3 +78,14 @@ TINY_T_JEPA = ["representation=t_jepa", "data=table", "representation.model.dim=
                "train.log_every=2", "train.batch_size=32", "probe.steps=20", "probe.hidden_dim=8", "logger.backend=csv"]
 TINY_ENV_STATES = ["data.name=env_states", "data.rows=200", "env=ogbench", "dataset.source=generated", "dataset.num_episodes=2",
                    "dataset.episode_length=40"]
+
+
+# AD-L-JEPA / Occupancy-MAE (agents.pretrain data=lidar): a narrow BEV encoder on a few small scenes
+TINY_LIDAR = ["representation=ad_l_jepa", "data=lidar", "data.scenes=40", "data.progress=false", "data.val_fraction=0.25", "data.test_fraction=0.25",
+              "data.grid.rows=16", "data.grid.cols=16", "data.lidar.beams=8", "data.lidar.azimuths=64",
+              "representation.model.channels=8", "train.steps=4", "train.log_every=2", "train.batch_size=8",
+              "data.downstream.steps=4", "data.downstream.eval_every=2", "data.downstream.batch_size=8",
+              "logger.backend=csv"]
+TINY_MAZE_LIDAR = ["representation=ad_l_jepa", "data=lidar", "data.source=maze", "data.positions=60", "env=ogbench", "dataset.source=generated",
+                   "dataset.num_episodes=2", "dataset.episode_length=40", "representation.model.channels=8",
+                   "train.steps=4", "train.log_every=2", "train.batch_size=8", "logger.backend=csv"]
