@@ -10,13 +10,18 @@ AD-L-JEPA, per step:
     hinge   = mean over samples, channels of relu(v − sqrt(Var_cells + 1e-4)),  v = 1/√C      (1/16 at C = 256)
     loss    = α · L_jepa + β · L_reg
 
-Ē is an EMA copy of the encoder *with its tokens* (``add_target_network``): step torchrl's
-``SoftUpdate(loss, eps=m)`` after each optimiser step with m = ``linear_momentum(step, total, 0.996, 1.0)``.
+Ē is an EMA copy of the backbone (``add_target_network``): step torchrl's ``SoftUpdate(loss, eps=m)`` after each
+optimiser step with m = ``linear_momentum(step, total, 0.996, 1.0)``. SoftUpdate moves the learned parameters only;
+the target's BatchNorm statistics are its own (it runs in train mode on the masked points). The tokens are not
+EMA'd: as in the released code (``pcdet/models/backbones_3d/ad_l_jepa.py``), the target map's masked empty cells
+take the online ``empty_token``, which therefore also learns from that side (the backbone stays under no_grad).
+``ema_encoder()`` gives the EMA backbone with the online tokens as a :class:`BEVTokenEncoder` for downstream use.
 Masks are not read from the tensordict: the loss samples them with its own CPU ``torch.Generator`` (``seed``).
 The only key read is the BEV grid (``bev``).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -26,7 +31,8 @@ from tensordict.nn import TensorDictParams
 from tensordict.utils import NestedKey
 from torchrl.objectives import LossModule
 
-from representations.ad_l_jepa.model import ADLJEPA, OccupancyMAE, bev_masks, input_occupancy, split_points
+from representations.ad_l_jepa.model import (ADLJEPA, BEVTokenEncoder, OccupancyMAE, bev_masks, input_occupancy,
+                                             l2_normalize, split_points)
 from representations.core.targets import add_target_network
 
 
@@ -57,7 +63,7 @@ def variance_hinge(features: torch.Tensor, mask: torch.Tensor, target_std: float
     masked = features * m
     mean = masked.sum(dim=(2, 3)) / count.clamp_min(1.0)
     # Σ_cells (f − mean)² = Σ f² − n·mean² over the masked cells
-    var = (masked.square().sum(dim=(2, 3)) - count * mean.square()).clamp_min(0.0) / (count - 1).clamp_min(1.0)
+    var = ((masked * masked).sum(dim=(2, 3)) - count * mean * mean).clamp_min(0.0) / (count - 1).clamp_min(1.0)
     hinge = F.relu(target_std - torch.sqrt(var + eps))  # [B, C]
     valid = (count >= 2).to(features.dtype)  # [B, 1]
     return (hinge * valid).sum() / (valid.sum() * features.shape[1]).clamp_min(1.0)
@@ -65,10 +71,8 @@ def variance_hinge(features: torch.Tensor, mask: torch.Tensor, target_std: float
 
 def _pooled_std(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over channels of the std of ``features`` [B, C, H, W] across all ``mask``ed cells (a collapse watch)."""
-    m = mask[:, None].to(features.dtype)
-    n = m.sum().clamp_min(2.0)
-    mean = (features * m).sum(dim=(0, 2, 3)) / n
-    return (((features - mean[:, None, None]).square() * m).sum(dim=(0, 2, 3)) / (n - 1)).sqrt().mean()
+    cells = features.detach().movedim(1, -1)[mask]  # [N, C]
+    return cells.std(dim=0).mean() if cells.shape[0] > 1 else features.new_zeros(())
 
 
 class _BEVLoss(LossModule):
@@ -123,8 +127,24 @@ class ADLJEPALoss(_BEVLoss):
         self.nonempty_weight, self.empty_weight = float(nonempty_weight), float(empty_weight)
         self.alpha, self.beta = float(alpha), float(beta)
         self.variance_target = float(variance_target) if variance_target is not None else model.channels ** -0.5
-        # Ē: EMA copy of the encoder and its tokens (the target reads its own EMA empty token).
-        self.target_encoder = add_target_network(self, "encoder", model.encoder)
+        self.target_encoder = add_target_network(self, "encoder", model.encoder.backbone)  # Ē: EMA backbone
+
+    def target_tokens(self, target_bev: torch.Tensor, masked_nonempty: torch.Tensor,
+                      masked_empty: torch.Tensor) -> torch.Tensor:
+        """Target map: L2-normalised Ē(only the masked points) at masked non-empty cells, the normalised (online)
+        empty token at masked empty cells; other cells are never read."""
+        with torch.no_grad():
+            self.target_encoder.train(self.training)
+            features = l2_normalize(self.target_encoder(target_bev))
+        empty = l2_normalize(self.model.encoder.empty_token).to(features.dtype)
+        return torch.where(masked_empty[:, None], empty, features)
+
+    def ema_encoder(self) -> BEVTokenEncoder:
+        """A copy of the model's :class:`BEVTokenEncoder` whose backbone carries the EMA target's weights and BN
+        statistics (tokens: the online ones), for frozen downstream use (``.eval()`` it)."""
+        encoder = copy.deepcopy(self.model.encoder)
+        encoder.backbone.load_state_dict(self.target_encoder.state_dict())
+        return encoder
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         encoder = self.model.encoder
@@ -132,20 +152,16 @@ class ADLJEPALoss(_BEVLoss):
         occupancy = encoder.cell_occupancy(bev)
         masked_nonempty, masked_empty = bev_masks(occupancy, self.mask_ratio, self.generator)
         masked = masked_nonempty | masked_empty
-        context_bev, target_bev = split_points(bev, masked, encoder.downsample)
+        context_bev, target_bev = split_points(bev, masked, encoder.downsample)  # complementary split
 
-        with torch.no_grad():  # target branch: only the masked points; cells without them → EMA empty token
-            self.target_encoder.train(self.training)
-            targets = self.target_encoder.tokenize(self.target_encoder.backbone(target_bev), masked_nonempty)
-
-        features = F.normalize(encoder.backbone(context_bev), dim=1)
-        context = encoder.tokenize(features, occupancy, masked)
+        targets = self.target_tokens(target_bev, masked_nonempty, masked_empty)
+        # normalised features at visible non-empty cells; masked → mask token, visible empty → empty token
+        context = encoder.tokenize(encoder.backbone(context_bev), occupancy, masked)
         prediction = self.model.predictor(context)
 
         l_jepa, cos_nonempty, cos_empty = jepa_cosine_loss(prediction, targets, masked_nonempty, masked_empty,
                                                            self.nonempty_weight, self.empty_weight)
-        visible_nonempty = occupancy & ~masked
-        l_reg = (variance_hinge(features, visible_nonempty, self.variance_target)
+        l_reg = (variance_hinge(context, occupancy & ~masked, self.variance_target)  # context non-empty cells
                  + variance_hinge(prediction, masked_nonempty, self.variance_target))
         loss_jepa, loss_variance = self.alpha * l_jepa, self.beta * l_reg
         self._finite("loss_jepa", loss_jepa)
@@ -153,7 +169,7 @@ class ADLJEPALoss(_BEVLoss):
         with torch.no_grad():
             diagnostics = {
                 "cos_nonempty": cos_nonempty.detach(), "cos_empty": cos_empty.detach(),
-                "target_std": _pooled_std(targets, masked_nonempty),
+                "target_std": _pooled_std(targets.detach(), masked_nonempty),
                 "prediction_std": _pooled_std(prediction.detach(), masked_nonempty),
                 "masked_fraction": masked.float().mean(),
             }
