@@ -118,7 +118,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
                          group=f"zeroshot-{cfg.representation.name}-{suite.name}",
                          tags=[cfg.representation.name, cfg.env.family, suite.name, cfg.encoder.name])
     if dp.is_main:
-        print(f"{exp_name}: {suite.observation_dim}-d observations, {suite.action_dim}-d actions, "
+        print(f"{exp_name}: observations {suite.observation_key} {list(suite.observation_shape)}, {suite.action_dim}-d actions, "
               f"{len(train_rb)} transitions, device {device}, run folder {run_dir}"
               + (f", {dp.world_size} data-parallel processes x {batch_size} samples" if dp.enabled else ""))
     steps = cfg.train.steps
