@@ -28,15 +28,14 @@ from omegaconf import DictConfig
 from tensordict import TensorDict
 from torch import nn
 from torchrl.data import LazyTensorStorage, SamplerWithoutReplacement, TensorDictReplayBuffer
-from torchrl.objectives import SoftUpdate
 
 from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.common import MultiLogger, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain
 from agents.probes import r2_per_dim, ridge_r2_per_dim
 from representations.ad_l_jepa import ADLJEPALoss, OccupancyMAELoss
-from representations.ad_l_jepa.encoder import build_lidar_model, with_backbone
+from representations.ad_l_jepa.encoder import build_lidar_model
 from representations.ad_l_jepa.model import BEVTokenEncoder
-from representations.core.targets import linear_momentum
+from representations.core.targets import ScheduledSoftUpdate
 
 SOURCES = ("scenes", "maze")
 
@@ -220,20 +219,8 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
         loss_module = OccupancyMAELoss(model, seed=cfg.seed, **dict(rep.loss)).to(device)
         loss_key, weights = ("loss_occupancy",), {"model": model}
     steps = int(cfg.train.steps)
-    updater = None
-    if rep.get("ema"):
-        ema_start, ema_end = (float(m) for m in rep.ema)
-        soft_update = SoftUpdate(loss_module, eps=ema_start)
-
-        class RampedEMA:  # SoftUpdate with the official momentum schedule (set before each step)
-            done = 0
-
-            def step(self) -> None:
-                self.done += 1
-                soft_update.eps = linear_momentum(self.done, steps, ema_start, ema_end)
-                soft_update.step()
-
-        updater = RampedEMA()
+    # AD-L-JEPA's EMA momentum rises 0.996 → 1 over training (official); Occupancy-MAE has no target
+    updater = ScheduledSoftUpdate(loss_module, steps, *(float(m) for m in rep.ema)) if rep.get("ema") else None
     optimizer, scheduler = make_adamw_schedule(rep.optim, model, max(steps, 1))
     dims = {"in_channels": in_channels, "grid_shape": grid_shape}
     checkpoint_config = {**config, "dims": dims, "data_info": {k: v for k, v in info.items() if k != "cache_dir"}}
@@ -276,8 +263,7 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
     final = checkpoint(steps)
 
     # 4. Downstream (AD-L-JEPA: its EMA target backbone, as the frozen encoder of agents), 5. results.
-    encoder = (with_backbone(model.encoder, loss_module.target_encoder) if rep.objective == "ad_l_jepa"
-               else copy.deepcopy(model.encoder))
+    encoder = loss_module.ema_encoder() if rep.objective == "ad_l_jepa" else copy.deepcopy(model.encoder)
     scores = downstream(encoder, {"train": train, "val": val, "test": test}, info, cfg, device)
     logger.log({f"downstream/{k}": v for k, v in scores.items() if isinstance(v, float)}, steps)
     logger.close()

@@ -18,13 +18,12 @@ from omegaconf import DictConfig
 from tensordict import TensorDict
 from torch import nn
 from torchrl.data import LazyTensorStorage, SamplerWithoutReplacement, TensorDictReplayBuffer
-from torchrl.objectives import SoftUpdate
 
 from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.common import MultiLogger, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain
 from agents.probes import accuracy, fit_regressor, mlp_head
 from envs.tables import load_table, raw_features
-from representations.core.targets import linear_momentum
+from representations.core.targets import ScheduledSoftUpdate
 from representations.t_jepa import TJEPA, TJEPALoss
 from representations.t_jepa.encoder import build_t_jepa, embedding_model
 
@@ -128,8 +127,7 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
     loss_module = TJEPALoss(model, context_share=tuple(masks.context_share), target_share=tuple(masks.target_share),
                             num_targets=masks.num_targets, seed=cfg.seed).to(device)
     steps = int(cfg.train.steps)
-    ema_start, ema_end = (float(m) for m in rep.ema)
-    updater = SoftUpdate(loss_module, eps=ema_start)
+    updater = ScheduledSoftUpdate(loss_module, steps, *(float(m) for m in rep.ema))  # 0.996 → 1.0 (official)
     optimizer, scheduler = make_adamw_schedule(rep.optim, model, steps)
     weights = {"model": model, "target": loss_module.target_encoder}
     checkpoint_config = {**config, "dims": dims, "table": {k: v for k, v in info.items() if k != "categories"}}
@@ -148,16 +146,8 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
         state = torch.load(resume_from / "training_state.pt", weights_only=False)
         loss_module.generator.set_state(state["mask_rng"])
         sampler.sampler.load_state_dict(state["row_sampler"])  # the rest of the epoch, in the same order
+        updater.done = start
         print(f"resumed from {resume_from} at step {start}")
-
-    class RampedEMA:  # SoftUpdate with the official momentum schedule (set before each step)
-        def __init__(self) -> None:
-            self.done = start
-
-        def step(self) -> None:
-            self.done += 1
-            updater.eps = linear_momentum(self.done, steps, ema_start, ema_end)
-            updater.step()
 
     # 3. Train loop.
     exp_name = f"pretrain-{rep.name}-{info['name']}-seed{cfg.seed}"
@@ -168,7 +158,7 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.3f}M parameters")
     model.train()
     _, seconds = pretrain_updates(lambda: loss_module(sampler.sample().to(device)), "loss_prediction", optimizer, scheduler,
-                                  RampedEMA(), start=start, steps=steps, log_every=cfg.train.log_every,
+                                  updater, start=start, steps=steps, log_every=cfg.train.log_every,
                                   checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoint, logger=logger)
     final = checkpoint(steps)
 

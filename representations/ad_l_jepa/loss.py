@@ -21,7 +21,6 @@ The only key read is the BEV grid (``bev``).
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -101,6 +100,15 @@ class _BEVLoss(LossModule):
     def _forward_value_estimator_keys(self, **kwargs) -> None:
         pass
 
+    def sample_masks(self, tensordict: TensorDictBase):
+        """(bev, occupancy, masked non-empty, masked empty, masked) of a batch: masks sampled with the loss's own
+        generator (``bev_masks``)."""
+        encoder = self.model.encoder
+        bev = encoder.check(tensordict.get(self.tensor_keys.bev))
+        occupancy = encoder.cell_occupancy(bev)
+        masked_nonempty, masked_empty = bev_masks(occupancy, self.mask_ratio, self.generator)
+        return bev, occupancy, masked_nonempty, masked_empty, masked_nonempty | masked_empty
+
     def _finite(self, name: str, value: torch.Tensor) -> None:
         if self.check_finite and not bool(torch.isfinite(value).all()):
             raise FloatingPointError(f"{type(self).__name__}: {name} is {value.item()} (not finite); check the BEV "
@@ -142,16 +150,13 @@ class ADLJEPALoss(_BEVLoss):
     def ema_encoder(self) -> BEVTokenEncoder:
         """A copy of the model's :class:`BEVTokenEncoder` whose backbone carries the EMA target's weights and BN
         statistics (tokens: the online ones), for frozen downstream use (``.eval()`` it)."""
-        encoder = copy.deepcopy(self.model.encoder)
-        encoder.backbone.load_state_dict(self.target_encoder.state_dict())
-        return encoder
+        from representations.ad_l_jepa.encoder import with_backbone
+
+        return with_backbone(self.model.encoder, self.target_encoder)
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         encoder = self.model.encoder
-        bev = encoder.check(tensordict.get(self.tensor_keys.bev))
-        occupancy = encoder.cell_occupancy(bev)
-        masked_nonempty, masked_empty = bev_masks(occupancy, self.mask_ratio, self.generator)
-        masked = masked_nonempty | masked_empty
+        bev, occupancy, masked_nonempty, masked_empty, masked = self.sample_masks(tensordict)
         context_bev, target_bev = split_points(bev, masked, encoder.downsample)  # complementary split
 
         targets = self.target_tokens(target_bev, masked_nonempty, masked_empty)
@@ -201,10 +206,7 @@ class OccupancyMAELoss(_BEVLoss):
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         encoder = self.model.encoder
-        bev = encoder.check(tensordict.get(self.tensor_keys.bev))
-        occupancy = encoder.cell_occupancy(bev)
-        masked_nonempty, masked_empty = bev_masks(occupancy, self.mask_ratio, self.generator)
-        masked = masked_nonempty | masked_empty
+        bev, occupancy, masked_nonempty, masked_empty, masked = self.sample_masks(tensordict)
         context_bev, _ = split_points(bev, masked, encoder.downsample)
         tokens = encoder.tokenize(encoder.backbone(context_bev), occupancy, masked)
         logits = self.model.decoder(tokens)  # [B, H, W]

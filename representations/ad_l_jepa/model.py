@@ -274,7 +274,37 @@ class BEVPredictor(nn.Module):
         return l2_normalize(self.net(tokens))
 
 
-class ADLJEPA(nn.Module):
+class _BEVModel(nn.Module):
+    """A :class:`BEVTokenEncoder` (``self.encoder``) plus an objective's head; the downstream interface
+    (``encode`` / ``encode_pooled``) is the encoder's, whichever objective trained it."""
+
+    encoder: BEVTokenEncoder
+
+    @property
+    def feature_dim(self) -> int:
+        return self.encoder.feature_dim
+
+    def cell_occupancy(self, bev: torch.Tensor) -> torch.Tensor:
+        return self.encoder.cell_occupancy(bev)
+
+    def expand_cells(self, cells: torch.Tensor) -> torch.Tensor:
+        return self.encoder.expand_cells(cells)
+
+    def split(self, bev: torch.Tensor, masked_cells: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(context_bev, target_bev): see :func:`split_points`."""
+        return split_points(bev, masked_cells, self.encoder.downsample)
+
+    def encode(self, bev: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        return self.encoder.encode(bev, normalize)
+
+    def encode_pooled(self, bev: torch.Tensor) -> torch.Tensor:
+        return self.encoder.encode_pooled(bev)
+
+    def forward(self, bev: torch.Tensor) -> torch.Tensor:
+        return self.encode(bev)
+
+
+class ADLJEPA(_BEVModel):
     """Context encoder (with tokens) + predictor; the EMA target encoder lives in :class:`ADLJEPALoss`.
 
     Defaults are CPU-sized (C = 64 on a 32×32 BEV map from a 64×64 grid); the paper uses C = 256 at 8×
@@ -296,29 +326,6 @@ class ADLJEPA(nn.Module):
     def empty_token(self) -> nn.Parameter:
         return self.encoder.empty_token
 
-    @property
-    def feature_dim(self) -> int:
-        return self.encoder.feature_dim
-
-    def cell_occupancy(self, bev: torch.Tensor) -> torch.Tensor:
-        return self.encoder.cell_occupancy(bev)
-
-    def expand_cells(self, cells: torch.Tensor) -> torch.Tensor:
-        return self.encoder.expand_cells(cells)
-
-    def split(self, bev: torch.Tensor, masked_cells: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(context_bev, target_bev): see :func:`split_points`."""
-        return split_points(bev, masked_cells, self.downsample)
-
-    def encode(self, bev: torch.Tensor, normalize: bool = True) -> torch.Tensor:
-        return self.encoder.encode(bev, normalize)
-
-    def encode_pooled(self, bev: torch.Tensor) -> torch.Tensor:
-        return self.encoder.encode_pooled(bev)
-
-    def forward(self, bev: torch.Tensor) -> torch.Tensor:
-        return self.encode(bev)
-
 
 class OccupancyDecoder(nn.Module):
     """Occupancy-MAE-style head: Conv3×3(C→C)+BN+ReLU on the token map, a transposed conv back to input
@@ -337,7 +344,7 @@ class OccupancyDecoder(nn.Module):
         return self.net(tokens)[:, 0]
 
 
-class OccupancyMAE(nn.Module):
+class OccupancyMAE(_BEVModel):
     """The Occupancy-MAE baseline on the same :class:`BEVTokenEncoder` (so ``encode`` is identical) plus an
     :class:`OccupancyDecoder`."""
 
@@ -347,16 +354,3 @@ class OccupancyMAE(nn.Module):
         self.encoder = BEVTokenEncoder(in_channels, channels, downsample, stem_channels)
         self.decoder = OccupancyDecoder(channels, downsample, decoder_hidden)
         self.in_channels, self.channels, self.downsample = in_channels, channels, downsample
-
-    @property
-    def feature_dim(self) -> int:
-        return self.encoder.feature_dim
-
-    def encode(self, bev: torch.Tensor, normalize: bool = True) -> torch.Tensor:
-        return self.encoder.encode(bev, normalize)
-
-    def encode_pooled(self, bev: torch.Tensor) -> torch.Tensor:
-        return self.encoder.encode_pooled(bev)
-
-    def forward(self, bev: torch.Tensor) -> torch.Tensor:
-        return self.encode(bev)

@@ -31,3 +31,19 @@ def linear_momentum(step: int, total_steps: int, start: float = 0.996, end: floa
     EmaUpdateCallback): m_k = start + (end − start)·k/K, held at ``end`` after K steps."""
     progress = min(max(step, 0), total_steps) / max(total_steps, 1)
     return start + (end - start) * progress
+
+
+class ScheduledSoftUpdate:
+    """torchrl's ``SoftUpdate(loss, eps=m)`` with m = :func:`linear_momentum` (start → end over ``total_steps``)
+    set before each ``step()``; ``done`` counts the steps taken (set it when resuming)."""
+
+    def __init__(self, loss_module, total_steps: int, start: float = 0.996, end: float = 1.0, done: int = 0) -> None:
+        from torchrl.objectives import SoftUpdate
+
+        self.updater = SoftUpdate(loss_module, eps=start)
+        self.total_steps, self.start, self.end, self.done = total_steps, start, end, done
+
+    def step(self) -> None:
+        self.done += 1
+        self.updater.eps = linear_momentum(self.done, self.total_steps, self.start, self.end)
+        self.updater.step()
