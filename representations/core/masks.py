@@ -3,6 +3,7 @@
 * :func:`multiblock_masks_2d` — I-JEPA multi-block masks (Assran et al. 2023 §3, "context and targets").
 * :func:`multiblock_masks_3d` — V-JEPA 3-D multi-block masks (Bardes et al. 2024 §3.2; ``multiblock3d.py``).
 * :func:`random_tube_masks` — VideoMAE tube masking (Tong et al. 2022 §3.3).
+* :func:`temporal_masks` — UI-JEPA temporal masks: whole tubelet time steps, "hyper-frames" (Fu et al. 2024 §3).
 * :func:`feature_subset_masks` — T-JEPA context/target feature subsets of a table row (``src/mask.py``).
 
 All randomness comes from the given ``torch.Generator`` (so masks are reproducible, e.g. in a collate
@@ -141,6 +142,34 @@ def random_tube_masks(batch_size: int, grid: tuple[int, int, int], *, generator:
     masked = torch.zeros(batch_size, height * width, dtype=torch.bool).scatter_(1, picked, True)
     tubes = masked[:, None, :].expand(batch_size, frames, height * width)
     return _stack_trimmed(~tubes), _stack_trimmed(tubes)
+
+
+def temporal_masks(batch_size: int, grid: tuple[int, int, int], *, generator: torch.Generator,
+                   num_masked: int | None = None, ratio: Range | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """UI-JEPA temporal masks (Fu et al. 2024, arXiv 2409.04081 §3): hide every spatial token of some whole
+    time steps of the (T, H, W) tubelet grid — 2-frame "hyper-frames" with tubelet 2 — chosen at random and
+    not necessarily adjacent, independently per sample.
+
+    The number masked is ``num_masked`` (1 ≤ k < T), or ``round(ratio · T)`` with the ratio drawn once per
+    batch from ``ratio`` (a number or a (low, high) range) and clipped to [1, T − 1] so that one time step is
+    always masked and one visible. Returns ``(context_idx [B, (T − k)·H·W], target_idx [B, k·H·W])``: sorted
+    flat indices, complementary, equal lengths across the batch (no trimming).
+    """
+    frames, height, width = grid
+    if frames < 2:
+        raise ValueError(f"temporal masks need at least 2 time steps (one masked, one visible), got grid {tuple(grid)}")
+    if (num_masked is None) == (ratio is None):
+        raise ValueError("give exactly one of num_masked and ratio")
+    if num_masked is not None:
+        if not 1 <= num_masked < frames:
+            raise ValueError(f"num_masked={num_masked} must be in [1, {frames - 1}] for {frames} time steps")
+        count = int(num_masked)
+    else:
+        count = min(frames - 1, max(1, round(frames * _uniform(generator, *_as_range(ratio, "ratio")))))
+    picked = torch.rand(batch_size, frames, generator=generator).argsort(dim=1)[:, :count]  # a random subset per row
+    masked = torch.zeros(batch_size, frames, dtype=torch.bool).scatter_(1, picked, True)
+    steps = masked[:, :, None].expand(batch_size, frames, height * width)
+    return _stack_trimmed(~steps), _stack_trimmed(steps)
 
 
 def feature_subset_masks(batch_size: int, num_features: int, *, generator: torch.Generator,
