@@ -9,6 +9,8 @@
         (T-JEPA on tables, or data.name=env_states on an env's states: agents/pretrain_table.py)
     python -m agents.pretrain representation=ad_l_jepa|occupancy_mae data=lidar [data.source=maze env=ogbench]
         (LiDAR BEV grids ray-cast here: agents/pretrain_lidar.py)
+    python -m agents.pretrain representation=ui_jepa data=ui_activity
+        (UI-JEPA on screen recordings, then an intent decoder: agents/pretrain_ui.py)
 
 Recipe (seq-JEPA): data (generated once, cached) → sequences of M + 1 views and the M actions between
 them → model + 1 − cos loss with an EMA target → AdamW with warm-up + cosine → train loop with
@@ -181,11 +183,15 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
         from agents.pretrain_lidar import pretrain_lidar
 
         return pretrain_lidar(cfg, run_dir)
+    if rep.get("kind") == "ui":  # UI-JEPA on screen recordings, then its intent decoder
+        from agents.pretrain_ui import pretrain_ui
+
+        return pretrain_ui(cfg, run_dir)
     if rep.name != "seq_jepa":
-        raise ValueError(f"agents.pretrain trains representation=seq_jepa|vjepa|salt|dmt_jepa|t_jepa|ad_l_jepa|occupancy_mae; "
-                         f"got {rep.name!r}")
+        raise ValueError("agents.pretrain trains representation=seq_jepa|vjepa|salt|dmt_jepa|t_jepa|ad_l_jepa|occupancy_mae|"
+                         f"ui_jepa; got {rep.name!r}")
     readers = {"frames": "the vision JEPAs (representation=vjepa|salt|dmt_jepa)", "table": "representation=t_jepa",
-               "lidar": "representation=ad_l_jepa|occupancy_mae"}
+               "lidar": "representation=ad_l_jepa|occupancy_mae", "ui_activity": "representation=ui_jepa"}
     data_kind = "frames" if cfg.data.name == "frames" else cfg.data.get("kind")
     if data_kind in readers:
         raise ValueError(f"data={data_kind} is for {readers[data_kind]}; seq-JEPA reads data=views3d or data=trajectories")

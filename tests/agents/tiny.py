@@ -89,3 +89,13 @@ TINY_LIDAR = ["representation=ad_l_jepa", "data=lidar", "data.scenes=40", "data.
 TINY_MAZE_LIDAR = ["representation=ad_l_jepa", "data=lidar", "data.source=maze", "data.positions=60", "env=ogbench", "dataset.source=generated",
                    "dataset.num_episodes=2", "dataset.episode_length=40", "representation.model.channels=8",
                    "train.steps=4", "train.log_every=2", "train.batch_size=8", "logger.backend=csv"]
+
+
+# UI-JEPA (agents.pretrain data=ui_activity): a one-block video ViT on a few tiny clips
+TINY_UI = ["representation=ui_jepa", "data=ui_activity", "data.intents=6", "data.zeroshot_intents=2",
+           "data.clips_per_intent=4", "data.val_clips=2", "data.test_clips=2", "data.frames=4", "data.image_size=32",
+           "data.progress=false", "representation.model.dim=16", "representation.model.depth=1",
+           "representation.model.heads=2", "representation.model.predictor_dim=8", "representation.model.predictor_depth=1",
+           "representation.model.predictor_heads=2", "representation.decoder.dim=16", "representation.decoder.depth=1",
+           "representation.decoder.heads=2", "representation.decoder.steps=20", "representation.decoder.eval_every=10",
+           "train.steps=3", "train.log_every=3", "train.batch_size=4", "logger.backend=csv"]

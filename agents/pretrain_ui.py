@@ -1,0 +1,197 @@
+"""UI-JEPA: intent from screen activity (``python -m agents.pretrain representation=ui_jepa data=ui_activity``).
+
+Recipe (Fu et al. 2024, arXiv 2409.04081 §3): UI screen recordings (generated here or read from ``data.path``)
+→ stage 1, JEPA-tuning of the video encoder on the train clips (V-JEPA short + long spatial masks and temporal
+masks over whole hyper-frames; EMA target 0.998 → 1; L1 to layer-normed targets) → stage 2, the encoder frozen,
+a small text decoder trained on the train clips' intent texts (video tokens projected into its input space as a
+prefix; cross-entropy on text tokens) and selected on the val clips → greedy intents on the held-out clips of the
+train intents (few-shot) and on clips of intents never trained on (zero-shot): exact and nearest-intent accuracy,
+ROUGE-1/2/L and their mean (intent similarity).
+
+``representation.encoder=frame_averaged`` is the baseline: the same ViT trained on single frames (V-JEPA image
+masks, same updates, batches of as many tokens), its per-frame embeddings averaged over time, so the decoder sees
+no temporal order.
+``train.steps=0`` leaves either encoder at its random initialisation (a reference).
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from omegaconf import DictConfig
+from tensordict import TensorDict
+from torch import nn
+from torchrl.data import LazyTensorStorage, RandomSampler, TensorDictReplayBuffer
+
+from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.common import MultiLogger, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain
+from envs.ui_activity import UISplit, load_ui_activity
+from representations.core.targets import ScheduledSoftUpdate
+from representations.ui_jepa import FrameAveragedEncoder, IntentDecoder, UIJEPA, UIJEPALoss, WordTokenizer
+from representations.ui_jepa.metrics import corpus_scores, intent_accuracy
+from representations.vjepa import VJEPA, VJEPALoss
+
+ENCODERS = ("ui_jepa", "frame_averaged")
+DATA_KEYS = ("kind", "name")  # the config's own keys, besides envs/ui_activity.py's
+
+
+def build_ui_models(rep: DictConfig, frames: int, image_size: int) -> VJEPA:
+    """The JEPA-tuned network: the UI-JEPA video model, or (frame_averaged) an image V-JEPA on single frames."""
+    kind = str(rep.encoder)
+    if kind not in ENCODERS:
+        raise ValueError(f"unknown representation.encoder={kind!r} for UI-JEPA; choose one of {list(ENCODERS)}")
+    if kind == "ui_jepa":
+        if frames % int(rep.tubelet):
+            raise ValueError(f"data.frames={frames} is not a multiple of representation.tubelet={rep.tubelet}")
+        return UIJEPA(image_size, int(rep.patch_size), frames=frames, tubelet=int(rep.tubelet), **dict(rep.model))
+    model_kwargs = {k: v for k, v in dict(rep.model).items() if k != "num_mask_tokens"}
+    return VJEPA(image_size, int(rep.patch_size), frames=None, num_mask_tokens=2, **model_kwargs)
+
+
+def video_features(model: VJEPA, kind: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Frozen decoder prefix of uint8 videos [B, T, 3, S, S]: UI-JEPA's hyper-frame embeddings [B, T/t, D] (the
+    spatial mean of each tubelet step, in temporal order), or the frame-averaged embedding [B, 1, D]."""
+    if kind == "ui_jepa":
+        return lambda video: model.hyperframe_embeddings(video)
+    averaged = FrameAveragedEncoder(model.encoder)
+    return lambda video: averaged.encode_video(video, pool=True)[:, None]
+
+
+@torch.no_grad()
+def encode_split(features: Callable, split: UISplit, device: torch.device, chunk: int = 32) -> torch.Tensor:
+    return torch.cat([features(split.video[i:i + chunk].to(device)).float().cpu() for i in range(0, len(split.video), chunk)])
+
+
+def train_decoder(prefix: dict[str, torch.Tensor], splits: dict[str, UISplit], cfg: DictConfig, info: dict,
+                  device: torch.device, logger: MultiLogger, offset: int) -> IntentDecoder:
+    """Stage 2: the intent decoder on the frozen prefixes of the train clips, kept at its best val nearest-intent
+    accuracy (then lowest val loss)."""
+    dec = cfg.representation.decoder
+    tokenizer = WordTokenizer.from_texts(splits["train"].text)  # train texts only: zero-shot intents stay unseen
+    decoder = IntentDecoder(tokenizer, prefix["train"].shape[-1], dim=int(dec.dim), depth=int(dec.depth),
+                            heads=int(dec.heads), max_text_len=int(dec.max_text_len)).to(device)
+    optimizer = torch.optim.AdamW(decoder.parameters(), lr=float(dec.lr), weight_decay=0.01)
+    generator = torch.Generator().manual_seed(int(cfg.seed))
+    train_ids = tokenizer.batch(splits["train"].text, int(dec.max_text_len))
+    val_prefix, val_ids = prefix["val"].to(device), tokenizer.batch(splits["val"].text, int(dec.max_text_len))
+    intents = dict(enumerate(info["variants"]))
+    best: dict[str, Any] = {"score": (-1.0, float("inf")), "state": copy.deepcopy(decoder.state_dict())}
+    steps, count = int(dec.steps), len(train_ids)
+    from tqdm.auto import tqdm
+
+    for step in tqdm(range(1, steps + 1), desc="decoder", unit="update", dynamic_ncols=True):
+        index = torch.randint(0, count, (min(int(dec.batch_size), count),), generator=generator)
+        loss = decoder.loss(prefix["train"][index].to(device), train_ids[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step % int(dec.eval_every) == 0 or step == steps:
+            with torch.no_grad():
+                val_loss = decoder.loss(val_prefix, val_ids).item()
+            nearest = intent_accuracy(decoder.generate(val_prefix), splits["val"].intent.tolist(), intents)["nearest"]
+            logger.log({"decoder/loss": loss.item(), "decoder/val_loss": val_loss, "decoder/val_nearest": nearest},
+                       offset + step)
+            if (nearest, -val_loss) > (best["score"][0], -best["score"][1]):
+                best = {"score": (nearest, val_loss), "state": copy.deepcopy(decoder.state_dict()), "step": step}
+    decoder.load_state_dict(best["state"])
+    print(f"decoder: best val nearest-intent accuracy {best['score'][0]:.3f} at update {best.get('step', 0)}")
+    return decoder
+
+
+def intent_metrics(decoder: IntentDecoder, prefix: torch.Tensor, split: UISplit, info: dict) -> dict[str, float]:
+    """Greedy intents of a split's clips against their true intents (any variant counts as the reference)."""
+    predictions = decoder.generate(prefix.to(next(decoder.parameters()).device))
+    accuracy = intent_accuracy(predictions, split.intent.tolist(), dict(enumerate(info["variants"])))
+    rouge = corpus_scores(predictions, [info["variants"][i] for i in split.intent.tolist()])
+    return {"exact_accuracy": accuracy["exact"], "nearest_accuracy": accuracy["nearest"], **rouge}
+
+
+def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    config = to_plain(cfg)
+    rep = cfg.representation
+    if cfg.data.get("kind") != "ui_activity":
+        raise ValueError(f"representation={rep.name} reads UI screen recordings: use data=ui_activity (got data={cfg.data.name})")
+
+    # 1. Data: clips of the few-shot intents (train / val / few-shot test) and of held-out intents (zero-shot test).
+    splits, info = load_ui_activity(cfg.data, extra_keys=DATA_KEYS)
+    for name in ("train", "val", "fewshot_test", "zeroshot_test"):
+        if len(splits[name].video) == 0:
+            raise ValueError(f"the {name} split of data=ui_activity is empty: raise data.clips_per_intent / "
+                             "data.val_clips / data.test_clips or data.zeroshot_intents")
+    frames, image_size = int(info["frames"]), int(info["image_size"])
+    kind = str(rep.encoder)
+
+    # 2. Stage 1 model and objective: UI-JEPA on clips, or the frame-averaged baseline's image JEPA on frames.
+    model = build_ui_models(rep, frames, image_size).to(device)
+    if kind == "ui_jepa":
+        loss_module = UIJEPALoss(model, temporal_ratio=rep.masks.temporal_ratio, seed=cfg.seed).to(device)
+        stored = TensorDict({"video": splits["train"].video}, batch_size=[len(splits["train"].video)])
+    else:  # every frame of the train clips is an image
+        video = splits["train"].video
+        loss_module = VJEPALoss(model, seed=cfg.seed).to(device)
+        stored = TensorDict({"pixels": video.reshape(-1, *video.shape[2:])}, batch_size=[video.shape[0] * video.shape[1]])
+    # the baseline's batches hold as many tokens as the video model's: batch_size clips × T/tubelet steps of frames
+    batch_size = int(cfg.train.batch_size) * (1 if kind == "ui_jepa" else max(1, frames // int(rep.tubelet)))
+    sampler = TensorDictReplayBuffer(storage=LazyTensorStorage(len(stored)), sampler=RandomSampler(),
+                                     batch_size=min(batch_size, len(stored)))
+    sampler.extend(stored)
+    steps = int(cfg.train.steps)
+    updater = ScheduledSoftUpdate(loss_module, steps, *(float(m) for m in rep.ema))
+    optimizer, scheduler = make_adamw_schedule(rep.optim, model, max(steps, 1))
+    weights = {"model": model, "target": loss_module.target_encoder}
+    checkpoint_config = {**config, "dims": {"frames": frames, "image_size": image_size},
+                         "intents": {k: info[k] for k in ("intents", "fewshot_intents", "zeroshot_intents")}}
+
+    def checkpoint(step: int, extra: dict[str, nn.Module] | None = None) -> Path:
+        return save_checkpoint(run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
+                               weights={**weights, **(extra or {})},
+                               training_state={**training_state(step, optimizer, loss_module, scheduler),
+                                               "mask_rng": loss_module.generator.get_state()})
+
+    start = 0
+    resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={"seed": cfg.seed, "representation.encoder": kind})
+    if resume_from is not None:
+        start = restore_training_state(resume_from, weights, optimizer, loss_module, scheduler=scheduler, device=device)
+        loss_module.generator.set_state(torch.load(resume_from / "training_state.pt", weights_only=False)["mask_rng"])
+        updater.done = start
+        print(f"resumed from {resume_from} at step {start}")
+
+    exp_name = f"pretrain-{rep.name}-{kind}-ui_activity-seed{cfg.seed}"
+    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, group=f"pretrain-{rep.name}-{kind}",
+                         tags=[rep.name, kind, "ui_activity", "pretrain"])
+    print(f"{exp_name}: {len(splits['train'].video)} train clips of {len(info['fewshot_intents'])} intents "
+          f"({frames} frames, {image_size} px), {len(info['zeroshot_intents'])} zero-shot intents, "
+          f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
+
+    # 3. Stage 1: JEPA-tuning.
+    model.train()
+    _, seconds = pretrain_updates(lambda: loss_module(sampler.sample().to(device)), "loss_prediction", optimizer, scheduler,
+                                  updater, start=start, steps=steps, log_every=cfg.train.log_every,
+                                  checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoint, logger=logger)
+
+    # 4. Stage 2: the encoder frozen, the intent decoder trained on its prefixes; 5. few- and zero-shot metrics.
+    model.eval()
+    features = video_features(model, kind)
+    prefix = {name: encode_split(features, split, device) for name, split in splits.items()}
+    decoder = train_decoder(prefix, splits, cfg, info, device, logger, steps)
+    final = checkpoint(steps, {"decoder": decoder})
+    (final / "tokenizer.json").write_text(json.dumps(decoder.tokenizer.vocab))
+    results: dict[str, Any] = {"step": steps, "training_seconds": seconds, "encoder": kind}
+    for name in ("fewshot_test", "zeroshot_test"):
+        scores = intent_metrics(decoder, prefix[name], splits[name], info)
+        scores["intent_similarity"] = (scores["rouge1"] + scores["rouge2"] + scores["rougeL"]) / 3
+        results.update({f"{name.removesuffix('_test')}_{k}": v for k, v in scores.items()})
+    logger.log({f"eval/{k}": v for k, v in results.items() if isinstance(v, float)}, steps)
+    logger.close()
+    rows = [f"| {k} | {v:.4f} |" for k, v in results.items() if isinstance(v, float) and k != "training_seconds"]
+    table = "\n".join(["| intent metric (held-out clips) | score |", "|---|---|", *rows])
+    print(f"\nUI-JEPA ({kind} encoder) after {steps} JEPA-tuning updates:\n{table}\ncheckpoint: {final}")
+    (run_dir / "eval.json").write_text(json.dumps({**results, "data": {k: v for k, v in info.items() if k != "cache_dir"}},
+                                                  indent=2, default=str))
+    (run_dir / "eval.md").write_text(table + "\n")
+    return results

@@ -1,0 +1,95 @@
+"""python -m agents.pretrain representation=ui_jepa data=ui_activity: JEPA-tuning, the intent decoder, few- and
+zero-shot metrics, the frame-averaged baseline, resume (issue #9)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from tiny import TINY_UI, compose_pretrain
+
+from agents.pretrain import pretrain
+
+ROOT = Path(__file__).resolve().parents[2]
+METRICS = ("exact_accuracy", "nearest_accuracy", "rouge1", "rouge2", "rougeL", "intent_similarity")
+
+
+def config(tmp_path, *extra):
+    return compose_pretrain([*TINY_UI, f"data.cache_dir={tmp_path / 'cache'}", *extra])
+
+
+@pytest.mark.parametrize("encoder", ["ui_jepa", "frame_averaged"])
+def test_ui_jepa_reports_few_and_zero_shot_intent_metrics(tmp_path, encoder):
+    results = pretrain(config(tmp_path, f"representation.encoder={encoder}"), tmp_path / "run")
+    for split in ("fewshot", "zeroshot"):
+        for metric in METRICS:
+            assert 0.0 <= results[f"{split}_{metric}"] <= 1.0, (split, metric)
+        similarity = sum(results[f"{split}_{k}"] for k in ("rouge1", "rouge2", "rougeL")) / 3
+        assert results[f"{split}_intent_similarity"] == pytest.approx(similarity)
+    saved = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert saved["encoder"] == encoder and saved["data"]["zeroshot_intents"]
+    step = tmp_path / "run" / "checkpoints" / "step000000003"
+    weights = load_file(str(step / "model.safetensors"))
+    assert any(k.startswith("decoder.") for k in weights) and any(k.startswith("target.") for k in weights)
+    vocabulary = json.loads((step / "tokenizer.json").read_text())
+    assert vocabulary[:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
+    # the decoder's words are those of the train clips' texts, nothing from the held-out clips
+    from envs.ui_activity import load_ui_activity
+    from representations.ui_jepa.metrics import words
+
+    splits, _ = load_ui_activity(config(tmp_path).data, extra_keys=("kind", "name"))
+    assert set(vocabulary[4:]) == {w for text in splits["train"].text for w in words(text)}
+
+
+def test_the_encoder_is_frozen_while_the_decoder_trains(tmp_path, monkeypatch):
+    import agents.pretrain_ui as pretrain_ui
+
+    seen = {}
+    original = pretrain_ui.train_decoder
+
+    def spy(prefix, splits, cfg, info, device, logger, offset):
+        seen["prefix"] = {k: v.clone() for k, v in prefix.items()}
+        return original(prefix, splits, cfg, info, device, logger, offset)
+
+    monkeypatch.setattr(pretrain_ui, "train_decoder", spy)
+    pretrain(config(tmp_path), tmp_path / "run")
+    prefix = seen["prefix"]
+    assert prefix["train"].shape == (16, 2, 16)  # 4 intents x 4 clips; 4 frames / tubelet 2 = 2 hyper-frames; width 16
+    assert set(prefix) == {"train", "val", "fewshot_test", "zeroshot_test"}
+    assert all(not v.requires_grad for v in prefix.values())
+
+
+def test_an_interrupted_run_resumes_its_jepa_tuning(tmp_path, capsys):
+    extra = ("train.steps=4", "train.checkpoint_every=2", "train.keep_checkpoints=10")
+    pretrain(config(tmp_path, *extra), tmp_path / "run")
+    (tmp_path / "run" / "checkpoints" / "latest").write_text("step000000002")
+    capsys.readouterr()
+    pretrain(config(tmp_path, *extra, "resume=true"), tmp_path / "run")
+    out = capsys.readouterr().out
+    assert "at step 2" in out and "step 4:" in out and "step 2:" not in out.split("resumed from")[1]
+
+
+def test_wrong_combinations_fail_with_clear_messages(tmp_path):
+    with pytest.raises(ValueError, match="representation=ui_jepa reads UI screen recordings: use data=ui_activity"):
+        pretrain(compose_pretrain(["representation=ui_jepa", "logger.backend=none"]), tmp_path / "run")
+    with pytest.raises(ValueError, match=r"data=ui_activity is for representation=ui_jepa"):
+        pretrain(compose_pretrain(["representation=seq_jepa", "data=ui_activity", "logger.backend=none"]), tmp_path / "run")
+    with pytest.raises(ValueError, match="unknown representation.encoder='clip'"):
+        pretrain(config(tmp_path, "representation.encoder=clip"), tmp_path / "run")
+    with pytest.raises(ValueError, match=r"data.frames=5 is not a multiple of representation.tubelet=2"):
+        pretrain(config(tmp_path, "data.frames=5"), tmp_path / "run")
+
+
+def test_cli_runs_as_a_user_types_it(tmp_path):
+    env = {**os.environ, "MUJOCO_GL": "egl", "WANDB_MODE": "offline"}
+    cmd = [sys.executable, "-m", "agents.pretrain", *TINY_UI, f"data.cache_dir={tmp_path / 'cache'}",
+           f"hydra.run.dir={tmp_path / 'run'}"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "UI-JEPA (ui_jepa encoder) after 3 JEPA-tuning updates" in proc.stdout
+    assert "| zeroshot_intent_similarity |" in proc.stdout
