@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from benchmarks import ad_l_jepa, encoder_agents, t_jepa_tables
+from benchmarks import ad_l_jepa, encoder_agents, t_jepa_tables, ui_jepa
 from representations.ad_l_jepa.encoder import build_lidar_model
 
 CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
@@ -38,3 +38,14 @@ def test_every_encoder_agent_pipeline_composes(name):
             assert compose("pretrain", overrides=pretrain).representation.kind in ("table", "lidar")
         cfg = compose("zeroshot", overrides=agent)
     assert cfg.encoder.name in ("t_jepa", "identity", "ad_l_jepa", "pixels")
+
+
+@pytest.mark.parametrize("name", list(ui_jepa.VARIANTS))
+def test_every_ui_variant_composes_and_builds_its_encoder(name):
+    from agents.pretrain_ui import build_ui_models
+
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        cfg = compose("pretrain", overrides=["representation=ui_jepa", "data=ui_activity", *ui_jepa.VARIANTS[name]])
+    model = build_ui_models(cfg.representation, frames=16, image_size=64)
+    assert (len(model.grid) == 3) is (cfg.representation.encoder == "ui_jepa")  # a video grid, or an image grid
+    assert (cfg.train.steps == 0) is ("random init" in name)
