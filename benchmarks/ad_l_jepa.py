@@ -11,12 +11,11 @@ of the frozen features (``agents/pretrain_lidar.py``). Writes ``benchmarks/resul
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.zeroshot_quality import mean_se_cell, run_seeds, split_overrides
+from benchmarks.zeroshot_quality import run_variants, split_overrides, variant_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {"AD-L-JEPA": ["representation=ad_l_jepa"],
@@ -39,15 +38,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(own)
     root = Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
     started = time.time()
-    runs = {}
-    for name in args.variants:
-        per_seed, _ = run_seeds(["data=lidar", *overrides, *VARIANTS[name]], args.seeds,
-                                root / re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_"), parallel=args.parallel,
-                                entry="agents.pretrain", result_key=None, reuse=bool(args.resume))
-        if per_seed:
-            runs[name] = per_seed
-    if not runs:
-        raise SystemExit(f"no run finished; logs under {root}")
+    runs = run_variants({name: VARIANTS[name] for name in args.variants}, ["data=lidar", *overrides], args.seeds, root,
+                        parallel=args.parallel, reuse=bool(args.resume))
     first = next(iter(next(iter(runs.values())).values()))
     fractions = [k for k in first if k.startswith("miou_")]
     lines = [f"# AD-L-JEPA on LiDAR BEV segmentation: {args.label}", "",
@@ -58,13 +50,9 @@ def main(argv: list[str] | None = None) -> dict:
              "| variant | pretraining updates | " + " | ".join(f"mIoU {k.removeprefix('miou_').replace('pct', ' %')}"
                                                          for k in fractions)
              + " | feature std | effective rank | pretraining s |", "|---" * (len(fractions) + 5) + "|"]
-    summary: dict = {}
-    for name, per_seed in runs.items():
-        cells = [str(next(iter(per_seed.values()))["step"])]
-        for key, fmt in [*((k, ".3f") for k in fractions), *COLUMNS.items()]:
-            cell, summary.setdefault(name, {})[key] = mean_se_cell([r[key] for r in per_seed.values()], fmt)
-            cells.append(cell)
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    rows, summary = variant_rows(runs, [*((k, ".3f") for k in fractions), *COLUMNS.items()],
+                                 lead=lambda first: [str(first["step"])])
+    lines += rows
     write_report(args.out, f"ad_l_jepa_{args.label}", lines, {"runs": runs, "summary": summary})
     return summary
 

@@ -16,12 +16,11 @@ path integration (position and displacement after k views) and the action betwee
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.zeroshot_quality import mean_se_cell, run_seeds, split_overrides
+from benchmarks.zeroshot_quality import run_variants, split_overrides, variant_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 # The last two are references for the probes, not seq-JEPA: the same encoder trained with rotation
@@ -48,27 +47,15 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(own)
     root = Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
     started = time.time()
-    runs = {}
-    for name in args.variants:
-        per_seed, _ = run_seeds(["representation=seq_jepa", *overrides, *VARIANTS[name]], args.seeds,
-                                root / re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_"), entry="agents.pretrain", result_key=None,
-                                reuse=bool(args.resume))
-        if per_seed:
-            runs[name] = per_seed
-    if not runs:
-        raise SystemExit(f"no run finished; logs under {root}")
+    runs = run_variants({name: VARIANTS[name] for name in args.variants}, ["representation=seq_jepa", *overrides], args.seeds,
+                        root, reuse=bool(args.resume))
     keys = [k for k in next(iter(next(iter(runs.values())).values())) if k.startswith(PROBES)]
     lines = [f"# seq-JEPA probes: {args.label}", "", f"Command: `python -m benchmarks.seq_jepa_probes {' '.join(argv)}`", "",
              f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. "
              "Test split; mean ± s.e. over seeds where there are several.", "",
              "| variant | " + " | ".join(keys) + " | training s |", "|---" * (len(keys) + 2) + "|"]
-    summary = {}
-    for name, per_seed in runs.items():
-        cells = []
-        for key in [*keys, "training_seconds"]:
-            cell, summary.setdefault(name, {})[key] = mean_se_cell([r[key] for r in per_seed.values()], ".3f")
-            cells.append(cell)
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    rows, summary = variant_rows(runs, [(key, ".3f") for key in [*keys, "training_seconds"]])
+    lines += rows
     write_report(args.out, f"seq_jepa_probes_{args.label}", lines, {"runs": runs, "summary": summary})
     return summary
 

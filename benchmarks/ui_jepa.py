@@ -13,12 +13,11 @@ intents on held-out clips of the train intents (few-shot) and on clips of held-o
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.zeroshot_quality import mean_se_cell, run_seeds, split_overrides
+from benchmarks.zeroshot_quality import run_variants, split_overrides, variant_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {"UI-JEPA": ["representation.encoder=ui_jepa"],
@@ -41,15 +40,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(own)
     root = Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
     started = time.time()
-    runs = {}
-    for name in args.variants:
-        per_seed, _ = run_seeds(["representation=ui_jepa", "data=ui_activity", *overrides, *VARIANTS[name]], args.seeds,
-                                root / re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_"), entry="agents.pretrain",
-                                result_key=None, reuse=bool(args.resume))
-        if per_seed:
-            runs[name] = per_seed
-    if not runs:
-        raise SystemExit(f"no run finished; logs under {root}")
+    runs = run_variants({name: VARIANTS[name] for name in args.variants}, ["representation=ui_jepa", "data=ui_activity",
+                        *overrides], args.seeds, root, reuse=bool(args.resume))
     columns = [f"{split}_{key}" for split in ("fewshot", "zeroshot") for key in METRICS]
     lines = [f"# UI-JEPA vs a frame-averaged encoder: {args.label}", "",
              f"Command: `python -m benchmarks.ui_jepa {' '.join(argv)}`", "",
@@ -58,13 +50,9 @@ def main(argv: list[str] | None = None) -> dict:
              "SBERT cosine). Mean ± s.e. over seeds.", "",
              "| encoder | JEPA updates | " + " | ".join(f"{c.split('_')[0]}: {METRICS[c.split('_', 1)[1]]}" for c in columns)
              + " | pretraining s |", "|---" * (len(columns) + 3) + "|"]
-    summary: dict = {}
-    for name, per_seed in runs.items():
-        cells = [str(next(iter(per_seed.values()))["step"])]
-        for key, fmt in [*((c, ".3f") for c in columns), ("training_seconds", ".0f")]:
-            cell, summary.setdefault(name, {})[key] = mean_se_cell([r[key] for r in per_seed.values()], fmt)
-            cells.append(cell)
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    rows, summary = variant_rows(runs, [*((c, ".3f") for c in columns), ("training_seconds", ".0f")],
+                                 lead=lambda first: [str(first["step"])])
+    lines += rows
     write_report(args.out, f"ui_jepa_{args.label}", lines, {"runs": runs, "summary": summary})
     return summary
 

@@ -13,10 +13,12 @@ import argparse
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from benchmarks.report import write_report
 
@@ -90,6 +92,35 @@ def run_seeds(overrides: list[str], seeds: list[int], runs_dir: Path, *, paralle
             saved = json.loads(path.read_text())
             per_seed[seed] = saved if result_key is None else saved[result_key]
     return per_seed, failures
+
+
+def run_variants(variants: dict[str, list[str]], base: list[str], seeds: list[int], root: Path, *, parallel: int = 1,
+                 entry: str = "agents.pretrain", reuse: bool = False) -> dict[str, dict[int, dict]]:
+    """:func:`run_seeds` of ``<base> <variant overrides>`` for each named variant, in ``root/<variant slug>``;
+    returns {variant: {seed: eval.json}} for the variants with a finished seed (exits when none has one)."""
+    runs = {}
+    for name, extra in variants.items():
+        per_seed, _ = run_seeds([*base, *extra], seeds, root / re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_"),
+                                parallel=parallel, entry=entry, result_key=None, reuse=reuse)
+        if per_seed:
+            runs[name] = per_seed
+    if not runs:
+        raise SystemExit(f"no run finished; logs under {root}")
+    return runs
+
+
+def variant_rows(runs: dict[str, dict[int, dict]], columns: list[tuple[str, str]],
+                 lead: Callable[[dict], list[str]] = lambda first: []) -> tuple[list[str], dict]:
+    """One markdown row per variant: ``lead(first seed's results)`` cells, then a mean ± s.e. cell per
+    (results key, format) of ``columns``; and the JSON summary {variant: {key: [mean, s.e., n]}}."""
+    lines, summary = [], {}
+    for name, per_seed in runs.items():
+        cells = lead(next(iter(per_seed.values())))
+        for key, fmt in columns:
+            cell, summary.setdefault(name, {})[key] = mean_se_cell([r[key] for r in per_seed.values()], fmt)
+            cells.append(cell)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines, summary
 
 
 def main(argv: list[str] | None = None) -> dict:

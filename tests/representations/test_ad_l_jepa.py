@@ -14,16 +14,7 @@ from representations.ad_l_jepa import (ADLJEPA, ADLJEPALoss, BEVTokenEncoder, Oc
                                        variance_hinge)
 
 TINY = dict(channels=16, downsample=2)
-pytestmark = pytest.mark.filterwarnings("ignore:No target network updater")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny grids gain nothing from intra-op threads, and on a busy 2-core machine OpenMP waits dominate."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [pytest.mark.filterwarnings("ignore:No target network updater"), pytest.mark.usefixtures("one_thread")]
 
 
 def scenes(batch: int, size: int = 16, channels: int = 3, seed: int = 0) -> torch.Tensor:

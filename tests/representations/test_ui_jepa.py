@@ -24,16 +24,7 @@ from representations.ui_jepa.metrics import lcs_length
 from representations.vjepa import MultiblockMasks
 
 TINY = dict(dim=16, depth=1, heads=2, predictor_dim=8, predictor_depth=1, predictor_heads=2)
-pytestmark = pytest.mark.filterwarnings("ignore:No target network updater")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a busy 2-core machine OpenMP waits dominate."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [pytest.mark.filterwarnings("ignore:No target network updater"), pytest.mark.usefixtures("one_thread")]
 
 
 def seeded(seed: int = 0) -> torch.Generator:
