@@ -5,10 +5,11 @@ Recipe: BEV grids ray-cast here (envs/lidar.py: procedural street scenes with pe
 maze at the offline dataset's positions) → model + objective (AD-L-JEPA: cosine loss to an EMA target on the
 masked points + variance hinge; Occupancy-MAE: occupancy of the masked cells) → AdamW with warm-up + cosine →
 train loop with progress → checkpoint → downstream:
-- scenes: BEV segmentation (background, car, pedestrian, cyclist, wall/pole) by fine-tuning the pretrained
-  encoder with a small head on 1 / 10 / 100 % of the labelled train scenes (``data.downstream.fractions``),
-  model selected on the val scenes, mIoU over the four object classes on the test scenes; ``train.steps=0`` is
-  the same backbone trained from scratch (the paper's "scratch" row);
+- scenes: BEV segmentation (background, car, pedestrian, cyclist, wall/pole) with a small head on 1 / 10 / 100 %
+  of the labelled train scenes (``data.downstream.fractions``), the pretrained encoder fine-tuned with it
+  and/or frozen (``data.downstream.modes``), model selected on the val scenes, mIoU over the four object
+  classes on the test scenes; ``train.steps=0`` is the same backbone trained from scratch (the paper's
+  "scratch" row; frozen, a random-feature probe);
 - maze: the scans an ``env.obs=lidar`` agent sees (the offline dataset's cached scans); ridge probe of the
   agent's xy position from the frozen pooled features (R²).
 Both report collapse checks of the frozen features: their spread (std) and effective rank.
@@ -125,10 +126,11 @@ def segmentation_iou(logits_fn, bev: torch.Tensor, labels: torch.Tensor, num_cla
 
 
 def finetune_segmentation(encoder: BEVTokenEncoder, splits: dict[str, TensorDict], fraction: float, cfg: DictConfig,
-                          classes: list[str], device: torch.device, seed: int) -> dict[str, Any]:
-    """Fine-tunes a copy of ``encoder`` + :class:`SegmentationHead` on ``fraction`` of the train scenes
-    (class-balanced cross-entropy: weights ∝ 1/√frequency), keeps the state with the best val mIoU (checked every
-    ``eval_every`` steps) and returns its test IoUs."""
+                          classes: list[str], device: torch.device, seed: int, *, frozen: bool = False) -> dict[str, Any]:
+    """Trains :class:`SegmentationHead` on ``fraction`` of the train scenes — with a copy of ``encoder`` fine-tuned
+    alongside, or on its frozen token maps (``frozen``: a probe of the representation itself) — with class-balanced
+    cross-entropy (weights ∝ 1/√frequency), keeps the state with the best val mIoU (checked every ``eval_every``
+    steps) and returns its test IoUs."""
     down = cfg.data.downstream
     generator = torch.Generator().manual_seed(seed)
     train = splits["train"]
@@ -140,32 +142,42 @@ def finetune_segmentation(encoder: BEVTokenEncoder, splits: dict[str, TensorDict
     frequency = torch.bincount(subset["segmentation"].reshape(-1), minlength=num_classes).double() + 1.0
     weight = (frequency.sum() / frequency).sqrt()
     weight = (weight / weight.mean()).float().to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(down.lr), weight_decay=1e-4)
+    trained = model["head"] if frozen else model
+    optimizer = torch.optim.AdamW(trained.parameters(), lr=float(down.lr), weight_decay=1e-4)
+    if frozen:  # encode every scene once; the head reads the stored token maps
+        model["encoder"].eval().requires_grad_(False)
+        with torch.no_grad():
+            inputs = {name: torch.cat([model["encoder"].encode(part["bev"][i:i + 128].to(device)).half().cpu()
+                                       for i in range(0, len(part), 128)])
+                      for name, part in (("train", subset), ("val", splits["val"]), ("test", splits["test"]))}
+    else:
+        inputs = {"train": subset["bev"], "val": splits["val"]["bev"], "test": splits["test"]["bev"]}
 
-    def logits(bev: torch.Tensor) -> torch.Tensor:
-        return model["head"](model["encoder"].encode(bev.to(device)))
+    def logits(x: torch.Tensor) -> torch.Tensor:
+        x = x.to(device)
+        return model["head"](x.float() if frozen else model["encoder"].encode(x))
 
-    def foreground_miou(split: TensorDict) -> tuple[float, torch.Tensor]:
-        model.eval()
-        iou = segmentation_iou(logits, split["bev"], split["segmentation"], num_classes)
-        model.train()
+    def foreground_miou(name: str, labels: torch.Tensor) -> tuple[float, torch.Tensor]:
+        trained.eval()
+        iou = segmentation_iou(logits, inputs[name], labels, num_classes)
+        trained.train()
         return torch.nanmean(iou[1:]).item(), iou  # class 0 (background / ground) is most of the grid
 
     best = {"miou": -math.inf, "state": copy.deepcopy(model.state_dict())}
     steps, batch = int(down.steps), min(int(down.batch_size), count)
-    model.train()
+    trained.train()
     for step in range(1, steps + 1):
         index = torch.randint(0, count, (batch,), generator=generator)
-        loss = F.cross_entropy(logits(subset["bev"][index]), subset["segmentation"][index].to(device), weight=weight)
+        loss = F.cross_entropy(logits(inputs["train"][index]), subset["segmentation"][index].to(device), weight=weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if step % int(down.eval_every) == 0 or step == steps:
-            miou, _ = foreground_miou(splits["val"])
+            miou, _ = foreground_miou("val", splits["val"]["segmentation"])
             if miou > best["miou"]:
                 best = {"miou": miou, "state": copy.deepcopy(model.state_dict()), "step": step}
     model.load_state_dict(best["state"])
-    test_miou, iou = foreground_miou(splits["test"])
+    test_miou, iou = foreground_miou("test", splits["test"]["segmentation"])
     return {"miou": test_miou, "val_miou": best["miou"], "best_step": best.get("step", 0), "train_scenes": count,
             "iou": {name: (None if math.isnan(v) else v) for name, v in zip(classes, iou.tolist())}}
 
@@ -179,14 +191,21 @@ def downstream(encoder: BEVTokenEncoder, splits: dict[str, TensorDict], info: di
                               val_y=splits["val"]["xy"])
         results.update(position_r2=r2.mean().item(), position_r2_x=r2[0].item(), position_r2_y=r2[1].item())
         return results
-    per_fraction = {}
-    for fraction in cfg.data.downstream.fractions:
-        scores = finetune_segmentation(encoder, splits, float(fraction), cfg, info["classes"], device, cfg.seed)
-        key = f"{float(fraction) * 100:g}pct"
-        per_fraction[key] = scores
-        results[f"miou_{key}"] = scores["miou"]
-        print(f"segmentation fine-tuned on {scores['train_scenes']} scenes ({key}): test mIoU {scores['miou']:.3f}")
-    results["segmentation"] = per_fraction
+    modes = list(cfg.data.downstream.get("modes", ["finetune"]))
+    unknown = sorted(set(modes) - {"finetune", "frozen"})
+    if unknown:
+        raise ValueError(f"unknown data.downstream.modes {unknown}; use finetune and/or frozen")
+    for mode in modes:
+        per_fraction = {}
+        for fraction in cfg.data.downstream.fractions:
+            scores = finetune_segmentation(encoder, splits, float(fraction), cfg, info["classes"], device, cfg.seed,
+                                           frozen=mode == "frozen")
+            key = f"{float(fraction) * 100:g}pct"
+            per_fraction[key] = scores
+            results[f"miou_{key}" if mode == "finetune" else f"miou_frozen_{key}"] = scores["miou"]
+            print(f"segmentation ({'encoder fine-tuned' if mode == 'finetune' else 'frozen encoder'}) on "
+                  f"{scores['train_scenes']} scenes ({key}): test mIoU {scores['miou']:.3f}")
+        results["segmentation" if mode == "finetune" else "segmentation_frozen"] = per_fraction
     return results
 
 

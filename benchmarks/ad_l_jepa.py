@@ -46,8 +46,9 @@ def main(argv: list[str] | None = None) -> dict:
              f"Command: `python -m benchmarks.ad_l_jepa {' '.join(argv)}`", "",
              f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. Test scenes: mIoU over "
              "car / pedestrian / cyclist / wall-pole after fine-tuning the encoder + a head on the given share of the "
-             "labelled train scenes; collapse checks of the frozen pooled features. Mean ± s.e. over seeds.", "",
-             "| variant | pretraining updates | " + " | ".join(f"mIoU {k.removeprefix('miou_').replace('pct', ' %')}"
+             "labelled train scenes (with the encoder fine-tuned, or frozen: a probe of the representation); collapse "
+             "checks of the frozen pooled features. Mean ± s.e. over seeds.", "",
+             "| variant | pretraining updates | " + " | ".join(f"mIoU {k.removeprefix('miou_').replace('frozen_', 'frozen, ').replace('pct', ' %')}"
                                                          for k in fractions)
              + " | feature std | effective rank | pretraining s |", "|---" * (len(fractions) + 5) + "|"]
     rows, summary = variant_rows(runs, [*((k, ".3f") for k in fractions), *COLUMNS.items()],

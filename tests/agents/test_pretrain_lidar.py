@@ -49,7 +49,8 @@ def test_collapse_checks_separate_a_line_from_a_cloud():
 def test_lidar_pretraining_reports_segmentation_at_every_label_share(tmp_path, representation):
     results = pretrain(config(tmp_path, f"representation={representation}"), tmp_path / "run")
     assert {"miou_1pct", "miou_10pct", "miou_100pct", "feature_std", "effective_rank"} <= set(results)
-    assert all(0.0 <= results[f"miou_{k}"] <= 1.0 for k in ("1pct", "10pct", "100pct"))
+    assert all(0.0 <= results[f"miou_{mode}{k}"] <= 1.0 for k in ("1pct", "10pct", "100pct") for mode in ("", "frozen_"))
+    assert results["segmentation_frozen"]["100pct"]["train_scenes"] == 20
     segmentation = results["segmentation"]
     assert [segmentation[k]["train_scenes"] for k in ("1pct", "10pct", "100pct")] == [1, 2, 20]  # of 20 train scenes
     assert set(segmentation["100pct"]["iou"]) == {"background", "car", "pedestrian", "cyclist", "wall_pole"}
@@ -112,6 +113,8 @@ def test_wrong_combinations_fail_with_clear_messages(tmp_path):
         pretrain(compose_pretrain(["representation=ad_l_jepa", "logger.backend=none"]), tmp_path / "run")
     with pytest.raises(ValueError, match=r"data=lidar is for representation=ad_l_jepa\|occupancy_mae"):
         pretrain(compose_pretrain(["representation=seq_jepa", "data=lidar", "logger.backend=none"]), tmp_path / "run")
+    with pytest.raises(ValueError, match=r"unknown data.downstream.modes \['linear'\]"):
+        pretrain(config(tmp_path, "data.downstream.modes=[linear]"), tmp_path / "run")
     with pytest.raises(ValueError, match="unknown data.source='street'"):
         pretrain(config(tmp_path, "data.source=street"), tmp_path / "run")
     with pytest.raises(ValueError, match="env.obs=lidar needs a maze environment"):
