@@ -15,7 +15,6 @@ Writes ``benchmarks/results/encoder_agents_<label>.{md,json}``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import subprocess
@@ -24,7 +23,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.zeroshot_quality import entry_env, mean_se_cell, split_overrides
+from benchmarks.zeroshot_quality import benchmark_parser, entry_env, mean_se_cell, runs_root, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 WALKER = ["env=dmc", "env.domain=walker"]
@@ -56,20 +55,15 @@ def run(entry: list[str], run_dir: Path) -> dict | None:
 
 def main(argv: list[str] | None = None) -> dict:
     argv, own, _ = split_overrides(argv)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser = benchmark_parser(__doc__, "encoder_agents", seeds=[0])
     parser.add_argument("--agent", default="", help="overrides of every agents.zeroshot run (one quoted string)")
     parser.add_argument("--pretrain", default="", help="overrides of every agents.pretrain run (one quoted string)")
     parser.add_argument("--walker", default="", help="overrides of the walker runs (dataset options)")
     parser.add_argument("--maze", default="", help="overrides of the pointmaze runs (dataset options)")
     parser.add_argument("--states", type=int, default=500, help="oracle agreement: dataset states per task")
     parser.add_argument("--pipelines", nargs="+", default=list(PIPELINES), choices=list(PIPELINES), metavar="PIPELINE")
-    parser.add_argument("--label", default="cpu")
-    parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/encoder_agents"))
-    parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
-    parser.add_argument("--resume", metavar="RUNS_ROOT", help="the run folder root of an interrupted call: finished runs are kept")
     args = parser.parse_args(own)
-    root = Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    root = runs_root(args)
     started = time.time()
     results: dict = {}
     for index, name in enumerate(args.pipelines):

@@ -15,12 +15,11 @@ path integration (position and displacement after k views) and the action betwee
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.zeroshot_quality import run_variants, split_overrides, variant_rows
+from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_root, split_overrides, variant_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 # The last two are references for the probes, not seq-JEPA: the same encoder trained with rotation
@@ -36,16 +35,9 @@ PROBES = ("top1", "relative_rotation", "rotation", "position", "displacement", "
 
 def main(argv: list[str] | None = None) -> dict:
     argv, own, overrides = split_overrides(argv)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="VARIANT",
-                        help=f"any of {list(VARIANTS)}")
-    parser.add_argument("--label", default="views3d_cpu")
-    parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/seq_jepa_probes"))
-    parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
-    parser.add_argument("--resume", metavar="RUNS_ROOT", help="the run folder root of an interrupted call: finished runs are kept")
+    parser = benchmark_parser(__doc__, "seq_jepa_probes", seeds=[0], label="views3d_cpu", variants=VARIANTS)
     args = parser.parse_args(own)
-    root = Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    root = runs_root(args)
     started = time.time()
     runs = run_variants({name: VARIANTS[name] for name in args.variants}, ["representation=seq_jepa", *overrides], args.seeds,
                         root, reuse=bool(args.resume))

@@ -10,12 +10,11 @@ target's units (↓). Writes ``benchmarks/results/t_jepa_tables_<label>.{md,json
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.zeroshot_quality import mean_se_cell, run_seeds, split_overrides
+from benchmarks.zeroshot_quality import benchmark_parser, mean_se_cell, run_seeds, runs_root, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("breast_cancer", "wine", "digits", "diabetes", "synthetic_mixed")
@@ -37,16 +36,11 @@ def score_cells(per_seed: dict[int, dict]) -> tuple[str, list[str], dict]:
 
 def main(argv: list[str] | None = None) -> dict:
     argv, own, overrides = split_overrides(argv)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = benchmark_parser(__doc__, "t_jepa_tables", seeds=[0, 1, 2])
     parser.add_argument("--tables", nargs="+", default=list(TABLES))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time")
-    parser.add_argument("--label", default="cpu")
-    parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/t_jepa_tables"))
-    parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
-    parser.add_argument("--resume", metavar="RUNS_ROOT", help="the run folder root of an interrupted call: finished runs are kept")
     args = parser.parse_args(own)
-    root = Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    root = runs_root(args)
     started = time.time()
     lines = [f"# T-JEPA vs raw features: {args.label}", "", f"Command: `python -m benchmarks.t_jepa_tables {' '.join(argv)}`", "",
              f"Seeds: {args.seeds} (pretraining and downstream models; one row split per table); wall time WALL s; run "

@@ -12,12 +12,11 @@ intents on held-out clips of the train intents (few-shot) and on clips of held-o
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.zeroshot_quality import run_variants, split_overrides, variant_rows
+from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_root, split_overrides, variant_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {"UI-JEPA": ["representation.encoder=ui_jepa"],
@@ -29,16 +28,9 @@ METRICS = {"exact_accuracy": "exact acc.", "nearest_accuracy": "nearest-intent a
 
 def main(argv: list[str] | None = None) -> dict:
     argv, own, overrides = split_overrides(argv)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="VARIANT",
-                        help=f"any of {list(VARIANTS)}")
-    parser.add_argument("--label", default="cpu")
-    parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/ui_jepa"))
-    parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
-    parser.add_argument("--resume", metavar="RUNS_ROOT", help="the run folder root of an interrupted call: finished runs are kept")
+    parser = benchmark_parser(__doc__, "ui_jepa", seeds=[0, 1], variants=VARIANTS)
     args = parser.parse_args(own)
-    root = Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    root = runs_root(args)
     started = time.time()
     runs = run_variants({name: VARIANTS[name] for name in args.variants}, ["representation=ui_jepa", "data=ui_activity",
                         *overrides], args.seeds, root, reuse=bool(args.resume))

@@ -94,6 +94,28 @@ def run_seeds(overrides: list[str], seeds: list[int], runs_dir: Path, *, paralle
     return per_seed, failures
 
 
+def benchmark_parser(doc: str, name: str, *, seeds: list[int], label: str = "cpu",
+                     variants: dict | None = None) -> argparse.ArgumentParser:
+    """The options every multi-run benchmark shares: ``--seeds``, ``--label``, ``--runs-dir``
+    (``outputs/benchmarks/<name>``), ``--out``, ``--resume`` (see :func:`runs_root`) and, given ``variants``,
+    ``--variants`` (any of their names; default all)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=seeds)
+    if variants is not None:
+        parser.add_argument("--variants", nargs="+", default=list(variants), choices=list(variants), metavar="VARIANT",
+                            help=f"any of {list(variants)}")
+    parser.add_argument("--label", default=label)
+    parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks" / name))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
+    parser.add_argument("--resume", metavar="RUNS_ROOT", help="the run folder root of an interrupted call: finished runs are kept")
+    return parser
+
+
+def runs_root(args: argparse.Namespace) -> Path:
+    """The run folder root: ``--resume``'s, or a new ``<runs-dir>/<label>-<time>``."""
+    return Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
 def run_variants(variants: dict[str, list[str]], base: list[str], seeds: list[int], root: Path, *, parallel: int = 1,
                  entry: str = "agents.pretrain", reuse: bool = False) -> dict[str, dict[int, dict]]:
     """:func:`run_seeds` of ``<base> <variant overrides>`` for each named variant, in ``root/<variant slug>``;
