@@ -22,7 +22,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
@@ -32,7 +31,7 @@ from torchrl.data import LazyTensorStorage, SamplerWithoutReplacement, TensorDic
 
 from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.common import MultiLogger, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain
-from agents.probes import r2_per_dim, ridge_r2_per_dim
+from agents.probes import ridge_r2_per_dim
 from representations.ad_l_jepa import ADLJEPALoss, OccupancyMAELoss
 from representations.ad_l_jepa.encoder import build_lidar_model
 from representations.ad_l_jepa.model import BEVTokenEncoder
@@ -125,31 +124,39 @@ def segmentation_iou(logits_fn, bev: torch.Tensor, labels: torch.Tensor, num_cla
     return torch.where(union > 0, hits / union.clamp_min(1), torch.full_like(hits, float("nan")))
 
 
+@torch.no_grad()
+def token_maps(encoder: BEVTokenEncoder, bev: torch.Tensor, device: torch.device, chunk: int = 128) -> torch.Tensor:
+    """The frozen encoder's token maps [N, C, H/s, W/s] of BEV grids, stored as float16 on the CPU."""
+    encoder.eval()
+    return torch.cat([encoder.encode(bev[i:i + chunk].to(device)).half().cpu() for i in range(0, len(bev), chunk)])
+
+
 def finetune_segmentation(encoder: BEVTokenEncoder, splits: dict[str, TensorDict], fraction: float, cfg: DictConfig,
-                          classes: list[str], device: torch.device, seed: int, *, frozen: bool = False) -> dict[str, Any]:
+                          classes: list[str], device: torch.device, seed: int, *,
+                          frozen_tokens: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
     """Trains :class:`SegmentationHead` on ``fraction`` of the train scenes — with a copy of ``encoder`` fine-tuned
-    alongside, or on its frozen token maps (``frozen``: a probe of the representation itself) — with class-balanced
-    cross-entropy (weights ∝ 1/√frequency), keeps the state with the best val mIoU (checked every ``eval_every``
-    steps) and returns its test IoUs."""
+    alongside, or on its frozen token maps (``frozen_tokens`` of every split, :func:`token_maps`: a probe of the
+    representation itself) — with class-balanced cross-entropy (weights ∝ 1/√frequency), keeps the state with the
+    best val mIoU (checked every ``eval_every`` steps) and returns its test IoUs."""
     down = cfg.data.downstream
+    frozen = frozen_tokens is not None
     generator = torch.Generator().manual_seed(seed)
     train = splits["train"]
     count = max(1, round(fraction * len(train)))
-    subset = train[torch.randperm(len(train), generator=generator)[:count]]
+    chosen = torch.randperm(len(train), generator=generator)[:count]
+    subset = train[chosen]
     num_classes = len(classes)
-    model = nn.ModuleDict({"encoder": copy.deepcopy(encoder), "head": SegmentationHead(
-        encoder.channels, encoder.downsample, num_classes)}).to(device)
+    model = nn.ModuleDict({"head": SegmentationHead(encoder.channels, encoder.downsample, num_classes)})
+    if not frozen:  # the copy that is fine-tuned
+        model["encoder"] = copy.deepcopy(encoder)
+    model = model.to(device)
     frequency = torch.bincount(subset["segmentation"].reshape(-1), minlength=num_classes).double() + 1.0
     weight = (frequency.sum() / frequency).sqrt()
     weight = (weight / weight.mean()).float().to(device)
     trained = model["head"] if frozen else model
     optimizer = torch.optim.AdamW(trained.parameters(), lr=float(down.lr), weight_decay=1e-4)
-    if frozen:  # encode every scene once; the head reads the stored token maps
-        model["encoder"].eval().requires_grad_(False)
-        with torch.no_grad():
-            inputs = {name: torch.cat([model["encoder"].encode(part["bev"][i:i + 128].to(device)).half().cpu()
-                                       for i in range(0, len(part), 128)])
-                      for name, part in (("train", subset), ("val", splits["val"]), ("test", splits["test"]))}
+    if frozen:  # the head reads the stored token maps
+        inputs = {"train": frozen_tokens["train"][chosen], "val": frozen_tokens["val"], "test": frozen_tokens["test"]}
     else:
         inputs = {"train": subset["bev"], "val": splits["val"]["bev"], "test": splits["test"]["bev"]}
 
@@ -184,22 +191,25 @@ def finetune_segmentation(encoder: BEVTokenEncoder, splits: dict[str, TensorDict
 
 def downstream(encoder: BEVTokenEncoder, splits: dict[str, TensorDict], info: dict, cfg: DictConfig,
                device: torch.device) -> dict[str, Any]:
-    results: dict[str, Any] = collapse_checks(pooled_features(encoder, splits["test"]["bev"], device))
     if info["source"] == "maze":
         x = {k: pooled_features(encoder, s["bev"], device) for k, s in splits.items()}
+        results: dict[str, Any] = collapse_checks(x["test"])
         r2 = ridge_r2_per_dim(x["train"], splits["train"]["xy"], x["test"], splits["test"]["xy"], val_x=x["val"],
                               val_y=splits["val"]["xy"])
         results.update(position_r2=r2.mean().item(), position_r2_x=r2[0].item(), position_r2_y=r2[1].item())
         return results
+    results = collapse_checks(pooled_features(encoder, splits["test"]["bev"], device))
     modes = list(cfg.data.downstream.get("modes", ["finetune"]))
     unknown = sorted(set(modes) - {"finetune", "frozen"})
     if unknown:
         raise ValueError(f"unknown data.downstream.modes {unknown}; use finetune and/or frozen")
     for mode in modes:
+        # frozen: every scene is encoded once, and each label share trains a head on its token maps
+        tokens = {k: token_maps(encoder, s["bev"], device) for k, s in splits.items()} if mode == "frozen" else None
         per_fraction = {}
         for fraction in cfg.data.downstream.fractions:
             scores = finetune_segmentation(encoder, splits, float(fraction), cfg, info["classes"], device, cfg.seed,
-                                           frozen=mode == "frozen")
+                                           frozen_tokens=tokens)
             key = f"{float(fraction) * 100:g}pct"
             per_fraction[key] = scores
             results[f"miou_{key}" if mode == "finetune" else f"miou_frozen_{key}"] = scores["miou"]

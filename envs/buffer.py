@@ -50,28 +50,35 @@ class DatasetError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------- files
-def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
-    """Write ``arrays`` like ``np.savez_compressed`` (deflated ``<key>.npy`` members), atomically.
-
-    The data goes to a temp file in the destination directory that is then ``os.replace``d,
-    so readers never see a partial file.  Member timestamps are fixed for reproducible bytes.
-    """
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yields a temp path beside ``path`` to write; on success it is ``os.replace``d onto ``path`` (readable
+    like any cache file, 0o644), on error removed, so readers never see a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for key, value in arrays.items():
-                info = zipfile.ZipInfo(f"{key}.npy", date_time=_FIXED_ZIP_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o600 << 16
-                with zf.open(info, "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
+    """Write ``arrays`` like ``np.savez_compressed`` (deflated ``<key>.npy`` members), atomically
+    (:func:`atomic_file`).  Member timestamps are fixed for reproducible bytes."""
+    path = Path(path)
+    with atomic_file(path) as tmp, open(tmp, "wb") as fh, zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key, value in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_FIXED_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            with zf.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
     return path
 
 

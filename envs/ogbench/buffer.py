@@ -34,7 +34,6 @@ import json
 import logging
 import os
 import socket
-import tempfile
 import time
 import urllib.error
 from pathlib import Path
@@ -45,7 +44,7 @@ import torch
 from tensordict import TensorDict
 from tqdm import tqdm
 
-from envs.buffer import DatasetError, OfflineReplayBuffer, atomic_dir, file_hash, params_digest, read_npz_member
+from envs.buffer import DatasetError, OfflineReplayBuffer, atomic_dir, atomic_file, file_hash, params_digest, read_npz_member
 from envs.common import cfg_get, episode_last_rows, sample_future_rows
 from envs.ogbench.dataset import (
     _fix_hint,
@@ -252,11 +251,9 @@ def dataset_lidar(out_dir: str | os.PathLike, rows: torch.Tensor, qpos_columns: 
     if not cached:
         xy = rows[:, qpos_columns[0]: qpos_columns[0] + 2].numpy().astype(np.float64)
         n = xy.shape[0]
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out_dir)
-        os.close(fd)
-        try:
-            from envs.ogbench.env import LIDAR_SHAPE
+        from envs.ogbench.env import LIDAR_SHAPE
 
+        with atomic_file(path) as tmp:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(n, *LIDAR_SHAPE))
             chunk = np.empty((_LIDAR_CHUNK, *LIDAR_SHAPE), dtype=np.float16)
             with tqdm(total=n, desc=f"lidar scans of {out_dir.name}", unit="row", disable=not progress) as bar:
@@ -268,12 +265,6 @@ def dataset_lidar(out_dir: str | os.PathLike, rows: torch.Tensor, qpos_columns: 
                     bar.update(stop - start)
             out.flush()
             del out
-            os.chmod(tmp, 0o644)  # like the other cache files (mkstemp makes it private)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
     return torch.from_numpy(np.load(path, mmap_mode="c")), cached, path
 
 

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from representations.core.vit import pixels_to_float
+
 
 def random_shift(images: torch.Tensor, pad: int) -> torch.Tensor:
     """Shifts each image by an integer offset in [−pad, pad]² with edge replication (DrQ's augmentation).
@@ -50,8 +52,7 @@ class PixelEncoder(nn.Module):
         if tuple(obs.shape[-3:]) != self.obs_shape:
             raise ValueError(f"pixel encoder built for {self.obs_shape} frames, got a batch of shape {tuple(obs.shape)}")
         lead = obs.shape[:-3]
-        x = obs.reshape(-1, *self.obs_shape)
-        x = x.float() / 255.0 - 0.5 if x.dtype == torch.uint8 else x.float()
+        x = pixels_to_float(obs.reshape(-1, *self.obs_shape)).float()
         if self.training and self.shift_pad > 0:
             x = random_shift(x, self.shift_pad)
         return self.head(self.conv(x).flatten(1)).reshape(*lead, self.feature_dim)

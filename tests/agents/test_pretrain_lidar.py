@@ -17,7 +17,7 @@ from tiny import TINY_LIDAR, TINY_MAZE_LIDAR, compose_pretrain
 
 from agents.pretrain import pretrain
 from agents.pretrain_lidar import collapse_checks, segmentation_iou
-from representations.ad_l_jepa.encoder import LidarEncoder, load_lidar_encoder
+from representations.ad_l_jepa.encoder import load_lidar_encoder
 from representations.encoders import make_encoder
 
 ROOT = Path(__file__).resolve().parents[2]
