@@ -128,3 +128,38 @@ def restore_training_state(ckpt: Path, weights: dict[str, nn.Module], optimizer:
     loss_module.load_state_dict(state["targets"], strict=False)
     set_rng_state(state["rng"])
     return int(state["step"])
+
+
+class PretrainCheckpoints:
+    """Checkpoints of a one-stage pretraining run (``agents.pretrain`` on tables, LiDAR, UI recordings): the weights
+    and config, :func:`training_state`, the loss's mask generator and, if given, the batch sampler's position in
+    its epoch, so that :meth:`resume` continues to the same weights."""
+
+    def __init__(self, run_dir: Path, train_cfg: Mapping, *, config: dict, weights: dict[str, nn.Module],
+                 optimizer: torch.optim.Optimizer, loss_module: nn.Module, scheduler: Any, sampler: Any = None) -> None:
+        self.root, self.keep = Path(run_dir) / "checkpoints", train_cfg["keep_checkpoints"]
+        self.config, self.weights, self.optimizer, self.loss_module = config, weights, optimizer, loss_module
+        self.scheduler, self.sampler = scheduler, sampler
+
+    def save(self, step: int, extra_weights: dict[str, nn.Module] | None = None) -> Path:
+        state = {**training_state(step, self.optimizer, self.loss_module, self.scheduler),
+                 "mask_rng": self.loss_module.generator.get_state()}
+        if self.sampler is not None:
+            state["sampler"] = self.sampler.sampler.state_dict()  # the rest of the epoch, in the same order
+        return save_checkpoint(self.root, step=step, keep=self.keep, config=self.config,
+                               weights={**self.weights, **(extra_weights or {})}, training_state=state)
+
+    def resume(self, resume: bool | str, run_dir: Path, same: Mapping[str, Any], device: Any = "cpu") -> int:
+        """The step to start from: 0, or that of the checkpoint ``resume`` selects (:func:`find_resume_checkpoint`),
+        whose weights, optimiser, schedule, targets, RNGs, masks and sampler are restored."""
+        resume_from = find_resume_checkpoint(resume, run_dir, same=same)
+        if resume_from is None:
+            return 0
+        start = restore_training_state(resume_from, self.weights, self.optimizer, self.loss_module,
+                                       scheduler=self.scheduler, device=device)
+        state = torch.load(resume_from / "training_state.pt", weights_only=False)
+        self.loss_module.generator.set_state(state["mask_rng"])
+        if self.sampler is not None:
+            self.sampler.sampler.load_state_dict(state["sampler"])
+        print(f"resumed from {resume_from} at step {start}")
+        return start

@@ -11,7 +11,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
+from tensordict import TensorDict
 from torch import nn
+from torchrl.data import LazyTensorStorage, SamplerWithoutReplacement, TensorDictReplayBuffer
 from torchrl.record.loggers import CSVLogger, Logger
 
 from agents.distributed import average_gradients
@@ -247,6 +249,15 @@ def check_finite(metrics: Mapping[str, torch.Tensor], step: int, hint: str) -> N
             f"non-finite loss ({', '.join(bad)}) at step {step}. Lower the learning rates "
             f"(representation.optim.lr.*, actor.lr), check the dataset for NaNs, or {hint}"
         )
+
+
+def epoch_sampler(data: TensorDict, batch_size: int) -> TensorDictReplayBuffer:
+    """Batches of ``batch_size`` (at most ``len(data)``) rows of ``data``, in epochs: every row once per epoch in a
+    new random order (the last partial batch dropped). Its ``sampler.state_dict()`` is its place in the epoch."""
+    sampler = TensorDictReplayBuffer(storage=LazyTensorStorage(len(data)), sampler=SamplerWithoutReplacement(drop_last=True),
+                                     batch_size=min(int(batch_size), len(data)))
+    sampler.extend(data)
+    return sampler
 
 
 def pretrain_updates(losses_of_batch, loss_key: str, optimizer: torch.optim.Optimizer, scheduler, target_updater, *,

@@ -27,10 +27,9 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from tensordict import TensorDict
 from torch import nn
-from torchrl.data import LazyTensorStorage, SamplerWithoutReplacement, TensorDictReplayBuffer
 
-from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
-from agents.common import MultiLogger, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain
+from agents.checkpoint import PretrainCheckpoints
+from agents.common import MultiLogger, epoch_sampler, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain
 from agents.probes import ridge_r2_per_dim
 from representations.ad_l_jepa import ADLJEPALoss, OccupancyMAELoss
 from representations.ad_l_jepa.encoder import build_lidar_model
@@ -234,10 +233,7 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
         raise ValueError(f"data=lidar has an empty split (train/val/test {len(train)}/{len(val)}/{len(test)}): use more "
                          "data.scenes (data.positions) or larger data.val_fraction / data.test_fraction")
     in_channels, grid_shape = train["bev"].shape[1], list(train["bev"].shape[1:])
-    batch_size = min(int(cfg.train.batch_size), len(train))
-    sampler = TensorDictReplayBuffer(storage=LazyTensorStorage(len(train)), sampler=SamplerWithoutReplacement(drop_last=True),
-                                     batch_size=batch_size)  # epochs over the train scenes
-    sampler.extend(train.select("bev"))
+    sampler = epoch_sampler(train.select("bev"), cfg.train.batch_size)  # epochs over the train scenes
 
     # 2. Model, objective (AD-L-JEPA with its EMA target, or Occupancy-MAE), optimiser.
     model = build_lidar_model(rep, in_channels).to(device)
@@ -254,23 +250,12 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
     dims = {"in_channels": in_channels, "grid_shape": grid_shape}
     checkpoint_config = {**config, "dims": dims, "data_info": {k: v for k, v in info.items() if k != "cache_dir"}}
 
-    def checkpoint(step: int) -> Path:
-        return save_checkpoint(run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
-                               weights=weights, training_state={**training_state(step, optimizer, loss_module, scheduler),
-                                                                "mask_rng": loss_module.generator.get_state(),
-                                                                "scene_sampler": sampler.sampler.state_dict()})
-
-    start = 0
-    resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={"seed": cfg.seed, "data.source": info["source"],
-                                                                   "representation.name": rep.name})
-    if resume_from is not None:
-        start = restore_training_state(resume_from, weights, optimizer, loss_module, scheduler=scheduler, device=device)
-        state = torch.load(resume_from / "training_state.pt", weights_only=False)
-        loss_module.generator.set_state(state["mask_rng"])
-        sampler.sampler.load_state_dict(state["scene_sampler"])
-        if updater is not None:
-            updater.done = start
-        print(f"resumed from {resume_from} at step {start}")
+    checkpoints = PretrainCheckpoints(run_dir, cfg.train, config=checkpoint_config, weights=weights, optimizer=optimizer,
+                                      loss_module=loss_module, scheduler=scheduler, sampler=sampler)
+    start = checkpoints.resume(cfg.resume, run_dir, {"seed": cfg.seed, "data.source": info["source"],
+                                                     "representation.name": rep.name}, device)
+    if updater is not None:
+        updater.done = start
 
     # 3. Train loop (both losses of AD-L-JEPA are summed for the backward; each is logged).
     source = info["source"] if info["source"] == "scenes" else f"maze-{info['env']}"
@@ -288,8 +273,8 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
     model.train()
     _, seconds = pretrain_updates(losses_of_batch, "loss", optimizer, scheduler, updater, start=start, steps=steps,
                                   log_every=cfg.train.log_every, checkpoint_every=cfg.train.checkpoint_every,
-                                  checkpoint=checkpoint, logger=logger)
-    final = checkpoint(steps)
+                                  checkpoint=checkpoints.save, logger=logger)
+    final = checkpoints.save(steps)
 
     # 4. Downstream (AD-L-JEPA: its EMA target backbone, as the frozen encoder of agents), 5. results.
     encoder = loss_module.ema_encoder() if rep.objective == "ad_l_jepa" else copy.deepcopy(model.encoder)

@@ -17,10 +17,9 @@ import torch
 from omegaconf import DictConfig
 from tensordict import TensorDict
 from torch import nn
-from torchrl.data import LazyTensorStorage, SamplerWithoutReplacement, TensorDictReplayBuffer
 
-from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
-from agents.common import MultiLogger, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain
+from agents.checkpoint import PretrainCheckpoints
+from agents.common import MultiLogger, epoch_sampler, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain
 from agents.probes import accuracy, fit_regressor, mlp_head
 from envs.tables import load_table, raw_features
 from representations.core.targets import ScheduledSoftUpdate
@@ -112,10 +111,7 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
     if min(len(train), len(val), len(test)) == 0:
         raise ValueError(f"table {info['name']} has an empty split ({info['sizes']}): use a bigger table or other "
                          "data.val_fraction / data.test_fraction")
-    batch_size = min(int(cfg.train.batch_size), len(train))
-    sampler = TensorDictReplayBuffer(storage=LazyTensorStorage(len(train)), sampler=SamplerWithoutReplacement(drop_last=True),
-                                     batch_size=batch_size)  # epochs over the train rows
-    sampler.extend(train.exclude("target"))
+    sampler = epoch_sampler(train.exclude("target"), cfg.train.batch_size)  # epochs over the train rows
 
     # 2. Model, objective with its EMA target, optimiser (a random-init twin is kept as the reference).
     dims = {"num_numeric": train["observation"].shape[1], "cardinalities": info["cardinalities"],
@@ -132,22 +128,10 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
     weights = {"model": model, "target": loss_module.target_encoder}
     checkpoint_config = {**config, "dims": dims, "table": {k: v for k, v in info.items() if k != "categories"}}
 
-    def checkpoint(step: int) -> Path:
-        return save_checkpoint(run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
-                               weights=weights, training_state={**training_state(step, optimizer, loss_module, scheduler),
-                                                                "mask_rng": loss_module.generator.get_state(),
-                                                                "row_sampler": sampler.sampler.state_dict()})
-
-    start = 0
-    resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={"seed": cfg.seed, "data.name": cfg.data.name,
-                                                                   "representation.name": rep.name})
-    if resume_from is not None:
-        start = restore_training_state(resume_from, weights, optimizer, loss_module, scheduler=scheduler, device=device)
-        state = torch.load(resume_from / "training_state.pt", weights_only=False)
-        loss_module.generator.set_state(state["mask_rng"])
-        sampler.sampler.load_state_dict(state["row_sampler"])  # the rest of the epoch, in the same order
-        updater.done = start
-        print(f"resumed from {resume_from} at step {start}")
+    checkpoints = PretrainCheckpoints(run_dir, cfg.train, config=checkpoint_config, weights=weights, optimizer=optimizer,
+                                      loss_module=loss_module, scheduler=scheduler, sampler=sampler)
+    start = updater.done = checkpoints.resume(cfg.resume, run_dir, {"seed": cfg.seed, "data.name": cfg.data.name,
+                                                                    "representation.name": rep.name}, device)
 
     # 3. Train loop.
     exp_name = f"pretrain-{rep.name}-{info['name']}-seed{cfg.seed}"
@@ -159,8 +143,8 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
     model.train()
     _, seconds = pretrain_updates(lambda: loss_module(sampler.sample().to(device)), "loss_prediction", optimizer, scheduler,
                                   updater, start=start, steps=steps, log_every=cfg.train.log_every,
-                                  checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoint, logger=logger)
-    final = checkpoint(steps)
+                                  checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoints.save, logger=logger)
+    final = checkpoints.save(steps)
 
     # 4. Downstream models on the test rows (embeddings from the EMA target encoder, as the official code).
     results: dict[str, Any] = {"step": steps, "training_seconds": seconds, "table": info["name"], "task": info["task"],

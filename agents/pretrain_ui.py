@@ -23,10 +23,9 @@ from typing import Any, Callable
 import torch
 from omegaconf import DictConfig
 from tensordict import TensorDict
-from torch import nn
 from torchrl.data import LazyTensorStorage, RandomSampler, TensorDictReplayBuffer
 
-from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.checkpoint import PretrainCheckpoints
 from agents.common import MultiLogger, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain
 from envs.ui_activity import UISplit, load_ui_activity
 from representations.core.targets import ScheduledSoftUpdate
@@ -147,19 +146,10 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
     checkpoint_config = {**config, "dims": {"frames": frames, "image_size": image_size},
                          "intents": {k: info[k] for k in ("intents", "fewshot_intents", "zeroshot_intents")}}
 
-    def checkpoint(step: int, extra: dict[str, nn.Module] | None = None) -> Path:
-        return save_checkpoint(run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
-                               weights={**weights, **(extra or {})},
-                               training_state={**training_state(step, optimizer, loss_module, scheduler),
-                                               "mask_rng": loss_module.generator.get_state()})
-
-    start = 0
-    resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={"seed": cfg.seed, "representation.encoder": kind})
-    if resume_from is not None:
-        start = restore_training_state(resume_from, weights, optimizer, loss_module, scheduler=scheduler, device=device)
-        loss_module.generator.set_state(torch.load(resume_from / "training_state.pt", weights_only=False)["mask_rng"])
-        updater.done = start
-        print(f"resumed from {resume_from} at step {start}")
+    checkpoints = PretrainCheckpoints(run_dir, cfg.train, config=checkpoint_config, weights=weights, optimizer=optimizer,
+                                      loss_module=loss_module, scheduler=scheduler)  # batches: the restored torch RNG
+    start = updater.done = checkpoints.resume(cfg.resume, run_dir, {"seed": cfg.seed, "representation.encoder": kind},
+                                              device)
 
     exp_name = f"pretrain-{rep.name}-{kind}-ui_activity-seed{cfg.seed}"
     logger = MultiLogger(cfg.logger, run_dir, exp_name, config, group=f"pretrain-{rep.name}-{kind}",
@@ -172,14 +162,14 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
     model.train()
     _, seconds = pretrain_updates(lambda: loss_module(sampler.sample().to(device)), "loss_prediction", optimizer, scheduler,
                                   updater, start=start, steps=steps, log_every=cfg.train.log_every,
-                                  checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoint, logger=logger)
+                                  checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoints.save, logger=logger)
 
     # 4. Stage 2: the encoder frozen, the intent decoder trained on its prefixes; 5. few- and zero-shot metrics.
     model.eval()
     features = video_features(model, kind)
     prefix = {name: encode_split(features, split, device) for name, split in splits.items()}
     decoder = train_decoder(prefix, splits, cfg, info, device, logger, steps)
-    final = checkpoint(steps, {"decoder": decoder})
+    final = checkpoints.save(steps, {"decoder": decoder})
     (final / "tokenizer.json").write_text(json.dumps(decoder.tokenizer.vocab))
     results: dict[str, Any] = {"step": steps, "training_seconds": seconds, "encoder": kind}
     for name in ("fewshot_test", "zeroshot_test"):

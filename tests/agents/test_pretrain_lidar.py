@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from tiny import TINY_LIDAR, TINY_MAZE_LIDAR, compose_pretrain
+from tiny import TINY_LIDAR, TINY_MAZE_LIDAR, assert_same_weights, compose_pretrain, interrupted_copy
 
 from agents.pretrain import pretrain
 from agents.pretrain_lidar import collapse_checks, segmentation_iou
@@ -78,18 +77,11 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, capsys):
     extra = ("representation=ad_l_jepa", "train.steps=6", "train.checkpoint_every=2", "train.keep_checkpoints=10",
              "data.downstream.fractions=[1.0]")
     pretrain(config(tmp_path, *extra), tmp_path / "full")
-    interrupted = tmp_path / "interrupted"
-    shutil.copytree(tmp_path / "full", interrupted)
-    for step in (4, 6):
-        shutil.rmtree(interrupted / "checkpoints" / f"step{step:09d}")
-    (interrupted / "checkpoints" / "latest").write_text("step000000002")
+    interrupted = interrupted_copy(tmp_path / "full", tmp_path / "interrupted", at=2)
     capsys.readouterr()
     pretrain(config(tmp_path, *extra, "resume=true"), interrupted)
     assert "at step 2" in capsys.readouterr().out
-    full = load_file(str(tmp_path / "full" / "checkpoints" / "step000000006" / "model.safetensors"))
-    again = load_file(str(interrupted / "checkpoints" / "step000000006" / "model.safetensors"))
-    for key in full:
-        torch.testing.assert_close(again[key], full[key], msg=key)
+    assert_same_weights(tmp_path / "full", interrupted, 6)
 
 
 def test_maze_scans_pretrain_an_encoder_for_lidar_agents(tmp_path):

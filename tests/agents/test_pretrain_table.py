@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from tiny import TINY_ENV_STATES, TINY_T_JEPA, compose_pretrain
+from tiny import TINY_ENV_STATES, TINY_T_JEPA, assert_same_weights, compose_pretrain, interrupted_copy
 
 from agents.pretrain import pretrain
 from representations.encoders import make_encoder
@@ -53,20 +52,13 @@ def test_regression_tables_report_rmse_in_the_targets_units(tmp_path):
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, capsys):
     extra = ("data.name=wine", "train.steps=6", "train.checkpoint_every=2", "train.keep_checkpoints=10", "train.batch_size=16")
     pretrain(config(tmp_path, *extra), tmp_path / "full")
-    interrupted = tmp_path / "interrupted"
-    shutil.copytree(tmp_path / "full", interrupted)
-    for step in (4, 6):
-        shutil.rmtree(interrupted / "checkpoints" / f"step{step:09d}")
-    (interrupted / "checkpoints" / "latest").write_text("step000000002")
+    interrupted = interrupted_copy(tmp_path / "full", tmp_path / "interrupted", at=2)
     capsys.readouterr()
     pretrain(config(tmp_path, *extra, "resume=true"), interrupted)
     out = capsys.readouterr().out
     assert "resumed from" in out and "at step 2" in out
-    full = load_file(str(tmp_path / "full" / "checkpoints" / "step000000006" / "model.safetensors"))
-    again = load_file(str(interrupted / "checkpoints" / "step000000006" / "model.safetensors"))
+    full = assert_same_weights(tmp_path / "full", interrupted, 6)
     assert any(k.startswith("target.") for k in full)
-    for key in full:
-        torch.testing.assert_close(again[key], full[key], msg=key)
 
 
 def test_t_jepa_on_env_states_encodes_the_agents_observations(tmp_path):

@@ -99,3 +99,28 @@ TINY_UI = ["representation=ui_jepa", "data=ui_activity", "data.intents=6", "data
            "representation.model.predictor_heads=2", "representation.decoder.dim=16", "representation.decoder.depth=1",
            "representation.decoder.heads=2", "representation.decoder.steps=20", "representation.decoder.eval_every=10",
            "train.steps=3", "train.log_every=3", "train.batch_size=4", "logger.backend=csv"]
+
+
+def interrupted_copy(full: Path, interrupted: Path, at: int) -> Path:
+    """A copy of the finished run folder ``full`` cut back to its checkpoint at update ``at``: the later checkpoints
+    are removed and ``latest`` points there, as if the run had stopped right after that checkpoint."""
+    import shutil
+
+    shutil.copytree(full, interrupted)
+    for step in (interrupted / "checkpoints").glob("step*"):
+        if int(step.name.removeprefix("step")) > at:
+            shutil.rmtree(step)
+    (interrupted / "checkpoints" / "latest").write_text(f"step{at:09d}")
+    return interrupted
+
+
+def assert_same_weights(run_a: Path, run_b: Path, step: int) -> dict:
+    """The model.safetensors of both runs at ``step`` are equal, tensor by tensor; returns run_a's."""
+    import torch
+    from safetensors.torch import load_file
+
+    name = f"checkpoints/step{step:09d}/model.safetensors"
+    a, b = load_file(str(run_a / name)), load_file(str(run_b / name))
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], msg=key)
+    return a
