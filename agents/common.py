@@ -117,7 +117,8 @@ class MultiLogger:
 
 
 def make_optimizer(
-    optim_cfg: Mapping, actor_lr: float, representation: ZeroShotRepresentation, actor: nn.Module, *, capturable: bool = False
+    optim_cfg: Mapping, actor_lr: float, representation: ZeroShotRepresentation, actor: nn.Module, *, capturable: bool = False,
+    flow_lr: float = 3e-4,
 ) -> torch.optim.Adam:
     """One Adam over every trainable tensor, one parameter group (and lr) per network group.
 
@@ -131,7 +132,11 @@ def make_optimizer(
     if unknown or missing:
         raise ValueError(f"representation.optim.lr must set exactly {sorted(groups)}; unknown {sorted(unknown)}, missing {sorted(missing)}")
     param_groups = [{"params": params, "lr": lrs[name], "name": name} for name, params in groups.items()]
-    param_groups.append({"params": list(actor.parameters()), "lr": actor_lr, "name": "actor"})
+    flow = getattr(actor, "flow", None)  # flow-BC's behaviour flow has a learning rate of its own
+    policy_params = [p for name, p in actor.named_parameters() if flow is None or not name.startswith("flow.")]
+    param_groups.append({"params": policy_params, "lr": actor_lr, "name": "actor"})
+    if flow is not None:
+        param_groups.append({"params": list(flow.parameters()), "lr": flow_lr, "name": "actor_flow"})
     device = param_groups[0]["params"][0].device
     # fused kernels on both CPU and CUDA in torch>=2.4; fall back to foreach elsewhere.
     fused = device.type in ("cpu", "cuda")

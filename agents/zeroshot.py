@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from tqdm.auto import tqdm
 from torchrl.objectives import SoftUpdate
 
-from agents.actor import ACTOR_NET_KEYS, ZeroShotActorLoss, make_actor
+from agents.actor import ACTOR_NET_KEYS, make_actor, make_actor_loss, resolve_actor_config
 from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.distributed import (
     any_rank, broadcast_from_main, init_data_parallel, local_batch_size, shared_run_dir, shutdown_data_parallel,
@@ -54,24 +54,23 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     # 3. Representation (with its observation encoder) and the generic latent-conditioned actor.
     encoder, feature_dim = make_encoder(cfg.encoder, suite.observation_shape)
     representation = make_representation(cfg.representation, feature_dim, suite.action_dim, encoder).to(device)
-    actor = make_actor(cfg.actor, representation, suite.action_dim).to(device)
+    actor_cfg = resolve_actor_config(cfg.actor, cfg.env)
+    actor = make_actor(actor_cfg, representation, suite.action_dim).to(device)
     if cfg.encoder.get("cache_features", False) and cache_frozen_features(encoder, (train_rb, val_rb), device):
         print(f"encoder={cfg.encoder.name} is frozen: its features of the {train_rb.arrays['pixels'].shape[0]} "
               f"dataset frames were computed once (encoder.cache_features=false to encode every batch)")
 
     # 4. Objectives, target networks and one optimiser.
     rep_loss = make_representation_loss(cfg.representation, representation, actor)
-    actor_loss = ZeroShotActorLoss(
-        actor, representation, noise_std=cfg.actor.noise_std, noise_clip=cfg.actor.noise_clip,
-        pessimism=cfg.actor.pessimism, bc_coeff=cfg.actor.bc_coeff,
-    )
+    actor_loss = make_actor_loss(actor_cfg, actor, representation)
     for loss in (rep_loss, actor_loss):
         use_observation_key(loss, suite.observation_key)
     target_updater = SoftUpdate(rep_loss, tau=cfg.representation.optim.tau)
     if dp.enabled:  # every rank starts from the same weights
         broadcast_from_main([representation, actor, rep_loss])
     use_cudagraphs = bool(cfg.train.cudagraphs) and device.type == "cuda"
-    optimizer = make_optimizer(cfg.representation.optim, cfg.actor.lr, representation, actor, capturable=use_cudagraphs)
+    optimizer = make_optimizer(cfg.representation.optim, actor_cfg["lr"], representation, actor, capturable=use_cudagraphs,
+                               flow_lr=actor_cfg.get("flow_lr", 3e-4))
 
     start_step = 0
     same_run = {"env.name": cfg.env.name, "representation.name": cfg.representation.name, "seed": cfg.seed}
@@ -91,7 +90,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
 
     # What `representations.load_pretrained` needs to rebuild the networks without this script.
     checkpoint_config = {**config, "dims": {"obs_shape": list(suite.observation_shape), "action_dim": suite.action_dim},
-                         "actor_net": {k: cfg.actor[k] for k in ACTOR_NET_KEYS if k in cfg.actor}}
+                         "actor_net": {k: actor_cfg[k] for k in ACTOR_NET_KEYS if k in actor_cfg}}
 
     def checkpoint(step: int) -> Path | None:
         if not dp.is_main:

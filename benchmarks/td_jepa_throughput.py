@@ -44,7 +44,7 @@ OBS_DIM, ACTION_DIM, BATCH = 29, 8, 256  # the reference measurement's shapes
 
 def build(device: torch.device):
     rep_cfg = OmegaConf.load(ROOT / "configs/representation/td_jepa.yaml")
-    actor_cfg = OmegaConf.load(ROOT / "configs/zeroshot.yaml").actor
+    actor_cfg = OmegaConf.load(ROOT / "configs/actor/td3.yaml")
     model = make_representation(rep_cfg, OBS_DIM, ACTION_DIM).to(device)
     actor = make_actor(actor_cfg, model, ACTION_DIM).to(device)
     return rep_cfg, actor_cfg, model, actor

@@ -90,7 +90,7 @@ def load_weights(path: str | Path, modules: Mapping[str, nn.Module], device: str
 
 def load_pretrained(path: str | Path, device: str = "cpu") -> tuple[ZeroShotRepresentation, nn.Module, dict]:
     """Rebuilds (representation, actor, config) from a checkpoint folder written by the agents."""
-    from representations.core.networks import ZConditionedActor
+    from representations.core.networks import build_actor
 
     path = Path(path)
     if not (path / "config.json").exists() or not (path / "model.safetensors").exists():
@@ -102,7 +102,8 @@ def load_pretrained(path: str | Path, device: str = "cpu") -> tuple[ZeroShotRepr
     obs_shape = dims.get("obs_shape", dims.get("obs_dim"))  # obs_dim: checkpoints before pixel support
     encoder, feature_dim = make_encoder(config.get("encoder", {"name": "identity"}), obs_shape)
     model = make_representation(config["representation"], feature_dim, dims["action_dim"], encoder)
-    actor = ZConditionedActor(model.actor_input_dim, model.z_dim, dims["action_dim"], **config["actor_net"])
+    net = dict(config["actor_net"])
+    actor = build_actor(net.pop("name", "td3"), model.actor_input_dim, model.z_dim, dims["action_dim"], **net)
     load_weights(path, {"representation": model, "actor": actor}, device=device)
     return model.eval().requires_grad_(False), actor.eval().requires_grad_(False), config
 

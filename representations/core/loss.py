@@ -41,6 +41,9 @@ class RepresentationLoss(LossModule):
         return self.gamma * (~terminated.reshape(-1, 1).bool()).to(dtype)
 
     def next_action(self, next_features: torch.Tensor, next_obs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """a′ ~ π(·, z) at s′ with TD3's clipped target noise; the actor reads features or the observation."""
+        """a′ ~ π(·, z) at s′ with TD3's clipped target noise (none for a noise-conditioned flow-BC policy,
+        whose samples are already stochastic); the actor reads features or the observation."""
         actor_in = next_features if self.model.actor_uses_features else next_obs
+        if getattr(self.actor, "noise_conditioned", False):
+            return self.actor(actor_in, z)
         return clipped_noise_action(self.actor(actor_in, z), self.target_noise_std, self.target_noise_clip)

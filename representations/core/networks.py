@@ -150,6 +150,82 @@ class ZConditionedActor(nn.Module):
         return torch.tanh(self.policy(emb))
 
 
+class NoiseConditionedActor(nn.Module):
+    """One-step policy π(x, z, ε) ∈ [-1, 1]^A of flow-BC (flow Q-learning, Park et al. 2025).
+
+    The noise ε ~ N(0, I) is an input, so one network is a stochastic policy; it is distilled from the
+    behaviour flow run from the same ε. Called without ``noise`` it draws ε itself, which is how it acts.
+    """
+
+    noise_conditioned = True  # its samples are already stochastic: no TD3 noise on top
+
+    def __init__(self, in_dim: int, z_dim: int, action_dim: int, *, hidden_dim: int, hidden_layers: int, embedding_layers: int = 2) -> None:
+        super().__init__()
+        self.action_dim = action_dim
+        self.embed_z = _embedding(in_dim + z_dim + action_dim, hidden_dim, embedding_layers, 1)
+        self.embed_s = _embedding(in_dim + action_dim, hidden_dim, embedding_layers, 1)
+        self.policy = _trunk(hidden_dim, hidden_layers, action_dim, 1)
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        if noise is None:
+            noise = torch.randn(*x.shape[:-1], self.action_dim, device=x.device, dtype=x.dtype)
+        emb = torch.cat([self.embed_s(torch.cat([x, noise], dim=-1)), self.embed_z(torch.cat([x, z, noise], dim=-1))], dim=-1)
+        return torch.tanh(self.policy(emb))
+
+
+class VelocityField(nn.Module):
+    """Behaviour flow v(x, a_t, t): the velocity that carries noise to the dataset's actions (GELU MLP)."""
+
+    def __init__(self, in_dim: int, action_dim: int, *, hidden_dim: int, hidden_layers: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Linear(in_dim + action_dim + 1, hidden_dim), nn.GELU()]
+        for _ in range(hidden_layers - 1):
+            layers += [nn.Linear(hidden_dim, hidden_dim), nn.GELU()]
+        layers.append(nn.Linear(hidden_dim, action_dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, action: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, action, t], dim=-1))
+
+    @torch.no_grad()
+    def sample(self, x: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
+        """Euler integration of the flow from ``noise`` at t=0 to t=1 in ``steps`` steps, clamped to [-1, 1]."""
+        action = noise
+        for i in range(steps):
+            t = torch.full((*noise.shape[:-1], 1), i / steps, device=noise.device, dtype=noise.dtype)
+            action = action + self(x, action, t) / steps
+        return action.clamp(-1.0, 1.0)
+
+
+class FlowBCActor(nn.Module):
+    """flow-BC actor: the one-step policy that acts, and the behaviour flow it is regularised towards."""
+
+    noise_conditioned = True
+
+    def __init__(self, in_dim: int, z_dim: int, action_dim: int, *, hidden_dim: int, hidden_layers: int, embedding_layers: int = 2,
+                 flow_hidden_dim: int = 512, flow_hidden_layers: int = 4) -> None:
+        super().__init__()
+        self.policy = NoiseConditionedActor(in_dim, z_dim, action_dim, hidden_dim=hidden_dim, hidden_layers=hidden_layers,
+                                            embedding_layers=embedding_layers)
+        self.flow = VelocityField(in_dim, action_dim, hidden_dim=flow_hidden_dim, hidden_layers=flow_hidden_layers)
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        return self.policy(x, z, noise)
+
+
+ACTOR_CLASSES = {"td3": ZConditionedActor, "flow_bc": FlowBCActor}
+
+
+def build_actor(name: str, in_dim: int, z_dim: int, action_dim: int, **net) -> nn.Module:
+    """The latent-conditioned actor ``name`` (td3 | flow_bc), initialised as the reference code does
+    (orthogonal weights, zero biases)."""
+    if name not in ACTOR_CLASSES:
+        raise ValueError(f"actor.name={name!r} is not an actor; choose one of {sorted(ACTOR_CLASSES)}")
+    actor = ACTOR_CLASSES[name](in_dim, z_dim, action_dim, **net)
+    actor.apply(weight_init)
+    return actor
+
+
 def weight_init(module: nn.Module) -> None:
     """Orthogonal weights and zero biases for every ``nn.Linear`` (reference initialisation)."""
     if isinstance(module, nn.Linear):

@@ -26,7 +26,7 @@ def _agent(precision: str):
         "psi_encoder": {"hidden_dim": 32, "hidden_layers": 2}, "predictor": {"hidden_dim": 32},
         "optim": {"lr": {"phi_encoder": 1e-3, "psi_encoder": 1e-3, "predictors": 1e-3}},
     })
-    actor_cfg = OmegaConf.load(CONFIGS / "zeroshot.yaml").actor
+    actor_cfg = OmegaConf.load(CONFIGS / "actor/td3.yaml")
     actor_cfg.merge_with({"hidden_dim": 32, "lr": 1e-3})
     model = make_representation(rep_cfg, OBS, ACT)
     actor = make_actor(actor_cfg, model, ACT)
