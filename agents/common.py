@@ -131,7 +131,7 @@ def make_optimizer(
     missing = set(groups) - set(lrs)
     if unknown or missing:
         raise ValueError(f"representation.optim.lr must set exactly {sorted(groups)}; unknown {sorted(unknown)}, missing {sorted(missing)}")
-    param_groups = [{"params": params, "lr": lrs[name], "name": name} for name, params in groups.items()]
+    param_groups = [{"params": params, "lr": lrs[name], "name": name} for name, params in groups.items() if params]
     flow = getattr(actor, "flow", None)  # flow-BC's behaviour flow has a learning rate of its own
     policy_params = [p for name, p in actor.named_parameters() if flow is None or not name.startswith("flow.")]
     param_groups.append({"params": policy_params, "lr": actor_lr, "name": "actor"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 
 import hydra
@@ -104,11 +105,26 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     def inference_batch():
         return train_rb.sample(cfg.eval.inference_samples)
 
+    # The learning curve: every evaluation with the training wall time so far (evaluations excluded),
+    # kept in curve.json so that a resumed run continues it.
+    curve_path = run_dir / "curve.json"
+    curve: list[dict] = json.loads(curve_path.read_text()) if resume_from is not None and curve_path.exists() else []
+    curve = [point for point in curve if point["step"] <= start_step]
+    clock = {"train_seconds": curve[-1]["train_seconds"] if curve else 0.0, "since": time.perf_counter()}
+
+    def train_seconds() -> float:
+        return clock["train_seconds"] + time.perf_counter() - clock["since"]
+
     def run_eval(step: int) -> dict[str, dict[str, float]]:
+        seconds = train_seconds()
         results = evaluate(representation, actor, suite, inference_batch(), episodes=cfg.eval.episodes,
                            modes=list(cfg.eval.modes), seed=cfg.seed)
         logger.log({f"eval/{mode}/{task}": v for mode, r in results.items() for task, v in r.items()}, step)
         logger.log({f"eval/{mode}/mean": sum(r.values()) / len(r) for mode, r in results.items()}, step)
+        curve.append({"step": step, "train_seconds": round(seconds, 1), "results": results})
+        if dp.is_main:
+            curve_path.write_text(json.dumps(curve, indent=1))
+        clock["train_seconds"], clock["since"] = seconds, time.perf_counter()  # the evaluation is not training time
         return results
 
     # 5. Train loop.
@@ -159,6 +175,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
 
     previous_handler = signal.signal(signal.SIGINT, on_sigint)
     done = start_step
+    clock["since"] = time.perf_counter()
     try:
         for step in progress:
             train_step(step)
@@ -184,7 +201,8 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     table = format_table(results, suite.metric)
     print(f"\nZero-shot evaluation of {cfg.representation.name} on {suite.name} after {steps} updates "
           f"({cfg.eval.episodes} episodes per task):\n{table}\n")
-    (run_dir / "eval.json").write_text(json.dumps({"step": steps, "metric": suite.metric, "results": results}, indent=2))
+    (run_dir / "eval.json").write_text(json.dumps({"env": suite.name, "step": steps, "metric": suite.metric, "results": results,
+                                                   "train_seconds": curve[-1]["train_seconds"], "curve": curve}, indent=2))
     (run_dir / "eval.md").write_text(table + "\n")
     print(f"checkpoint: {final_ckpt}")
     return results

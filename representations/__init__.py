@@ -21,6 +21,7 @@ from representations.td_jepa import TDJEPA, TDJEPALoss
 # name -> (model class, loss class)
 REGISTRY: dict[str, tuple[type[ZeroShotRepresentation], type]] = {
     "td_jepa": (TDJEPA, TDJEPALoss),
+    "td_jepa_sym": (TDJEPA, TDJEPALoss),  # symmetric=true preset (configs/representation/td_jepa_sym.yaml)
     "fb": (FB, FBLoss),
     "hilp": (HILP, HILPLoss),
 }

@@ -34,10 +34,12 @@ class TDJEPA(ZeroShotRepresentation):
         obs_encoder: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        if symmetric and phi_dim != z_dim:
-            raise ValueError(f"symmetric TD-JEPA uses ψ = φ, so phi_dim ({phi_dim}) must equal z_dim ({z_dim})")
         phi_encoder = phi_encoder or dict(hidden_dim=512, hidden_layers=4)
         psi_encoder = psi_encoder or dict(hidden_dim=512, hidden_layers=4)
+        if symmetric:
+            # One encoder φ ≡ ψ with ψ's size and architecture, as the official symmetric launchers
+            # (launch_td_jepa_sym_*: a 50-d MLP encoder); phi_dim / phi_encoder are not used.
+            phi_dim, phi_encoder = z_dim, psi_encoder
         predictor = predictor or dict(hidden_dim=512, hidden_layers=2)
         self.z_dim, self.phi_dim, self.symmetric = z_dim, phi_dim, symmetric
         self.actor_uses_features, self.whiten_goals = actor_uses_features, whiten_goals
@@ -80,8 +82,9 @@ class TDJEPA(ZeroShotRepresentation):
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         groups = {"phi_encoder": list(self.phi_encoder.parameters()) + list(self.obs_encoder.parameters())}
         predictors = list(self.phi_predictor.parameters())
+        # Symmetric: ψ ≡ φ, so the psi_encoder group is empty (its learning rate is not used).
+        groups["psi_encoder"] = [] if self.symmetric else list(self.psi_encoder.parameters())
         if not self.symmetric:
-            groups["psi_encoder"] = list(self.psi_encoder.parameters())
             predictors += list(self.psi_predictor.parameters())
         groups["predictors"] = predictors
         return groups

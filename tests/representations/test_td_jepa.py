@@ -176,8 +176,18 @@ def test_bad_representation_options_are_reported():
         make_representation({"name": "nope"}, 3, 1)
     with pytest.raises(ValueError, match="bad option for representation 'td_jepa'"):
         make_representation({"name": "td_jepa", "not_a_field": 1}, 3, 1)
-    with pytest.raises(ValueError, match="phi_dim .* must equal z_dim"):
-        make_representation({"name": "td_jepa", "symmetric": True, "phi_dim": 8, "z_dim": 4}, 3, 1)
     model = make_representation({"name": "td_jepa", "z_dim": 4, "phi_dim": 4}, 3, 1)
     with pytest.raises(ValueError, match="representation.loss"):
         make_representation_loss({"name": "td_jepa", "loss": {"gama": 0.9}}, model, torch.nn.Identity())
+
+
+def test_symmetric_uses_one_encoder_with_psi_size_and_architecture():
+    # The DMC preset's linear 256-d φ does not apply: φ ≡ ψ is ψ's 4-d, 2-layer MLP (official sym launchers).
+    model = make_representation({"name": "td_jepa", "symmetric": True, "phi_dim": 8, "z_dim": 4,
+                                 "phi_encoder": {"hidden_dim": 16, "hidden_layers": 0},
+                                 "psi_encoder": {"hidden_dim": 6, "hidden_layers": 2}}, 3, 1)
+    assert model.phi_encoder is model.psi_encoder and model.phi_dim == 4 and model.psi_predictor is None
+    linears = [m for m in model.phi_encoder if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(3, 6), (6, 6), (6, 4)]
+    groups = model.parameter_groups()
+    assert groups["psi_encoder"] == [] and len(groups["phi_encoder"]) == 8  # 3 Linear + 1 LayerNorm

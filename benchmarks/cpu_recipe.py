@@ -1,0 +1,134 @@
+"""The CPU recipe: zero-shot success per seed, its learning curve, and the training wall time.
+
+    python -m benchmarks.cpu_recipe --seeds 0 1 2 --parallel 2 -- env=ogbench experiment=pointmaze_cpu
+
+Each seed runs ``python -m agents.zeroshot <overrides> seed=<s>`` (one CPU thread each, ``--parallel`` at a
+time, see :func:`benchmarks.zeroshot_quality.run_seeds`). From their ``eval.json`` files it writes
+``benchmarks/results/cpu_recipe_<env>.{md,json}`` — per-seed goal-z and reward-z success (mean over
+tasks), training seconds, updates, hardware and the exact command — and ``cpu_recipe_<env>.png``, the
+success curves against updates and against training wall time (evaluations excluded).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from benchmarks.report import write_report
+from benchmarks.zeroshot_quality import benchmark_parser, mean_se_cell, run_seeds, runs_root, split_overrides
+
+
+def hardware() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.machine()) if Path("/proc/cpuinfo").exists() else platform.machine()
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, 1 thread per run"
+
+
+def task_mean(results: dict[str, dict[str, float]], mode: str) -> float | None:
+    scores = results.get(mode)
+    return sum(scores.values()) / len(scores) if scores else None
+
+
+def curve_rows(per_seed: dict[int, dict]) -> list[dict]:
+    """Per evaluation step: the mean over seeds of goal/reward success and of the training seconds."""
+    steps = sorted({point["step"] for run in per_seed.values() for point in run.get("curve", [])})
+    rows = []
+    for step in steps:
+        points = [p for run in per_seed.values() for p in run.get("curve", []) if p["step"] == step]
+        row = {"step": step, "seeds": len(points), "train_seconds": sum(p["train_seconds"] for p in points) / len(points)}
+        for mode in ("goal", "reward"):
+            values = [v for v in (task_mean(p["results"], mode) for p in points) if v is not None]
+            if values:
+                row[f"{mode}_success"] = mean_se_cell([100 * v for v in values])[1]
+        rows.append(row)
+    return rows
+
+
+def plot_curves(per_seed: dict[int, dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for seed, run in sorted(per_seed.items()):
+        curve = run.get("curve", [])
+        for mode, style in (("goal", "-"), ("reward", "--")):
+            ys = [100 * (task_mean(p["results"], mode) or 0.0) for p in curve]
+            if not any(mode in p["results"] for p in curve):
+                continue
+            axes[0].plot([p["step"] for p in curve], ys, style, marker="o", ms=3, label=f"seed {seed}, {mode} z")
+            axes[1].plot([p["train_seconds"] / 60 for p in curve], ys, style, marker="o", ms=3)
+    axes[0].set_xlabel("updates")
+    axes[1].set_xlabel("training wall time (min, evaluations excluded)")
+    axes[0].set_ylabel("success (%), mean over tasks")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def summarise(per_seed: dict[int, dict], env: str, command: str) -> tuple[list[str], dict]:
+    seeds = sorted(per_seed)
+    goal = [task_mean(per_seed[s]["results"], "goal") for s in seeds]
+    reward = [task_mean(per_seed[s]["results"], "reward") for s in seeds]
+    result = {
+        "env": env, "seeds": seeds,
+        "goal_success": goal, "reward_success": reward,
+        "train_seconds": [per_seed[s].get("train_seconds") for s in seeds],
+        "updates": [per_seed[s]["step"] for s in seeds],
+        "per_task": {s: per_seed[s]["results"] for s in seeds},
+        "curve": curve_rows(per_seed),
+        "hardware": hardware(), "command": command,
+    }
+    lines = [f"# CPU recipe on {env} ({len(seeds)} seeds)", "", f"Command: `{command}`", "", f"Hardware: {result['hardware']}.", "",
+             "| seed | updates | train time (min) | goal z success % | reward z success % |", "|---|---:|---:|---:|---:|"]
+    for s, g, r in zip(seeds, goal, reward):
+        secs = per_seed[s].get("train_seconds") or float("nan")
+        lines.append(f"| {s} | {per_seed[s]['step']} | {secs / 60:.1f} | "
+                     f"{'–' if g is None else f'{100 * g:.1f}'} | {'–' if r is None else f'{100 * r:.1f}'} |")
+    cells = [mean_se_cell([100 * v for v in vals if v is not None])[0] if any(v is not None for v in vals) else "–"
+             for vals in (goal, reward)]
+    lines.append(f"| mean ± s.e. | | | {cells[0]} | {cells[1]} |")
+    if result["curve"]:
+        lines += ["", "Learning curve (mean ± s.e. over seeds):", "",
+                  "| updates | train time (min) | goal z success % | reward z success % |", "|---:|---:|---:|---:|"]
+        for row in result["curve"]:
+            cell = {m: (f"{row[m][0]:.1f} ± {row[m][1]:.1f}" if m in row and row[m][2] > 1 else
+                        f"{row[m][0]:.1f}" if m in row else "–") for m in ("goal_success", "reward_success")}
+            lines.append(f"| {row['step']} | {row['train_seconds'] / 60:.1f} | {cell['goal_success']} | {cell['reward_success']} |")
+    return lines, result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    all_args, own, overrides = split_overrides(argv)
+    parser = benchmark_parser(__doc__, "cpu_recipe", seeds=[0, 1, 2])
+    parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one CPU thread each)")
+    args = parser.parse_args(own)
+    root = runs_root(args)
+    env = next((o.split("=", 1)[1] for o in overrides if o.startswith("env.name=")), None)
+    per_seed, failed = run_seeds(overrides, args.seeds, root, parallel=args.parallel, threads=1, result_key=None,
+                                 reuse=bool(args.resume))
+    if not per_seed:
+        raise SystemExit(f"no seed finished; logs under {root}")
+    env = env or next(iter(per_seed.values())).get("env") or "pointmaze-medium-navigate"
+    command = "python -m benchmarks.cpu_recipe " + shlex.join(all_args)
+    lines, result = summarise(per_seed, env, command)
+    if failed:
+        lines.append(f"\nFailed seeds: {failed} (logs under {root})")
+    stem = f"cpu_recipe_{env}" + ("" if args.label == "cpu" else f"_{args.label}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_curves(per_seed, out / f"{stem}.png", f"{env}: " + " ".join(overrides))
+    lines += ["", f"Curves: `{stem}.png`. Runs: `{root}`."]
+    write_report(out, stem, lines, result)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
