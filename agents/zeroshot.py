@@ -35,6 +35,7 @@ from envs import make_dataset, make_task_suite
 from representations import make_representation, make_representation_loss
 from representations.core.distributed import mean_over_ranks_
 from representations.encoders import make_encoder
+from representations.encoders.standardize import ObservationStandardizer, fit_standardizer
 
 
 def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]]:
@@ -57,6 +58,8 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     representation = make_representation(cfg.representation, feature_dim, suite.action_dim, encoder).to(device)
     actor_cfg = resolve_actor_config(cfg.actor, cfg.env)
     actor = make_actor(actor_cfg, representation, suite.action_dim).to(device)
+    if isinstance(encoder, ObservationStandardizer):  # dataset statistics (a resumed run restores its own)
+        fit_standardizer(encoder, train_rb, suite.observation_key)
     if cfg.encoder.get("cache_features", False) and cache_frozen_features(encoder, (train_rb, val_rb), device):
         print(f"encoder={cfg.encoder.name} is frozen: its features of the {train_rb.arrays['pixels'].shape[0]} "
               f"dataset frames were computed once (encoder.cache_features=false to encode every batch)")

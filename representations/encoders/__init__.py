@@ -23,6 +23,10 @@ def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[
     if name == "identity":
         if len(shape) != 1:
             raise ValueError(f"encoder=identity needs flat observations, got shape {shape}: use encoder=pixels (or auto) for images")
+        if encoder_cfg.get("standardize", False):
+            from representations.encoders.standardize import ObservationStandardizer
+
+            return ObservationStandardizer(shape[0]), shape[0]
         return nn.Identity(), shape[0]
     if name == "pixels":
         encoder = PixelEncoder(shape, **dict(encoder_cfg.get("pixels", {}) or {}))

@@ -1,0 +1,395 @@
+"""The official side of the parity benchmark: the official TD-JEPA / FB / HILP flow-BC agent, trained on
+our dataset and scored by our evaluation loop.
+
+    python -m benchmarks.parity_official --official-path ~/td_jepa_public --run-dir outputs/parity/official/seed0 \
+        --seed 0 --updates 20000 --eval-every 5000 -- env=ogbench representation=td_jepa dataset.num_episodes=100
+
+The overrides after ``--`` are those of ``python -m agents.zeroshot``: they compose our Hydra config
+(``configs/zeroshot.yaml``), and the env, dataset, batch size, γ, τ, learning rates, z_dim, network sizes and
+the flow-BC actor are mapped onto the official agent's pydantic config (:func:`official_agent_config`).
+The official code is imported at run time from ``--official-path`` (a checkout of the official repository,
+package ``metamotivo``); nothing of it lives in this repository.
+
+Same data: the official ``agent.update`` reads ``replay_buffer["train"].sample(batch)``, served here from our
+TorchRL buffer (``envs.make_dataset``), whose sampling stream is seeded by ``dataset.seed`` as in
+``agents.zeroshot``, so both codes see the same batches in the same order.
+Same evaluation: ``agents.evaluation.evaluate`` runs on :class:`OfficialRepresentation` /
+:class:`OfficialActor`, thin views of the official model. ``D/eval.json`` has the layout
+``agents.zeroshot`` writes, plus ``updates_per_second``; ``D/official_config.json`` records the official
+agent config and what could not be mapped.
+
+``seed=<s>`` and ``hydra.run.dir=<d>`` among the overrides stand for ``--seed`` / ``--run-dir`` (how
+``benchmarks.zeroshot_quality.run_seeds`` launches entry points).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+OFFICIAL_REPOSITORY = "https://github.com/marbaga/td_jepa_public"
+CHECKOUT_HINT = (f"pass --official-path <checkout of the official TD-JEPA code>; get one with "
+                 f"`git clone {OFFICIAL_REPOSITORY} <dir>` (the directory that contains metamotivo/agents/td_jepa)")
+
+# our representation name -> (official agent config class, its module)
+OFFICIAL_AGENTS = {
+    "td_jepa": ("TDJEPAFlowBCAgentConfig", "metamotivo.agents.td_jepa.flow_bc.agent"),
+    "td_jepa_sym": ("TDJEPAFlowBCAgentConfig", "metamotivo.agents.td_jepa.flow_bc.agent"),
+    "fb": ("FBFlowBCAgentConfig", "metamotivo.agents.fb.flow_bc.agent"),
+    "hilp": ("HilpFlowBCAgentConfig", "metamotivo.agents.hilp.flow_bc.agent"),
+}
+# Rates the official code hard-codes (the running feature covariance / mean: x ← 0.995·x + 0.005·batch).
+OFFICIAL_FIXED = {("td_jepa", "feature_cov_rate"): 0.005, ("td_jepa_sym", "feature_cov_rate"): 0.005,
+                  ("hilp", "feature_stats_rate"): 0.005}
+
+
+def check_official_path(path: str | None) -> Path:
+    """The checkout folder, or SystemExit with one message saying how to get one."""
+    if not path:
+        raise SystemExit(f"--official-path is missing: {CHECKOUT_HINT}")
+    root = Path(path).expanduser().resolve()
+    if not (root / "metamotivo" / "agents" / "td_jepa").is_dir():
+        raise SystemExit(f"--official-path {path} is not a checkout of the official TD-JEPA code "
+                         f"(no metamotivo/agents/td_jepa in it): {CHECKOUT_HINT}")
+    return root
+
+
+def official_commit(root: Path) -> str | None:
+    """The checkout's git commit, when it is a git work tree (``git archive`` exports have none)."""
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
+
+
+def import_official_config_class(root: Path, representation: str) -> type:
+    """The official agent config class for ``representation``, imported from the checkout ``root``."""
+    import importlib
+
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import metamotivo
+
+    # Another installed ``metamotivo`` (e.g. Meta Motivo itself) would shadow the checkout.
+    if not Path(metamotivo.__file__).resolve().is_relative_to(root):
+        raise SystemExit(f"`import metamotivo` found {metamotivo.__file__}, not the checkout {root}; "
+                         "uninstall that package or run from a clean environment")
+    name, module = OFFICIAL_AGENTS[representation]
+    return getattr(importlib.import_module(module), name)
+
+
+# ------------------------------------------------------------------------------------- config mapping
+def _forward(net: Mapping) -> dict:
+    """Our ConditionedPredictor options -> the official ForwardArchi."""
+    return {"name": "ForwardArchi", "hidden_dim": net["hidden_dim"], "hidden_layers": net["hidden_layers"],
+            "embedding_layers": net.get("embedding_layers", 2), "num_parallel": net.get("ensemble_size", 2)}
+
+
+def _backward(net: Mapping, norm: bool = True) -> dict:
+    """Our mlp_encoder options -> the official BackwardArchi (Linear-LN-Tanh-[Linear-ReLU]..-Linear, √d-norm)."""
+    return {"name": "BackwardArchi", "hidden_dim": net["hidden_dim"], "hidden_layers": net["hidden_layers"], "norm": norm}
+
+
+def official_agent_config(rep: Mapping, actor: Mapping, *, batch_size: int, device: str,
+                          compile: bool = False) -> tuple[dict, list[str]]:
+    """(official flow-BC agent config as a plain dict, notes on what could not be mapped) for our
+    ``representation`` config ``rep`` and resolved flow-BC ``actor`` config (``resolve_actor_config``)."""
+    name = rep["name"]
+    if name not in OFFICIAL_AGENTS:
+        raise SystemExit(f"representation={name} has no official counterpart here; choose one of {sorted(OFFICIAL_AGENTS)}")
+    if actor.get("name") != "flow_bc":
+        raise SystemExit(f"actor={actor.get('name')}: the parity harness maps the official flow-BC agents only (actor=flow_bc, "
+                         "the OGBench default)")
+    loss, optim = rep.get("loss", {}), rep.get("optim", {})
+    lr, tau = optim.get("lr", {}), optim["tau"]
+    notes: list[str] = []
+    for (rep_name, key), value in OFFICIAL_FIXED.items():
+        if rep_name == name and not math.isclose(loss.get(key, value), value):
+            notes.append(f"representation.loss.{key}={loss[key]} is not mapped: the official code fixes it at {value}")
+    if not rep.get("reference_init", True):
+        notes.append("representation.reference_init=false is not mapped: the official agents always use orthogonal init")
+    notes.append("representation.loss.target_noise_std/clip: unused on both sides (the flow-BC policy is noise-conditioned)")
+    actor_archi = {"name": "noise_conditioned_actor", "hidden_dim": actor["hidden_dim"], "hidden_layers": actor["hidden_layers"],
+                   "embedding_layers": actor.get("embedding_layers", 2)}
+    actor_vf = {"hidden_dim": actor["flow_hidden_dim"], "hidden_layers": actor["flow_hidden_layers"]}
+    train = {"batch_size": batch_size, "discount": loss["gamma"], "lr_actor": actor["lr"], "lr_actor_vf": actor["flow_lr"],
+             "flow_steps": actor["flow_steps"], "bc_coeff": float(actor["bc_coeff"]), "actor_pessimism_penalty": actor["pessimism"],
+             "train_goal_ratio": loss.get("goal_ratio", 0.5), "stddev_clip": loss.get("target_noise_clip", 0.3)}
+    model: dict[str, Any] = {"device": device, "obs_normalizer": {"name": "IdentityNormalizerConfig"}}
+    if name in ("td_jepa", "td_jepa_sym"):
+        symmetric = bool(rep.get("symmetric", False))
+        # Ours, symmetric: one encoder with ψ's size (z_dim, psi_encoder); the official symmetric model uses φ's slots.
+        phi_dim, phi_net = (rep["z_dim"], rep["psi_encoder"]) if symmetric else (rep["phi_dim"], rep["phi_encoder"])
+        model.update(actor_use_full_encoder=bool(rep.get("actor_uses_features", False)), symmetric=symmetric, archi={
+            "phi_dim": phi_dim, "psi_dim": rep["z_dim"], "norm_z": True,
+            "phi_predictor": _forward(rep["predictor"]), "psi_predictor": _forward(rep["predictor"]),
+            "phi_mlp_encoder": _backward(phi_net), "psi_mlp_encoder": _backward(rep["psi_encoder"]),
+            "actor": actor_archi, "actor_vf": actor_vf})
+        train.update(lr_phi=lr["phi_encoder"], lr_psi=lr["psi_encoder"], lr_predictor=lr["predictors"],
+                     encoder_target_tau=tau, predictor_target_tau=tau, phi_ortho_coef=loss["phi_ortho_coef"],
+                     psi_ortho_coef=loss["psi_ortho_coef"], predictor_pessimism_penalty=loss.get("predictor_pessimism", 0.0),
+                     scale_train_goals=bool(rep.get("whiten_goals", True)))
+    elif name == "fb":
+        model.update(actor_encode_obs=bool(rep.get("actor_uses_features", False)), archi={
+            "L_dim": rep["left_dim"], "z_dim": rep["z_dim"], "norm_z": True, "f": _forward(rep["forward_map"]),
+            "b": _backward(rep["backward"]), "left_encoder": _backward(rep["left_encoder"]),
+            "actor": actor_archi, "actor_vf": actor_vf})
+        train.update(lr_f=lr["forward"], lr_b=lr["backward"], f_target_tau=tau, b_target_tau=tau,
+                     ortho_coef=loss["ortho_coef"], fb_pessimism_penalty=loss.get("fb_pessimism", 0.0))
+    else:  # hilp
+        model.update(actor_encode_obs=bool(rep.get("actor_uses_features", False)), center_features=bool(rep.get("center_features", True)),
+                     archi={"L_dim": rep["left_dim"], "z_dim": rep["z_dim"], "norm_z": True,
+                            "successor_features": _forward(rep["successor_features"]),
+                            "features": _backward(rep["features"], norm=False),  # HILP's φ is not normalised
+                            "left_encoder": _backward(rep["left_encoder"]), "actor": actor_archi, "actor_vf": actor_vf})
+        train.update(lr_sf=lr["successor_features"], lr_features=lr["features"], sf_target_tau=tau, features_target_tau=tau,
+                     expectile=loss["expectile"], prob_random_goal=loss["random_goal_ratio"],
+                     sf_pessimism_penalty=loss.get("sf_pessimism", 0.0))
+        if rep.get("data", {}).get("future") is None:
+            notes.append("representation.data.future is null: the official HILP then uses s' as its goals")
+    return {"model": model, "train": train, "compile": bool(compile)}, notes
+
+
+def check_mappable(cfg: Any, suite: Any) -> None:
+    """SystemExit for settings with no official counterpart (rather than a silently different run)."""
+    if suite.observation_key != "observation" or len(suite.observation_shape) != 1:
+        raise SystemExit(f"observations {suite.observation_key} {list(suite.observation_shape)}: the parity harness "
+                         "maps state-vector observations only (env.obs=states)")
+    if cfg.encoder.name not in ("auto", "identity"):
+        raise SystemExit(f"encoder={cfg.encoder.name}: the official agents have no pretrained observation encoder")
+    if cfg.train.precision != "fp32":
+        raise SystemExit(f"train.precision={cfg.train.precision}: the official flow-BC agents run in fp32 only")
+
+
+# ------------------------------------------------------------------------------------- adapters
+class OfficialReplayView:
+    """``replay_buffer["train"]`` for an official agent: batches of our TorchRL buffer as the nested dict of
+    tensors its ``update`` reads (``terminated`` bool [B, 1]; ``future_observation`` when the dataset has it)."""
+
+    def __init__(self, buffer: Any) -> None:
+        self.buffer = buffer
+        self.samples = 0  # transitions served (for the tests and the log)
+
+    def sample(self, batch_size: int) -> dict:
+        td = self.buffer.sample(batch_size)
+        batch = {"observation": td["observation"], "action": td["action"],
+                 "next": {"observation": td["next", "observation"],
+                          "terminated": td["next", "terminated"].reshape(-1, 1).bool()}}
+        if "future_observation" in td.keys():
+            batch["future_observation"] = td["future_observation"]
+        self.samples += batch_size
+        return batch
+
+
+def official_goal_latent(model: nn.Module, representation: str, whiten_goals: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+    """z for goal observations g [N, D], as the official agent forms its goal latents during training
+    (``sample_mixed_z``): TD-JEPA project(ψ(g)[·Σ⁻¹]), FB project(B(g)), HILP project(φ(g)·Σ⁻¹), with Σ the
+    model's running ``_z_cov`` (+1e-6·I). The official models have no goal-inference method of their own."""
+
+    def inverse_cov() -> torch.Tensor:
+        cov = model._z_cov
+        return torch.inverse(cov + 1e-6 * torch.eye(cov.shape[0], device=cov.device))
+
+    if representation in ("td_jepa", "td_jepa_sym"):
+        return lambda g: model.project_z(model.psi(g) @ inverse_cov() if whiten_goals else model.psi(g))
+    if representation == "fb":
+        return lambda g: model.project_z(model.backward_map(g))
+    return lambda g: model.project_z(model.features(g) @ inverse_cov())
+
+
+class OfficialRepresentation(nn.Module):
+    """What ``agents.evaluation.evaluate`` needs of a representation, answered by an official model:
+    z from rewards (its ``reward_inference``), z from a goal (``goal_latent``, None: no goal mode), and the
+    policy's input (the raw observation: the official model encodes it inside ``act``)."""
+
+    def __init__(self, model: nn.Module, z_dim: int, goal_latent: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        super().__init__()
+        self.model = model  # a submodule, so parameters() / eval() / train() reach the official networks
+        self.z_dim = z_dim
+        self._goal_latent = goal_latent
+
+    def actor_input(self, obs: torch.Tensor, state_features: torch.Tensor | None = None) -> torch.Tensor:
+        return obs
+
+    @torch.no_grad()
+    def infer_z_from_rewards(self, next_obs: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+        # The official inference takes rewards [N, 1] and returns z [1, d].
+        return self.model.reward_inference(next_obs, rewards.reshape(-1, 1).float()).reshape(-1)
+
+    @torch.no_grad()
+    def infer_z_from_goal(self, goal_obs: torch.Tensor) -> torch.Tensor | None:
+        return None if self._goal_latent is None else self._goal_latent(goal_obs.unsqueeze(0)).reshape(-1)
+
+
+class OfficialActor(nn.Module):
+    """π(obs, z) of an official model: its ``act`` (flow-BC: one noise draw per call, as the official rollouts)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.__dict__["model"] = model  # not a submodule: OfficialRepresentation owns it
+
+    def forward(self, obs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.model.act(obs, z, mean=True)
+
+
+# ------------------------------------------------------------------------------------- training
+def compose_config(overrides: list[str]) -> Any:
+    """Our ``configs/zeroshot.yaml`` composed with ``overrides`` (as ``python -m agents.zeroshot`` would)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        return compose("zeroshot", overrides=overrides)
+
+
+def train_official(cfg: Any, run_dir: Path, official_root: Path, *, updates: int, eval_every: int,
+                   goal_z: bool = True, threads: int | None = 1) -> dict:
+    """Trains the official agent for ``updates`` on our data, evaluates it through our loop every
+    ``eval_every`` updates and at the end; writes ``run_dir/eval.json`` and returns its content."""
+    import gymnasium
+    import numpy as np
+    from omegaconf import OmegaConf
+    from tqdm.auto import tqdm
+
+    from agents.actor import resolve_actor_config
+    from agents.common import resolve_device, seed_everything
+    from agents.evaluation import evaluate, format_table
+    from envs import make_dataset, make_task_suite
+
+    if threads:
+        torch.set_num_threads(threads)
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    suite = make_task_suite(cfg.env)
+    check_mappable(cfg, suite)
+    train_rb, _ = make_dataset(cfg.dataset)
+    rep = OmegaConf.to_container(cfg.representation, resolve=True)
+    actor_cfg = resolve_actor_config(OmegaConf.to_container(cfg.actor, resolve=True), cfg.env)
+    agent_dict, notes = official_agent_config(rep, actor_cfg, batch_size=cfg.dataset.batch_size, device=device.type,
+                                              compile=cfg.train.compile)
+    config_cls = import_official_config_class(official_root, rep["name"])
+    agent = config_cls(**agent_dict).build(gymnasium.spaces.Box(-np.inf, np.inf, tuple(suite.observation_shape), np.float32),
+                                           suite.action_dim)
+    model, agent_name = agent._model, config_cls.__name__.removesuffix("Config")
+    modes = list(cfg.eval.modes)
+    goal_latent = official_goal_latent(model, rep["name"], bool(rep.get("whiten_goals", True))) if goal_z else None
+    if "goal" in modes and goal_latent is None:
+        modes.remove("goal")
+        notes.append("goal mode skipped (--official-goal-z none)")
+    elif "goal" in modes:
+        notes.append("goal z: the official agent's training-time goal latent (sample_mixed_z); the official code has no "
+                     "goal-inference method and evaluates reward z only")
+    representation = OfficialRepresentation(model, model.cfg.archi.psi_dim if rep["name"].startswith("td_jepa") else
+                                            model.cfg.archi.z_dim, goal_latent)
+    actor = OfficialActor(model)
+    replay = {"train": OfficialReplayView(train_rb)}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    commit = official_commit(official_root)
+    (run_dir / "official_config.json").write_text(json.dumps(
+        {"agent": agent_name, "official_path": str(official_root), "official_commit": commit,
+         "config": agent_dict, "notes": notes, "overrides": OmegaConf.to_container(cfg, resolve=True)}, indent=2, default=str))
+    print(f"official {agent_name} on {suite.name}: {len(train_rb)} transitions, batch {cfg.dataset.batch_size}, "
+          f"device {device}, run folder {run_dir}" + "".join(f"\n  note: {n}" for n in notes))
+
+    curve: list[dict] = []
+    clock = {"train_seconds": 0.0, "since": time.perf_counter()}
+
+    def train_seconds() -> float:
+        return clock["train_seconds"] + time.perf_counter() - clock["since"]
+
+    def run_eval(step: int) -> dict[str, dict[str, float]]:
+        seconds = train_seconds()
+        results = evaluate(representation, actor, suite, train_rb.sample(cfg.eval.inference_samples), episodes=cfg.eval.episodes,
+                           modes=modes, seed=cfg.seed)
+        curve.append({"step": step, "train_seconds": round(seconds, 1), "results": results})
+        clock["train_seconds"], clock["since"] = seconds, time.perf_counter()  # evaluations are not training time
+        return results
+
+    model.train()
+    progress = tqdm(range(updates), total=updates, desc="official", unit="update", dynamic_ncols=True)
+    clock["since"] = time.perf_counter()
+    for step in progress:
+        metrics = agent.update(replay, step)
+        done = step + 1
+        if cfg.train.log_every and (done % cfg.train.log_every == 0 or done == updates):
+            bad = [k for k, v in metrics.items() if not torch.isfinite(v).all()]
+            if bad:
+                raise SystemExit(f"official agent: non-finite {', '.join(bad)} at update {done}")
+            losses = {k: v.mean().item() for k, v in metrics.items() if "loss" in k}
+            tqdm.write(f"update {done}: " + " ".join(f"{k}={v:.4g}" for k, v in losses.items())
+                       + f" ({progress.format_dict.get('rate') or 0.0:.1f} updates/s)")
+        if eval_every and done % eval_every == 0 and done != updates:
+            results = run_eval(done)
+            tqdm.write(f"update {done}: " + ", ".join(f"{m} z {sum(r.values()) / len(r):.3g}" for m, r in results.items()))
+    progress.close()
+    seconds = train_seconds()
+    results = run_eval(updates)
+    saved = {"env": suite.name, "step": updates, "metric": suite.metric, "results": results,
+             "train_seconds": curve[-1]["train_seconds"], "curve": curve,
+             "updates_per_second": updates / seconds if seconds > 0 else None}
+    (run_dir / "eval.json").write_text(json.dumps(saved, indent=2))
+    table = format_table(results, suite.metric)
+    (run_dir / "eval.md").write_text(table + "\n")
+    print(f"\nZero-shot evaluation of the official {agent_name} on {suite.name} after {updates} updates "
+          f"({cfg.eval.episodes} episodes per task, our evaluation loop):\n{table}")
+    return saved
+
+
+def split_run_overrides(overrides: list[str]) -> tuple[list[str], str | None]:
+    """(config overrides, the ``hydra.run.dir=`` value if any): the run folder is not part of the config."""
+    run_dir = None
+    kept = []
+    for o in overrides:
+        if o.startswith("hydra.run.dir="):
+            run_dir = o.split("=", 1)[1]
+        elif not o.startswith("hydra."):
+            kept.append(o)
+    return kept, run_dir
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    own, overrides = argv[:cut], argv[cut + 1:]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--official-path", help="checkout of the official TD-JEPA code (contains metamotivo/agents/td_jepa)")
+    parser.add_argument("--run-dir", help="output folder (default: hydra.run.dir=... among the overrides)")
+    parser.add_argument("--seed", type=int, help="default: seed=... among the overrides, else the config's")
+    parser.add_argument("--updates", type=int, help="default: train.steps")
+    parser.add_argument("--eval-every", type=int, help="default: train.eval_every (0: at the end only)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--official-goal-z", choices=["train", "none"], default="train",
+                        help="goal mode of the official agent: its training-time goal latent (train) or skipped (none)")
+    args = parser.parse_args(own)
+    official_root = check_official_path(args.official_path)
+    overrides, hydra_dir = split_run_overrides(overrides)
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    run_dir = args.run_dir or hydra_dir
+    if not run_dir:
+        raise SystemExit("--run-dir is missing (or hydra.run.dir=<folder> among the overrides)")
+    cfg = compose_config(overrides)
+    updates = cfg.train.steps if args.updates is None else args.updates
+    eval_every = cfg.train.eval_every if args.eval_every is None else args.eval_every
+    return train_official(cfg, Path(run_dir), official_root, updates=int(updates), eval_every=int(eval_every or 0),
+                          goal_z=args.official_goal_z == "train", threads=args.threads)
+
+
+if __name__ == "__main__":
+    from agents.common import USER_ERRORS, exit_with_user_error
+
+    try:
+        main()
+    except USER_ERRORS as err:  # a bad override, dataset or checkpoint: one message, not a traceback
+        exit_with_user_error(err)
