@@ -44,6 +44,9 @@ def curve_rows(per_seed: dict[int, dict]) -> list[dict]:
             values = [v for v in (task_mean(p["results"], mode) for p in points) if v is not None]
             if values:
                 row[f"{mode}_success"] = mean_se_cell([100 * v for v in values])[1]
+            cosines = [p["oracle"][mode] for p in points if p.get("oracle", {}).get(mode) is not None]
+            if cosines:
+                row[f"{mode}_oracle"] = mean_se_cell(cosines)[1]
         rows.append(row)
     return rows
 
@@ -54,23 +57,41 @@ def plot_curves(per_seed: dict[int, dict], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     for seed, run in sorted(per_seed.items()):
         curve = run.get("curve", [])
         for mode, style in (("goal", "-"), ("reward", "--")):
-            ys = [100 * (task_mean(p["results"], mode) or 0.0) for p in curve]
             if not any(mode in p["results"] for p in curve):
                 continue
+            ys = [100 * (task_mean(p["results"], mode) or 0.0) for p in curve]
             axes[0].plot([p["step"] for p in curve], ys, style, marker="o", ms=3, label=f"seed {seed}, {mode} z")
             axes[1].plot([p["train_seconds"] / 60 for p in curve], ys, style, marker="o", ms=3)
+            oracle = [(p["step"], p["oracle"][mode]) for p in curve if p.get("oracle", {}).get(mode) is not None]
+            if oracle:
+                axes[2].plot(*zip(*oracle), style, marker="o", ms=3)
     axes[0].set_xlabel("updates")
     axes[1].set_xlabel("training wall time (min, evaluations excluded)")
+    axes[2].set_xlabel("updates")
     axes[0].set_ylabel("success (%), mean over tasks")
+    axes[1].set_ylabel("success (%)")
+    axes[2].set_ylabel("oracle agreement (mean cosine)")
     axes[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def add_oracle_agreement(per_seed: dict[int, dict], root: Path, states: int) -> None:
+    """Adds ``oracle`` {mode: mean cosine} to every curve point whose checkpoint was kept (mazes only)."""
+    from benchmarks.oracle_agreement import mean_cosine, measure
+
+    for seed, run in per_seed.items():
+        for point in run.get("curve", []):
+            ckpt = root / f"seed{seed}" / "checkpoints" / f"step{point['step']:09d}"
+            if ckpt.exists():
+                measured = measure(str(ckpt), states=states)
+                point["oracle"] = {mode: mean_cosine(measured, mode) for mode in measured}
 
 
 def summarise(per_seed: dict[int, dict], env: str, command: str) -> tuple[list[str], dict]:
@@ -96,12 +117,15 @@ def summarise(per_seed: dict[int, dict], env: str, command: str) -> tuple[list[s
              for vals in (goal, reward)]
     lines.append(f"| mean ± s.e. | | | {cells[0]} | {cells[1]} |")
     if result["curve"]:
-        lines += ["", "Learning curve (mean ± s.e. over seeds):", "",
-                  "| updates | train time (min) | goal z success % | reward z success % |", "|---:|---:|---:|---:|"]
+        lines += ["", "Learning curve (mean ± s.e. over seeds; oracle: mean cosine between the policy's action and the "
+                  "direction to the BFS oracle's subgoal, random policy 0, oracle 1):", "",
+                  "| updates | train time (min) | goal z success % | reward z success % | goal z oracle cos | reward z oracle cos |",
+                  "|---:|---:|---:|---:|---:|---:|"]
         for row in result["curve"]:
-            cell = {m: (f"{row[m][0]:.1f} ± {row[m][1]:.1f}" if m in row and row[m][2] > 1 else
-                        f"{row[m][0]:.1f}" if m in row else "–") for m in ("goal_success", "reward_success")}
-            lines.append(f"| {row['step']} | {row['train_seconds'] / 60:.1f} | {cell['goal_success']} | {cell['reward_success']} |")
+            cell = {m: (f"{row[m][0]:{f}} ± {row[m][1]:{f}}" if m in row and row[m][2] > 1 else f"{row[m][0]:{f}}" if m in row else "–")
+                    for m, f in (("goal_success", ".1f"), ("reward_success", ".1f"), ("goal_oracle", "+.2f"), ("reward_oracle", "+.2f"))}
+            lines.append(f"| {row['step']} | {row['train_seconds'] / 60:.1f} | {cell['goal_success']} | {cell['reward_success']} | "
+                         f"{cell['goal_oracle']} | {cell['reward_oracle']} |")
     return lines, result
 
 
@@ -109,6 +133,8 @@ def main(argv: list[str] | None = None) -> dict:
     all_args, own, overrides = split_overrides(argv)
     parser = benchmark_parser(__doc__, "cpu_recipe", seeds=[0, 1, 2])
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one CPU thread each)")
+    parser.add_argument("--oracle-states", type=int, default=300,
+                        help="dataset states for the oracle agreement of each kept checkpoint (mazes; 0: skip)")
     args = parser.parse_args(own)
     root = runs_root(args)
     env = next((o.split("=", 1)[1] for o in overrides if o.startswith("env.name=")), None)
@@ -117,6 +143,8 @@ def main(argv: list[str] | None = None) -> dict:
     if not per_seed:
         raise SystemExit(f"no seed finished; logs under {root}")
     env = env or next(iter(per_seed.values())).get("env") or "pointmaze-medium-navigate"
+    if args.oracle_states and "maze" in env:
+        add_oracle_agreement(per_seed, root, args.oracle_states)
     command = "python -m benchmarks.cpu_recipe " + shlex.join(all_args)
     lines, result = summarise(per_seed, env, command)
     if failed:

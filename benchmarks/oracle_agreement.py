@@ -39,6 +39,37 @@ def oracle_directions(suite, task: str, xy: np.ndarray) -> np.ndarray:
     return np.stack(dirs)
 
 
+def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list[str] = ("reward", "goal"),
+            inference_samples: int = 10000) -> dict[str, dict[str, dict[str, float]]]:
+    """{mode: {task: {mean_cosine, frac_cos_gt_0.5}}} of the policy in ``checkpoint`` (seeded: the same states
+    for every checkpoint of a dataset)."""
+    torch.manual_seed(0)
+    rep, actor, config = load_pretrained(checkpoint)
+    suite = make_task_suite(config["env"])
+    train_rb, _ = make_dataset(config["dataset"])
+    inference_batch = train_rb.sample(inference_samples)
+    sampled = train_rb.sample(states)
+    obs = sampled[suite.observation_key]  # the policy's input: state vectors, or LiDAR grids (env.obs=lidar)
+    xy = sampled["qpos"][:, :2].numpy()
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for task in suite.task_names:
+        oracle = oracle_directions(suite, task, xy)
+        for mode in modes:
+            z = infer_task_latent(rep, suite, task, mode, inference_batch)
+            if z is None:
+                continue
+            action = LatentPolicy(rep, actor, z)(obs).numpy()
+            cos = (action * oracle).sum(-1) / (np.linalg.norm(action, axis=-1) + 1e-8)
+            results.setdefault(mode, {})[task] = {"mean_cosine": float(cos.mean()), "frac_cos_gt_0.5": float((cos > 0.5).mean())}
+    return results
+
+
+def mean_cosine(results: dict[str, dict[str, dict[str, float]]], mode: str) -> float | None:
+    """The task-mean cosine of one mode of :func:`measure`'s result."""
+    tasks = results.get(mode)
+    return float(np.mean([v["mean_cosine"] for v in tasks.values()])) if tasks else None
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint")
@@ -46,24 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--modes", nargs="+", default=["reward", "goal"])
     parser.add_argument("--inference-samples", type=int, default=10000)
     args = parser.parse_args(argv)
-    torch.manual_seed(0)
-    rep, actor, config = load_pretrained(args.checkpoint)
-    suite = make_task_suite(config["env"])
-    train_rb, _ = make_dataset(config["dataset"])
-    inference_batch = train_rb.sample(args.inference_samples)
-    sampled = train_rb.sample(args.states)
-    states = sampled[suite.observation_key]  # the policy's input: state vectors, or LiDAR grids (env.obs=lidar)
-    xy = sampled["qpos"][:, :2].numpy()
-    results: dict[str, dict[str, dict[str, float]]] = {}
-    for task in suite.task_names:
-        oracle = oracle_directions(suite, task, xy)
-        for mode in args.modes:
-            z = infer_task_latent(rep, suite, task, mode, inference_batch)
-            if z is None:
-                continue
-            action = LatentPolicy(rep, actor, z)(states).numpy()
-            cos = (action * oracle).sum(-1) / (np.linalg.norm(action, axis=-1) + 1e-8)
-            results.setdefault(mode, {})[task] = {"mean_cosine": float(cos.mean()), "frac_cos_gt_0.5": float((cos > 0.5).mean())}
+    results = measure(args.checkpoint, states=args.states, modes=args.modes, inference_samples=args.inference_samples)
     lines = [f"# Oracle-direction agreement: {args.checkpoint}", "",
              f"Command: `python -m benchmarks.oracle_agreement {' '.join(argv if argv is not None else sys.argv[1:])}`", "",
              "| task | " + " | ".join(f"{m} z: mean cos / frac > 0.5" for m in results) + " |", "|---" * (len(results) + 1) + "|"]

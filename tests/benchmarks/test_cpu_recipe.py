@@ -1,0 +1,51 @@
+"""The CPU recipe benchmark: per-seed success, learning curves and wall time from real entry-point runs."""
+import json
+
+import pytest
+
+from benchmarks.cpu_recipe import main as cpu_recipe, summarise
+
+
+def _run(goal: list[float], reward: list[float], curve_goal: list[float], seconds: float) -> dict:
+    results = {"goal": {f"task{i + 1}": v for i, v in enumerate(goal)}, "reward": {f"task{i + 1}": v for i, v in enumerate(reward)}}
+    curve = [{"step": 10 * (i + 1), "train_seconds": seconds * (i + 1) / len(curve_goal),
+              "results": {"goal": {"task1": g}}, "oracle": {"goal": 0.1 * (i + 1)}} for i, g in enumerate(curve_goal)]
+    return {"step": 10 * len(curve_goal), "results": results, "train_seconds": seconds, "curve": curve}
+
+
+def test_summary_hand_computed():
+    per_seed = {0: _run([1.0, 0.0], [0.5, 0.5], [0.0, 0.2], 60.0), 1: _run([0.0, 0.0], [0.0, 1.0], [0.4, 0.6], 120.0)}
+    lines, result = summarise(per_seed, "pointmaze-medium-navigate", "python -m benchmarks.cpu_recipe -- x=1")
+    assert result["seeds"] == [0, 1]
+    assert result["goal_success"] == [0.5, 0.0] and result["reward_success"] == [0.5, 0.5]
+    assert result["train_seconds"] == [60.0, 120.0] and result["updates"] == [20, 20]
+    first, second = result["curve"]
+    # step 10: goal 0 % and 40 % → mean 20, s.e. 20; time (30 + 60)/2 s; oracle 0.1 for both seeds
+    assert first["step"] == 10 and first["goal_success"] == pytest.approx([20.0, 20.0, 2])
+    assert first["train_seconds"] == 45.0 and first["goal_oracle"] == pytest.approx([0.1, 0.0, 2])
+    assert second["goal_success"] == pytest.approx([40.0, 20.0, 2])
+    assert "| mean ± s.e. | | | 25.0 ± 25.0 | 50.0 ± 0.0 |" in lines
+    assert "| 20 | 1.5 | 40.0 ± 20.0 | – | +0.20 ± +0.00 | – |" in lines
+
+
+def test_one_tiny_seed_end_to_end(tmp_path):
+    overrides = [
+        "env.max_episode_steps=20", "dataset.source=generated", "dataset.num_episodes=3", "dataset.episode_length=60",
+        "dataset.batch_size=32", f"dataset.cache_dir={tmp_path / 'cache'}", "representation.phi_encoder.hidden_dim=16",
+        "representation.psi_encoder.hidden_dim=16", "representation.predictor.hidden_dim=16", "actor.hidden_dim=16",
+        "actor.flow_hidden_dim=16", "train.steps=4", "train.log_every=2", "train.eval_every=2", "train.checkpoint_every=2",
+        "train.keep_checkpoints=5", "eval.episodes=1", "eval.inference_samples=50", "logger.backend=none",
+    ]
+    result = cpu_recipe(["--seeds", "0", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"),
+                         "--oracle-states", "8", "--", *overrides])
+    run = json.loads(next((tmp_path / "runs").glob("*/seed0/eval.json")).read_text())
+    assert result["updates"] == [4] and [p["step"] for p in run["curve"]] == [2, 4]
+    goal = run["results"]["goal"]
+    assert result["goal_success"] == [sum(goal.values()) / len(goal)]
+    assert result["train_seconds"] == [run["train_seconds"]] and run["train_seconds"] > 0
+    assert {"goal_oracle", "reward_oracle"} <= set(result["curve"][0])  # both kept checkpoints measured
+    assert result["command"].startswith("python -m benchmarks.cpu_recipe --seeds 0")
+    out = tmp_path / "out"
+    assert (out / "cpu_recipe_pointmaze-medium-navigate-v0.png").stat().st_size > 0
+    saved = json.loads((out / "cpu_recipe_pointmaze-medium-navigate-v0.json").read_text())
+    assert saved["goal_success"] == result["goal_success"] and "hardware" in saved
