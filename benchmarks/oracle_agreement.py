@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [f"# Oracle-direction agreement: {args.checkpoint}", "",
              f"Command: `python -m benchmarks.oracle_agreement {' '.join(argv if argv is not None else sys.argv[1:])}`", "",
              "| task | " + " | ".join(f"{m} z: mean cos / frac > 0.5" for m in results) + " |", "|---" * (len(results) + 1) + "|"]
-    for task in suite.task_names + ["mean"]:
+    tasks = list(next(iter(results.values()), {}))
+    for task in tasks + ["mean"]:
         cells = []
         for m, r in results.items():
             vals = list(r.values()) if task == "mean" else [r[task]]
