@@ -44,9 +44,10 @@ def curve_rows(per_seed: dict[int, dict]) -> list[dict]:
             values = [v for v in (task_mean(p["results"], mode) for p in points) if v is not None]
             if values:
                 row[f"{mode}_success"] = mean_se_cell([100 * v for v in values])[1]
-            cosines = [p["oracle"][mode] for p in points if p.get("oracle", {}).get(mode) is not None]
-            if cosines:
-                row[f"{mode}_oracle"] = mean_se_cell(cosines)[1]
+            for key, name in (("oracle", "oracle"), ("q_distance_rho", "q_rho")):
+                values = [p[key][mode] for p in points if p.get(key, {}).get(mode) is not None]
+                if values:
+                    row[f"{mode}_{name}"] = mean_se_cell(values)[1]
         rows.append(row)
     return rows
 
@@ -83,15 +84,17 @@ def plot_curves(per_seed: dict[int, dict], path: Path, title: str) -> None:
 
 
 def add_oracle_agreement(per_seed: dict[int, dict], root: Path, states: int) -> None:
-    """Adds ``oracle`` {mode: mean cosine} to every curve point whose checkpoint was kept (mazes only)."""
-    from benchmarks.oracle_agreement import mean_cosine, measure
+    """Adds ``oracle`` {mode: mean cosine with the oracle direction} and ``q_distance_rho`` {mode: Spearman rho of Q
+    with minus the maze distance to the goal} to every curve point whose checkpoint was kept (mazes only)."""
+    from benchmarks.oracle_agreement import measure, task_mean as oracle_mean
 
     for seed, run in per_seed.items():
         for point in run.get("curve", []):
             ckpt = root / f"seed{seed}" / "checkpoints" / f"step{point['step']:09d}"
             if ckpt.exists():
                 measured = measure(str(ckpt), states=states)
-                point["oracle"] = {mode: mean_cosine(measured, mode) for mode in measured}
+                point["oracle"] = {mode: oracle_mean(measured, mode) for mode in measured}
+                point["q_distance_rho"] = {mode: oracle_mean(measured, mode, "q_distance_rho") for mode in measured}
 
 
 def summarise(per_seed: dict[int, dict], env: str, command: str) -> tuple[list[str], dict]:
@@ -119,13 +122,14 @@ def summarise(per_seed: dict[int, dict], env: str, command: str) -> tuple[list[s
     if result["curve"]:
         lines += ["", "Learning curve (mean ± s.e. over seeds; oracle: mean cosine between the policy's action and the "
                   "direction to the BFS oracle's subgoal, random policy 0, oracle 1):", "",
-                  "| updates | train time (min) | goal z success % | reward z success % | goal z oracle cos | reward z oracle cos |",
-                  "|---:|---:|---:|---:|---:|---:|"]
+                  "| updates | train time (min) | goal z success % | reward z success % | goal z oracle cos | reward z oracle cos "
+                  "| goal z rho(Q, −dist) | reward z rho(Q, −dist) |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        columns = (("goal_success", ".1f"), ("reward_success", ".1f"), ("goal_oracle", "+.2f"), ("reward_oracle", "+.2f"),
+                   ("goal_q_rho", "+.2f"), ("reward_q_rho", "+.2f"))
         for row in result["curve"]:
-            cell = {m: (f"{row[m][0]:{f}} ± {row[m][1]:{f}}" if m in row and row[m][2] > 1 else f"{row[m][0]:{f}}" if m in row else "–")
-                    for m, f in (("goal_success", ".1f"), ("reward_success", ".1f"), ("goal_oracle", "+.2f"), ("reward_oracle", "+.2f"))}
-            lines.append(f"| {row['step']} | {row['train_seconds'] / 60:.1f} | {cell['goal_success']} | {cell['reward_success']} | "
-                         f"{cell['goal_oracle']} | {cell['reward_oracle']} |")
+            cells = [f"{row[m][0]:{f}} ± {row[m][1]:{f}}" if m in row and row[m][2] > 1 else f"{row[m][0]:{f}}" if m in row else "–"
+                     for m, f in columns]
+            lines.append(f"| {row['step']} | {row['train_seconds'] / 60:.1f} | " + " | ".join(cells) + " |")
     return lines, result
 
 

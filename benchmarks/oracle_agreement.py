@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import deque
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 
 from agents.evaluation import infer_task_latent
 from envs import make_dataset, make_task_suite
@@ -24,7 +26,8 @@ from representations.policy import LatentPolicy
 from benchmarks.report import write_report
 
 
-def oracle_directions(suite, task: str, xy: np.ndarray) -> np.ndarray:
+def oracle_directions(suite, task: str, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(unit direction to the BFS oracle's subgoal, maze distance to the goal in cells) for each position."""
     env = suite.make_env(task, seed=0)
     env.reset()
     maze = env.unwrapped
@@ -35,14 +38,31 @@ def oracle_directions(suite, task: str, xy: np.ndarray) -> np.ndarray:
     for p in xy:
         sub = np.asarray(maze.get_oracle_subgoal(p, goal)[0]) - p
         dirs.append(sub / (np.linalg.norm(sub) + 1e-8))
+    cells = cell_distances(np.asarray(maze.maze_map), tuple(maze.xy_to_ij(goal)))
+    distance = np.array([cells[tuple(maze.xy_to_ij(p))] for p in xy])
     env.close()
-    return np.stack(dirs)
+    return np.stack(dirs), distance
+
+
+def cell_distances(maze_map: np.ndarray, goal_cell: tuple[int, int]) -> np.ndarray:
+    """Breadth-first distance (in cells, 4-connected) from every free cell (0) to ``goal_cell``; inf for walls."""
+    dist = np.full(maze_map.shape, np.inf)
+    dist[goal_cell] = 0
+    frontier = deque([goal_cell])
+    while frontier:
+        i, j = frontier.popleft()
+        for a, b in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)):
+            if 0 <= a < maze_map.shape[0] and 0 <= b < maze_map.shape[1] and maze_map[a, b] == 0 and dist[a, b] == np.inf:
+                dist[a, b] = dist[i, j] + 1
+                frontier.append((a, b))
+    return dist
 
 
 def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list[str] = ("reward", "goal"),
             inference_samples: int = 10000) -> dict[str, dict[str, dict[str, float]]]:
-    """{mode: {task: {mean_cosine, frac_cos_gt_0.5}}} of the policy in ``checkpoint`` (seeded: the same states
-    for every checkpoint of a dataset)."""
+    """{mode: {task: {mean_cosine, frac_cos_gt_0.5, q_distance_rho, reward_distance_rho}}} of the policy in
+    ``checkpoint`` (the same states for every checkpoint of a dataset). The two rho are Spearman correlations,
+    over the states, of Q(s, π(s, z), z) and of ψ(s)·z with minus the maze distance to the goal (in cells)."""
     torch.manual_seed(0)
     rep, actor, config = load_pretrained(checkpoint)
     suite = make_task_suite(config["env"])
@@ -53,21 +73,29 @@ def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list
     xy = sampled["qpos"][:, :2].numpy()
     results: dict[str, dict[str, dict[str, float]]] = {}
     for task in suite.task_names:
-        oracle = oracle_directions(suite, task, xy)
+        oracle, distance = oracle_directions(suite, task, xy)
         for mode in modes:
             z = infer_task_latent(rep, suite, task, mode, inference_batch)
             if z is None:
                 continue
-            action = LatentPolicy(rep, actor, z)(obs).numpy()
-            cos = (action * oracle).sum(-1) / (np.linalg.norm(action, axis=-1) + 1e-8)
-            results.setdefault(mode, {})[task] = {"mean_cosine": float(cos.mean()), "frac_cos_gt_0.5": float((cos > 0.5).mean())}
+            action = LatentPolicy(rep, actor, z)(obs)
+            cos = (action.numpy() * oracle).sum(-1) / (np.linalg.norm(action.numpy(), axis=-1) + 1e-8)
+            with torch.no_grad():
+                zs = z.reshape(1, -1).expand(len(obs), -1)
+                q = rep.q_value(obs, action, zs).numpy()
+                reward = (rep.goal_features(obs) * zs).sum(-1).numpy()
+            # Does the value (and the implicit reward ψ(s)·z) fall with the maze distance to the goal?
+            results.setdefault(mode, {})[task] = {
+                "mean_cosine": float(cos.mean()), "frac_cos_gt_0.5": float((cos > 0.5).mean()),
+                "q_distance_rho": float(spearmanr(q, -distance)[0]), "reward_distance_rho": float(spearmanr(reward, -distance)[0]),
+            }
     return results
 
 
-def mean_cosine(results: dict[str, dict[str, dict[str, float]]], mode: str) -> float | None:
-    """The task-mean cosine of one mode of :func:`measure`'s result."""
+def task_mean(results: dict[str, dict[str, dict[str, float]]], mode: str, key: str = "mean_cosine") -> float | None:
+    """The mean over tasks of one metric of one mode of :func:`measure`'s result."""
     tasks = results.get(mode)
-    return float(np.mean([v["mean_cosine"] for v in tasks.values()])) if tasks else None
+    return float(np.mean([v[key] for v in tasks.values()])) if tasks else None
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -80,13 +108,17 @@ def main(argv: list[str] | None = None) -> dict:
     results = measure(args.checkpoint, states=args.states, modes=args.modes, inference_samples=args.inference_samples)
     lines = [f"# Oracle-direction agreement: {args.checkpoint}", "",
              f"Command: `python -m benchmarks.oracle_agreement {' '.join(argv if argv is not None else sys.argv[1:])}`", "",
-             "| task | " + " | ".join(f"{m} z: mean cos / frac > 0.5" for m in results) + " |", "|---" * (len(results) + 1) + "|"]
+             "Cells: mean cosine with the oracle direction / fraction of states above 0.5 / Spearman rho of "
+             "Q(s, π(s, z), z) with minus the maze distance to the goal.", "",
+             "| task | " + " | ".join(f"{m} z: cos / frac > 0.5 / rho(Q, −dist)" for m in results) + " |",
+             "|---" * (len(results) + 1) + "|"]
     tasks = list(next(iter(results.values()), {}))
     for task in tasks + ["mean"]:
         cells = []
         for m, r in results.items():
             vals = list(r.values()) if task == "mean" else [r[task]]
-            cells.append(f"{np.mean([v['mean_cosine'] for v in vals]):+.2f} / {np.mean([v['frac_cos_gt_0.5'] for v in vals]):.2f}")
+            cells.append(f"{np.mean([v['mean_cosine'] for v in vals]):+.2f} / {np.mean([v['frac_cos_gt_0.5'] for v in vals]):.2f}"
+                         f" / {np.mean([v['q_distance_rho'] for v in vals]):+.2f}")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     write_report(args.checkpoint, "oracle_agreement", lines, results)
     return results

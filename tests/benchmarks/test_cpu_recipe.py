@@ -25,7 +25,7 @@ def test_summary_hand_computed():
     assert first["train_seconds"] == 45.0 and first["goal_oracle"] == pytest.approx([0.1, 0.0, 2])
     assert second["goal_success"] == pytest.approx([40.0, 20.0, 2])
     assert "| mean ± s.e. | | | 25.0 ± 25.0 | 50.0 ± 0.0 |" in lines
-    assert "| 20 | 1.5 | 40.0 ± 20.0 | – | +0.20 ± +0.00 | – |" in lines
+    assert "| 20 | 1.5 | 40.0 ± 20.0 | – | +0.20 ± +0.00 | – | – | – |" in lines
 
 
 def test_one_tiny_seed_end_to_end(tmp_path):
@@ -43,9 +43,22 @@ def test_one_tiny_seed_end_to_end(tmp_path):
     goal = run["results"]["goal"]
     assert result["goal_success"] == [sum(goal.values()) / len(goal)]
     assert result["train_seconds"] == [run["train_seconds"]] and run["train_seconds"] > 0
-    assert {"goal_oracle", "reward_oracle"} <= set(result["curve"][0])  # both kept checkpoints measured
+    assert {"goal_oracle", "reward_oracle", "goal_q_rho"} <= set(result["curve"][0])  # both kept checkpoints measured
     assert result["command"].startswith("python -m benchmarks.cpu_recipe --seeds 0")
     out = tmp_path / "out"
     assert (out / "cpu_recipe_pointmaze-medium-navigate-v0.png").stat().st_size > 0
     saved = json.loads((out / "cpu_recipe_pointmaze-medium-navigate-v0.json").read_text())
     assert saved["goal_success"] == result["goal_success"] and "hardware" in saved
+
+
+def test_maze_cell_distances_go_around_walls():
+    import numpy as np
+
+    from benchmarks.oracle_agreement import cell_distances
+
+    maze = np.array([[0, 0, 0],
+                     [1, 1, 0],
+                     [0, 0, 0]])
+    dist = cell_distances(maze, (2, 0))
+    # from the top-left corner the only way down is through the right column: 6 steps
+    assert dist[0, 0] == 6 and dist[0, 2] == 4 and dist[2, 2] == 2 and np.isinf(dist[1, 0])
