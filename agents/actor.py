@@ -23,7 +23,7 @@ from torchrl.objectives import LossModule
 
 from representations.base import ZeroShotRepresentation
 from representations.core.distributed import mean_over_ranks_
-from representations.core.networks import FlowBCActor, build_actor, clipped_noise_action, frozen_parameters
+from representations.core.networks import FlowBCActor, ZConditionedActor, build_actor, clipped_noise_action, frozen_parameters
 from representations.core.zspace import ensemble_reduce
 
 ACTOR_NET_KEYS = ("name", "hidden_dim", "hidden_layers", "embedding_layers", "flow_hidden_dim", "flow_hidden_layers")
@@ -62,12 +62,9 @@ def q_scale(member_q: torch.Tensor) -> torch.Tensor:
     return mean_over_ranks_(member_q.abs().mean().detach())
 
 
-class ZeroShotActorLoss(LossModule):
-    """−mean Q(s, π(s, z) + ε, z), Q from the frozen successor-feature predictor.
-
-    Reads ``z`` and (if present) the detached ``state_features`` written by the representation loss.
-    With ``bc_coeff > 0`` adds a TD3+BC term, normalising the Q term by its mean magnitude.
-    """
+class _LatentActorLoss(LossModule):
+    """The keys every actor objective reads: ``z`` and (if present) the detached ``state_features``
+    written by the representation loss, beside the observation and the dataset action."""
 
     @dataclass
     class _AcceptedKeys:
@@ -78,6 +75,19 @@ class ZeroShotActorLoss(LossModule):
 
     default_keys = _AcceptedKeys
     tensor_keys: _AcceptedKeys
+
+    @property
+    def in_keys(self):  # noqa: D102
+        keys = self.tensor_keys
+        return [keys.observation, keys.action, keys.z]
+
+
+class ZeroShotActorLoss(_LatentActorLoss):
+    """−mean Q(s, π(s, z) + ε, z), Q from the frozen successor-feature predictor.
+
+    With ``bc_coeff > 0`` adds a TD3+BC term, normalising the Q term by its mean magnitude.
+    """
+
     out_keys = ["loss_actor"]
 
     def __init__(
@@ -95,10 +105,6 @@ class ZeroShotActorLoss(LossModule):
         self.__dict__["representation"] = representation
         self.noise_std, self.noise_clip, self.pessimism, self.bc_coeff = noise_std, noise_clip, pessimism, bc_coeff
 
-    @property
-    def in_keys(self):  # noqa: D102
-        keys = self.tensor_keys
-        return [keys.observation, keys.action, keys.z]
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         keys, rep = self.tensor_keys, self.representation
@@ -124,7 +130,7 @@ class ZeroShotActorLoss(LossModule):
         return TensorDict(out, batch_size=[])
 
 
-class FlowBCActorLoss(LossModule):
+class FlowBCActorLoss(_LatentActorLoss):
     """flow-BC: flow matching for the behaviour flow, and for the one-step policy π(s, z, ε)
 
         L_π = −mean Q(s, π(s, z, ε), z) / mean|Q| + α·‖π(s, z, ε) − flow(s, ε)‖²,
@@ -134,15 +140,6 @@ class FlowBCActorLoss(LossModule):
     With α = 0 the Q term is not normalised (the reference code's choice).
     """
 
-    @dataclass
-    class _AcceptedKeys:
-        observation: NestedKey = "observation"
-        action: NestedKey = "action"
-        z: NestedKey = "z"
-        state_features: NestedKey = "state_features"
-
-    default_keys = _AcceptedKeys
-    tensor_keys: _AcceptedKeys
     out_keys = ["loss_actor", "loss_flow"]
 
     def __init__(self, actor: FlowBCActor, representation: ZeroShotRepresentation, *, bc_coeff: float = 0.3,
@@ -154,10 +151,6 @@ class FlowBCActorLoss(LossModule):
         self.__dict__["representation"] = representation
         self.bc_coeff, self.pessimism, self.flow_steps = bc_coeff, pessimism, flow_steps
 
-    @property
-    def in_keys(self):  # noqa: D102
-        keys = self.tensor_keys
-        return [keys.observation, keys.action, keys.z]
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         keys, rep = self.tensor_keys, self.representation
