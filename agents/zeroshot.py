@@ -208,6 +208,8 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
                                                    "train_seconds": curve[-1]["train_seconds"], "curve": curve}, indent=2))
     (run_dir / "eval.md").write_text(table + "\n")
     print(f"checkpoint: {final_ckpt}")
+    if cfg.get("note"):  # what the recipe is known to reach (an experiment's measured numbers)
+        print(cfg.note)
     return results
 
 

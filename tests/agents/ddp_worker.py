@@ -37,7 +37,7 @@ GLOBAL_BATCH, STEPS = 16, 3
 def config(representation: str, cache_dir: str):
     overrides = [f"representation={representation}", *TINY[representation], "env=ogbench", "dataset.source=generated",
                  "dataset.num_episodes=2", "dataset.episode_length=40", f"dataset.cache_dir={cache_dir}",
-                 f"dataset.data_dir={cache_dir}/official", f"dataset.batch_size={GLOBAL_BATCH}", "actor.hidden_dim=16",
+                 f"dataset.data_dir={cache_dir}/official", f"dataset.batch_size={GLOBAL_BATCH}", "actor=td3", "actor.hidden_dim=16",
                  "actor.noise_std=0", "representation.loss.target_noise_std=0", "actor.bc_coeff=0.5"]
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
         return compose("zeroshot", overrides=overrides)

@@ -18,7 +18,8 @@ from representations.policy import LatentPolicy
 from tiny import TINY_REPRESENTATION
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["representation=fb", *TINY_REPRESENTATION["fb"], "actor.hidden_dim=16",
+# The deterministic TD3-style actor, so that a recorded episode's actions can be recomputed from its states.
+TINY = ["representation=fb", *TINY_REPRESENTATION["fb"], "actor=td3", "actor.hidden_dim=16",
         "train.steps=3", "train.log_every=3", "dataset.batch_size=16", "eval.episodes=1", "eval.inference_samples=64",
         "logger.backend=none", "dataset.num_episodes=2"]
 
