@@ -57,6 +57,7 @@ def plot_curves(per_seed: dict[int, dict], path: Path, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     for seed, run in sorted(per_seed.items()):
@@ -70,6 +71,8 @@ def plot_curves(per_seed: dict[int, dict], path: Path, title: str) -> None:
             oracle = [(p["step"], p["oracle"][mode]) for p in curve if p.get("oracle", {}).get(mode) is not None]
             if oracle:
                 axes[2].plot(*zip(*oracle), style, marker="o", ms=3)
+    for ax in (axes[0], axes[2]):
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
     axes[0].set_xlabel("updates")
     axes[1].set_xlabel("training wall time (min, evaluations excluded)")
     axes[2].set_xlabel("updates")
@@ -108,6 +111,7 @@ def summarise(per_seed: dict[int, dict], env: str, command: str) -> tuple[list[s
         "updates": [per_seed[s]["step"] for s in seeds],
         "per_task": {s: per_seed[s]["results"] for s in seeds},
         "curve": curve_rows(per_seed),
+        "per_seed_curve": {s: per_seed[s].get("curve", []) for s in seeds},
         "hardware": hardware(), "command": command,
     }
     lines = [f"# CPU recipe on {env} ({len(seeds)} seeds)", "", f"Command: `{command}`", "", f"Hardware: {result['hardware']}.", "",
