@@ -22,7 +22,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from benchmarks.parity_official import check_official_path, compose_config
+from benchmarks.parity_official import add_shared_arguments, check_official_path, compose_config
 from benchmarks.report import write_report
 from benchmarks.zeroshot_quality import benchmark_parser, mean_se_cell, run_seeds, split_overrides
 
@@ -163,13 +163,9 @@ def plot(summary: dict, path: Path, title: str) -> None:
 def main(argv: list[str] | None = None) -> dict:
     all_args, own, overrides = split_overrides(argv)
     parser = benchmark_parser(__doc__, "parity", seeds=[0, 1, 2], label="")
-    parser.add_argument("--official-path", help="checkout of the official TD-JEPA code (contains metamotivo/agents/td_jepa)")
+    add_shared_arguments(parser)
     parser.add_argument("--ours-only", action="store_true", help="run the jepa-rl half only (no checkout needed)")
-    parser.add_argument("--updates", type=int, help="updates per run (default: train.steps)")
-    parser.add_argument("--eval-every", type=int, help="updates between evaluations (default: train.eval_every; 0: at the end)")
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time (one CPU thread each)")
-    parser.add_argument("--official-goal-z", choices=["train", "none"], default="train",
-                        help="official goal mode: the agent's training-time goal latent, or none (see benchmarks.parity_official)")
     args = parser.parse_args(own)
     official_root = None
     if not args.ours_only:

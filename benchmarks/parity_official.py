@@ -409,19 +409,24 @@ def split_run_overrides(overrides: list[str]) -> tuple[list[str], str | None]:
     return kept, run_dir
 
 
-def main(argv: list[str] | None = None) -> dict:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    cut = argv.index("--") if "--" in argv else len(argv)
-    own, overrides = argv[:cut], argv[cut + 1:]
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options ``benchmarks.parity`` passes through to this script."""
     parser.add_argument("--official-path", help="checkout of the official TD-JEPA code (contains metamotivo/agents/td_jepa)")
-    parser.add_argument("--run-dir", help="output folder (default: hydra.run.dir=... among the overrides)")
-    parser.add_argument("--seed", type=int, help="default: seed=... among the overrides, else the config's")
-    parser.add_argument("--updates", type=int, help="default: train.steps")
-    parser.add_argument("--eval-every", type=int, help="default: train.eval_every (0: at the end only)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--updates", type=int, help="updates per run (default: train.steps)")
+    parser.add_argument("--eval-every", type=int, help="updates between evaluations (default: train.eval_every; 0: at the end)")
     parser.add_argument("--official-goal-z", choices=["train", "none"], default="train",
                         help="goal mode of the official agent: its training-time goal latent (train) or skipped (none)")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    own = list(sys.argv[1:] if argv is None else argv)
+    overrides = own[own.index("--") + 1:] if "--" in own else []
+    own = own[:own.index("--")] if "--" in own else own
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_shared_arguments(parser)
+    parser.add_argument("--run-dir", help="output folder (default: hydra.run.dir=... among the overrides)")
+    parser.add_argument("--seed", type=int, help="default: seed=... among the overrides, else the config's")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = parser.parse_args(own)
     official_root = check_official_path(args.official_path)
     overrides, hydra_dir = split_run_overrides(overrides)
