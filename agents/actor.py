@@ -32,8 +32,6 @@ ACTOR_NET_KEYS = ("name", "hidden_dim", "hidden_layers", "embedding_layers", "fl
 def make_actor(actor_cfg: Mapping, representation: ZeroShotRepresentation, action_dim: int) -> nn.Module:
     net = {k: actor_cfg[k] for k in ACTOR_NET_KEYS if k in actor_cfg}
     name = net.pop("name", "td3")
-    if name != "flow_bc":
-        net.pop("flow_hidden_dim", None), net.pop("flow_hidden_layers", None)
     return build_actor(name, representation.actor_input_dim, representation.z_dim, action_dim, **net)
 
 
@@ -81,6 +79,33 @@ class _LatentActorLoss(LossModule):
         keys = self.tensor_keys
         return [keys.observation, keys.action, keys.z]
 
+    def _inputs(self, tensordict: TensorDictBase) -> tuple[torch.Tensor, torch.Tensor]:
+        """(state features, actor input) of the batch, without gradients; the features are reused when the
+        representation loss has written them."""
+        keys, rep = self.tensor_keys, self.representation
+        obs = tensordict.get(keys.observation)
+        with torch.no_grad():
+            features = tensordict.get(keys.state_features, None)
+            if features is None:
+                features = rep.state_features(obs)
+            return features, rep.actor_input(obs, features)
+
+    def _q_loss(self, features: torch.Tensor, action: torch.Tensor, z: torch.Tensor, bc_error: torch.Tensor | None) -> dict:
+        """−mean Q(s, a, z) (Q from the frozen predictor, gradients to ``action`` only); with ``bc_error``,
+        TD3+BC's −Q/mean|Q| + bc_coeff·bc_error."""
+        # Gradients flow to the action only; the predictor's weight gradients are never computed.
+        with frozen_parameters(self.representation.sf_predictor):
+            sf = self.representation.successor_features(features, action, z)  # [E, B, d]
+        member_q = (sf * z).sum(-1)  # [E, B]
+        q = ensemble_reduce(member_q, self.pessimism)
+        loss = -q.mean()
+        out = {"q_mean": q.mean().detach()}
+        if bc_error is not None:
+            loss = loss / q_scale(member_q) + self.bc_coeff * bc_error
+            out["bc_error"] = bc_error.detach()
+        out["loss_actor"] = loss
+        return out
+
 
 class ZeroShotActorLoss(_LatentActorLoss):
     """−mean Q(s, π(s, z) + ε, z), Q from the frozen successor-feature predictor.
@@ -107,26 +132,11 @@ class ZeroShotActorLoss(_LatentActorLoss):
 
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        keys, rep = self.tensor_keys, self.representation
-        obs, z = tensordict.get(keys.observation), tensordict.get(keys.z)
-        with torch.no_grad():
-            features = tensordict.get(keys.state_features, None)
-            if features is None:
-                features = rep.state_features(obs)
-            actor_in = rep.actor_input(obs, features)
+        features, actor_in = self._inputs(tensordict)
+        z = tensordict.get(self.tensor_keys.z)
         action = clipped_noise_action(self.actor(actor_in, z), self.noise_std, self.noise_clip)
-        # Gradients flow to the action only; the predictor's weight gradients are never computed.
-        with frozen_parameters(rep.sf_predictor):
-            sf = rep.successor_features(features, action, z)  # [E, B, d]
-        member_q = (sf * z).sum(-1)  # [E, B]
-        q = ensemble_reduce(member_q, self.pessimism)
-        loss = -q.mean()
-        out = {"q_mean": q.mean().detach()}
-        if self.bc_coeff > 0:
-            bc_error = F.mse_loss(action, tensordict.get(keys.action))
-            loss = loss / q_scale(member_q) + self.bc_coeff * bc_error
-            out["bc_error"] = bc_error.detach()
-        out["loss_actor"] = loss
+        bc_error = F.mse_loss(action, tensordict.get(self.tensor_keys.action)) if self.bc_coeff > 0 else None
+        out = self._q_loss(features, action, z, bc_error)
         return TensorDict(out, batch_size=[])
 
 
@@ -153,13 +163,8 @@ class FlowBCActorLoss(_LatentActorLoss):
 
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        keys, rep = self.tensor_keys, self.representation
-        obs, z, data_action = tensordict.get(keys.observation), tensordict.get(keys.z), tensordict.get(keys.action)
-        with torch.no_grad():
-            features = tensordict.get(keys.state_features, None)
-            if features is None:
-                features = rep.state_features(obs)
-            actor_in = rep.actor_input(obs, features)
+        features, actor_in = self._inputs(tensordict)
+        z, data_action = tensordict.get(self.tensor_keys.z), tensordict.get(self.tensor_keys.action)
 
         # Behaviour flow: straight paths from noise to the dataset's action.
         start = torch.randn_like(data_action)
@@ -169,17 +174,9 @@ class FlowBCActorLoss(_LatentActorLoss):
 
         noise = torch.randn_like(data_action)
         action = self.actor.policy(actor_in, z, noise)
-        with frozen_parameters(rep.sf_predictor):
-            sf = rep.successor_features(features, action, z)  # [E, B, d]
-        member_q = (sf * z).sum(-1)
-        q = ensemble_reduce(member_q, self.pessimism)
-        loss = -q.mean()
-        out = {"q_mean": q.mean().detach()}
+        bc_error = None
         if self.bc_coeff > 0:
-            flow_action = self.actor.flow.sample(actor_in, noise, self.flow_steps)
-            bc_error = (action - flow_action).square().mean()
-            loss = loss / q_scale(member_q) + self.bc_coeff * bc_error
-            out["bc_error"] = bc_error.detach()
-        out["loss_actor"] = loss
+            bc_error = (action - self.actor.flow.sample(actor_in, noise, self.flow_steps)).square().mean()
+        out = self._q_loss(features, action, z, bc_error)
         out["loss_flow"] = loss_flow
         return TensorDict(out, batch_size=[])

@@ -38,6 +38,8 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
+from benchmarks.zeroshot_quality import split_overrides
+
 ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL_REPOSITORY = "https://github.com/marbaga/td_jepa_public"
 CHECKOUT_HINT = (f"pass --official-path <checkout of the official TD-JEPA code>; get one with "
@@ -419,9 +421,7 @@ def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    own = list(sys.argv[1:] if argv is None else argv)
-    overrides = own[own.index("--") + 1:] if "--" in own else []
-    own = own[:own.index("--")] if "--" in own else own
+    _, own, overrides = split_overrides(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_shared_arguments(parser)
     parser.add_argument("--run-dir", help="output folder (default: hydra.run.dir=... among the overrides)")
