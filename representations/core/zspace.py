@@ -55,22 +55,33 @@ class ZSampler:
     """Mixed z sampling for training (TD-JEPA/FB ``sample_mixed_z``).
 
     With probability ``goal_ratio`` z is the (optionally Σ⁻¹-whitened) goal feature of a state from a
-    shuffled batch, otherwise a uniform sample on the √d-sphere.
+    shuffled batch, otherwise a uniform sample on the √d-sphere. With ``future_ratio`` > 0, that share
+    of the goal latents comes instead from ``future_features``: a later state of each transition's own
+    trajectory (hindsight goals, as HILP's). The official TD-JEPA/FB use 0 (batch states only).
     """
 
-    def __init__(self, z_dim: int, *, goal_ratio: float = 0.5, whiten_goals: bool = False) -> None:
+    def __init__(self, z_dim: int, *, goal_ratio: float = 0.5, whiten_goals: bool = False, future_ratio: float = 0.0) -> None:
         if not 0.0 <= goal_ratio <= 1.0:
             raise ValueError(f"goal_ratio must be in [0, 1], got {goal_ratio}")
-        self.z_dim, self.goal_ratio, self.whiten_goals = z_dim, goal_ratio, whiten_goals
+        if not 0.0 <= future_ratio <= 1.0:
+            raise ValueError(f"future_goal_ratio must be in [0, 1], got {future_ratio}")
+        self.z_dim, self.goal_ratio, self.whiten_goals, self.future_ratio = z_dim, goal_ratio, whiten_goals, future_ratio
 
     @torch.no_grad()
-    def __call__(self, goal_features: torch.Tensor, feature_cov: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(
+        self, goal_features: torch.Tensor, feature_cov: torch.Tensor | None = None, future_features: torch.Tensor | None = None
+    ) -> torch.Tensor:
         batch = goal_features.shape[0]
         z = sample_sphere(batch, self.z_dim, device=goal_features.device)
         if self.goal_ratio == 0.0:
             return z
         # argsort of uniforms = a random permutation, without randperm's host sync (CUDA-graph safe).
         goals = goal_features[torch.argsort(torch.rand(batch, device=goal_features.device))]
+        if self.future_ratio > 0.0:
+            if future_features is None:
+                raise ValueError("future_goal_ratio > 0 needs future observations in the batch: set dataset.future (e.g. 0.99)")
+            use_future = torch.rand(batch, 1, device=goals.device) < self.future_ratio
+            goals = torch.where(use_future, future_features, goals)
         if self.whiten_goals:
             if feature_cov is None:
                 raise ValueError("whiten_goals=True needs the feature covariance")

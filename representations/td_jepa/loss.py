@@ -38,6 +38,7 @@ class TDJEPALoss(RepresentationLoss):
         action: NestedKey = "action"
         next_observation: NestedKey = ("next", "observation")
         terminated: NestedKey = ("next", "terminated")
+        future_observation: NestedKey = "future_observation"
         z: NestedKey = "z"
         state_features: NestedKey = "state_features"
 
@@ -62,13 +63,14 @@ class TDJEPALoss(RepresentationLoss):
         target_noise_std: float = 0.2,
         target_noise_clip: float = 0.3,
         goal_ratio: float = 0.5,
+        future_goal_ratio: float = 0.0,
         feature_cov_rate: float = 0.005,
     ) -> None:
         super().__init__(model, actor, gamma=gamma, target_noise_std=target_noise_std, target_noise_clip=target_noise_clip)
         self.phi_ortho_coef, self.psi_ortho_coef = phi_ortho_coef, psi_ortho_coef
         self.predictor_pessimism = predictor_pessimism
         self.feature_cov_rate = feature_cov_rate
-        self.z_sampler = ZSampler(model.z_dim, goal_ratio=goal_ratio, whiten_goals=model.whiten_goals)
+        self.z_sampler = ZSampler(model.z_dim, goal_ratio=goal_ratio, whiten_goals=model.whiten_goals, future_ratio=future_goal_ratio)
         self.target_phi_encoder = add_target_network(self, "phi_encoder", model.phi_encoder)
         self.target_phi_predictor = add_target_network(self, "phi_predictor", model.phi_predictor)
         if not model.symmetric:
@@ -88,8 +90,15 @@ class TDJEPALoss(RepresentationLoss):
         psi = phi if model.symmetric else model.psi_encoder(obs)
         z = tensordict.get(keys.z, None)
         if z is None:
-            # Goal latents from ψ of the batch's states (same distribution as s′; no extra pass).
-            z = self.z_sampler(psi.detach(), model.feature_cov)
+            # Goal latents from ψ of the batch's states (same distribution as s′; no extra pass),
+            # and with future_goal_ratio > 0 also from ψ of a later state of the same trajectory.
+            future_psi = None
+            if self.z_sampler.future_ratio > 0.0:
+                future = tensordict.get(keys.future_observation, None)
+                if future is not None:
+                    with torch.no_grad():
+                        future_psi = model.psi_encoder(model.obs_encoder(future)) if not model.symmetric else model.phi_encoder(model.obs_encoder(future))
+            z = self.z_sampler(psi.detach(), model.feature_cov, future_psi)
             tensordict.set(keys.z, z)
         tensordict.set(keys.state_features, phi.detach())
 

@@ -95,6 +95,21 @@ def test_zsampler_mixes_goals_and_sphere():
         ZSampler(4, goal_ratio=1.5)
 
 
+def test_zsampler_future_goals_are_row_aligned():
+    """future_ratio=1: goal row i is the projected future feature of transition i (no shuffle)."""
+    goals, future = torch.randn(32, 4), torch.randn(32, 4)
+    z = ZSampler(4, goal_ratio=1.0, future_ratio=1.0)(goals, None, future)
+    assert torch.allclose(z, project_to_sphere(future), atol=1e-5)
+    torch.manual_seed(0)
+    half = ZSampler(4, goal_ratio=1.0, future_ratio=0.5)(goals, None, future)
+    from_future = torch.isclose(half, project_to_sphere(future), atol=1e-5).all(-1)
+    assert 8 < int(from_future.sum()) < 24  # about half, the rest permuted batch goals
+    with pytest.raises(ValueError, match="dataset.future"):
+        ZSampler(4, goal_ratio=1.0, future_ratio=0.5)(goals)
+    with pytest.raises(ValueError, match="future_goal_ratio"):
+        ZSampler(4, future_ratio=-0.1)
+
+
 def test_clipped_noise_action_bounds_and_gradient():
     mu = torch.zeros(1000, 2, requires_grad=True)
     a = clipped_noise_action(mu, std=0.2, clip=0.3)
