@@ -23,10 +23,15 @@ def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[
     if name == "identity":
         if len(shape) != 1:
             raise ValueError(f"encoder=identity needs flat observations, got shape {shape}: use encoder=pixels (or auto) for images")
+        if encoder_cfg.get("fourier_features") and not encoder_cfg.get("standardize", False):
+            raise ValueError("encoder.fourier_features needs encoder.standardize=true (the frequencies are in units of the "
+                             "data's standard deviation)")
         if encoder_cfg.get("standardize", False):
             from representations.encoders.standardize import ObservationStandardizer
 
-            return ObservationStandardizer(shape[0]), shape[0]
+            encoder = ObservationStandardizer(shape[0], fourier_features=int(encoder_cfg.get("fourier_features", 0) or 0),
+                                              fourier_scale=float(encoder_cfg.get("fourier_scale", 1.0)))
+            return encoder, encoder.feature_dim
         return nn.Identity(), shape[0]
     if name == "pixels":
         encoder = PixelEncoder(shape, **dict(encoder_cfg.get("pixels", {}) or {}))

@@ -46,3 +46,24 @@ def test_encoder_option():
     assert isinstance(enc, ObservationStandardizer) and dim == 3
     enc, _ = make_encoder({"name": "auto", "standardize": False}, (3,))
     assert isinstance(enc, torch.nn.Identity)
+
+
+def test_fourier_features_hand_computed():
+    enc = ObservationStandardizer(1, fourier_features=1)
+    enc.frequencies.fill_(0.25)  # a quarter cycle per standard deviation
+    enc.fit(torch.tensor([[0.0], [2.0], [4.0]]))  # mean 2, std 2
+    out = enc(torch.tensor([[4.0], [2.0]]))  # x = 1 and 0: angles π/2 and 0
+    assert out.tolist() == [pytest.approx([1.0, 1.0, 0.0], abs=1e-6), pytest.approx([0.0, 0.0, 1.0], abs=1e-6)]
+    # the frequencies are a fixed draw (same model from the same config) and a buffer (checkpoints carry them)
+    a, b = ObservationStandardizer(2, fourier_features=8), ObservationStandardizer(2, fourier_features=8)
+    assert torch.equal(a.frequencies, b.frequencies) and "frequencies" in a.state_dict()
+
+
+def test_fourier_encoder_option_and_errors():
+    enc, dim = make_encoder({"name": "identity", "standardize": True, "fourier_features": 16, "fourier_scale": 2.0}, (2,))
+    assert dim == 2 + 32 and enc(torch.zeros(5, 2)).shape == (5, 34)
+    assert enc.frequencies.std().item() == pytest.approx(2.0, rel=0.5)
+    with pytest.raises(ValueError, match="encoder.standardize=true"):
+        make_encoder({"name": "identity", "standardize": False, "fourier_features": 16}, (2,))
+    with pytest.raises(ValueError, match="fourier_scale"):
+        make_encoder({"name": "identity", "standardize": True, "fourier_features": 4, "fourier_scale": 0.0}, (2,))
