@@ -26,8 +26,9 @@ from representations.policy import LatentPolicy
 from benchmarks.report import write_report
 
 
-def oracle_directions(suite, task: str, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(unit direction to the BFS oracle's subgoal, maze distance to the goal in cells) for each position."""
+def oracle_directions(suite, task: str, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(unit direction to the BFS oracle's subgoal, maze distance to the goal in cells, straight-line distance to
+    the goal) for each position."""
     env = suite.make_env(task, seed=0)
     env.reset()
     maze = env.unwrapped
@@ -41,7 +42,7 @@ def oracle_directions(suite, task: str, xy: np.ndarray) -> tuple[np.ndarray, np.
     cells = cell_distances(np.asarray(maze.maze_map), tuple(maze.xy_to_ij(goal)))
     distance = np.array([cells[tuple(maze.xy_to_ij(p))] for p in xy])
     env.close()
-    return np.stack(dirs), distance
+    return np.stack(dirs), distance, np.linalg.norm(xy - goal, axis=-1)
 
 
 def cell_distances(maze_map: np.ndarray, goal_cell: tuple[int, int]) -> np.ndarray:
@@ -60,9 +61,10 @@ def cell_distances(maze_map: np.ndarray, goal_cell: tuple[int, int]) -> np.ndarr
 
 def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list[str] = ("reward", "goal"),
             inference_samples: int = 10000) -> dict[str, dict[str, dict[str, float]]]:
-    """{mode: {task: {mean_cosine, frac_cos_gt_0.5, q_distance_rho, reward_distance_rho}}} of the policy in
-    ``checkpoint`` (the same states for every checkpoint of a dataset). The two rho are Spearman correlations,
-    over the states, of Q(s, π(s, z), z) and of ψ(s)·z with minus the maze distance to the goal (in cells)."""
+    """{mode: {task: {mean_cosine, frac_cos_gt_0.5, q_distance_rho, reward_distance_rho, q_euclidean_rho}}} of the
+    policy in ``checkpoint`` (the same states for every checkpoint of a dataset). The rho are Spearman correlations,
+    over the states, of Q(s, π(s, z), z) and of ψ(s)·z with minus the maze distance to the goal (in cells), and of Q
+    with minus the straight-line distance."""
     torch.manual_seed(0)
     rep, actor, config = load_pretrained(checkpoint)
     suite = make_task_suite(config["env"])
@@ -73,7 +75,7 @@ def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list
     xy = sampled["qpos"][:, :2].numpy()
     results: dict[str, dict[str, dict[str, float]]] = {}
     for task in suite.task_names:
-        oracle, distance = oracle_directions(suite, task, xy)
+        oracle, distance, euclidean = oracle_directions(suite, task, xy)
         for mode in modes:
             z = infer_task_latent(rep, suite, task, mode, inference_batch)
             if z is None:
@@ -88,6 +90,8 @@ def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list
             results.setdefault(mode, {})[task] = {
                 "mean_cosine": float(cos.mean()), "frac_cos_gt_0.5": float((cos > 0.5).mean()),
                 "q_distance_rho": float(spearmanr(q, -distance)[0]), "reward_distance_rho": float(spearmanr(reward, -distance)[0]),
+                # A value that ranks states by straight-line rather than maze distance leaks through walls.
+                "q_euclidean_rho": float(spearmanr(q, -euclidean)[0]),
             }
     return results
 
@@ -109,8 +113,8 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [f"# Oracle-direction agreement: {args.checkpoint}", "",
              f"Command: `python -m benchmarks.oracle_agreement {' '.join(argv if argv is not None else sys.argv[1:])}`", "",
              "Cells: mean cosine with the oracle direction / fraction of states above 0.5 / Spearman rho of "
-             "Q(s, π(s, z), z) with minus the maze distance to the goal.", "",
-             "| task | " + " | ".join(f"{m} z: cos / frac > 0.5 / rho(Q, −dist)" for m in results) + " |",
+             "Q(s, π(s, z), z) with minus the maze distance to the goal / with minus the straight-line distance.", "",
+             "| task | " + " | ".join(f"{m} z: cos / frac > 0.5 / rho(Q, −dist) / rho(Q, −euclid)" for m in results) + " |",
              "|---" * (len(results) + 1) + "|"]
     tasks = list(next(iter(results.values()), {}))
     for task in tasks + ["mean"]:
@@ -118,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
         for m, r in results.items():
             vals = list(r.values()) if task == "mean" else [r[task]]
             cells.append(f"{np.mean([v['mean_cosine'] for v in vals]):+.2f} / {np.mean([v['frac_cos_gt_0.5'] for v in vals]):.2f}"
-                         f" / {np.mean([v['q_distance_rho'] for v in vals]):+.2f}")
+                         f" / {np.mean([v['q_distance_rho'] for v in vals]):+.2f} / {np.mean([v['q_euclidean_rho'] for v in vals]):+.2f}")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     write_report(args.checkpoint, "oracle_agreement", lines, results)
     return results
