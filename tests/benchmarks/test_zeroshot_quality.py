@@ -39,3 +39,27 @@ def test_comparison_table_mean_and_standard_error():
     assert numbers["reward"]["fb"]["walk"] == [150.0, 50.0, 2]  # s.e. = std(ddof=1)/√n = 70.71/1.414
     assert numbers["reward"]["fb"]["mean"][0] == 90.0
     assert "| walk | 150.0 ± 50.0 | 50.0 |" in lines
+
+
+def test_gap_to_untrained_in_standard_errors():
+    from benchmarks.zeroshot_comparison import gap_to_reference
+
+    per_method = {
+        "td_jepa": {0: {"reward": {"a": 100.0, "b": 0.0}}, 1: {"reward": {"a": 140.0, "b": 0.0}}},  # task means 50, 70
+        "untrained": {0: {"reward": {"a": 20.0, "b": 0.0}}, 1: {"reward": {"a": 20.0, "b": 20.0}}},  # 10, 20
+    }
+    lines, gaps = gap_to_reference(per_method)
+    gap = gaps["td_jepa"]["reward"]
+    # means 60 vs 15; s.e. 10 and 5; s.e. of the difference √125 = 11.18; 45 / 11.18 = 4.02
+    assert gap["gap"] == 45.0 and abs(gap["se"] - 125 ** 0.5) < 1e-9 and abs(gap["gap_in_se"] - 45 / 125 ** 0.5) < 1e-9
+    assert "| td_jepa | +45.0 / 11.2 / +4.0 |" in lines and "untrained" not in gaps
+
+
+def test_curve_table_averages_seeds_per_evaluation():
+    from benchmarks.zeroshot_comparison import curve_table
+
+    runs = {"fb": {0: {"curve": [{"step": 10, "train_seconds": 60.0, "results": {"reward": {"a": 2.0, "b": 4.0}}}]},
+                   1: {"curve": [{"step": 10, "train_seconds": 120.0, "results": {"reward": {"a": 6.0, "b": 8.0}}}]}}}
+    lines, curves = curve_table(runs)
+    assert curves["fb"][0]["reward"] == [5.0, 2.0, 2] and curves["fb"][0]["train_seconds"] == 90.0
+    assert "| fb | 10 | 1.5 | reward 5.0 ± 2.0 |" in lines
