@@ -61,10 +61,11 @@ def cell_distances(maze_map: np.ndarray, goal_cell: tuple[int, int]) -> np.ndarr
 
 def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list[str] = ("reward", "goal"),
             inference_samples: int = 10000) -> dict[str, dict[str, dict[str, float]]]:
-    """{mode: {task: {mean_cosine, frac_cos_gt_0.5, q_distance_rho, reward_distance_rho, q_euclidean_rho}}} of the
+    """{mode: {task: {mean_cosine, frac_cos_gt_0.5, q_distance_rho, reward_distance_rho, q_euclidean_rho,
+    reward_euclidean_rho}}} of the
     policy in ``checkpoint`` (the same states for every checkpoint of a dataset). The rho are Spearman correlations,
-    over the states, of Q(s, π(s, z), z) and of ψ(s)·z with minus the maze distance to the goal (in cells), and of Q
-    with minus the straight-line distance."""
+    over the states, of Q(s, π(s, z), z) and of ψ(s)·z with minus the maze distance to the goal (in cells), and of
+    both with minus the straight-line distance."""
     torch.manual_seed(0)
     rep, actor, config = load_pretrained(checkpoint)
     suite = make_task_suite(config["env"])
@@ -92,6 +93,7 @@ def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list
                 "q_distance_rho": float(spearmanr(q, -distance)[0]), "reward_distance_rho": float(spearmanr(reward, -distance)[0]),
                 # A value that ranks states by straight-line rather than maze distance leaks through walls.
                 "q_euclidean_rho": float(spearmanr(q, -euclidean)[0]),
+                "reward_euclidean_rho": float(spearmanr(reward, -euclidean)[0]),
             }
     return results
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [
@@ -45,6 +46,15 @@ def test_smoke_run_trains_evaluates_and_checkpoints(tmp_path):
     agreement = oracle_agreement([str(ckpt), "--states", "16", "--inference-samples", "50"])
     assert set(agreement) == {"reward", "goal"} and len(agreement["goal"]) == 5
     assert all(-1.0 <= v["mean_cosine"] <= 1.0 for r in agreement.values() for v in r.values())
+
+    # and the rollout / wall-leak diagnostic
+    from benchmarks.maze_rollouts import main as maze_rollouts
+
+    rollouts = maze_rollouts([str(ckpt), "--noise", "zero", "--directions", "8"])
+    assert set(rollouts) == {f"task{i}" for i in range(1, 6)}
+    assert all(r["min_distance"] <= min(r["start_distance"], r["final_distance"]) + 1e-6 for r in rollouts.values())
+    assert all(0.0 <= r["q_argmax_within_45_of_oracle"] <= 1.0 for r in rollouts.values())
+    assert (ckpt / "maze_rollouts_goal_zero.md").exists()
     assert (ckpt / "oracle_agreement.md").exists()
 
 
@@ -54,6 +64,23 @@ def test_resume_continues_from_the_latest_checkpoint(tmp_path):
     proc = run(["train.steps=10", "dataset.source=generated", "resume=true", f"hydra.run.dir={runs / 'second'}"], tmp_path)
     assert "resumed from" in proc.stdout and "step000000005" in proc.stdout
     assert json.loads((runs / "second" / "eval.json").read_text())["step"] == 10
+
+
+def test_resume_is_exact(tmp_path):
+    """A run stopped after its step-5 checkpoint and resumed ends with the weights of the uninterrupted run, bit for
+    bit: the checkpoint holds the replay buffer's sampling stream as well as the global generators."""
+    from safetensors.torch import load_file
+
+    runs = tmp_path / "runs"
+    common = ["dataset.source=generated", "eval.modes=[goal]", "train.checkpoint_every=5"]
+    run(["train.steps=10", *common, f"hydra.run.dir={runs / 'whole'}"], tmp_path)
+    run(["train.steps=5", *common, f"hydra.run.dir={runs / 'part'}"], tmp_path)
+    resumed = run(["train.steps=10", *common, f"resume={runs / 'part'}", f"hydra.run.dir={runs / 'resumed'}"], tmp_path)
+    assert "at step 5" in resumed.stdout
+    whole = load_file(runs / "whole" / "checkpoints" / "step000000010" / "model.safetensors")
+    again = load_file(runs / "resumed" / "checkpoints" / "step000000010" / "model.safetensors")
+    assert whole.keys() == again.keys() and len(whole) > 10
+    assert all(torch.equal(whole[k], again[k]) for k in whole), [k for k in whole if not torch.equal(whole[k], again[k])]
 
 
 def test_interrupt_saves_a_checkpoint_and_resume_continues(tmp_path):

@@ -62,3 +62,13 @@ def test_maze_cell_distances_go_around_walls():
     dist = cell_distances(maze, (2, 0))
     # from the top-left corner the only way down is through the right column: 6 steps
     assert dist[0, 0] == 6 and dist[0, 2] == 4 and dist[2, 2] == 2 and np.isinf(dist[1, 0])
+
+
+def test_maze_rollout_geometry_hand_computed():
+    import numpy as np
+
+    from benchmarks.maze_rollouts import angle_between, unit_directions
+
+    dirs = unit_directions(4).numpy()
+    assert np.allclose(dirs, [[1, 0], [0, 1], [-1, 0], [0, -1]], atol=1e-6)
+    assert np.allclose(angle_between(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([[0.0, 2.0], [-1.0, -1.0]])), [90.0, 180.0], atol=0.01)
