@@ -102,21 +102,25 @@ def find_resume_checkpoint(resume: bool | str, run_dir: Path, same: Mapping[str,
 
 
 def training_state(step: int, optimizer: torch.optim.Optimizer, loss_module: nn.Module,
-                   scheduler: Any | None = None) -> dict[str, Any]:
+                   scheduler: Any | None = None, samplers: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What resuming needs besides the weights: step, optimiser (and scheduler), the loss's target
-    networks and every RNG."""
+    networks, every global RNG and the sampling streams of the replay buffers in ``samplers``."""
     from agents.common import rng_state
 
     state = {"step": step, "optimizer": optimizer.state_dict(), "rng": rng_state(),
              "targets": {k: v for k, v in loss_module.state_dict().items() if k.startswith("target_")}}
     if scheduler is not None:
         state["scheduler"] = scheduler.state_dict()
+    if samplers:
+        state["samplers"] = {name: rb.sampler_state() for name, rb in samplers.items()}
     return state
 
 
 def restore_training_state(ckpt: Path, weights: dict[str, nn.Module], optimizer: torch.optim.Optimizer,
-                           loss_module: nn.Module, *, scheduler: Any | None = None, device: Any = "cpu") -> int:
-    """Loads a checkpoint written with :func:`training_state` back into place; returns its step."""
+                           loss_module: nn.Module, *, scheduler: Any | None = None, device: Any = "cpu",
+                           samplers: Mapping[str, Any] | None = None) -> int:
+    """Loads a checkpoint written with :func:`training_state` back into place (including the sampling streams of
+    ``samplers``, by name); returns its step."""
     from agents.common import set_rng_state
     from representations import load_weights
 
@@ -127,6 +131,8 @@ def restore_training_state(ckpt: Path, weights: dict[str, nn.Module], optimizer:
         scheduler.load_state_dict(state["scheduler"])
     loss_module.load_state_dict(state["targets"], strict=False)
     set_rng_state(state["rng"])
+    for name, rb in (samplers or {}).items():
+        rb.set_sampler_state(state.get("samplers", {}).get(name))
     return int(state["step"])
 
 

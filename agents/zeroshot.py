@@ -81,7 +81,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     resume_from = find_resume_checkpoint(cfg.resume, run_dir, same=same_run)
     if resume_from is not None:
         start_step = restore_training_state(resume_from, {"representation": representation, "actor": actor}, optimizer,
-                                            rep_loss, device=device)
+                                            rep_loss, device=device, samplers={"train": train_rb, "val": val_rb})
         if dp.is_main:
             print(f"resumed from {resume_from} at step {start_step}")
     if dp.enabled:  # one random stream (data, z, noise) per rank, a fresh one after a resume
@@ -102,7 +102,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         return save_checkpoint(
             run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
             weights={"representation": representation, "actor": actor},
-            training_state=training_state(step, optimizer, rep_loss),
+            training_state=training_state(step, optimizer, rep_loss, samplers={"train": train_rb, "val": val_rb}),
         )
 
     def inference_batch():

@@ -232,6 +232,19 @@ class OfflineReplayBuffer(TensorDictReplayBuffer):
         """Restarts the sampling stream from ``seed`` (e.g. one stream per data-parallel rank)."""
         self._sampler._rng = torch.Generator().manual_seed(int(seed))
 
+    def sampler_state(self) -> torch.Tensor | None:
+        """The position of the sampling stream (its generator's state; None when it draws from the global one)."""
+        rng = self._sampler._rng
+        return None if rng is None else rng.get_state()
+
+    def set_sampler_state(self, state: torch.Tensor | None) -> None:
+        """Puts the sampling stream back where :meth:`sampler_state` was taken, so a resumed run sees the same batches."""
+        if state is None:
+            return
+        if self._sampler._rng is None:
+            self._sampler._rng = torch.Generator()
+        self._sampler._rng.set_state(state)
+
     def gather(self, index: torch.Tensor) -> TensorDict:  # pragma: no cover - abstract
         """Transitions at storage indices ``index`` (each must be a valid transition), with ``index``."""
         raise NotImplementedError
