@@ -185,7 +185,7 @@ def generate_dataset(
     path: str | os.PathLike,
     *,
     num_episodes: int,
-    episode_length: int | None = 1001,
+    episode_length: int | None = None,
     seed: int = 0,
     val_episodes: int | None = None,
     noise: float | None = None,

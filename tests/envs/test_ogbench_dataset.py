@@ -146,3 +146,12 @@ def test_write_npz_matches_numpy_savez(tmp_path):
             assert f[k].dtype == g[k].dtype and np.array_equal(f[k], g[k])
     with zipfile.ZipFile(ours) as z:
         assert [i.compress_type for i in z.infolist()] == [zipfile.ZIP_DEFLATED] * 2
+
+
+def test_generated_stitch_episodes_have_the_official_length(tmp_path):
+    """dataset.episode_length=null (the default) generates the dataset type's official length: 201 for stitch."""
+    import numpy as np
+
+    train, _ = generate_dataset("pointmaze-medium-stitch", tmp_path / "st.npz", num_episodes=2, val_episodes=1, seed=0, progress=False)
+    terminals = np.load(train)["terminals"]
+    assert terminals.shape == (2 * 201,) and np.flatnonzero(terminals).tolist() == [200, 401]
