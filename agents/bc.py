@@ -112,8 +112,8 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
             target_updater.eps = linear_momentum(step + 1, steps, ema.start, ema.end)
             target_updater.step()
         done = step + 1
+        check_finite(losses, done, "resume from the last checkpoint with resume=true")
         if done % cfg.train.log_every == 0 or done == steps:
-            check_finite(losses, done, "resume from the last checkpoint with resume=true")
             policy.eval()
             with torch.no_grad():
                 val = loss_module(val_demos.sample().to(device))

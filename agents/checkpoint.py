@@ -25,6 +25,10 @@ def _write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+class NonFiniteCheckpointError(FloatingPointError):
+    """Raised instead of writing a checkpoint whose weights are not finite."""
+
+
 def save_checkpoint(
     ckpt_root: Path,
     *,
@@ -34,15 +38,25 @@ def save_checkpoint(
     training_state: dict[str, Any],
     keep: int = 2,
 ) -> Path:
-    """Writes ``ckpt_root/step<step>/`` atomically and points ``ckpt_root/latest`` at it."""
+    """Writes ``ckpt_root/step<step>/`` atomically and points ``ckpt_root/latest`` at it.
+
+    Weights with a NaN or an infinity are never written: :class:`NonFiniteCheckpointError` names the tensors and the
+    last good checkpoint, which stays ``latest``."""
+    # Clone: safetensors refuses tensors sharing storage (e.g. ψ ≡ φ in the symmetric variant).
+    tensors = {f"{prefix}.{k}": v.detach().cpu().clone().contiguous() for prefix, mod in weights.items() for k, v in mod.state_dict().items()}
+    bad = [name for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        last = latest_checkpoint(ckpt_root)
+        raise NonFiniteCheckpointError(
+            f"not saving step {step}: {len(bad)} of {len(tensors)} weight tensors hold NaN/inf (e.g. {', '.join(bad[:3])}). "
+            + (f"The last good checkpoint is {last}; resume from it with resume={last} and lower the learning rates."
+               if last is not None else "No earlier checkpoint exists; lower the learning rates and start again."))
     ckpt_root.mkdir(parents=True, exist_ok=True)
     final = ckpt_root / f"step{step:09d}"
     tmp = ckpt_root / f".tmp-{final.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
-    # Clone: safetensors refuses tensors sharing storage (e.g. ψ ≡ φ in the symmetric variant).
-    tensors = {f"{prefix}.{k}": v.detach().cpu().clone().contiguous() for prefix, mod in weights.items() for k, v in mod.state_dict().items()}
     save_file(tensors, str(tmp / "model.safetensors"), metadata={"step": str(step)})
     torch.save(training_state, tmp / "training_state.pt")
     if final.exists():

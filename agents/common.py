@@ -6,7 +6,7 @@ import os
 import random
 import sys
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -247,12 +247,17 @@ def exit_with_user_error(err: BaseException) -> None:
     raise SystemExit(2)
 
 
-def check_finite(metrics: Mapping[str, torch.Tensor], step: int, hint: str) -> None:
+def check_finite(metrics: Mapping[str, torch.Tensor], step: int, hint: str | Callable[[], str]) -> None:
+    """Raises when a ``loss*`` entry is NaN/inf. Cheap enough for every step: one host sync for all losses; ``hint``
+    (the fix to suggest, or a function building it) is only evaluated on failure."""
+    losses = [v.detach().float().reshape(-1) for k, v in metrics.items() if k.startswith("loss")]
+    if not losses or bool(torch.isfinite(torch.cat(losses)).all()):
+        return
     bad = [k for k, v in metrics.items() if k.startswith("loss") and not torch.isfinite(v).all()]
     if bad:
         raise FloatingPointError(
             f"non-finite loss ({', '.join(bad)}) at step {step}. Lower the learning rates "
-            f"(representation.optim.lr.*, actor.lr), check the dataset for NaNs, or {hint}"
+            f"(representation.optim.lr.*, actor.lr), check the dataset for NaNs, or {hint() if callable(hint) else hint}"
         )
 
 
@@ -288,8 +293,8 @@ def pretrain_updates(losses_of_batch, loss_key: str, optimizer: torch.optim.Opti
         if target_updater is not None:
             target_updater.step()
         done = step + 1
+        check_finite(losses, offset + done, "lower representation.optim.lr, or resume from the last checkpoint with resume=true")
         if done % log_every == 0 or done == steps:
-            check_finite(losses, offset + done, "lower representation.optim.lr, or resume from the last checkpoint with resume=true")
             logger.log({f"{stage}/{k}": v.item() for k, v in losses.items()}, offset + done)
             tqdm.write(f"{label}step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
                        + f" ({progress.format_dict.get('rate') or 0.0:.1f} updates/s)")

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from torchrl.objectives import SoftUpdate
 
 from agents.actor import ACTOR_NET_KEYS, make_actor, make_actor_loss, resolve_actor_config
-from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.checkpoint import find_resume_checkpoint, latest_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.distributed import (
     any_rank, broadcast_from_main, init_data_parallel, local_batch_size, shared_run_dir, shutdown_data_parallel,
 )
@@ -144,8 +144,10 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     def train_step(step: int) -> None:
         metrics = update(train_rb.sample(batch_size).to(device, non_blocking=True))
         done = step + 1
+        # Every step, on the losses already computed: a diverged update never reaches a checkpoint.
+        check_finite(metrics, done, lambda: f"resume from the last good checkpoint ({latest_checkpoint(run_dir / 'checkpoints')}) "
+                                            "with resume=true")
         if done % cfg.train.log_every == 0 or done == steps:
-            check_finite(metrics, done, "resume from the last checkpoint with resume=true")
             rep_loss.eval()
             with torch.no_grad():
                 val = rep_loss(val_rb.sample(batch_size).to(device))

@@ -88,3 +88,27 @@ def test_resume_prefers_its_own_folder_and_skips_siblings_of_another_configurati
     assert find_resume_checkpoint(True, sweep / "2", same={"representation.name": "td_jepa"}).parent.parent.name in {"0", "1"}
     with pytest.raises(FileNotFoundError, match="no earlier run with a checkpoint under .* with the same representation.name, seed"):
         find_resume_checkpoint(True, sweep / "2", same={"representation.name": "td_jepa", "seed": 3})
+
+
+def test_non_finite_weights_are_never_written(tmp_path):
+    from agents.checkpoint import NonFiniteCheckpointError
+
+    rep = make_representation(REP, 3, 2)
+    actor = make_actor(ACTOR, rep, 2)
+    good = _save(tmp_path, 5, rep, actor)
+    with torch.no_grad():
+        next(actor.parameters()).fill_(float("nan"))
+    with pytest.raises(NonFiniteCheckpointError, match=f"not saving step 10: 1 of .* NaN/inf.*{good.name}"):
+        _save(tmp_path, 10, rep, actor)
+    assert latest_checkpoint(tmp_path) == good and not (tmp_path / "step000000010").exists()
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_check_finite_names_the_bad_loss_and_builds_the_hint_only_on_failure():
+    from agents.common import check_finite
+
+    calls = []
+    check_finite({"loss_a": torch.tensor(1.0), "other": torch.tensor(float("nan"))}, 3, lambda: calls.append(1) or "x")
+    assert calls == []  # finite losses (non-loss entries are not checked): the hint is never built
+    with pytest.raises(FloatingPointError, match=r"non-finite loss \(loss_b\) at step 4.*resume from step 3"):
+        check_finite({"loss_a": torch.tensor(1.0), "loss_b": torch.tensor([1.0, float("inf")])}, 4, lambda: "resume from step 3")
