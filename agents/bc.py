@@ -28,6 +28,7 @@ from agents.common import (
 )
 from agents.evaluation import rollout_batch
 from agents.probes import run_probes
+from agents.validation import validate_config
 from envs import make_demonstrations, make_task_suite
 from envs.common import TaskSuite
 from representations.act_jepa import ActionChunkLoss, make_bc_policy
@@ -157,6 +158,7 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
 @hydra.main(version_base="1.3", config_path="../configs", config_name="bc")
 def main(cfg: DictConfig) -> None:
     try:
+        validate_config(cfg)  # bad values: one message before any work
         train_bc(cfg, Path(HydraConfig.get().runtime.output_dir))
     except USER_ERRORS as err:
         exit_with_user_error(err)
