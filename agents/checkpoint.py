@@ -68,12 +68,53 @@ def save_checkpoint(
     return final
 
 
+def checkpoint_step(ckpt: Path) -> int:
+    """The step a ``step<N>`` checkpoint folder was written at."""
+    return int(Path(ckpt).name.removeprefix("step"))
+
+
 def latest_checkpoint(ckpt_root: Path) -> Path | None:
     pointer = ckpt_root / LATEST
     if not pointer.exists():
         return None
     path = ckpt_root / pointer.read_text().strip()
     return path if (path / "training_state.pt").exists() else None
+
+
+# What may change between a run and its resumption: the budget, logging, evaluation, device and data locations.
+RESUMABLE_KEYS = ("train.steps", "train.log_every", "train.eval_every", "train.checkpoint_every", "train.keep_checkpoints",
+                  "logger", "eval", "resume", "note", "device", "dataset.cache_dir", "dataset.data_dir", "probe")
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, Mapping):
+        return {prefix: tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def config_differences(saved: Mapping[str, Any], current: Mapping[str, Any], ignore: tuple[str, ...] = RESUMABLE_KEYS) -> list[str]:
+    """``"key: saved → current"`` for every setting of ``current`` that differs from the checkpoint's ``saved`` config
+    (keys under ``ignore`` excepted; keys only the checkpoint has, such as its dims, are not compared)."""
+    old, new = _flatten(saved), _flatten(current)
+    skip = lambda key: any(key == k or key.startswith(k + ".") for k in ignore)  # noqa: E731
+    return [f"{key}: {old.get(key, '(absent)')!r} → {value!r}" for key, value in sorted(new.items())
+            if not skip(key) and old.get(key, "(absent)") != value]
+
+
+def check_resume_compatible(ckpt: Path, config: Mapping[str, Any], steps: int, step: int) -> None:
+    """Refuses to resume ``ckpt`` (at ``step``) under a config that differs in anything but budget and logging, or with a
+    budget ``steps`` it has already passed; the message names the differing keys."""
+    diffs = config_differences(json.loads((ckpt / "config.json").read_text()), config)
+    if diffs:
+        shown = "; ".join(diffs[:8]) + (f"; and {len(diffs) - 8} more" if len(diffs) > 8 else "")
+        raise ValueError(f"cannot resume {ckpt}: it was trained with other settings ({shown}). Resume with its settings, "
+                         "or start a new run with resume=false")
+    if steps < step:
+        raise ValueError(f"cannot resume {ckpt}: it is already at step {step}, past train.steps={steps}; "
+                         f"pass train.steps >= {step}")
 
 
 def _config_matches(ckpt: Path, same: Mapping[str, Any]) -> bool:

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from torchrl.objectives import SoftUpdate
 
 from agents.actor import ACTOR_NET_KEYS, make_actor, make_actor_loss, resolve_actor_config
-from agents.checkpoint import find_resume_checkpoint, latest_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.checkpoint import check_resume_compatible, checkpoint_step, find_resume_checkpoint, latest_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.distributed import (
     any_rank, broadcast_from_main, init_data_parallel, local_batch_size, shared_run_dir, shutdown_data_parallel,
 )
@@ -81,6 +81,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     same_run = {"env.name": cfg.env.name, "representation.name": cfg.representation.name, "seed": cfg.seed}
     resume_from = find_resume_checkpoint(cfg.resume, run_dir, same=same_run)
     if resume_from is not None:
+        check_resume_compatible(resume_from, config, cfg.train.steps, checkpoint_step(resume_from))
         start_step = restore_training_state(resume_from, {"representation": representation, "actor": actor}, optimizer,
                                             rep_loss, device=device, samplers={"train": train_rb, "val": val_rb})
         if dp.is_main:

@@ -112,3 +112,21 @@ def test_check_finite_names_the_bad_loss_and_builds_the_hint_only_on_failure():
     assert calls == []  # finite losses (non-loss entries are not checked): the hint is never built
     with pytest.raises(FloatingPointError, match=r"non-finite loss \(loss_b\) at step 4.*resume from step 3"):
         check_finite({"loss_a": torch.tensor(1.0), "loss_b": torch.tensor([1.0, float("inf")])}, 4, lambda: "resume from step 3")
+
+
+def test_resume_refuses_other_settings_and_a_smaller_budget(tmp_path):
+    from agents.checkpoint import check_resume_compatible, checkpoint_step, config_differences
+
+    saved = {"representation": {"z_dim": 50, "loss": {"gamma": 0.99}}, "train": {"steps": 100, "log_every": 10}, "seed": 0}
+    ckpt = tmp_path / "step000000040"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text(json.dumps({**saved, "dims": {"action_dim": 2}}))
+    assert checkpoint_step(ckpt) == 40
+    # budget and logging may change
+    check_resume_compatible(ckpt, {**saved, "train": {"steps": 200, "log_every": 1}}, steps=200, step=40)
+    other = {**saved, "representation": {"z_dim": 32, "loss": {"gamma": 0.99}}, "encoder": {"standardize": True}}
+    assert config_differences(saved, other) == ["encoder.standardize: '(absent)' → True", "representation.z_dim: 50 → 32"]
+    with pytest.raises(ValueError, match=r"other settings \(encoder.standardize: .*representation.z_dim: 50 → 32\).*resume=false"):
+        check_resume_compatible(ckpt, other, steps=200, step=40)
+    with pytest.raises(ValueError, match=r"already at step 40, past train.steps=30; pass train.steps >= 40"):
+        check_resume_compatible(ckpt, saved, steps=30, step=40)

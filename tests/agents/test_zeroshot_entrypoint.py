@@ -136,3 +136,12 @@ def test_corrupt_dataset_gives_one_clear_error(tmp_path):
 def test_unknown_option_is_rejected_before_any_work(tmp_path):
     proc = run(["train.stepz=3", f"hydra.run.dir={tmp_path / 'r'}"], tmp_path, check=False)
     assert proc.returncode != 0 and "stepz" in proc.stderr
+
+
+def test_resume_with_other_settings_is_refused_by_name(tmp_path):
+    runs = tmp_path / "runs"
+    run(["train.steps=5", "dataset.source=generated", "eval.modes=[goal]", f"hydra.run.dir={runs / 'a'}"], tmp_path)
+    proc = run(["train.steps=10", "dataset.source=generated", "eval.modes=[goal]", "representation.z_dim=8",
+                f"resume={runs / 'a'}", f"hydra.run.dir={runs / 'b'}"], tmp_path, check=False)
+    assert proc.returncode == 2 and "representation.z_dim: 50 → 8" in proc.stderr and "resume=false" in proc.stderr
+    assert "size mismatch" not in proc.stderr
