@@ -180,7 +180,11 @@ def restore_training_state(ckpt: Path, weights: dict[str, nn.Module], optimizer:
     from representations import load_weights
 
     load_weights(ckpt, weights)
-    state = torch.load(ckpt / "training_state.pt", weights_only=False, map_location=device)
+    try:
+        state = torch.load(ckpt / "training_state.pt", weights_only=False, map_location=device)
+    except (RuntimeError, EOFError, OSError) as err:  # truncated or overwritten file
+        raise ValueError(f"{ckpt / 'training_state.pt'} is corrupt or truncated ({err}); resume from an earlier "
+                         "checkpoint of the run (resume=<run>/checkpoints/step*)") from None
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None:
         scheduler.load_state_dict(state["scheduler"])

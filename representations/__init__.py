@@ -82,9 +82,15 @@ def read_checkpoint(path: str | Path, producer: str) -> tuple[Path, dict]:
 
 def load_weights(path: str | Path, modules: Mapping[str, nn.Module], device: str = "cpu") -> None:
     """Loads ``<path>/model.safetensors`` (keys ``<prefix>.<param>``) into ``{prefix: module}``."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    tensors = load_file(str(Path(path) / "model.safetensors"), device=device)
+    file = Path(path) / "model.safetensors"
+    try:
+        tensors = load_file(str(file), device=device)
+    except (SafetensorError, OSError) as err:
+        raise ValueError(f"{file} is corrupt or truncated ({err}); use an earlier checkpoint of the run "
+                         "(checkpoints/step*) or train again") from None
     for prefix, module in modules.items():
         module.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
 

@@ -130,3 +130,12 @@ def test_resume_refuses_other_settings_and_a_smaller_budget(tmp_path):
         check_resume_compatible(ckpt, other, steps=200, step=40)
     with pytest.raises(ValueError, match=r"already at step 40, past train.steps=30; pass train.steps >= 40"):
         check_resume_compatible(ckpt, saved, steps=30, step=40)
+
+
+def test_truncated_checkpoint_gives_one_clear_message(tmp_path):
+    rep = make_representation(REP, 3, 2)
+    path = _save(tmp_path, 3, rep, make_actor(ACTOR, rep, 2))
+    weights = path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"model.safetensors is corrupt or truncated .*earlier checkpoint"):
+        load_pretrained(path)
