@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -51,18 +52,43 @@ def save_checkpoint(
             f"not saving step {step}: {len(bad)} of {len(tensors)} weight tensors hold NaN/inf (e.g. {', '.join(bad[:3])}). "
             + (f"The last good checkpoint is {last}; resume from it with resume={last} and lower the learning rates."
                if last is not None else "No earlier checkpoint exists; lower the learning rates and start again."))
-    ckpt_root.mkdir(parents=True, exist_ok=True)
+    try:
+        return _write_checkpoint(ckpt_root, step, config, tensors, training_state, keep)
+    except OSError as err:  # read-only folder, full disk, ...: keep the trained run somewhere else
+        fallback = rescue_root(ckpt_root)
+        try:
+            path = _write_checkpoint(fallback, step, config, tensors, training_state, keep)
+        except OSError as err2:
+            raise OSError(f"could not write the step-{step} checkpoint to {ckpt_root} ({err.strerror or err}) nor to "
+                          f"{fallback} ({err2.strerror or err2}); free disk space or make the folder writable") from None
+        warnings.warn(f"could not write the checkpoint to {ckpt_root} ({err.strerror or err}); wrote it to {path} instead",
+                      stacklevel=2)
+        return path
+
+
+def rescue_root(ckpt_root: Path) -> Path:
+    """Where checkpoints go when their folder cannot be written: ``~/.cache/jepa_rl/rescued/<run folder name>/checkpoints``."""
+    return Path.home() / ".cache" / "jepa_rl" / "rescued" / Path(ckpt_root).resolve().parent.name / "checkpoints"
+
+
+def _write_checkpoint(ckpt_root: Path, step: int, config: dict[str, Any], tensors: dict[str, torch.Tensor],
+                      training_state: dict[str, Any], keep: int) -> Path:
     final = ckpt_root / f"step{step:09d}"
     tmp = ckpt_root / f".tmp-{final.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
-    save_file(tensors, str(tmp / "model.safetensors"), metadata={"step": str(step)})
-    torch.save(training_state, tmp / "training_state.pt")
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    _write_text_atomic(ckpt_root / LATEST, final.name)
+    try:
+        ckpt_root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
+        save_file(tensors, str(tmp / "model.safetensors"), metadata={"step": str(step)})
+        torch.save(training_state, tmp / "training_state.pt")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _write_text_atomic(ckpt_root / LATEST, final.name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # no half-written folder is left behind
+        raise
     for old in sorted(ckpt_root.glob("step*"))[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final

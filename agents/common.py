@@ -236,7 +236,7 @@ def to_plain(cfg: DictConfig) -> dict:
 
 
 # Errors that describe bad input (config, dataset, checkpoint, diverged run, no OpenGL): shown as one message.
-USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError, RenderBackendError)
+USER_ERRORS = (ValueError, OSError, FloatingPointError, RenderBackendError)  # OSError: full disk, read-only folder, missing file
 
 
 def exit_with_user_error(err: BaseException) -> None:

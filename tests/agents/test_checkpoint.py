@@ -139,3 +139,29 @@ def test_truncated_checkpoint_gives_one_clear_message(tmp_path):
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(ValueError, match=r"model.safetensors is corrupt or truncated .*earlier checkpoint"):
         load_pretrained(path)
+
+
+def test_unwritable_checkpoint_folder_falls_back_and_says_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    blocker = tmp_path / "run"
+    blocker.write_text("a file where the run folder should be")  # mkdir under it fails, even as root
+    rep = make_representation(REP, 3, 2)
+    with pytest.warns(UserWarning, match=r"could not write the checkpoint to .*run/checkpoints .*wrote it to .*rescued/run/checkpoints"):
+        path = _save(blocker / "checkpoints", 4, rep, make_actor(ACTOR, rep, 2))
+    assert path == tmp_path / "home" / ".cache" / "jepa_rl" / "rescued" / "run" / "checkpoints" / "step000000004"
+    rep2, _, _ = load_pretrained(path)
+    assert torch.equal(rep2.feature_cov, rep.feature_cov)
+
+
+def test_failed_write_leaves_no_temporary_folder(tmp_path, monkeypatch):
+    import agents.checkpoint as ckpt_module
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ckpt_module, "save_file", full_disk)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    rep = make_representation(REP, 3, 2)
+    with pytest.raises(OSError, match=r"could not write the step-4 checkpoint to .* \(No space left on device\) nor to .*free disk space"):
+        _save(tmp_path / "ckpts", 4, rep, make_actor(ACTOR, rep, 2))
+    assert not list((tmp_path / "ckpts").glob(".tmp-*")) and not list((tmp_path / "home").rglob(".tmp-*"))
