@@ -1,1 +1,3 @@
 """TorchRL agents consuming the representations (entry points: ``python -m agents.<name>``)."""
+
+import envs.gl_backend  # noqa: F401,E402  (first: a missing MUJOCO_GL backend matters only when rendering)

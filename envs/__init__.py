@@ -6,6 +6,8 @@ agents: both dispatch on the sub-config's ``family``.
 
 from __future__ import annotations
 
+import envs.gl_backend  # noqa: F401  (first: a missing MUJOCO_GL backend matters only when rendering)
+
 from typing import Any
 
 from envs.common import TaskSuite, cfg_get

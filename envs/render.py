@@ -17,9 +17,11 @@ class RenderBackendError(RuntimeError):
 
 
 def _backend_error(err: BaseException) -> RenderBackendError:
-    backend = os.environ.get("MUJOCO_GL", "<unset: glfw, needs a display>")
+    requested = os.environ.get("JEPA_RL_MUJOCO_GL")  # set aside by envs.gl_backend: its library is missing
+    backend = requested or os.environ.get("MUJOCO_GL", "<unset: glfw, needs a display>")
+    missing = " (its library was not found, so MuJoCo started without it)" if requested else ""
     return RenderBackendError(
-        f"MuJoCo could not render with MUJOCO_GL={backend} ({type(err).__name__}: {err}). "
+        f"MuJoCo could not render with MUJOCO_GL={backend}{missing} ({type(err).__name__}: {err}). "
         "On a headless machine set MUJOCO_GL=egl and install the EGL packages "
         "(Debian/Ubuntu: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1), "
         "or use MUJOCO_GL=osmesa with libosmesa6. MUJOCO_GL must be set before Python starts."

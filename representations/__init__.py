@@ -6,6 +6,8 @@ group; ``load_pretrained`` rebuilds a trained representation and policy from a c
 """
 from __future__ import annotations
 
+import envs.gl_backend  # noqa: F401  (first: a missing MUJOCO_GL backend matters only when rendering)
+
 import json
 from pathlib import Path
 from typing import Any, Mapping

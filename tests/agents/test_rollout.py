@@ -157,6 +157,20 @@ def test_rendering_without_an_opengl_backend_names_the_fix():
     assert "set MUJOCO_GL=egl" in proc.stderr and "libegl1" in proc.stderr
 
 
+def test_a_missing_backend_library_matters_only_when_rendering():
+    """MUJOCO_GL=osmesa without libOSMesa (as on this machine): importing and training code works; rendering names it."""
+    import ctypes.util
+
+    if ctypes.util.find_library("OSMesa") is not None:
+        pytest.skip("libOSMesa is installed here: nothing is deferred")
+    code = ("import agents.zeroshot, representations\nprint('imports ok')\n"
+            "from envs.dmc.env import DMCEnv\nDMCEnv('walker', 'walk').render()")
+    proc = run_cli(["-c", code], check=False, env_extra={"MUJOCO_GL": "osmesa"})
+    assert "imports ok" in proc.stdout, proc.stderr[-2000:]
+    assert proc.returncode != 0
+    assert "RenderBackendError: MuJoCo could not render with MUJOCO_GL=osmesa (its library was not found" in proc.stderr
+
+
 def test_pixel_agent_rolls_out_with_videos_at_their_own_size(tmp_path):
     train("representation=td_jepa", *TINY_REPRESENTATION["td_jepa"], "actor.hidden_dim=16",
           "env=dmc", "env.domain=point_mass_maze", "env.obs=pixels", "env.max_episode_steps=6", "dataset.num_episodes=2",
