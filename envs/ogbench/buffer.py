@@ -49,6 +49,7 @@ from envs.common import cfg_get, episode_last_rows, sample_future_rows
 from envs.ogbench.dataset import (
     _fix_hint,
     check_dataset_header,
+    check_maze_positions,
     generate_dataset,
     val_path_for,
 )
@@ -196,6 +197,8 @@ def _convert(npz_path: Path, suite, out_dir: Path, digest: str) -> None:
                     bad = int((~np.isfinite(arr)).reshape(n, -1).any(axis=1).sum())
                     raise DatasetError(f"Dataset file {npz_path}: '{k}' contains NaN/inf values in {bad} rows. {_fix_hint(npz_path)}")
                 dtypes[k] = "float32" if np.issubdtype(arr.dtype, np.floating) else str(torch.from_numpy(np.zeros(0, arr.dtype)).dtype).replace("torch.", "")
+                if k == "qpos":
+                    check_maze_positions(arr, suite, npz_path)
                 rows[:, columns[k][0] : columns[k][1]] = arr
                 del arr
             terminals = _read_key(npz, "terminals", npz_path).astype(bool).reshape(-1)

@@ -41,6 +41,7 @@ __all__ = [
     "val_path_for",
     "write_npz",
     "generate_dataset",
+    "check_maze_positions",
     "validate_dataset",
     "check_dataset_header",
 ]
@@ -290,6 +291,33 @@ def check_dataset_header(path: str | os.PathLike, suite) -> dict[str, tuple[int,
     return shapes
 
 
+def check_maze_positions(qpos: np.ndarray, suite, path: str | os.PathLike, *, min_free: float = 0.99,
+                         samples: int = 20000) -> None:
+    """Maze datasets: the agent's x-y positions must lie in the free cells of the suite's maze.
+
+    Raises :class:`DatasetError` when more than ``1 − min_free`` of ``samples`` evenly spaced rows fall on walls or
+    outside the maze, as for the file of another maze under this maze's name. Other datasets are not checked."""
+    if getattr(getattr(suite, "spec", None), "kind", None) != "maze" or len(qpos) == 0:
+        return
+    env = suite.make_env(suite.task_names[0], seed=0)
+    maze = env.unwrapped
+    xy = np.asarray(qpos[:: max(1, len(qpos) // samples), :2], dtype=np.float64)
+    unit = maze._maze_unit
+    i = np.floor((xy[:, 1] + maze._offset_y + 0.5 * unit) / unit).astype(int)  # the maze's own xy_to_ij, vectorised
+    j = np.floor((xy[:, 0] + maze._offset_x + 0.5 * unit) / unit).astype(int)
+    grid = np.asarray(maze.maze_map)
+    env.close()
+    inside = (i >= 0) & (i < grid.shape[0]) & (j >= 0) & (j < grid.shape[1])
+    free = np.zeros(len(xy), dtype=bool)
+    free[inside] = grid[i[inside], j[inside]] == 0
+    if free.mean() < min_free:
+        raise DatasetError(
+            f"Dataset file {path}: {100 * (1 - free.mean()):.1f}% of the sampled agent positions lie on walls or outside "
+            f"the {suite.spec.env_id} maze, so it holds another maze's data. Use the file of this dataset, or "
+            f"{_fix_hint(Path(path))}"
+        )
+
+
 def validate_dataset(path: str | os.PathLike, suite, *, check_finite: bool = True) -> dict[str, tuple[int, ...]]:
     """Check an OGBench ``.npz`` against ``suite``; returns ``{key: shape}``.
 
@@ -315,4 +343,6 @@ def validate_dataset(path: str | os.PathLike, suite, *, check_finite: bool = Tru
                     raise DatasetError(
                         f"Dataset file {path}: '{key}' contains NaN/inf values in {bad} rows. {_fix_hint(path)}"
                     )
+                if key == "qpos":
+                    check_maze_positions(arr, suite, path)
     return shapes

@@ -116,3 +116,17 @@ def test_bad_cached_source_is_reported(tmp_path, pointmaze_suite):
     with pytest.raises(DatasetError, match="corrupted"):
         build_buffer(bad, pointmaze_suite, cache_dir=tmp_path / "cache")
     assert not list((tmp_path / "cache").rglob("layout.json"))
+
+
+def test_another_mazes_file_under_this_name_is_refused(tmp_path, no_download):
+    """A medium-maze file renamed as the large maze: its positions fall on the large maze's walls."""
+    from envs.ogbench import DatasetError, OGBenchTaskSuite
+
+    large = "pointmaze-large-navigate-v0"
+    data = tmp_path / "data"
+    generate_dataset(NAME, data / f"{large}.npz", num_episodes=3, episode_length=200, seed=0, progress=False)
+    with pytest.raises(DatasetError, match=r"of the sampled agent positions lie on walls or outside the pointmaze-large-v0 maze"):
+        load_ogbench_dataset(_cfg(tmp_path, name=large, source="official"), suite=OGBenchTaskSuite(large, render_size=64))
+    # the real medium file under its own name passes the same check
+    generate_dataset(NAME, data / f"{NAME}.npz", num_episodes=3, episode_length=200, seed=0, progress=False)
+    load_ogbench_dataset(_cfg(tmp_path, source="official"), suite=OGBenchTaskSuite(NAME, render_size=64))
