@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(BIN)/python -m agents.zeroshot env=ogbench
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)

@@ -15,7 +15,6 @@ Writes ``benchmarks/results/zeroshot_comparison_<label>.{md,json}``.
 """
 from __future__ import annotations
 
-import json
 import math
 import shlex
 

@@ -117,7 +117,7 @@ class VisionJEPAEncoder(nn.Module):
             raise ValueError(f"the {self.model_name} encoder reads observations of shape {list(self.obs_shape)}"
                              f"{' (or its cached ' + str(self.feature_dim) + '-d features)' if self.frozen else ''}, "
                              f"got a batch of shape {list(observation.shape)}")
-        lead, (c, h, w) = observation.shape[:-3], observation.shape[-3:]
+        lead, (h, w) = observation.shape[:-3], observation.shape[-2:]
         frames = observation.reshape(-1, self.stacked, 3, h, w)  # [B, k, 3, H, W], oldest first
         if self.clip:
             features = self.model.encode(frames.transpose(1, 2))  # clips are [B, C, T, H, W]
