@@ -28,7 +28,7 @@ from agents.common import (
 )
 from agents.evaluation import rollout_batch
 from agents.probes import run_probes
-from agents.validation import validate_config
+from agents.validation import validate_config, validate_overrides
 from envs import make_demonstrations, make_task_suite
 from envs.common import TaskSuite
 from representations.act_jepa import ActionChunkLoss, make_bc_policy
@@ -159,6 +159,7 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
 def main(cfg: DictConfig) -> None:
     try:
         validate_config(cfg)  # bad values: one message before any work
+        validate_overrides(list(HydraConfig.get().overrides.task), cfg)
         train_bc(cfg, Path(HydraConfig.get().runtime.output_dir))
     except USER_ERRORS as err:
         exit_with_user_error(err)

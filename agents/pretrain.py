@@ -41,7 +41,7 @@ from agents.common import (
     to_plain,
 )
 from agents.probes import linear_probe_accuracy, regression_r2
-from agents.validation import validate_config
+from agents.validation import validate_config, validate_overrides
 from envs.trajectories import TrajectoryWindowSampler, load_trajectories, valid_window_starts, window_batch
 from envs.view_sequences import ViewSequenceSampler, action_dim, sequence_batch
 from envs.views3d import load_views3d, relative_rotation
@@ -262,6 +262,7 @@ DATA = {"views3d": seq_jepa_probes, "trajectories": path_integration_probes}  # 
 def main(cfg: DictConfig) -> None:
     try:
         validate_config(cfg)  # bad values: one message before any work
+        validate_overrides(list(HydraConfig.get().overrides.task), cfg)
         pretrain(cfg, Path(HydraConfig.get().runtime.output_dir))
     except USER_ERRORS as err:
         exit_with_user_error(err)

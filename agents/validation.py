@@ -41,6 +41,26 @@ RULES: dict[str, tuple[Callable[[Any], str | None], str]] = {
 }
 
 
+# Groups whose keys are all declared in their YAML: a `+key=...` there adds a setting nothing reads.
+CLOSED_GROUPS = ("train", "eval", "logger", "dataset", "env", "probe")
+
+
+def validate_overrides(overrides: list[str], cfg: DictConfig) -> None:
+    """Rejects ``+group.key=value`` additions to :data:`CLOSED_GROUPS` (a typo such as ``+train.stepz=10`` would
+    otherwise be accepted without a word). Objective hyperparameters (``+representation.loss.x``) stay open: the
+    loss constructor rejects unknown ones by name."""
+    for override in overrides:
+        if not override.startswith("+") or override.startswith("++"):
+            continue
+        key = override[1:].split("=", 1)[0]
+        group = key.split(".", 1)[0]
+        if group in CLOSED_GROUPS and "." in key:
+            parent = OmegaConf.select(cfg, key.rsplit(".", 1)[0], default=None)
+            known = sorted(k for k in parent if k != key.rsplit(".", 1)[1]) if isinstance(parent, DictConfig) else []
+            raise ValueError(f"{key} is not a setting of {key.rsplit('.', 1)[0]} ('+' adds a key that nothing reads); "
+                             f"its settings are {known}")
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Raises ``ValueError`` on the first bad value among :data:`RULES`, and on a DMC domain that does not exist."""
     from envs.dmc.tasks import DOMAIN_ALIASES, DOMAINS

@@ -31,7 +31,7 @@ from agents.common import (
     seed_everything, to_plain, use_observation_key,
 )
 from agents.evaluation import evaluate, format_table
-from agents.validation import validate_config
+from agents.validation import validate_config, validate_overrides
 from envs import make_dataset, make_task_suite
 from representations import make_representation, make_representation_loss
 from representations.core.distributed import mean_over_ranks_
@@ -221,6 +221,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
 def main(cfg: DictConfig) -> None:
     try:
         validate_config(cfg)  # bad values: one message before any work
+        validate_overrides(list(HydraConfig.get().overrides.task), cfg)
         train_zeroshot(cfg, Path(HydraConfig.get().runtime.output_dir))
     except USER_ERRORS as err:
         exit_with_user_error(err)

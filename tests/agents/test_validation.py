@@ -53,3 +53,14 @@ def test_entry_point_prints_one_line_and_exits_2(tmp_path):
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "error: train.steps must be an integer >= 0, got 'abc'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_plus_additions_to_closed_groups_are_rejected():
+    from agents.validation import validate_overrides
+
+    cfg = OmegaConf.create({**GOOD, "representation": {"loss": {"gamma": 0.9}}})
+    OmegaConf.update(cfg, "train.stepz", 10, force_add=True)
+    with pytest.raises(ValueError, match=r"train.stepz is not a setting of train .*\['checkpoint_every', 'eval_every', "
+                                         r"'keep_checkpoints', 'log_every', 'steps'\]"):
+        validate_overrides(["seed=1", "+train.stepz=10"], cfg)
+    validate_overrides(["+representation.loss.new_term=1.0", "++train.steps=5", "train.steps=5"], cfg)  # open / forced
