@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m agents.zeroshot env=ogbench
+	$(BIN)/python -m agents.zeroshot env=ogbench experiment=demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -53,5 +53,22 @@ def test_fb_presets_follow_the_official_launchers():
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_recipes_compose(experiment):
-    cfg = _compose([f"experiment={experiment}"])
-    assert cfg.train.steps > 0 and cfg.actor.name in ("flow_bc", "td3")
+    env = "dmc" if experiment.startswith("dmc") else "ogbench"
+    cfg = _compose([f"env={env}", f"experiment={experiment}"])
+    assert cfg.train.steps > 0 and cfg.actor.name == ("td3" if env == "dmc" else "flow_bc")
+
+
+def test_dmc_recipes_keep_the_method_presets_and_set_the_cpu_sizes():
+    fb = _compose(["env=dmc", "representation=fb", "experiment=dmc_cpu_fb"])
+    assert fb.representation.name == "fb" and fb.representation.actor_uses_features is True  # the fb_dmc preset
+    assert fb.representation.forward_map.hidden_dim == 256 and fb.actor.hidden_dim == 256 and fb.dataset.batch_size == 256
+    td = _compose(["env=dmc", "experiment=dmc_cpu"])
+    assert td.representation.phi_dim == 256 and td.representation.predictor.hidden_dim == 256  # td_jepa_dmc preset + recipe
+    assert td.train.steps == 6000 and td.representation.optim.tau == 0.01
+
+
+def test_demo_is_the_cpu_recipe_cut_to_its_peak():
+    demo = _compose(["experiment=demo"])
+    recipe = _compose(["experiment=pointmaze_cpu"])
+    assert demo.train.steps == 10000 and demo.representation == recipe.representation and demo.actor == recipe.actor
+    assert "5.3" in demo.note
