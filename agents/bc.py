@@ -20,7 +20,9 @@ from tensordict import TensorDictBase
 from torchrl.objectives import SoftUpdate
 from tqdm.auto import tqdm
 
-from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.checkpoint import (
+    check_resume_compatible, checkpoint_step, find_resume_checkpoint, restore_training_state, save_checkpoint, training_state,
+)
 from agents.chunking import ChunkExecutor
 from agents.common import (
     USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, make_adamw_schedule, resolve_device, seed_everything,
@@ -83,8 +85,9 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={"env.name": cfg.env.name, "seed": cfg.seed,
                                                                      "representation.name": cfg.representation.name})
     if resume_from is not None:
+        check_resume_compatible(resume_from, config, steps, checkpoint_step(resume_from))
         start_step = restore_training_state(resume_from, {"policy": policy}, optimizer, loss_module, scheduler=scheduler,
-                                            device=device)
+                                            device=device, samplers={"train": train_demos, "val": val_demos})
         print(f"resumed from {resume_from} at step {start_step}")
 
     checkpoint_config = {**config, "dims": {"state_dim": suite.observation_dim, "action_dim": suite.action_dim}}
@@ -92,7 +95,8 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     def checkpoint(step: int) -> Path:
         return save_checkpoint(
             run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
-            weights={"policy": policy}, training_state=training_state(step, optimizer, loss_module, scheduler))
+            weights={"policy": policy},
+            training_state=training_state(step, optimizer, loss_module, scheduler, samplers={"train": train_demos, "val": val_demos}))
 
     # 3. Train loop.
     exp_name = f"bc-{cfg.representation.name}-{suite.name}-seed{cfg.seed}"

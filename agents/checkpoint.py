@@ -107,9 +107,10 @@ def latest_checkpoint(ckpt_root: Path) -> Path | None:
     return path if (path / "training_state.pt").exists() else None
 
 
-# What may change between a run and its resumption: the budget, logging, evaluation, device and data locations.
+# What may change between a run and its resumption: the budget, logging, evaluation (and how BC executes chunks),
+# device and data locations.
 RESUMABLE_KEYS = ("train.steps", "train.log_every", "train.eval_every", "train.checkpoint_every", "train.keep_checkpoints",
-                  "logger", "eval", "resume", "note", "device", "dataset.cache_dir", "dataset.data_dir", "probe")
+                  "logger", "eval", "execution", "resume", "note", "device", "dataset.cache_dir", "dataset.data_dir", "probe")
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:

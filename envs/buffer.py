@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +186,25 @@ def cached_tensordict(folder: Path, build: Callable[[], TensorDict], *, marker: 
 
 
 # ---------------------------------------------------------------------------------------- buffers
+class SamplerStateMixin:
+    """Save / restore of a replay buffer's sampling stream (its sampler's generator), for exact resume."""
+
+    _sampler: Any
+
+    def sampler_state(self) -> torch.Tensor | None:
+        """The position of the sampling stream (its generator's state; None when it draws from the global one)."""
+        rng = self._sampler._rng
+        return None if rng is None else rng.get_state()
+
+    def set_sampler_state(self, state: torch.Tensor | None) -> None:
+        """Puts the sampling stream back where :meth:`sampler_state` was taken, so a resumed run sees the same batches."""
+        if state is None:
+            return
+        if self._sampler._rng is None:
+            self._sampler._rng = torch.Generator()
+        self._sampler._rng.set_state(state)
+
+
 class ValidTransitionSampler(RandomSampler):
     """Uniform sampling (with replacement) over the valid transition rows only."""
 
@@ -200,7 +220,7 @@ class ValidTransitionSampler(RandomSampler):
         return self.sample_index(batch_size), {}
 
 
-class OfflineReplayBuffer(TensorDictReplayBuffer):
+class OfflineReplayBuffer(SamplerStateMixin, TensorDictReplayBuffer):
     """Read-only replay buffer over an offline dataset (base class of the families' buffers).
 
     Subclasses provide :meth:`gather` (the transitions at some storage indices, built with a few
@@ -231,19 +251,6 @@ class OfflineReplayBuffer(TensorDictReplayBuffer):
     def reseed(self, seed: int) -> None:
         """Restarts the sampling stream from ``seed`` (e.g. one stream per data-parallel rank)."""
         self._sampler._rng = torch.Generator().manual_seed(int(seed))
-
-    def sampler_state(self) -> torch.Tensor | None:
-        """The position of the sampling stream (its generator's state; None when it draws from the global one)."""
-        rng = self._sampler._rng
-        return None if rng is None else rng.get_state()
-
-    def set_sampler_state(self, state: torch.Tensor | None) -> None:
-        """Puts the sampling stream back where :meth:`sampler_state` was taken, so a resumed run sees the same batches."""
-        if state is None:
-            return
-        if self._sampler._rng is None:
-            self._sampler._rng = torch.Generator()
-        self._sampler._rng.set_state(state)
 
     def gather(self, index: torch.Tensor) -> TensorDict:  # pragma: no cover - abstract
         """Transitions at storage indices ``index`` (each must be a valid transition), with ``index``."""

@@ -40,6 +40,7 @@ from torchrl.data import TensorDictReplayBuffer, TensorStorage
 from torchrl.data.replay_buffers.samplers import Sampler
 from torchrl.data.replay_buffers.writers import ImmutableDatasetWriter
 
+from envs.buffer import SamplerStateMixin
 from envs.common import episode_last_rows
 
 __all__ = [
@@ -205,7 +206,7 @@ def _as_tensor(value: Any) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------- buffer
-class DemoBuffer(TensorDictReplayBuffer):
+class DemoBuffer(SamplerStateMixin, TensorDictReplayBuffer):
     """Read-only TorchRL replay buffer of demonstrations, sampled as action-chunk windows.
 
     ``data``: flat TensorDict of steps (see module docstring); a memory-mapped TensorDict

@@ -68,3 +68,17 @@ def test_act_jepa_with_image_tokens_trains_on_rendered_frames(tmp_path):
     assert set(results["success"]) == {f"task{i}" for i in range(1, 6)} and math.isfinite(results["probe_state_rmse"])
     policy, _ = load_bc_policy(tmp_path / "run")
     assert policy.image_tokens
+
+
+def test_resume_is_exact(tmp_path):
+    """Resumed from its step-2 checkpoint (as after a kill), an ACT-JEPA run ends with the uninterrupted run's weights:
+    the checkpoint holds the demonstration buffers' sampling streams, the schedule and the EMA target."""
+    from safetensors.torch import load_file
+
+    cache = tmp_path / "cache"
+    train_bc(compose_bc(bc_overrides("act_jepa", cache)), tmp_path / "whole")
+    step2 = tmp_path / "whole" / "checkpoints" / "step000000002"
+    train_bc(compose_bc([*bc_overrides("act_jepa", cache), f"resume={step2}"]), tmp_path / "resumed")
+    whole = load_file(tmp_path / "whole" / "checkpoints" / "step000000004" / "model.safetensors")
+    again = load_file(tmp_path / "resumed" / "checkpoints" / "step000000004" / "model.safetensors")
+    assert whole.keys() == again.keys() and all(torch.equal(whole[k], again[k]) for k in whole)
