@@ -182,10 +182,10 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
     rep = cfg.representation
     if cfg.data.name != "frames":
         raise ValueError(f"representation={rep.name} pretrains on environment frames: use data=frames (got data={cfg.data.name})")
-    amp = cfg.train.get("amp", "auto")
-    if amp not in ("auto", "bf16", "none"):
-        raise ValueError(f"unknown train.amp={amp!r}; choose auto (bf16 on CUDA), bf16 or none")
-    use_bf16 = amp == "bf16" or (amp == "auto" and device.type == "cuda")
+    precision = cfg.train.get("precision", "auto")
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"unknown train.precision={precision!r}; choose auto (bf16 autocast on CUDA, fp32 on CPU), bf16 or fp32")
+    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
 
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
