@@ -4,7 +4,7 @@
 
 Each seed runs ``python -m agents.zeroshot <overrides> seed=<s>`` (one CPU thread each, ``--parallel`` at a
 time, see :func:`benchmarks.zeroshot_quality.run_seeds`). From their ``eval.json`` files it writes
-``benchmarks/results/cpu_recipe_<env>.{md,json}`` — per-seed goal-z and reward-z success (mean over
+``benchmarks/results/cpu_recipe_<env without -v0>.{md,json}`` — per-seed goal-z and reward-z success (mean over
 tasks), training seconds, updates, hardware and the exact command — and ``cpu_recipe_<env>.png``, the
 success curves against updates and against training wall time (evaluations excluded).
 """
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> dict:
     lines, result = summarise(per_seed, env, command)
     if failed:
         lines.append(f"\nFailed seeds: {failed} (logs under {root})")
-    stem = f"cpu_recipe_{env}" + ("" if args.label == "cpu" else f"_{args.label}")
+    stem = f"cpu_recipe_{env.removesuffix('-v0')}" + ("" if args.label == "cpu" else f"_{args.label}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     plot_curves(per_seed, out / f"{stem}.png", f"{env}: " + " ".join(overrides))

@@ -46,8 +46,8 @@ def test_one_tiny_seed_end_to_end(tmp_path):
     assert {"goal_oracle", "reward_oracle", "goal_q_rho"} <= set(result["curve"][0])  # both kept checkpoints measured
     assert result["command"].startswith("python -m benchmarks.cpu_recipe --seeds 0")
     out = tmp_path / "out"
-    assert (out / "cpu_recipe_pointmaze-medium-navigate-v0.png").stat().st_size > 0
-    saved = json.loads((out / "cpu_recipe_pointmaze-medium-navigate-v0.json").read_text())
+    assert (out / "cpu_recipe_pointmaze-medium-navigate.png").stat().st_size > 0
+    saved = json.loads((out / "cpu_recipe_pointmaze-medium-navigate.json").read_text())
     assert saved["goal_success"] == result["goal_success"] and "hardware" in saved
 
 
