@@ -4,8 +4,8 @@
 
 Compares, alternately in one sitting (absolute rates on a shared machine drift by up to ~18 %):
   * ``jepa-rl``   — our update: TDJEPALoss + ZeroShotActorLoss, one backward, one fused Adam, SoftUpdate;
-  * ``reference`` — the same networks and math stepped the way the official code does
-    (``../shared/reference/reference-throughput.md``): goal sampling with an extra ψ(s′) pass and a
+  * ``reference`` — the same networks and math stepped the way the official code does (its TDJEPAAgent.update):
+    goal sampling with an extra ψ(s′) pass and a
     50×50 inverse, a representation step with 4 separate non-fused Adams, then an actor step that
     recomputes φ(s) and also computes (and discards) the predictor's weight gradients, 1 more Adam,
     and 4 soft updates.
