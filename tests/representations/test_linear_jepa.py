@@ -1,7 +1,7 @@
 """Deep linear JEPA vs MAE (Littwin et al., arXiv 2407.03475): trained networks, ODEs, fixed points, learning order.
 
 Reference values: half-progress times from the paper's learning-dynamics ODEs with ε = 0.05 (f0: λ=10, ρ=0.3;
-f1: λ=1, ρ=1), computed by hand from those equations.
+f1: λ=1, ρ=1), obtained by integrating those ODEs.
 """
 import json
 import math
