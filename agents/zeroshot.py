@@ -122,8 +122,12 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
 
     def run_eval(step: int) -> dict[str, dict[str, float]]:
         seconds = train_seconds()
-        results = evaluate(representation, actor, suite, inference_batch(), episodes=cfg.eval.episodes,
-                           modes=list(cfg.eval.modes), seed=cfg.seed)
+        # Own generators (z-inference batch, policy noise): how often a run evaluates does not change its weights,
+        # and an evaluation depends only on the weights and the seed.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), train_rb.separate_stream(cfg.seed):
+            torch.manual_seed(cfg.seed)
+            results = evaluate(representation, actor, suite, inference_batch(), episodes=cfg.eval.episodes,
+                               modes=list(cfg.eval.modes), seed=cfg.seed)
         logger.log({f"eval/{mode}/{task}": v for mode, r in results.items() for task, v in r.items()}, step)
         logger.log({f"eval/{mode}/mean": sum(r.values()) / len(r) for mode, r in results.items()}, step)
         curve.append({"step": step, "train_seconds": round(seconds, 1), "results": results})
@@ -151,8 +155,8 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
                                             "with resume=true")
         if done % cfg.train.log_every == 0 or done == steps:
             rep_loss.eval()
-            with torch.no_grad():
-                val = rep_loss(val_rb.sample(batch_size).to(device))
+            with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                val = rep_loss(val_rb.sample(batch_size).to(device))  # its z draws leave training's stream alone
             rep_loss.train()
             if dp.enabled:  # losses of the global batch
                 metrics, val = metrics.apply(mean_over_ranks_), val.apply(mean_over_ranks_)

@@ -21,8 +21,9 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -187,9 +188,21 @@ def cached_tensordict(folder: Path, build: Callable[[], TensorDict], *, marker: 
 
 # ---------------------------------------------------------------------------------------- buffers
 class SamplerStateMixin:
-    """Save / restore of a replay buffer's sampling stream (its sampler's generator), for exact resume."""
+    """Save / restore of a replay buffer's sampling stream (its sampler's generator), for exact resume, and a separate
+    stream for draws that must not move it."""
 
     _sampler: Any
+
+    @contextmanager
+    def separate_stream(self, seed: int) -> Iterator["SamplerStateMixin"]:
+        """Samples drawn inside come from a fresh stream seeded with ``seed``; the training stream resumes after, untouched
+        (evaluations and diagnostics then neither perturb training nor depend on when they run)."""
+        saved = self._sampler._rng
+        self._sampler._rng = torch.Generator().manual_seed(int(seed))
+        try:
+            yield self
+        finally:
+            self._sampler._rng = saved
 
     def sampler_state(self) -> torch.Tensor | None:
         """The position of the sampling stream (its generator's state; None when it draws from the global one)."""

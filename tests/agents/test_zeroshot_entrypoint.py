@@ -83,6 +83,21 @@ def test_resume_is_exact(tmp_path):
     assert all(torch.equal(whole[k], again[k]) for k in whole), [k for k in whole if not torch.equal(whole[k], again[k])]
 
 
+def test_evaluating_and_logging_more_often_leaves_the_weights_unchanged(tmp_path):
+    from safetensors.torch import load_file
+
+    runs = tmp_path / "runs"
+    common = ["dataset.source=generated", "eval.modes=[goal]", "train.steps=10", "train.checkpoint_every=10"]
+    run([*common, "train.eval_every=0", "train.log_every=10", f"hydra.run.dir={runs / 'quiet'}"], tmp_path)
+    run([*common, "train.eval_every=3", "train.log_every=2", f"hydra.run.dir={runs / 'busy'}"], tmp_path)
+    quiet = load_file(runs / "quiet" / "checkpoints" / "step000000010" / "model.safetensors")
+    busy = load_file(runs / "busy" / "checkpoints" / "step000000010" / "model.safetensors")
+    assert all(torch.equal(quiet[k], busy[k]) for k in quiet)
+    # and the final evaluation, a function of the weights and the seed, is the same too
+    assert (json.loads((runs / "quiet" / "eval.json").read_text())["results"]
+            == json.loads((runs / "busy" / "eval.json").read_text())["results"])
+
+
 def test_interrupt_saves_a_checkpoint_and_resume_continues(tmp_path):
     import signal
     import time
