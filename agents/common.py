@@ -270,14 +270,19 @@ def epoch_sampler(data: TensorDict, batch_size: int) -> TensorDictReplayBuffer:
     return sampler
 
 
+# Logged by the JEPA objectives (representations/core/collapse.py) and kept in the pretraining reports.
+COLLAPSE_KEYS = ("feature_std", "feature_rankme", "target_std", "target_rankme", "prediction_std")
+
+
 def pretrain_updates(losses_of_batch, loss_key: str, optimizer: torch.optim.Optimizer, scheduler, target_updater, *,
                      start: int, steps: int, log_every: int, checkpoint_every: int, checkpoint, logger, stage: str = "train",
-                     offset: int = 0):
+                     offset: int = 0, history: list[dict] | None = None):
     """The self-supervised update loop of ``agents.pretrain``: ``losses_of_batch()`` → backward of ``loss_key``
     → optimiser, schedule and (optional) EMA step, from update ``start`` to ``steps`` with a progress bar.
     Every ``log_every`` updates the losses are checked for NaN, logged as ``<stage>/<key>`` at update
     ``offset + done`` and printed; every ``checkpoint_every`` updates (counted from ``offset``) calls
-    ``checkpoint(done)``. Returns (the last losses or None, seconds spent)."""
+    ``checkpoint(done)``. ``history``, if given, receives {step, stage, the collapse diagnostics} at every log step
+    (the run's report keeps it). Returns (the last losses or None, seconds spent)."""
     from tqdm.auto import tqdm
 
     label = "" if stage == "train" else f"{stage} "
@@ -296,6 +301,9 @@ def pretrain_updates(losses_of_batch, loss_key: str, optimizer: torch.optim.Opti
         check_finite(losses, offset + done, "lower representation.optim.lr, or resume from the last checkpoint with resume=true")
         if done % log_every == 0 or done == steps:
             logger.log({f"{stage}/{k}": v.item() for k, v in losses.items()}, offset + done)
+            if history is not None:
+                history.append({"step": offset + done, "stage": stage,
+                                **{k: losses[k].item() for k in COLLAPSE_KEYS if k in losses.keys()}})
             tqdm.write(f"{label}step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
                        + f" ({progress.format_dict.get('rate') or 0.0:.1f} updates/s)")
         if checkpoint_every and (offset + done) % checkpoint_every == 0:

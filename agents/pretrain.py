@@ -235,17 +235,18 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
           f"{dims['view_shape']}, M={rep.views}, "
           f"action conditioning {rep.action_conditioning}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
     model.train()
+    collapse: list[dict] = []
     _, training_seconds = pretrain_updates(lambda: loss_module(sampler.sample().to(device)), "loss_prediction", optimizer,
                                            scheduler, target_updater, start=start_step, steps=steps,
                                            log_every=cfg.train.log_every, checkpoint_every=cfg.train.checkpoint_every,
-                                           checkpoint=checkpoint, logger=logger)
+                                           checkpoint=checkpoint, logger=logger, history=collapse)
 
     # 4. Frozen probes on the test split, 5. checkpoint and results.
     final = checkpoint(steps)
     probes = DATA[cfg.data.name](model, train, val, test, list(cfg.eval.views), cfg.probe, device)
     logger.log({f"probe/{k}": v for k, v in probes.items()}, steps)
     logger.close()
-    results = {"step": steps, **probes, "training_seconds": training_seconds, "views": rep.views,
+    results = {"step": steps, **probes, "training_seconds": training_seconds, "collapse": collapse, "views": rep.views,
                "action_conditioning": rep.action_conditioning, "objective": objective, "data": info}
     lines = [f"| {k} | {v:.3f} |" for k, v in probes.items()]
     table = "\n".join(["| probe | value |", "|---|---|", *lines])

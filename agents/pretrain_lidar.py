@@ -271,9 +271,10 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
         return losses
 
     model.train()
+    collapse: list[dict] = []
     _, seconds = pretrain_updates(losses_of_batch, "loss", optimizer, scheduler, updater, start=start, steps=steps,
                                   log_every=cfg.train.log_every, checkpoint_every=cfg.train.checkpoint_every,
-                                  checkpoint=checkpoints.save, logger=logger)
+                                  checkpoint=checkpoints.save, logger=logger, history=collapse)
     final = checkpoints.save(steps)
 
     # 4. Downstream (AD-L-JEPA: its EMA target backbone, as the frozen encoder of agents), 5. results.
@@ -281,7 +282,7 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
     scores = downstream(encoder, {"train": train, "val": val, "test": test}, info, cfg, device)
     logger.log({f"downstream/{k}": v for k, v in scores.items() if isinstance(v, float)}, steps)
     logger.close()
-    results = {"step": steps, "training_seconds": seconds, **scores, "data": {k: v for k, v in info.items() if k != "cache_dir"}}
+    results = {"step": steps, "training_seconds": seconds, "collapse": collapse, **scores, "data": {k: v for k, v in info.items() if k != "cache_dir"}}
     rows = [f"| {k} | {v:.4f} |" for k, v in scores.items() if isinstance(v, float)]
     table = "\n".join(["| downstream (test scenes) | score |", "|---|---|", *rows])
     print(f"\n{rep.name} on LiDAR {source} after {steps} updates:\n{table}\ncheckpoint: {final}")

@@ -141,14 +141,16 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
           f"{len(info['categorical_columns'])} categorical columns, rows train/val/test {len(train)}/{len(val)}/{len(test)}, "
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.3f}M parameters")
     model.train()
+    collapse: list[dict] = []
     _, seconds = pretrain_updates(lambda: loss_module(sampler.sample().to(device)), "loss_prediction", optimizer, scheduler,
                                   updater, start=start, steps=steps, log_every=cfg.train.log_every,
-                                  checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoints.save, logger=logger)
+                                  checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoints.save, logger=logger,
+                                  history=collapse)
     final = checkpoints.save(steps)
 
     # 4. Downstream models on the test rows (embeddings from the EMA target encoder, as the official code).
     results: dict[str, Any] = {"step": steps, "training_seconds": seconds, "table": info["name"], "task": info["task"],
-                               "sizes": info["sizes"]}
+                               "sizes": info["sizes"], "collapse": collapse}
     if info["task"] == "none":
         print(f"table {info['name']} has no label: no downstream models (use encoder=t_jepa encoder.checkpoint={run_dir})")
     else:

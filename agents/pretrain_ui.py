@@ -160,9 +160,11 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
 
     # 3. Stage 1: JEPA-tuning.
     model.train()
+    collapse: list[dict] = []
     _, seconds = pretrain_updates(lambda: loss_module(sampler.sample().to(device)), "loss_prediction", optimizer, scheduler,
                                   updater, start=start, steps=steps, log_every=cfg.train.log_every,
-                                  checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoints.save, logger=logger)
+                                  checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoints.save, logger=logger,
+                                  history=collapse)
 
     # 4. Stage 2: the encoder frozen, the intent decoder trained on its prefixes; 5. few- and zero-shot metrics.
     model.eval()
@@ -171,7 +173,7 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
     decoder = train_decoder(prefix, splits, cfg, info, device, logger, steps)
     final = checkpoints.save(steps, {"decoder": decoder})
     (final / "tokenizer.json").write_text(json.dumps(decoder.tokenizer.vocab))
-    results: dict[str, Any] = {"step": steps, "training_seconds": seconds, "encoder": kind}
+    results: dict[str, Any] = {"step": steps, "training_seconds": seconds, "encoder": kind, "collapse": collapse}
     for name in ("fewshot_test", "zeroshot_test"):
         scores = intent_metrics(decoder, prefix[name], splits[name], info)
         scores["intent_similarity"] = (scores["rouge1"] + scores["rouge2"] + scores["rougeL"]) / 3

@@ -224,6 +224,7 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
 
     # 3. Train loop, stage by stage; updates are numbered across stages (checkpoints step<global update>).
     offset, flops, summary = 0, 0, {}
+    collapse: list[dict] = []  # the collapse diagnostics of every stage at every log step
     for stage in stages:
         loss_module = stage.make_loss().to(device)
         updater = SoftUpdate(loss_module, eps=stage.ema) if stage.ema is not None else None
@@ -257,7 +258,7 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
         losses, seconds = pretrain_updates(losses_of_batch, stage.loss_key, optimizer, scheduler, updater, start=start,
                                            steps=steps, log_every=cfg.train.log_every,
                                            checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoint, logger=logger,
-                                           stage=stage.name, offset=offset)
+                                           stage=stage.name, offset=offset, history=collapse)
         summary[stage.name]["seconds"] = seconds
         if losses is not None:
             summary[stage.name]["final_loss"] = losses[stage.loss_key].item()
@@ -274,7 +275,8 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
         per_column.update({f"teacher_{k}": v for k, v in teacher_columns.items()})
     logger.log({f"probe/{k}": v for k, v in probes.items()}, offset)
     logger.close()
-    results = {"step": offset, **probes, "pretrain_flops": flops, "stages": summary, "r2_per_column": per_column, "data": info}
+    results = {"step": offset, **probes, "pretrain_flops": flops, "stages": summary, "r2_per_column": per_column,
+               "collapse": collapse, "data": info}
     table = "\n".join(["| probe | R² |", "|---|---|", *(f"| {k} | {v:.3f} |" for k, v in probes.items())])
     print(f"\n{rep.name} frozen state probes after {offset} updates ({flops:.3g} FLOPs; test episodes of "
           f"{info['env']}):\n{table}\ncheckpoint: {final}")

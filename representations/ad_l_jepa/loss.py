@@ -33,6 +33,7 @@ from torchrl.objectives import LossModule
 from representations.ad_l_jepa.model import (ADLJEPA, BEVTokenEncoder, OccupancyMAE, bev_masks, input_occupancy,
                                              l2_normalize, split_points)
 from representations.core.targets import add_target_network
+from representations.core.collapse import rankme
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -72,6 +73,12 @@ def _pooled_std(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over channels of the std of ``features`` [B, C, H, W] across all ``mask``ed cells (a collapse watch)."""
     cells = features.detach().movedim(1, -1)[mask]  # [N, C]
     return cells.std(dim=0).mean() if cells.shape[0] > 1 else features.new_zeros(())
+
+
+def _masked_mean(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] features averaged over each sample's ``mask``ed cells → [B, C]."""
+    weights = mask.unsqueeze(1).to(features.dtype)
+    return (features * weights).sum((2, 3)) / weights.sum((2, 3)).clamp_min(1.0)
 
 
 class _BEVLoss(LossModule):
@@ -176,6 +183,8 @@ class ADLJEPALoss(_BEVLoss):
                 "cos_nonempty": cos_nonempty.detach(), "cos_empty": cos_empty.detach(),
                 "target_std": _pooled_std(targets.detach(), masked_nonempty),
                 "prediction_std": _pooled_std(prediction.detach(), masked_nonempty),
+                "feature_rankme": rankme(_masked_mean(prediction.detach(), masked_nonempty)),  # effective rank, per sample
+                "target_rankme": rankme(_masked_mean(targets.detach(), masked_nonempty)),
                 "masked_fraction": masked.float().mean(),
             }
         return TensorDict({"loss_jepa": loss_jepa, "loss_variance": loss_variance, **diagnostics}, batch_size=[])

@@ -18,6 +18,7 @@ from representations.core.masks import apply_masks
 from representations.core.targets import add_target_network
 from representations.dmt_jepa.model import DMTJEPA, IJEPAMasks
 from representations.vjepa.loss import MaskedLatentLoss, MaskGenerator
+from representations.core.collapse import collapse_diagnostics
 
 
 class DMTJEPALoss(MaskedLatentLoss):
@@ -44,6 +45,6 @@ class DMTJEPALoss(MaskedLatentLoss):
         predicted = self.model.predict(x, context_idx, target_idx)
         return TensorDict({
             "loss_prediction": F.smooth_l1_loss(predicted, targets),
-            "target_std": F.normalize(targets.flatten(1, 2).mean(1), dim=-1).std(dim=0).mean(),  # collapse watch
+            **collapse_diagnostics(predicted.detach().flatten(1, 2).mean(1), targets.flatten(1, 2).mean(1)),  # collapse watch
             "context_fraction": torch.tensor(context_idx.shape[1] / self.model.encoder.num_patches),
         }, batch_size=[])

@@ -28,6 +28,7 @@ from representations.core.masks import apply_masks
 from representations.salt.model import PixelTeacher, SALTStudent
 from representations.vjepa.loss import MaskedLatentLoss, MaskGenerator
 from representations.vjepa.model import default_mask_generators
+from representations.core.collapse import collapse_diagnostics
 
 
 def normalize_patches(patches: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -87,8 +88,12 @@ class StudentLoss(MaskedLatentLoss):
             targets = self.teacher.encoder(x)  # f̄(x): the full input
             if self.layer_norm_targets:
                 targets = F.layer_norm(targets, targets.shape[-1:])
-        errors = []
+        errors, pooled = [], []
         for i, (context_idx, target_idx) in enumerate(self.sample_masks(x.shape[0])):
             predicted = self.student.predict(x, context_idx, target_idx, mask_index=i)
             errors.append((predicted - apply_masks(targets, target_idx)).abs().mean())
-        return TensorDict({"loss_prediction": torch.stack(errors).mean()}, batch_size=[])
+            pooled.append(predicted.detach().flatten(1, -2).mean(1))
+        # collapse watch: the student's predictions vs the frozen teacher's features (which cannot collapse)
+        return TensorDict({"loss_prediction": torch.stack(errors).mean(),
+                           **collapse_diagnostics(torch.stack(pooled).mean(0), targets.flatten(1, -2).mean(1))},
+                          batch_size=[])

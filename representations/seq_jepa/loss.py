@@ -20,6 +20,7 @@ from torchrl.objectives import LossModule
 
 from representations.core.targets import add_target_network
 from representations.seq_jepa.model import SeqJEPA
+from representations.core.collapse import collapse_diagnostics
 
 
 class _ViewSequenceLoss(LossModule):
@@ -61,7 +62,7 @@ class SeqJEPALoss(_ViewSequenceLoss):
         cosine = F.cosine_similarity(predicted, target, dim=-1)
         return TensorDict({
             "loss_prediction": (1.0 - cosine).mean(),
-            "target_std": F.normalize(target, dim=-1).std(dim=0).mean().detach(),  # collapse watch
+            **collapse_diagnostics(predicted.detach(), target),  # collapse watch
         }, batch_size=[])
 
 

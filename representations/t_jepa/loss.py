@@ -23,6 +23,7 @@ from torchrl.objectives import LossModule
 from representations.core.masks import Range, apply_masks, feature_subset_masks
 from representations.core.targets import add_target_network
 from representations.t_jepa.model import TJEPA
+from representations.core.collapse import collapse_diagnostics
 
 
 class _TargetEncoder(nn.Module):
@@ -77,6 +78,8 @@ class TJEPALoss(LossModule):
         predicted = self.model.predict(numeric, categorical, context_idx, target_idx)
         return TensorDict({
             "loss_prediction": F.mse_loss(predicted, targets),
-            # collapse watch (no grad): spread over rows of each normalised target token (0 when every row looks alike)
+            # collapse watch (no grad): predictions and full-row targets pooled over tokens; target_std keeps its
+            # per-token definition (spread over rows of each normalised token, 0 when every row looks alike)
+            **collapse_diagnostics(predicted.detach().flatten(1, -2).mean(1), tokens.mean(1)),
             "target_std": F.normalize(tokens, dim=-1).std(dim=0).mean(),
         }, batch_size=[])

@@ -25,6 +25,7 @@ from torchrl.objectives import LossModule
 from representations.core.masks import apply_masks
 from representations.core.targets import add_target_network
 from representations.vjepa.model import VJEPA, default_mask_generators
+from representations.core.collapse import collapse_diagnostics
 
 MaskGenerator = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
@@ -79,13 +80,14 @@ class VJEPALoss(MaskedLatentLoss):
         with torch.no_grad():
             targets = self.target_encoder(x)
             targets = F.layer_norm(targets, targets.shape[-1:])  # V-JEPA forward_target
-        errors, context = [], []
+        errors, context, pooled = [], [], []
         for i, (context_idx, target_idx) in enumerate(self.sample_masks(x.shape[0])):
             predicted = self.model.predict(x, context_idx, target_idx, mask_index=i)
             errors.append((predicted - apply_masks(targets, target_idx)).abs().mean())  # L1 (loss_exp = 1)
             context.append(context_idx.shape[1] / self.model.encoder.num_patches)
+            pooled.append(predicted.detach().flatten(1, -2).mean(1))
         return TensorDict({
             "loss_prediction": torch.stack(errors).mean(),
-            "target_std": F.normalize(targets.mean(1), dim=-1).std(dim=0).mean(),  # collapse watch (no grad)
+            **collapse_diagnostics(torch.stack(pooled).mean(0), targets.mean(1)),  # collapse watch (no grad)
             "context_fraction": torch.tensor(sum(context) / len(context)),
         }, batch_size=[])

@@ -27,7 +27,11 @@ def test_seq_jepa_pretrains_and_reports_every_probe(tmp_path, conditioning):
     assert set(results) >= {"top1_views1", "top1_views2", "relative_rotation_r2", "rotation_r2", "training_seconds"}
     assert all(0.0 <= results[k] <= 1.0 for k in ("top1_views1", "top1_views2"))
     assert math.isfinite(results["relative_rotation_r2"]) and results["action_conditioning"] is conditioning
-    assert json.loads((tmp_path / "run" / "eval.json").read_text())["step"] == 3
+    saved = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert saved["step"] == 3
+    # collapse diagnostics of every log step are in the report (log_every=3: one entry)
+    assert [c["step"] for c in saved["collapse"]] == [3] and 1.0 <= saved["collapse"][0]["target_rankme"] <= 8.0
+    assert {"feature_std", "feature_rankme", "target_std"} <= set(saved["collapse"][0])
     assert (tmp_path / "run" / "checkpoints" / "step000000003" / "model.safetensors").exists()
 
 

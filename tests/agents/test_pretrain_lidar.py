@@ -55,6 +55,8 @@ def test_lidar_pretraining_reports_segmentation_at_every_label_share(tmp_path, r
     assert set(segmentation["100pct"]["iou"]) == {"background", "car", "pedestrian", "cyclist", "wall_pole"}
     saved = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert saved["step"] == 4 and saved["data"]["source"] == "scenes"
+    if representation == "ad_l_jepa":  # the JEPA logs collapse diagnostics; the reconstruction baseline has none
+        assert saved["collapse"] and {"feature_rankme", "target_rankme", "prediction_std"} <= set(saved["collapse"][-1])
     weights = load_file(str(tmp_path / "run" / "checkpoints" / "step000000004" / "model.safetensors"))
     assert any(k.startswith("target.") for k in weights) is (representation == "ad_l_jepa")
     encoder, cfg = load_lidar_encoder(tmp_path / "run")

@@ -32,6 +32,7 @@ def test_t_jepa_pretrains_on_a_mixed_table_and_scores_every_downstream_model(tmp
     assert results["gbdt_raw_accuracy"] > 0.8  # the planted label is easy for the GBDT
     saved = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert saved["step"] == 4 and saved["task"] == "classification"
+    assert saved["collapse"] and {"feature_rankme", "target_rankme", "target_std"} <= set(saved["collapse"][-1])
     assert "| mlp_t_jepa_accuracy |" in (tmp_path / "run" / "eval.md").read_text()
     model, config_ = load_t_jepa(tmp_path / "run")
     assert config_["dims"]["cardinalities"] == [5, 3, 13] and model.num_tokens == 1 + 6 + 3

@@ -32,6 +32,7 @@ def test_ui_jepa_reports_few_and_zero_shot_intent_metrics(tmp_path, encoder):
         assert results[f"{split}_intent_similarity"] == pytest.approx(similarity)
     saved = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert saved["encoder"] == encoder and saved["data"]["zeroshot_intents"]
+    assert saved["collapse"] and {"feature_rankme", "target_rankme", "target_std"} <= set(saved["collapse"][-1])
     step = tmp_path / "run" / "checkpoints" / "step000000003"
     weights = load_file(str(step / "model.safetensors"))
     assert any(k.startswith("decoder.") for k in weights) and any(k.startswith("target.") for k in weights)

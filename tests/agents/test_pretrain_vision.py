@@ -47,6 +47,10 @@ def test_pretrains_on_frames_counts_flops_probes_and_checkpoints_an_encoder(repr
     assert PROBES <= set(results) and all(math.isfinite(results[k]) for k in PROBES)  # walker's observation groups
     assert [len(v) for v in results["r2_per_column"].values()] == [24] * len(results["r2_per_column"])
     assert json.loads((tmp_path / "run" / "eval.json").read_text())["pretrain_flops"] == results["pretrain_flops"]
+    # collapse diagnostics of every stage that predicts latents, at every log step, in the report
+    collapse = results["collapse"]
+    assert collapse and all(c["step"] <= results["step"] for c in collapse)
+    assert all({"feature_rankme", "target_rankme"} <= set(c) for c in collapse if c["stage"] != "teacher")
     # the checkpoint rebuilds without the training code; the agent's encoder is its frozen encode()
     model, config = load_vision_jepa(tmp_path / "run")
     assert config["dims"] == {"image_size": 32, "frames": 1, "state_dim": 18}

@@ -159,7 +159,7 @@ def test_loss_outputs_grads_and_ema_moves_halfway():
     batch = TensorDict({"bev": scenes(8)}, [8])
     out = loss(batch)
     assert set(out.keys()) == {"loss_jepa", "loss_variance", "cos_nonempty", "cos_empty", "target_std",
-                               "prediction_std", "masked_fraction"}
+                               "prediction_std", "masked_fraction", "feature_rankme", "target_rankme"}
     assert out["loss_jepa"].requires_grad and out["loss_variance"].requires_grad
     assert not any(out[k].requires_grad for k in ("cos_nonempty", "cos_empty", "target_std", "prediction_std"))
     assert 0.2 < out["masked_fraction"].item() < 0.8 and 0 < out["loss_jepa"].item() < 2

@@ -98,7 +98,7 @@ def test_ui_jepa_loss_is_vjepa_l1_over_three_generators():
     loss = UIJEPALoss(model, seed=3)
     x = videos()
     out = loss(TensorDict({"video": x}, [2]))
-    assert set(out.keys()) == {"loss_prediction", "target_std", "context_fraction"}
+    assert set(out.keys()) == {"loss_prediction", "target_std", "context_fraction", "feature_std", "feature_rankme", "target_rankme"}
     assert torch.isfinite(out["loss_prediction"]) and 0 < out["context_fraction"] < 1
     # by hand: same seed → same masks; the target copy equals the online encoder before any update
     clip = x.transpose(1, 2)

@@ -47,7 +47,7 @@ def test_vjepa_loss_is_l1_to_layer_normed_ema_targets(frames):
     assert model.encode(x, pool=False).shape == (x.shape[0], model.encoder.num_patches, 16)
     loss = VJEPALoss(model, seed=5)
     out = loss(pixels_td(x))
-    assert set(out.keys()) == {"loss_prediction", "target_std", "context_fraction"}
+    assert set(out.keys()) == {"loss_prediction", "target_std", "context_fraction", "feature_std", "feature_rankme", "target_rankme"}
     assert torch.isfinite(out["loss_prediction"]) and 0 < out["context_fraction"] < 1
 
     # by hand: the target copy still equals the online encoder; same seed → same masks
@@ -149,7 +149,7 @@ def test_student_learns_against_a_frozen_teacher_of_another_width(frames):
     student_before = student.encoder.patch_embed.proj.weight.detach().clone()
     optimiser = torch.optim.AdamW(loss.parameters(), lr=1e-2, weight_decay=0.1)  # even handed every parameter
     out = loss(pixels_td(x))
-    assert set(out.keys()) == {"loss_prediction"} and torch.isfinite(out["loss_prediction"])
+    assert set(out.keys()) == {"loss_prediction", "feature_std", "feature_rankme", "target_std", "target_rankme"} and torch.isfinite(out["loss_prediction"])
     out["loss_prediction"].backward()
     assert all(p.grad is None for p in teacher.parameters())
     optimiser.step()
@@ -226,7 +226,7 @@ def test_dmt_jepa_loss_targets_and_ema_of_encoder_and_head():
     loss = DMTJEPALoss(model, seed=2)
     updater = SoftUpdate(loss, eps=0.9)
     out = loss(pixels_td(x))
-    assert set(out.keys()) == {"loss_prediction", "target_std", "context_fraction"}
+    assert set(out.keys()) == {"loss_prediction", "target_std", "context_fraction", "feature_std", "feature_rankme", "target_rankme"}
 
     (c, t), = seeded_masks([loss.mask_generators[0]], 2, 2)
     assert t.shape[:2] == (2, 4)  # four target blocks
