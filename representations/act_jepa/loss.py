@@ -19,6 +19,7 @@ from torch import nn
 from torchrl.objectives import LossModule
 
 from representations.core.targets import add_target_network
+from representations.core.collapse import collapse_diagnostics
 
 
 def masked_l1(prediction: torch.Tensor, target: torch.Tensor, is_pad: torch.Tensor) -> torch.Tensor:
@@ -81,4 +82,5 @@ class ActionChunkLoss(LossModule):
             predicted = model.predict_latents(context)
             out["loss_latent"] = self.latent_coef * masked_l1(predicted, target, state_is_pad)
             out["target_latent_std"] = target.std(dim=(0, 1)).mean().detach()  # collapse watch
+            out.update(collapse_diagnostics(predicted.detach().mean(1), target.mean(1)))  # pooled over the chunk
         return TensorDict(out, batch_size=[])
