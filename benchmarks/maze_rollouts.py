@@ -70,6 +70,7 @@ def diagnose(checkpoint: str, *, mode: str = "goal", noise: str = "sample", dire
         xy = rollout["next", "qpos"][:, :2].numpy() if ("next", "qpos") in rollout.keys(True) else rollout["next", "observation"][:, :2].numpy()
         goal = np.asarray(maze.cur_goal_xy)
         start = rollout["observation"][0, :2].numpy()
+        xy = np.concatenate([start[None], xy])  # the whole path, from the start position on
         distance = np.linalg.norm(xy - goal, axis=-1)
         # Q's preferred direction at (up to) 50 states of the episode vs the oracle's and the straight line.
         states = rollout["observation"][:: max(1, len(rollout) // 50)]
