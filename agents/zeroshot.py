@@ -22,7 +22,10 @@ from tqdm.auto import tqdm
 from torchrl.objectives import SoftUpdate
 
 from agents.actor import ACTOR_NET_KEYS, make_actor, make_actor_loss, resolve_actor_config
-from agents.checkpoint import check_resume_compatible, checkpoint_step, find_resume_checkpoint, latest_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.checkpoint import (
+    check_resume_compatible, checkpoint_step, find_resume_checkpoint, latest_checkpoint, restore_training_state, save_checkpoint,
+    training_state,
+)
 from agents.distributed import (
     any_rank, broadcast_from_main, init_data_parallel, local_batch_size, shared_run_dir, shutdown_data_parallel,
 )
@@ -120,11 +123,15 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     def train_seconds() -> float:
         return clock["train_seconds"] + time.perf_counter() - clock["since"]
 
+    def own_rng():
+        """Random draws inside leave the training stream where it was (the global CPU and, on CUDA, device generators)."""
+        return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+
     def run_eval(step: int) -> dict[str, dict[str, float]]:
         seconds = train_seconds()
         # Own generators (z-inference batch, policy noise): how often a run evaluates does not change its weights,
         # and an evaluation depends only on the weights and the seed.
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), train_rb.separate_stream(cfg.seed):
+        with own_rng(), train_rb.separate_stream(cfg.seed):
             torch.manual_seed(cfg.seed)
             results = evaluate(representation, actor, suite, inference_batch(), episodes=cfg.eval.episodes,
                                modes=list(cfg.eval.modes), seed=cfg.seed)
@@ -155,7 +162,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
                                             "with resume=true")
         if done % cfg.train.log_every == 0 or done == steps:
             rep_loss.eval()
-            with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            with torch.no_grad(), own_rng():
                 val = rep_loss(val_rb.sample(batch_size).to(device))  # its z draws leave training's stream alone
             rep_loss.train()
             if dp.enabled:  # losses of the global batch

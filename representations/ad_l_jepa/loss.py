@@ -36,10 +36,13 @@ from representations.core.targets import add_target_network
 from representations.core.collapse import rankme
 
 
-def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``values`` where ``mask`` holds; 0 (still differentiable) when it holds nowhere."""
-    mask = mask.to(values.dtype)
-    return (values * mask).sum() / mask.sum().clamp_min(1.0)
+def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: tuple[int, ...] | None = None) -> torch.Tensor:
+    """Mean of ``values`` where ``mask`` (broadcast to them) holds, over ``dim`` (all dims by default); 0 (still
+    differentiable) where it holds nowhere."""
+    mask = mask.to(values.dtype).expand_as(values)
+    total = (values * mask).sum() if dim is None else (values * mask).sum(dim)
+    count = mask.sum() if dim is None else mask.sum(dim)
+    return total / count.clamp_min(1.0)
 
 
 def jepa_cosine_loss(prediction: torch.Tensor, target: torch.Tensor, masked_nonempty: torch.Tensor,
@@ -73,12 +76,6 @@ def _pooled_std(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over channels of the std of ``features`` [B, C, H, W] across all ``mask``ed cells (a collapse watch)."""
     cells = features.detach().movedim(1, -1)[mask]  # [N, C]
     return cells.std(dim=0).mean() if cells.shape[0] > 1 else features.new_zeros(())
-
-
-def _masked_mean(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """[B, C, H, W] features averaged over each sample's ``mask``ed cells → [B, C]."""
-    weights = mask.unsqueeze(1).to(features.dtype)
-    return (features * weights).sum((2, 3)) / weights.sum((2, 3)).clamp_min(1.0)
 
 
 class _BEVLoss(LossModule):
@@ -183,8 +180,9 @@ class ADLJEPALoss(_BEVLoss):
                 "cos_nonempty": cos_nonempty.detach(), "cos_empty": cos_empty.detach(),
                 "target_std": _pooled_std(targets.detach(), masked_nonempty),
                 "prediction_std": _pooled_std(prediction.detach(), masked_nonempty),
-                "feature_rankme": rankme(_masked_mean(prediction.detach(), masked_nonempty)),  # effective rank, per sample
-                "target_rankme": rankme(_masked_mean(targets.detach(), masked_nonempty)),
+                # effective rank of the per-sample means over masked non-empty cells ([B, C])
+                "feature_rankme": rankme(masked_mean(prediction.detach(), masked_nonempty.unsqueeze(1), dim=(2, 3))),
+                "target_rankme": rankme(masked_mean(targets.detach(), masked_nonempty.unsqueeze(1), dim=(2, 3))),
                 "masked_fraction": masked.float().mean(),
             }
         return TensorDict({"loss_jepa": loss_jepa, "loss_variance": loss_variance, **diagnostics}, batch_size=[])

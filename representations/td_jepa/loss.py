@@ -92,12 +92,9 @@ class TDJEPALoss(RepresentationLoss):
         if z is None:
             # Goal latents from ψ of the batch's states (same distribution as s′; no extra pass),
             # and with future_goal_ratio > 0 also from ψ of a later state of the same trajectory.
-            future_psi = None
-            if self.z_sampler.future_ratio > 0.0:
-                future = tensordict.get(keys.future_observation, None)
-                if future is not None:
-                    with torch.no_grad():
-                        future_psi = model.psi_encoder(model.obs_encoder(future)) if not model.symmetric else model.phi_encoder(model.obs_encoder(future))
+            future = tensordict.get(keys.future_observation, None) if self.z_sampler.future_ratio > 0.0 else None
+            with torch.no_grad():
+                future_psi = None if future is None else model.psi(future)  # ψ ≡ φ when symmetric
             z = self.z_sampler(psi.detach(), model.feature_cov, future_psi)
             tensordict.set(keys.z, z)
         tensordict.set(keys.state_features, phi.detach())
