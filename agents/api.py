@@ -27,7 +27,7 @@ from agents.video import write_video
 from envs import TaskSuite, make_dataset, make_task_suite
 from representations import load_pretrained
 from representations.base import ZeroShotRepresentation
-from representations.policy import LatentPolicy
+from representations.policy import GoalPolicy, LatentPolicy
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -147,18 +147,33 @@ class ZeroShotAgent:
         """π(·, z) as a module: observation(s) → deterministic action(s), on ``self.device``."""
         return LatentPolicy(self.representation, self.actor, z.to(self.device))
 
+    def goal_policy(self, goal: str | torch.Tensor) -> LatentPolicy | GoalPolicy:
+        """The policy for reaching ``goal`` (a task name or an observation), as ``evaluate`` runs it: π(·, z(s, g))
+        re-inferred at every state for representations with ``goal_z_per_step`` (HILP), else π(·, infer_z(goal=))."""
+        if not self.representation.goal_z_per_step:
+            return self.policy(self.infer_z(goal=goal))
+        if isinstance(goal, str):
+            goal = self.suite.goal_observation(self.suite.check_task(goal))
+        return GoalPolicy(self.representation, self.actor, torch.as_tensor(goal, dtype=torch.float32).to(self.device))
+
     @torch.no_grad()
-    def rollout(self, z: torch.Tensor, *, task: str | None = None, seed: int = 0, max_steps: int | None = None,
-                render: bool = False, reward_fn: RewardFn | None = None) -> Rollout:
-        """One deterministic episode of π(·, z) in ``task``'s environment (its start state and, for
-        goal tasks, its goal); stops at termination or after ``max_steps`` (default: the official horizon)."""
+    def rollout(self, z: torch.Tensor | LatentPolicy | GoalPolicy, *, task: str | None = None, seed: int = 0,
+                max_steps: int | None = None, render: bool = False, reward_fn: RewardFn | None = None) -> Rollout:
+        """One deterministic episode of π(·, z) (or of a :meth:`goal_policy`) in ``task``'s environment (its start
+        state and, for goal tasks, its goal); stops at termination or after ``max_steps`` (default: the official
+        horizon). ``Rollout.z`` of a per-step goal policy is the z at the start state."""
         suite = self.suite
         task = suite.check_task(task)
         env = suite.make_env(task, seed=seed, render=render)
         key = suite.observation_key
         steps = max_steps or suite.max_episode_steps
-        policy = self.policy(z)
+        policy = z if isinstance(z, (LatentPolicy, GoalPolicy)) else self.policy(z)
         td = env.reset()
+        if isinstance(policy, GoalPolicy):
+            obs = td[key].to(self.device).unsqueeze(0)
+            z = self.representation.infer_z_toward_goal(obs, policy.goal.unsqueeze(0)).squeeze(0)
+        elif isinstance(z, LatentPolicy):
+            z = policy.z
         frames = [env.render()] if render else None
         states, actions, rewards, success = [td["observation"]], [], [], []
         with set_exploration_type(ExplorationType.DETERMINISTIC):

@@ -1,7 +1,8 @@
 """Zero-shot evaluation: infer z per task, roll the latent policy out, score with the family's metric.
 
 Two z-inference modes: ``reward`` — z from rewards relabelled against each task on dataset samples
-(the official TD-JEPA/FB protocol), and ``goal`` — z from the task's goal observation.
+(the official TD-JEPA/FB protocol), and ``goal`` — z from the task's goal observation (once per episode, or at
+every step for representations with ``goal_z_per_step``, HILP's directional goals).
 
 :func:`evaluate` runs every (mode, task, episode) at once: one TorchRL ``SerialEnv`` holds all the
 episodes, each with its own z, and one batched policy call per step acts in all of them (the
@@ -22,6 +23,7 @@ from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from envs.common import TaskSuite
 from representations.base import ZeroShotRepresentation
+from representations.policy import GoalPolicy, LatentPolicy
 
 
 @torch.no_grad()
@@ -38,6 +40,15 @@ def infer_task_latent(
         goal = suite.goal_observation(task)
         return None if goal is None else representation.infer_z_from_goal(goal.to(device))
     raise ValueError(f"unknown eval mode {mode!r}; use 'reward' or 'goal' (eval.modes)")
+
+
+def task_policy(representation: ZeroShotRepresentation, actor: torch.nn.Module, suite: TaskSuite, task: str, mode: str,
+                z: torch.Tensor) -> LatentPolicy | GoalPolicy:
+    """The policy that ``evaluate`` runs for (task, mode): π(·, z), or, in goal mode for a representation with
+    ``goal_z_per_step``, π(·, z(s, goal)) re-inferred at every state."""
+    if mode == "goal" and representation.goal_z_per_step:
+        return GoalPolicy(representation, actor, suite.goal_observation(task).to(z.device))
+    return LatentPolicy(representation, actor, z)
 
 
 @torch.no_grad()
@@ -93,12 +104,20 @@ def rollout_all(
     tasks: list[str],
     latents: torch.Tensor,
     seeds: list[int],
+    goals: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """:func:`rollout_batch` of the latent policy, row i acting with z = ``latents[i]``."""
+    """:func:`rollout_batch` of the latent policy, row i acting with z = ``latents[i]``; rows whose ``goals[i]``
+    is not NaN re-infer z from the current state and that goal at every step (``infer_z_toward_goal``)."""
     device = latents.device
+    per_step = None if goals is None else ~goals.flatten(1).isnan().any(-1)
 
     def act(td: TensorDictBase, t: int) -> torch.Tensor:
-        return actor(representation.actor_input(td.get(suite.observation_key).to(device)), latents)
+        obs = td.get(suite.observation_key).to(device)
+        z = latents
+        if per_step is not None and per_step.any():
+            z = latents.clone()
+            z[per_step] = representation.infer_z_toward_goal(obs[per_step], goals[per_step])
+        return actor(representation.actor_input(obs), z)
 
     return rollout_batch(suite, tasks, seeds, act)
 
@@ -118,18 +137,25 @@ def evaluate(
     representation.eval()
     actor.eval()
     jobs: list[tuple[str, str]] = []
-    latents = []
+    latents, goals = [], []
     for mode in modes:
         for task in suite.task_names:
             z = infer_task_latent(representation, suite, task, mode, inference_batch)
             if z is not None:
                 jobs.append((mode, task))
                 latents.append(z)
+                goals.append(suite.goal_observation(task) if mode == "goal" and representation.goal_z_per_step else None)
     results: dict[str, dict[str, float]] = {}
     if jobs:  # row = (job, episode), episodes of a job adjacent
         z_rows = torch.stack(latents).repeat_interleave(episodes, dim=0)
+        goal_rows = None
+        if any(g is not None for g in goals):
+            shape = next(g for g in goals if g is not None).shape
+            goal_rows = torch.stack([torch.full(shape, torch.nan) if g is None else g.float() for g in goals])
+            goal_rows = goal_rows.to(z_rows.device).repeat_interleave(episodes, dim=0)
         tasks = [task for _, task in jobs for _ in range(episodes)]
-        scores = rollout_all(suite, representation, actor, tasks, z_rows, [seed * 1000 + ep for ep in range(episodes)] * len(jobs))
+        scores = rollout_all(suite, representation, actor, tasks, z_rows, [seed * 1000 + ep for ep in range(episodes)] * len(jobs),
+                             goals=goal_rows)
         for (mode, task), ep_scores in zip(jobs, scores.split(episodes)):
             results.setdefault(mode, {})[task] = ep_scores.mean().item()
     representation.train(was_training)

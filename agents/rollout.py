@@ -32,7 +32,7 @@ def run_rollouts(cfg: DictConfig, run_dir: Path) -> dict[str, list[float]]:
     print(f"{agent.name}: {len(tasks)} task(s), z from {cfg.z_from}, run folder {run_dir}")
     scores: dict[str, list[float]] = {}
     for task in tasks:
-        z = agent.infer_z(task=task) if cfg.z_from == "reward" else agent.infer_z(goal=task)
+        z = agent.infer_z(task=task) if cfg.z_from == "reward" else agent.goal_policy(task)  # HILP: z every step
         for episode in range(cfg.episodes):
             result = agent.rollout(z, task=task, seed=cfg.seed + episode, max_steps=cfg.max_steps, render=cfg.video)
             scores.setdefault(task, []).append(result.score)

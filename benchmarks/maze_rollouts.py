@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from tensordict.nn import TensorDictModule
 
-from agents.evaluation import infer_task_latent
+from agents.evaluation import infer_task_latent, task_policy
 from benchmarks.report import write_report
 from envs import make_dataset, make_task_suite
 from representations import load_pretrained
-from representations.policy import LatentPolicy
+from representations.policy import GoalPolicy
 
 
 class ZeroNoise(torch.nn.Module):
@@ -64,7 +64,8 @@ def diagnose(checkpoint: str, *, mode: str = "goal", noise: str = "sample", dire
         z = infer_task_latent(rep, suite, task, mode, batch)
         env = suite.make_env(task, seed=seed)
         maze = env.unwrapped
-        policy = TensorDictModule(LatentPolicy(rep, actor, z), in_keys=[suite.observation_key], out_keys=["action"])
+        task_pi = task_policy(rep, actor, suite, task, mode, z)
+        policy = TensorDictModule(task_pi, in_keys=[suite.observation_key], out_keys=["action"])
         with torch.no_grad():
             rollout = env.rollout(suite.max_episode_steps, policy=policy, break_when_any_done=True)
         xy = rollout["next", "qpos"][:, :2].numpy() if ("next", "qpos") in rollout.keys(True) else rollout["next", "observation"][:, :2].numpy()
@@ -74,9 +75,11 @@ def diagnose(checkpoint: str, *, mode: str = "goal", noise: str = "sample", dire
         distance = np.linalg.norm(xy - goal, axis=-1)
         # Q's preferred direction at (up to) 50 states of the episode vs the oracle's and the straight line.
         states = rollout["observation"][:: max(1, len(rollout) // 50)]
-        with torch.no_grad():
+        with torch.no_grad():  # the z each state acts with (HILP's goal z depends on the state)
+            zs = (rep.infer_z_toward_goal(states, task_pi.goal.expand(len(states), *task_pi.goal.shape))
+                  if isinstance(task_pi, GoalPolicy) else z.reshape(1, -1).expand(len(states), -1))
             q = rep.q_value(states.repeat_interleave(directions, 0), dirs.repeat(len(states), 1),
-                            z.reshape(1, -1).expand(len(states) * directions, -1)).reshape(len(states), directions)
+                            zs.repeat_interleave(directions, 0)).reshape(len(states), directions)
         best = dirs[q.argmax(-1)].numpy()
         pos = states[:, :2].numpy()
         oracle = np.stack([np.asarray(maze.get_oracle_subgoal(p, goal)[0]) - p for p in pos])

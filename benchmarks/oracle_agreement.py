@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from agents.evaluation import infer_task_latent
+from agents.evaluation import infer_task_latent, task_policy
 from envs import make_dataset, make_task_suite
 from representations import load_pretrained
-from representations.policy import LatentPolicy
+from representations.policy import GoalPolicy
 
 from benchmarks.report import write_report
 
@@ -81,10 +81,12 @@ def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list
             z = infer_task_latent(rep, suite, task, mode, inference_batch)
             if z is None:
                 continue
-            action = LatentPolicy(rep, actor, z)(obs)
+            policy = task_policy(rep, actor, suite, task, mode, z)
+            action = policy(obs)
             cos = (action.numpy() * oracle).sum(-1) / (np.linalg.norm(action.numpy(), axis=-1) + 1e-8)
-            with torch.no_grad():
-                zs = z.reshape(1, -1).expand(len(obs), -1)
+            with torch.no_grad():  # the z each state acts with (HILP's goal z depends on the state)
+                zs = (rep.infer_z_toward_goal(obs, policy.goal.expand(len(obs), *policy.goal.shape))
+                      if isinstance(policy, GoalPolicy) else z.reshape(1, -1).expand(len(obs), -1))
                 q = rep.q_value(obs, action, zs).numpy()
                 reward = (rep.goal_features(obs) * zs).sum(-1).numpy()
             # Does the value (and the implicit reward ψ(s)·z) fall with the maze distance to the goal?

@@ -21,6 +21,9 @@ class ZeroShotRepresentation(nn.Module, abc.ABC):
     feature_dim: int
     obs_encoder: nn.Module  # observation encoder in front of every network (identity for states)
     actor_uses_features: bool  # the actor reads state_features(s) rather than the encoded observation
+    # Goal-reaching re-infers z from the current state at every step (HILP's directional goals); the others
+    # act with one z per episode.
+    goal_z_per_step: bool = False
 
     def actor_input(self, obs: torch.Tensor, state_features: torch.Tensor | None = None) -> torch.Tensor:
         """What the policy π(·, z) consumes for ``obs``; ``state_features`` (= state_features(obs)),
@@ -64,6 +67,12 @@ class ZeroShotRepresentation(nn.Module, abc.ABC):
         """z for reaching ``goal_obs`` (a single observation)."""
         with torch.no_grad():
             return project_to_sphere(self.goal_features(goal_obs.unsqueeze(0)).squeeze(0))
+
+    def infer_z_toward_goal(self, obs: torch.Tensor, goal_obs: torch.Tensor) -> torch.Tensor:
+        """z [B, d] at states ``obs`` [B, ...] for reaching ``goal_obs`` [B, ...] (one goal per state). Without
+        :attr:`goal_z_per_step` this is :meth:`infer_z_from_goal` of each goal, whatever the state."""
+        del obs
+        return torch.stack([self.infer_z_from_goal(goal) for goal in goal_obs])
 
     def q_value(self, obs: torch.Tensor, action: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Ensemble-mean Q(s, a, z) = SF(s, a, z)·z, shape [B]."""

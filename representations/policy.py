@@ -19,3 +19,21 @@ class LatentPolicy(nn.Module):
     def forward(self, observation: torch.Tensor) -> torch.Tensor:
         x = self.representation.actor_input(observation)
         return self.actor(x, self.z.expand(*x.shape[:-1], -1))
+
+
+class GoalPolicy(nn.Module):
+    """obs ↦ π(x(obs), z(obs, goal)): goal-reaching with z re-inferred at every state
+    (:meth:`ZeroShotRepresentation.infer_z_toward_goal`, HILP's directional goal latent)."""
+
+    def __init__(self, representation: ZeroShotRepresentation, actor: nn.Module, goal: torch.Tensor) -> None:
+        super().__init__()
+        self.representation, self.actor = representation, actor
+        self.register_buffer("goal", goal)
+
+    @torch.no_grad()
+    def forward(self, observation: torch.Tensor) -> torch.Tensor:
+        batched = observation.dim() > self.goal.dim()
+        obs = observation if batched else observation.unsqueeze(0)
+        z = self.representation.infer_z_toward_goal(obs, self.goal.expand(obs.shape[0], *self.goal.shape))
+        action = self.actor(self.representation.actor_input(obs), z)
+        return action if batched else action.squeeze(0)

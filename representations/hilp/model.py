@@ -5,8 +5,10 @@
 - the features fed to successor features are the centred φ₁(s) − E[φ₁] (official
   ``center_features``), so rewards r(s) ≈ (φ₁(s) − E[φ₁])·z are linear in them;
 - successor features SF(L(s), a, z) ≈ E[Σ_t γ^t φ(s_{t+1})] (twin ensemble) with Q = SF·z;
-- zero-shot inference: z = lstsq(φ(s′), r) (the SF baselines' ``reward_inference``) or
-  z = Σ⁻¹φ(g) for a goal, projected onto the √d-sphere (the training goal distribution).
+- zero-shot inference: z = lstsq(φ(s′), r) (the SF baselines' ``reward_inference``); for a goal, by default the
+  paper's directional latent z = (φ(g) − φ(s)) / ‖φ(g) − φ(s)‖ re-inferred at every state (§4.3, "zero-shot
+  goal-conditioned RL"), or with ``goal_inference="features"`` one z = Σ⁻¹φ(g) per episode, projected onto the
+  √d-sphere (the training goal distribution, as the SF baselines infer goals).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class HILP(ZeroShotRepresentation):
         center_features: bool = True,
         actor_uses_features: bool = True,
         reference_init: bool = True,
+        goal_inference: str = "direction",
         obs_encoder: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -40,6 +43,10 @@ class HILP(ZeroShotRepresentation):
         successor_features = successor_features or dict(hidden_dim=1024, hidden_layers=1)
         self.z_dim, self.left_dim = z_dim, left_dim
         self.center_features, self.actor_uses_features = center_features, actor_uses_features
+        if goal_inference not in ("direction", "features"):
+            raise ValueError(f"representation.goal_inference={goal_inference!r}: use 'direction' (the HILP paper's z, "
+                             "re-inferred every step) or 'features' (one z = Σ⁻¹φ(g) per episode)")
+        self.goal_z_per_step = goal_inference == "direction"
         self.obs_encoder = obs_encoder if obs_encoder is not None else nn.Identity()
         # Official HILP on DMC: features not √d-normalised (the distance must be free to grow).
         self.features = mlp_encoder(obs_dim, z_dim, normalize=False, **features)
@@ -81,6 +88,16 @@ class HILP(ZeroShotRepresentation):
         }
 
     def infer_z_from_goal(self, goal_obs: torch.Tensor) -> torch.Tensor:
+        """One z per episode, Σ⁻¹φ(g) on the sphere (the z at every state when ``goal_inference="features"``)."""
         with torch.no_grad():
             phi_goal = self.goal_features(goal_obs.unsqueeze(0))
             return project_to_sphere(whiten(phi_goal, self.feature_cov)).squeeze(0)
+
+    def infer_z_toward_goal(self, obs: torch.Tensor, goal_obs: torch.Tensor) -> torch.Tensor:
+        """The paper's goal latent at each state: the unit direction from φ(s) to φ(g) (the centring cancels),
+        on the √d-sphere where training z lives. With Q = SF·z the policy then maximises the discounted progress
+        (φ(s_{t+1}) − φ(s_t))·z towards the goal in the Hilbert space."""
+        if not self.goal_z_per_step:
+            return super().infer_z_toward_goal(obs, goal_obs)
+        with torch.no_grad():
+            return project_to_sphere(self.goal_features(goal_obs) - self.goal_features(obs))

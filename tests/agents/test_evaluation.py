@@ -53,3 +53,28 @@ def test_vectorised_rollouts_score_exactly_like_one_episode_at_a_time():
     expected = [run_episode(suite, task, LatentPolicy(model, actor, z), seed=seed) for task, z, seed in zip(tasks, latents, seeds)]
     assert scores.shape == (4,) and any(abs(e) > 1e-3 for e in expected)
     np.testing.assert_allclose(scores.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_goal_rows_reinfer_z_every_step_like_the_goal_policy():
+    """Rows with a goal act as GoalPolicy (z from the current state at every step); NaN rows keep their fixed z."""
+    from agents.actor import make_actor
+    from agents.evaluation import rollout_all
+    from envs.dmc import DMCTaskSuite
+    from representations.hilp import HILP
+    from representations.policy import GoalPolicy, LatentPolicy
+
+    torch.manual_seed(0)
+    suite = DMCTaskSuite("walker", max_episode_steps=25)
+    model = HILP(suite.observation_dim, suite.action_dim, z_dim=4, left_dim=4, features=dict(hidden_dim=8, hidden_layers=1),
+                 left_encoder=dict(hidden_dim=8, hidden_layers=0), successor_features=dict(hidden_dim=8, hidden_layers=1)).eval()
+    actor = make_actor(dict(hidden_dim=16, hidden_layers=1), model, suite.action_dim).eval()
+    tasks, seeds = ["walk", "walk", "run"], [0, 1, 2]
+    latents = torch.randn(3, 4)
+    goal = torch.randn(suite.observation_dim)
+    goals = torch.stack([goal, torch.full_like(goal, torch.nan), goal])
+    scores = rollout_all(suite, model, actor, tasks, latents, seeds, goals=goals)
+    policies = [GoalPolicy(model, actor, goal), LatentPolicy(model, actor, latents[1]), GoalPolicy(model, actor, goal)]
+    expected = [run_episode(suite, task, policy, seed=seed) for task, policy, seed in zip(tasks, policies, seeds)]
+    np.testing.assert_allclose(scores.numpy(), expected, rtol=1e-5, atol=1e-5)
+    fixed = rollout_all(suite, model, actor, tasks[:1], latents[:1], seeds[:1])
+    assert abs(fixed.item() - expected[0]) > 1e-4  # the per-step z changes the episode

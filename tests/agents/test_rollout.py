@@ -182,3 +182,28 @@ def test_pixel_agent_rolls_out_with_videos_at_their_own_size(tmp_path):
     episode = agent.rollout(agent.infer_z(task="reach_top_left", samples=32), task="reach_top_left", render=True)
     assert len(episode.actions) == 6 and episode.frames.shape == (7, 48, 48, 3)  # observations stay 64 px
     assert episode.states.shape == (7, 4) and episode.metric == "return"
+
+
+def test_goal_policy_is_the_fixed_z_policy_unless_z_is_reinferred_every_step(agent):
+    from representations.policy import GoalPolicy
+
+    fixed = agent.goal_policy("task1")  # FB: one z per episode
+    assert isinstance(fixed, LatentPolicy)
+    torch.testing.assert_close(fixed.z, agent.infer_z(goal="task1"))
+    episode = agent.rollout(fixed, task="task1", seed=3)
+    torch.testing.assert_close(episode.actions, agent.rollout(agent.infer_z(goal="task1"), task="task1", seed=3).actions)
+    # a per-step goal policy (HILP's) records the z at its start state and acts with z(s, g) at every state
+    rep = agent.representation
+    rep.goal_z_per_step = True
+    rep.infer_z_toward_goal = lambda obs, goal: rep.goal_features(goal) - rep.goal_features(obs)
+    try:
+        moving = agent.goal_policy("task1")
+        assert isinstance(moving, GoalPolicy)
+        episode = agent.rollout(moving, task="task1", seed=3)
+        goal = agent.suite.goal_observation("task1")
+        torch.testing.assert_close(episode.z, rep.goal_features(goal) - rep.goal_features(episode.states[0]))
+        states = episode.states[:-1]
+        z_each = rep.goal_features(goal).expand(len(states), -1) - rep.goal_features(states)
+        torch.testing.assert_close(episode.actions, agent.actor(rep.actor_input(states), z_each))
+    finally:
+        del rep.goal_z_per_step, rep.infer_z_toward_goal

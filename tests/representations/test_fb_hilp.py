@@ -144,3 +144,22 @@ def test_fb_loss_on_row_shards_averages_to_the_full_batch_loss():
     shards = [fb_loss(m[:, rows], target_m[rows], discount[rows], diag_offset=rows.start) for rows in (slice(0, 3), slice(3, 6))]
     for i in range(3):
         torch.testing.assert_close((shards[0][i] + shards[1][i]) / 2, full[i])
+
+
+def test_hilp_goal_z_is_the_unit_direction_from_the_state_to_the_goal():
+    """HILP §4.3: z = (φ(g) − φ(s)) / ‖φ(g) − φ(s)‖ at every state (on the √d-sphere), with φ = identity here."""
+    model = _tiny_hilp()
+    model.features_mean.fill_(7.0)  # the centring cancels in the difference
+    assert model.goal_z_per_step
+    obs, goal = torch.tensor([[0.0, 0.0], [3.0, 0.0]]), torch.tensor([[3.0, 4.0], [3.0, 4.0]])
+    torch.testing.assert_close(model.infer_z_toward_goal(obs, goal), SQ2 * torch.tensor([[0.6, 0.8], [0.0, 1.0]]))
+
+
+def test_hilp_goal_inference_features_keeps_one_z_per_episode():
+    model = HILP(2, 1, z_dim=2, left_dim=2, features=dict(hidden_dim=4, hidden_layers=0), goal_inference="features")
+    assert not model.goal_z_per_step
+    goal = torch.tensor([[3.0, 4.0], [3.0, 4.0]])
+    z = model.infer_z_toward_goal(torch.tensor([[0.0, 0.0], [3.0, 0.0]]), goal)
+    torch.testing.assert_close(z, model.infer_z_from_goal(goal[0]).expand(2, -1))
+    with pytest.raises(ValueError, match="representation.goal_inference='nearest'.*'direction'"):
+        HILP(2, 1, z_dim=2, goal_inference="nearest")
