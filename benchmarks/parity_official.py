@@ -243,19 +243,29 @@ def official_goal_latent(model: nn.Module, representation: str, whiten_goals: bo
     return lambda g: model.project_z(model.features(g) @ inverse_cov())
 
 
+def official_goal_direction(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """HILP's goal latent at each state (HILP paper §4.3), from the official model's φ: z(s, g) =
+    project(φ(g) − φ(s)) for states s [N, D] and goals g [N, D] (its feature centring cancels in the difference).
+    The same protocol as our HILP's default ``goal_inference=direction``, so both codes reach goals alike."""
+    return lambda s, g: model.project_z(model.features(g) - model.features(s))
+
+
 class OfficialRepresentation(nn.Module):
     """What ``agents.evaluation.evaluate`` needs of a representation, answered by an official model:
     z from rewards (its ``reward_inference``), z from a goal (``goal_latent``, None: no goal mode), and the
     policy's input (the observation, through ``transform`` as in training; the official model encodes it inside
-    ``act``)."""
+    ``act``). With ``goal_direction`` the goal z is re-inferred at every state, z(s, g) (HILP's goal policy)."""
 
     def __init__(self, model: nn.Module, z_dim: int, goal_latent: Callable[[torch.Tensor], torch.Tensor] | None,
-                 transform: nn.Module | None = None) -> None:
+                 transform: nn.Module | None = None,
+                 goal_direction: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:
         super().__init__()
         self.model = model  # a submodule, so parameters() / eval() / train() reach the official networks
         self.transform = transform if transform is not None else nn.Identity()
         self.z_dim = z_dim
         self._goal_latent = goal_latent
+        self._goal_direction = goal_direction
+        self.goal_z_per_step = goal_direction is not None
 
     def actor_input(self, obs: torch.Tensor, state_features: torch.Tensor | None = None) -> torch.Tensor:
         return self.transform(obs)
@@ -270,6 +280,12 @@ class OfficialRepresentation(nn.Module):
         if self._goal_latent is None:
             return None
         return self._goal_latent(self.transform(goal_obs.unsqueeze(0))).reshape(-1)
+
+    @torch.no_grad()
+    def infer_z_toward_goal(self, obs: torch.Tensor, goal_obs: torch.Tensor) -> torch.Tensor:
+        if self._goal_direction is None:
+            return torch.stack([self.infer_z_from_goal(goal) for goal in goal_obs])
+        return self._goal_direction(self.transform(obs), self.transform(goal_obs))
 
 
 class OfficialActor(nn.Module):
@@ -299,9 +315,11 @@ def compose_config(overrides: list[str]) -> Any:
 
 
 def train_official(cfg: Any, run_dir: Path, official_root: Path, *, updates: int, eval_every: int,
-                   goal_z: bool = True, threads: int | None = 1) -> dict:
+                   goal_z: str = "ours", threads: int | None = 1) -> dict:
     """Trains the official agent for ``updates`` on our data, evaluates it through our loop every
-    ``eval_every`` updates and at the end; writes ``run_dir/eval.json`` and returns its content."""
+    ``eval_every`` updates and at the end; writes ``run_dir/eval.json`` and returns its content. ``goal_z``: "ours"
+    (the goal inference our representation uses: HILP's per-step direction with ``goal_inference=direction``, else
+    the training-time latent), "train" (the official training-time goal latent), "none" (no goal mode)."""
     import gymnasium
     import numpy as np
     from omegaconf import OmegaConf
@@ -328,17 +346,26 @@ def train_official(cfg: Any, run_dir: Path, official_root: Path, *, updates: int
                                            suite.action_dim)
     model, agent_name = agent._model, config_cls.__name__.removesuffix("Config")
     modes = list(cfg.eval.modes)
-    goal_latent = official_goal_latent(model, rep["name"], bool(rep.get("whiten_goals", True))) if goal_z else None
+    if goal_z not in ("ours", "train", "none"):
+        raise ValueError(f"--official-goal-z {goal_z!r}: use ours, train or none")
+    goal_latent = official_goal_latent(model, rep["name"], bool(rep.get("whiten_goals", True))) if goal_z != "none" else None
+    per_step = goal_z == "ours" and rep["name"] == "hilp" and rep.get("goal_inference", "direction") == "direction"
+    goal_direction = official_goal_direction(model) if per_step else None
     if "goal" in modes and goal_latent is None:
         modes.remove("goal")
         notes.append("goal mode skipped (--official-goal-z none)")
+    elif "goal" in modes and per_step:
+        notes.append("goal z: HILP's per-step direction project(φ(g) − φ(s)) from the official model's features, as our "
+                     "HILP infers goals (HILP paper §4.3); the official code has no goal-inference method and evaluates "
+                     "reward z only")
     elif "goal" in modes:
         notes.append("goal z: the official agent's training-time goal latent (sample_mixed_z); the official code has no "
                      "goal-inference method and evaluates reward z only")
     # The batches are standardised on the CPU (where the buffer lives), evaluation inputs on the model's device.
     representation = OfficialRepresentation(model, model.cfg.archi.psi_dim if rep["name"].startswith("td_jepa") else
                                             model.cfg.archi.z_dim, goal_latent,
-                                            None if transform is None else copy.deepcopy(transform).to(device))
+                                            None if transform is None else copy.deepcopy(transform).to(device),
+                                            goal_direction=goal_direction)
     actor = OfficialActor(model)
     replay = {"train": OfficialReplayView(train_rb, transform)}
     if transform is not None:
@@ -416,8 +443,9 @@ def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--official-path", help="checkout of the official TD-JEPA code (contains metamotivo/agents/td_jepa)")
     parser.add_argument("--updates", type=int, help="updates per run (default: train.steps)")
     parser.add_argument("--eval-every", type=int, help="updates between evaluations (default: train.eval_every; 0: at the end)")
-    parser.add_argument("--official-goal-z", choices=["train", "none"], default="train",
-                        help="goal mode of the official agent: its training-time goal latent (train) or skipped (none)")
+    parser.add_argument("--official-goal-z", choices=["ours", "train", "none"], default="ours",
+                        help="goal mode of the official agent: the goal inference of our representation (ours: HILP's "
+                             "per-step direction, else as train), its training-time goal latent (train) or skipped (none)")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -439,7 +467,7 @@ def main(argv: list[str] | None = None) -> dict:
     updates = cfg.train.steps if args.updates is None else args.updates
     eval_every = cfg.train.eval_every if args.eval_every is None else args.eval_every
     return train_official(cfg, Path(run_dir), official_root, updates=int(updates), eval_every=int(eval_every or 0),
-                          goal_z=args.official_goal_z == "train", threads=args.threads)
+                          goal_z=args.official_goal_z, threads=args.threads)
 
 
 if __name__ == "__main__":

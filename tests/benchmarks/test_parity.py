@@ -159,6 +159,26 @@ def test_the_adapters_serve_our_batches_and_latents(cache):
     z = rep.infer_z_from_rewards(raw["next", "observation"], torch.ones(16))  # standardised as in training
     assert z.shape == (2,) and torch.allclose(z, batch["next"]["observation"].sum(0), atol=1e-5)
     assert rep.infer_z_from_goal(batch["observation"][0]) is None  # no goal mode
+    assert not rep.goal_z_per_step
+
+
+def test_the_official_hilp_reaches_goals_with_the_per_step_direction_as_ours():
+    """z(s, g) = project(φ(g) − φ(s)) from the official model's (centred) features, on standardised inputs."""
+    class Model(torch.nn.Module):  # official SF models: features() centres φ; project_z puts z on the √d-sphere
+        features_mean = torch.tensor([5.0, -3.0])
+
+        def features(self, obs):
+            return 2 * obs - self.features_mean
+
+        def project_z(self, z):
+            return 2 ** 0.5 * torch.nn.functional.normalize(z, dim=-1)
+
+    transform = torch.nn.Identity()
+    rep = OfficialRepresentation(Model(), 2, goal_latent=lambda g: g, transform=transform,
+                                 goal_direction=parity_official.official_goal_direction(Model()))
+    assert rep.goal_z_per_step
+    obs, goal = torch.tensor([[0.0, 0.0], [3.0, 0.0]]), torch.tensor([[3.0, 4.0], [3.0, 4.0]])
+    torch.testing.assert_close(rep.infer_z_toward_goal(obs, goal), 2 ** 0.5 * torch.tensor([[0.6, 0.8], [0.0, 1.0]]))
 
 
 @needs_official
@@ -193,6 +213,7 @@ def test_the_official_agents_get_our_sizes_and_data(representation, actor, tmp_p
     saved = parity_official.train_official(cfg, tmp_path, root, updates=2, eval_every=0, threads=None)
     assert saved["step"] == 2 and set(saved["results"]) == {"reward", "goal"} and len(saved["results"]["reward"]) == 5
     written = json.loads((tmp_path / "official_config.json").read_text())
+    assert any(("per-step direction" in n) == (representation == "hilp") for n in written["notes"] if n.startswith("goal z"))
     model = parity_official.import_official_config_class(root, representation, actor)(**written["config"]).build(
         gymnasium.spaces.Box(-np.inf, np.inf, (4,), np.float32), 2)._model
     if actor == "td3":
