@@ -100,7 +100,8 @@ def add_oracle_agreement(per_seed: dict[int, dict], root: Path, states: int) -> 
                 point["q_distance_rho"] = {mode: oracle_mean(measured, mode, "q_distance_rho") for mode in measured}
 
 
-def summarise(per_seed: dict[int, dict], env: str, command: str) -> tuple[list[str], dict]:
+def summarise(per_seed: dict[int, dict], env: str, command: str,
+              straight_line: dict[str, float] | None = None) -> tuple[list[str], dict]:
     seeds = sorted(per_seed)
     goal = [task_mean(per_seed[s]["results"], "goal") for s in seeds]
     reward = [task_mean(per_seed[s]["results"], "reward") for s in seeds]
@@ -114,6 +115,8 @@ def summarise(per_seed: dict[int, dict], env: str, command: str) -> tuple[list[s
         "per_seed_curve": {s: per_seed[s].get("curve", []) for s in seeds},
         "hardware": hardware(), "command": command,
     }
+    if straight_line is not None:  # what a policy with no learning gets on the same tasks (benchmarks.maze_baselines)
+        result["straight_line"] = {"per_task": straight_line, "success": sum(straight_line.values()) / len(straight_line)}
     lines = [f"# CPU recipe on {env} ({len(seeds)} seeds)", "", f"Command: `{command}`", "", f"Hardware: {result['hardware']}.", "",
              "| seed | updates | train time (min) | goal z success % | reward z success % |", "|---|---:|---:|---:|---:|"]
     for s, g, r in zip(seeds, goal, reward):
@@ -123,6 +126,11 @@ def summarise(per_seed: dict[int, dict], env: str, command: str) -> tuple[list[s
     cells = [mean_se_cell([100 * v for v in vals if v is not None])[0] if any(v is not None for v in vals) else "–"
              for vals in (goal, reward)]
     lines.append(f"| mean ± s.e. | | | {cells[0]} | {cells[1]} |")
+    if straight_line is not None:
+        solved = ", ".join(t for t, v in straight_line.items() if v > 0) or "none"
+        lines.append(f"| straight line to the goal (no learning) | | | {100 * result['straight_line']['success']:.1f} | – |")
+        lines += ["", f"The straight line (a = (g − s)/‖g − s‖, `benchmarks.maze_baselines`) solves {solved}: goal-reaching "
+                  "counts as learned only on the other tasks."]
     if result["curve"]:
         lines += ["", "Learning curve (mean ± s.e. over seeds; oracle: mean cosine between the policy's action and the "
                   "direction to the BFS oracle's subgoal, random policy 0, oracle 1):", "",
@@ -141,6 +149,8 @@ def main(argv: list[str] | None = None) -> dict:
     all_args, own, overrides = split_overrides(argv)
     parser = benchmark_parser(__doc__, "cpu_recipe", seeds=[0, 1, 2])
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one CPU thread each)")
+    parser.add_argument("--straight-line-episodes", type=int, default=10,
+                        help="episodes per task of the straight-line baseline (pointmaze; 0: skip)")
     parser.add_argument("--oracle-states", type=int, default=300,
                         help="dataset states for the oracle agreement of each kept checkpoint (mazes; 0: skip)")
     args = parser.parse_args(own)
@@ -154,7 +164,15 @@ def main(argv: list[str] | None = None) -> dict:
     if args.oracle_states and "maze" in env:
         add_oracle_agreement(per_seed, root, args.oracle_states)
     command = "python -m benchmarks.cpu_recipe " + shlex.join(all_args)
-    lines, result = summarise(per_seed, env, command)
+    straight_line = None
+    if args.straight_line_episodes and env.startswith("pointmaze"):
+        from benchmarks.maze_baselines import straight_line_success
+        from benchmarks.parity_official import compose_config
+        from envs import make_task_suite
+
+        suite = make_task_suite(compose_config(overrides).env)  # the runs' env settings (horizon included)
+        straight_line = straight_line_success(suite, episodes=args.straight_line_episodes, seed=min(per_seed))
+    lines, result = summarise(per_seed, env, command, straight_line)
     if failed:
         lines.append(f"\nFailed seeds: {failed} (logs under {root})")
     stem = f"cpu_recipe_{env.removesuffix('-v0')}" + ("" if args.label == "cpu" else f"_{args.label}")

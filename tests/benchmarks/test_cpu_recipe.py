@@ -26,6 +26,10 @@ def test_summary_hand_computed():
     assert second["goal_success"] == pytest.approx([40.0, 20.0, 2])
     assert "| mean ± s.e. | | | 25.0 ± 25.0 | 50.0 ± 0.0 |" in lines
     assert "| 20 | 1.5 | 40.0 ± 20.0 | – | +0.20 ± +0.00 | – | – | – |" in lines
+    lines, result = summarise(per_seed, "pointmaze-medium-navigate", "cmd", {"task1": 1.0, "task2": 0.5, "task3": 0.0})
+    assert result["straight_line"]["success"] == 0.5
+    assert "| straight line to the goal (no learning) | | | 50.0 | – |" in lines
+    assert any("solves task1, task2:" in line for line in lines)
 
 
 def test_one_tiny_seed_end_to_end(tmp_path):
@@ -37,7 +41,7 @@ def test_one_tiny_seed_end_to_end(tmp_path):
         "train.keep_checkpoints=5", "eval.episodes=1", "eval.inference_samples=50", "logger.backend=none",
     ]
     result = cpu_recipe(["--seeds", "0", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"),
-                         "--oracle-states", "8", "--", *overrides])
+                         "--oracle-states", "8", "--straight-line-episodes", "1", "--", *overrides])
     run = json.loads(next((tmp_path / "runs").glob("*/seed0/eval.json")).read_text())
     assert result["updates"] == [4] and [p["step"] for p in run["curve"]] == [2, 4]
     goal = run["results"]["goal"]
@@ -49,6 +53,7 @@ def test_one_tiny_seed_end_to_end(tmp_path):
     assert (out / "cpu_recipe_pointmaze-medium-navigate.png").stat().st_size > 0
     saved = json.loads((out / "cpu_recipe_pointmaze-medium-navigate.json").read_text())
     assert saved["goal_success"] == result["goal_success"] and "hardware" in saved
+    assert saved["straight_line"]["per_task"].keys() == goal.keys()  # the no-learning baseline, same tasks and horizon
 
 
 def test_maze_cell_distances_go_around_walls():
