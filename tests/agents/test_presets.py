@@ -67,8 +67,9 @@ def test_dmc_recipes_keep_the_method_presets_and_set_the_cpu_sizes():
     assert td.train.steps == 6000 and td.representation.optim.tau == 0.01
 
 
-def test_demo_is_the_cpu_recipe_cut_to_its_peak():
+def test_demo_is_the_hilp_cpu_recipe_cut_to_20k_with_the_per_step_goal_z():
     demo = _compose(["experiment=demo"])
-    recipe = _compose(["experiment=pointmaze_cpu"])
-    assert demo.train.steps == 10000 and demo.representation == recipe.representation and demo.actor == recipe.actor
-    assert "1 of 3 seeds" in demo.note and "none of" in demo.note  # the honest line the demo prints
+    recipe = _compose(["experiment=pointmaze_cpu_hilp"])
+    assert demo.train.steps == 20000 and demo.representation == recipe.representation and demo.actor == recipe.actor
+    assert demo.representation.name == "hilp" and demo.representation.goal_inference == "direction"
+    assert "46.7" in demo.note and "TD-JEPA" in demo.note  # the honest line the demo prints
