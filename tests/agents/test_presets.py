@@ -72,4 +72,4 @@ def test_demo_is_the_hilp_cpu_recipe_cut_to_20k_with_the_per_step_goal_z():
     recipe = _compose(["experiment=pointmaze_cpu_hilp"])
     assert demo.train.steps == 20000 and demo.representation == recipe.representation and demo.actor == recipe.actor
     assert demo.representation.name == "hilp" and demo.representation.goal_inference == "direction"
-    assert "46.7" in demo.note and "TD-JEPA" in demo.note  # the honest line the demo prints
+    assert "46.7" in demo.note and "TD-JEPA" in demo.note and "straight at the goal" in demo.note  # the honest line
