@@ -98,6 +98,7 @@ def add_oracle_agreement(per_seed: dict[int, dict], root: Path, states: int) -> 
                 measured = measure(str(ckpt), states=states)
                 point["oracle"] = {mode: oracle_mean(measured, mode) for mode in measured}
                 point["q_distance_rho"] = {mode: oracle_mean(measured, mode, "q_distance_rho") for mode in measured}
+                point["straight_line_cosine"] = oracle_mean(measured, next(iter(measured)), "straight_line_cosine")
 
 
 def summarise(per_seed: dict[int, dict], env: str, command: str,
@@ -129,8 +130,10 @@ def summarise(per_seed: dict[int, dict], env: str, command: str,
     if straight_line is not None:
         solved = ", ".join(t for t, v in straight_line.items() if v > 0) or "none"
         lines.append(f"| straight line to the goal (no learning) | | | {100 * result['straight_line']['success']:.1f} | – |")
+        cosines = [p["straight_line_cosine"] for run in per_seed.values() for p in run.get("curve", []) if "straight_line_cosine" in p]
+        reference = f" Its oracle cos is {cosines[0]:+.2f} on the same states." if cosines else ""
         lines += ["", f"The straight line (a = (g − s)/‖g − s‖, `benchmarks.maze_baselines`) solves {solved}: goal-reaching "
-                  "counts as learned only on the other tasks."]
+                  f"counts as learned only on the other tasks.{reference}"]
     if result["curve"]:
         lines += ["", "Learning curve (mean ± s.e. over seeds; oracle: mean cosine between the policy's action and the "
                   "direction to the BFS oracle's subgoal, random policy 0, oracle 1):", "",

@@ -62,10 +62,11 @@ def cell_distances(maze_map: np.ndarray, goal_cell: tuple[int, int]) -> np.ndarr
 def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list[str] = ("reward", "goal"),
             inference_samples: int = 10000) -> dict[str, dict[str, dict[str, float]]]:
     """{mode: {task: {mean_cosine, frac_cos_gt_0.5, q_distance_rho, reward_distance_rho, q_euclidean_rho,
-    reward_euclidean_rho}}} of the
+    reward_euclidean_rho, straight_line_cosine}}} of the
     policy in ``checkpoint`` (the same states for every checkpoint of a dataset). The rho are Spearman correlations,
     over the states, of Q(s, π(s, z), z) and of ψ(s)·z with minus the maze distance to the goal (in cells), and of
-    both with minus the straight-line distance."""
+    both with minus the straight-line distance; ``straight_line_cosine`` is the mean cosine of the straight line to the
+    goal with the oracle direction (no learning), the reference for ``mean_cosine``."""
     torch.manual_seed(0)
     rep, actor, config = load_pretrained(checkpoint)
     suite = make_task_suite(config["env"])
@@ -77,6 +78,9 @@ def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list
     results: dict[str, dict[str, dict[str, float]]] = {}
     for task in suite.task_names:
         oracle, distance, euclidean = oracle_directions(suite, task, xy)
+        # The reference a policy with no learning gets: walking straight at the goal (benchmarks.maze_baselines).
+        straight = suite.goal_observation(task)[:2].numpy() - xy
+        straight_cos = (straight * oracle).sum(-1) / (np.linalg.norm(straight, axis=-1) + 1e-8)
         for mode in modes:
             z = infer_task_latent(rep, suite, task, mode, inference_batch)
             if z is None:
@@ -96,6 +100,7 @@ def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list
                 # A value that ranks states by straight-line rather than maze distance leaks through walls.
                 "q_euclidean_rho": float(spearmanr(q, -euclidean)[0]),
                 "reward_euclidean_rho": float(spearmanr(reward, -euclidean)[0]),
+                "straight_line_cosine": float(straight_cos.mean()),
             }
     return results
 

@@ -46,6 +46,8 @@ def test_smoke_run_trains_evaluates_and_checkpoints(tmp_path):
     agreement = oracle_agreement([str(ckpt), "--states", "16", "--inference-samples", "50"])
     assert set(agreement) == {"reward", "goal"} and len(agreement["goal"]) == 5
     assert all(-1.0 <= v["mean_cosine"] <= 1.0 for r in agreement.values() for v in r.values())
+    # the straight line's agreement is the no-learning reference: the same states whatever the policy or z mode
+    assert all(agreement["goal"][t]["straight_line_cosine"] == agreement["reward"][t]["straight_line_cosine"] for t in agreement["goal"])
 
     # and the rollout / wall-leak diagnostic
     from benchmarks.maze_rollouts import main as maze_rollouts
