@@ -45,6 +45,19 @@ def oracle_directions(suite, task: str, xy: np.ndarray) -> tuple[np.ndarray, np.
     return np.stack(dirs), distance, np.linalg.norm(xy - goal, axis=-1)
 
 
+# Maze-distance bins (cells) of the value and reward profiles: at the goal, near it, and ever further away.
+DISTANCE_BINS = (0, 1, 2, 3, 4, 6, 9, float("inf"))
+
+
+def distance_profile(values: np.ndarray, distance: np.ndarray, bins: tuple[float, ...] = DISTANCE_BINS) -> list[float | None]:
+    """Mean of ``values``, standardised over all the states (zero mean, unit std), in each maze-distance bin
+    [bins[i], bins[i+1]); None for an empty bin. A signal the policy can follow from afar falls across every bin;
+    one with local support is flat (about 0) beyond the first bins."""
+    z = (values - values.mean()) / (values.std() + 1e-8)
+    return [float(z[(distance >= lo) & (distance < hi)].mean()) if ((distance >= lo) & (distance < hi)).any() else None
+            for lo, hi in zip(bins[:-1], bins[1:])]
+
+
 def cell_distances(maze_map: np.ndarray, goal_cell: tuple[int, int]) -> np.ndarray:
     """Breadth-first distance (in cells, 4-connected) from every free cell (0) to ``goal_cell``; inf for walls."""
     dist = np.full(maze_map.shape, np.inf)
@@ -62,7 +75,7 @@ def cell_distances(maze_map: np.ndarray, goal_cell: tuple[int, int]) -> np.ndarr
 def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list[str] = ("reward", "goal"),
             inference_samples: int = 10000) -> dict[str, dict[str, dict[str, float]]]:
     """{mode: {task: {mean_cosine, frac_cos_gt_0.5, q_distance_rho, reward_distance_rho, q_euclidean_rho,
-    reward_euclidean_rho, straight_line_cosine}}} of the
+    reward_euclidean_rho, straight_line_cosine, q_by_distance, reward_by_distance}}} of the
     policy in ``checkpoint`` (the same states for every checkpoint of a dataset). The rho are Spearman correlations,
     over the states, of Q(s, π(s, z), z) and of ψ(s)·z with minus the maze distance to the goal (in cells), and of
     both with minus the straight-line distance; ``straight_line_cosine`` is the mean cosine of the straight line to the
@@ -101,6 +114,8 @@ def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list
                 "q_euclidean_rho": float(spearmanr(q, -euclidean)[0]),
                 "reward_euclidean_rho": float(spearmanr(reward, -euclidean)[0]),
                 "straight_line_cosine": float(straight_cos.mean()),
+                "q_by_distance": distance_profile(q, distance),
+                "reward_by_distance": distance_profile(reward, distance),
             }
     return results
 
@@ -133,6 +148,18 @@ def main(argv: list[str] | None = None) -> dict:
             cells.append(f"{np.mean([v['mean_cosine'] for v in vals]):+.2f} / {np.mean([v['frac_cos_gt_0.5'] for v in vals]):.2f}"
                          f" / {np.mean([v['q_distance_rho'] for v in vals]):+.2f} / {np.mean([v['q_euclidean_rho'] for v in vals]):+.2f}")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    edges = [f"≥ {lo:g}" if hi == float("inf") else f"{lo:g}" if hi - lo == 1 else f"{lo:g}–{hi - 1:g}"
+             for lo, hi in zip(DISTANCE_BINS[:-1], DISTANCE_BINS[1:])]
+    lines += ["", "Q(s, π(s, z), z) and the implicit reward ψ(s)·z by maze distance to the goal (cells), standardised over the "
+              "states, mean over tasks: a signal that the policy can follow from afar falls across every bin.", "",
+              "| mode | signal | " + " | ".join(edges) + " |", "|---|---" + "|---:" * len(edges) + "|"]
+    for m, r in results.items():
+        for key, name in (("q_by_distance", "Q"), ("reward_by_distance", "ψ(s)·z")):
+            cells = []
+            for i in range(len(edges)):
+                vals = [v[key][i] for v in r.values() if v[key][i] is not None]
+                cells.append(f"{np.mean(vals):+.2f}" if vals else "–")
+            lines.append(f"| {m} z | {name} | " + " | ".join(cells) + " |")
     write_report(args.checkpoint, "oracle_agreement", lines, results)
     return results
 

@@ -48,6 +48,7 @@ def test_smoke_run_trains_evaluates_and_checkpoints(tmp_path):
     assert all(-1.0 <= v["mean_cosine"] <= 1.0 for r in agreement.values() for v in r.values())
     # the straight line's agreement is the no-learning reference: the same states whatever the policy or z mode
     assert all(agreement["goal"][t]["straight_line_cosine"] == agreement["reward"][t]["straight_line_cosine"] for t in agreement["goal"])
+    assert all(len(v["q_by_distance"]) == 7 for r in agreement.values() for v in r.values())
 
     # and the rollout / wall-leak diagnostic
     from benchmarks.maze_rollouts import main as maze_rollouts

@@ -77,3 +77,16 @@ def test_maze_rollout_geometry_hand_computed():
     dirs = unit_directions(4).numpy()
     assert np.allclose(dirs, [[1, 0], [0, 1], [-1, 0], [0, -1]], atol=1e-6)
     assert np.allclose(angle_between(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([[0.0, 2.0], [-1.0, -1.0]])), [90.0, 180.0], atol=0.01)
+
+
+def test_distance_profile_is_the_standardised_mean_per_maze_distance_bin():
+    import numpy as np
+
+    from benchmarks.oracle_agreement import distance_profile
+
+    values = np.array([4.0, 2.0, 0.0, 2.0])  # mean 2, std sqrt(2)
+    distance = np.array([0, 1, 5, 20])
+    profile = distance_profile(values, distance, bins=(0, 2, 4, 8, float("inf")))
+    s = 2 ** 0.5
+    assert profile[0] == pytest.approx((2 / s + 0) / 2) and profile[1] is None
+    assert profile[2] == pytest.approx(-2 / s) and profile[3] == pytest.approx(0.0)
