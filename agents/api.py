@@ -169,11 +169,7 @@ class ZeroShotAgent:
         steps = max_steps or suite.max_episode_steps
         policy = z if isinstance(z, (LatentPolicy, GoalPolicy)) else self.policy(z)
         td = env.reset()
-        if isinstance(policy, GoalPolicy):
-            obs = td[key].to(self.device).unsqueeze(0)
-            z = self.representation.infer_z_toward_goal(obs, policy.goal.unsqueeze(0)).squeeze(0)
-        elif isinstance(z, LatentPolicy):
-            z = policy.z
+        z = policy.latents(td[key].to(self.device).unsqueeze(0)).squeeze(0)  # a goal policy's z at the start state
         frames = [env.render()] if render else None
         states, actions, rewards, success = [td["observation"]], [], [], []
         with set_exploration_type(ExplorationType.DETERMINISTIC):

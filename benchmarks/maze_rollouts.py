@@ -23,7 +23,6 @@ from agents.evaluation import infer_task_latent, task_policy
 from benchmarks.report import write_report
 from envs import make_dataset, make_task_suite
 from representations import load_pretrained
-from representations.policy import GoalPolicy
 
 
 class ZeroNoise(torch.nn.Module):
@@ -76,8 +75,7 @@ def diagnose(checkpoint: str, *, mode: str = "goal", noise: str = "sample", dire
         # Q's preferred direction at (up to) 50 states of the episode vs the oracle's and the straight line.
         states = rollout["observation"][:: max(1, len(rollout) // 50)]
         with torch.no_grad():  # the z each state acts with (HILP's goal z depends on the state)
-            zs = (rep.infer_z_toward_goal(states, task_pi.goal.expand(len(states), *task_pi.goal.shape))
-                  if isinstance(task_pi, GoalPolicy) else z.reshape(1, -1).expand(len(states), -1))
+            zs = task_pi.latents(states)
             q = rep.q_value(states.repeat_interleave(directions, 0), dirs.repeat(len(states), 1),
                             zs.repeat_interleave(directions, 0)).reshape(len(states), directions)
         best = dirs[q.argmax(-1)].numpy()

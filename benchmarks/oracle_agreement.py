@@ -21,7 +21,6 @@ from scipy.stats import spearmanr
 from agents.evaluation import infer_task_latent, task_policy
 from envs import make_dataset, make_task_suite
 from representations import load_pretrained
-from representations.policy import GoalPolicy
 
 from benchmarks.report import write_report
 
@@ -102,8 +101,7 @@ def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list
             action = policy(obs)
             cos = (action.numpy() * oracle).sum(-1) / (np.linalg.norm(action.numpy(), axis=-1) + 1e-8)
             with torch.no_grad():  # the z each state acts with (HILP's goal z depends on the state)
-                zs = (rep.infer_z_toward_goal(obs, policy.goal.expand(len(obs), *policy.goal.shape))
-                      if isinstance(policy, GoalPolicy) else z.reshape(1, -1).expand(len(obs), -1))
+                zs = policy.latents(obs)
                 q = rep.q_value(obs, action, zs).numpy()
                 reward = (rep.goal_features(obs) * zs).sum(-1).numpy()
             # Does the value (and the implicit reward ψ(s)·z) fall with the maze distance to the goal?

@@ -15,6 +15,10 @@ class LatentPolicy(nn.Module):
         self.representation, self.actor = representation, actor
         self.register_buffer("z", z.reshape(-1))
 
+    def latents(self, obs: torch.Tensor) -> torch.Tensor:
+        """The z each of the states ``obs`` [B, ...] acts with: [B, d]."""
+        return self.z.expand(obs.shape[0], -1)
+
     @torch.no_grad()
     def forward(self, observation: torch.Tensor) -> torch.Tensor:
         x = self.representation.actor_input(observation)
@@ -31,9 +35,13 @@ class GoalPolicy(nn.Module):
         self.register_buffer("goal", goal)
 
     @torch.no_grad()
+    def latents(self, obs: torch.Tensor) -> torch.Tensor:
+        """The z each of the states ``obs`` [B, ...] acts with: z(s, goal), [B, d]."""
+        return self.representation.infer_z_toward_goal(obs, self.goal.expand(obs.shape[0], *self.goal.shape))
+
+    @torch.no_grad()
     def forward(self, observation: torch.Tensor) -> torch.Tensor:
         batched = observation.dim() > self.goal.dim()
         obs = observation if batched else observation.unsqueeze(0)
-        z = self.representation.infer_z_toward_goal(obs, self.goal.expand(obs.shape[0], *self.goal.shape))
-        action = self.actor(self.representation.actor_input(obs), z)
+        action = self.actor(self.representation.actor_input(obs), self.latents(obs))
         return action if batched else action.squeeze(0)
