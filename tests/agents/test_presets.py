@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 from agents.zeroshot import train_zeroshot
@@ -73,3 +74,15 @@ def test_demo_is_the_hilp_cpu_recipe_cut_to_20k_with_the_per_step_goal_z():
     assert demo.train.steps == 20000 and demo.representation == recipe.representation and demo.actor == recipe.actor
     assert demo.representation.name == "hilp" and demo.representation.goal_inference == "direction"
     assert "46.7" in demo.note and "TD-JEPA" in demo.note and "straight at the goal" in demo.note  # the honest line
+
+
+def test_td_jepa_cpu_recipe_uses_the_ablated_latent_size():
+    # z_dim 8 (not the official 50) and 20k updates: the z_dim ablation in docs/RESULTS.md §3.1
+    recipe = _compose(["experiment=pointmaze_cpu"])
+    assert recipe.representation.name == "td_jepa"
+    assert recipe.representation.z_dim == recipe.representation.phi_dim == 8
+    assert recipe.train.steps == 20000 and recipe.train.eval_every == recipe.train.checkpoint_every == 5000
+    from representations import make_representation
+
+    model = make_representation(recipe.representation, 4, 2)
+    assert model.z_dim == 8 and model.infer_z_from_goal(torch.zeros(4)).shape == (8,)
