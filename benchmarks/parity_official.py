@@ -300,6 +300,38 @@ class OfficialActor(nn.Module):
         return self.model.act(obs, z, mean=True)
 
 
+def our_name_of_official(name: str) -> str:
+    """Where the official TD-JEPA flow-BC model's parameter ``name`` lives in our (representation, actor) pair:
+    ``representation.<...>`` or ``actor.<...>`` (official ``_psi_mlp_encoder.net.3.weight`` →
+    ``representation.psi_encoder.3.weight``, ``_actor_vf.net.0.bias`` → ``actor.flow.net.0.bias``)."""
+    if name.startswith("_actor_vf."):
+        return "actor.flow." + name.removeprefix("_actor_vf.")
+    if name.startswith("_actor."):
+        return "actor.policy." + name.removeprefix("_actor.")
+    name = name.removeprefix("_").replace("_mlp_encoder.net.", "_encoder.").replace(".Fs.", ".trunk.")
+    return "representation." + name
+
+
+@torch.no_grad()
+def copy_official_weights(model: nn.Module, representation: nn.Module, actor: nn.Module) -> list[str]:
+    """Copies an official asymmetric TD-JEPA flow-BC model's online weights and ``_z_cov`` into ours (build our
+    loss, and so our target copies, afterwards); returns the official names copied. For step-by-step parity."""
+    ours = {**{f"representation.{k}": v for k, v in representation.named_parameters()},
+            **{f"actor.{k}": v for k, v in actor.named_parameters()}}
+    copied = []
+    for name, value in model.named_parameters():
+        if name.startswith("_target_"):
+            continue
+        target = ours.get(our_name_of_official(name))
+        if target is None or target.shape != value.shape:
+            raise ValueError(f"official parameter {name} {tuple(value.shape)} has no counterpart in ours "
+                             f"({our_name_of_official(name)})")
+        target.copy_(value)
+        copied.append(name)
+    representation.feature_cov.copy_(model._z_cov)
+    return copied
+
+
 # ------------------------------------------------------------------------------------- training
 def compose_config(overrides: list[str]) -> Any:
     """Our ``configs/zeroshot.yaml`` composed with ``overrides`` (as ``python -m agents.zeroshot`` would)."""

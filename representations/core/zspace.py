@@ -35,10 +35,11 @@ def solve_reward_regression(features: torch.Tensor, rewards: torch.Tensor, *, ri
 
 
 def whiten(features: torch.Tensor, cov: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Σ⁻¹x for each row x of ``features`` (Σ symmetric). ``solve_ex`` skips the error check that
+    """x·(Σ + εI)⁻¹ for each row x of ``features`` (Σ symmetric), computed as the official code does (inverse,
+    then product), so that training steps agree with it to rounding. ``inv_ex`` skips the error check that
     would sync the host, so this is CUDA-graph safe."""
     eye = torch.eye(cov.shape[0], device=cov.device, dtype=cov.dtype)
-    return torch.linalg.solve_ex(cov + eps * eye, features.T.to(cov.dtype))[0].T  # fp32 under autocast
+    return features.to(cov.dtype) @ torch.linalg.inv_ex(cov + eps * eye)[0]  # fp32 under autocast
 
 
 def ensemble_reduce(values: torch.Tensor, pessimism: float) -> torch.Tensor:

@@ -28,7 +28,7 @@ class TDJEPALoss(RepresentationLoss):
     """TD latent-prediction loss + orthonormality regularisers for :class:`TDJEPA`.
 
     If the input has no ``z`` entry, z is drawn by mixed sampling (half uniform on the √d-sphere,
-    half Σ⁻¹ψ of states of the batch) and written back to the input, together with the detached
+    half Σ⁻¹ψ of next states of the batch) and written back to the input, together with the detached
     ``state_features`` φ(s), so that the actor loss uses the same z and does not recompute φ.
     """
 
@@ -90,12 +90,13 @@ class TDJEPALoss(RepresentationLoss):
         psi = phi if model.symmetric else model.psi_encoder(obs)
         z = tensordict.get(keys.z, None)
         if z is None:
-            # Goal latents from ψ of the batch's states (same distribution as s′; no extra pass),
+            # Goal latents from the online ψ of the batch's next states (official `sample_mixed_z(psi_next_obs)`),
             # and with future_goal_ratio > 0 also from ψ of a later state of the same trajectory.
             future = tensordict.get(keys.future_observation, None) if self.z_sampler.future_ratio > 0.0 else None
             with torch.no_grad():
+                next_goal_psi = (model.phi_encoder if model.symmetric else model.psi_encoder)(next_obs)
                 future_psi = None if future is None else model.psi(future)  # ψ ≡ φ when symmetric
-            z = self.z_sampler(psi.detach(), model.feature_cov, future_psi)
+            z = self.z_sampler(next_goal_psi, model.feature_cov, future_psi)
             tensordict.set(keys.z, z)
         tensordict.set(keys.state_features, phi.detach())
 
@@ -137,6 +138,6 @@ class TDJEPALoss(RepresentationLoss):
             with torch.no_grad(), torch.autocast(psi.device.type, enabled=False):
                 psi_fp32 = psi.detach().float()
                 batch_cov = mean_over_ranks_(psi_fp32.T @ psi_fp32 / psi.shape[0])
-                model.feature_cov.lerp_(batch_cov, self.feature_cov_rate)
+                model.feature_cov.mul_(1 - self.feature_cov_rate).add_(self.feature_cov_rate * batch_cov)  # official rounding
         out["z_norm"] = z.norm(dim=-1).mean()
         return TensorDict(out, batch_size=[])

@@ -34,7 +34,7 @@ def _agent(precision: str):
     actor_loss = ZeroShotActorLoss(actor, model, noise_std=actor_cfg.noise_std, noise_clip=actor_cfg.noise_clip)
     optimizer = make_optimizer(rep_cfg.optim, actor_cfg.lr, model, actor)
     updater = SoftUpdate(rep_loss, tau=rep_cfg.optim.tau)
-    return model, make_update(rep_loss, actor_loss, optimizer, updater, precision=precision)
+    return model, make_update(rep_loss, actor_loss, optimizer, updater, precision=precision), actor_loss
 
 
 def _batch() -> TensorDict:
@@ -48,8 +48,8 @@ def _batch() -> TensorDict:
 
 def test_bf16_autocast_update_matches_fp32():
     batch = _batch()
-    fp32_model, fp32_update = _agent("fp32")
-    bf16_model, bf16_update = _agent("bf16")
+    fp32_model, fp32_update, _ = _agent("fp32")
+    bf16_model, bf16_update, _ = _agent("bf16")
     before = copy.deepcopy(fp32_model.state_dict())
     torch.manual_seed(2)
     fp32_losses = fp32_update(batch)
@@ -72,3 +72,25 @@ def test_bf16_autocast_update_matches_fp32():
 def test_unknown_precision_names_the_choices():
     with pytest.raises(ValueError, match=r"train.precision='fp16' is not known: use one of \['bf16', 'fp32'\]"):
         _agent("fp16")
+
+
+def test_the_actor_steps_against_the_representation_just_updated():
+    """The official order: representation step, then the actor loss on the updated networks with φ(s) recomputed
+    (not the pre-step features the representation loss wrote), then the target EMA."""
+    model, update, actor_loss = _agent("fp32")
+    before = model.phi_predictor.trunk[0].weight.detach().clone()
+    seen = {}
+    forward = actor_loss.forward
+
+    def spy(batch):
+        seen["predictor"] = model.phi_predictor.trunk[0].weight.detach().clone()
+        seen["has_features"] = "state_features" in batch.keys()
+        seen["z"] = batch["z"].clone()
+        return forward(batch)
+
+    actor_loss.forward = spy
+    losses = update(_batch())
+    after = model.phi_predictor.trunk[0].weight.detach()
+    assert not torch.equal(after, before)  # the representation stepped
+    assert torch.equal(seen["predictor"], after) and not seen["has_features"]
+    assert seen["z"].shape == (BATCH, 8) and "loss_actor" in losses.keys() and "loss_phi_td" in losses.keys()

@@ -223,3 +223,81 @@ def test_the_official_agents_get_our_sizes_and_data(representation, actor, tmp_p
     left = model._left_encoder.net
     assert (left[0].out_features, left[-2].out_features) == (16, 6)  # hidden 16 -> L_dim 6, then √d-norm
     assert sum(p.numel() for p in model._actor_vf.parameters()) == (4 + 2 + 1) * 16 + 16 + 3 * (16 * 16 + 16) + 16 * 2 + 2
+
+
+@needs_official
+def test_ten_training_steps_equal_the_official_updates():
+    """Same weights, batches and random draws: after each of 10 updates our TD-JEPA + flow-BC networks, targets
+    and feature covariance equal the official agent's, as a share of how far the update moved them. The official
+    order matters here: the actor steps against the critic the representation step just updated."""
+    import gymnasium
+    import numpy as np
+    from omegaconf import OmegaConf
+    from tensordict import TensorDict
+    from torchrl.objectives import SoftUpdate
+
+    from agents.actor import make_actor, make_actor_loss, resolve_actor_config
+    from agents.common import make_optimizer, make_update
+    from representations import make_representation, make_representation_loss
+    from representations.encoders import make_encoder
+
+    root = parity_official.check_official_path(OFFICIAL_PATH)
+    cfg = compose_config(["env=ogbench", "experiment=pointmaze_cpu", "dataset.batch_size=64"])
+    rep_cfg = OmegaConf.to_container(cfg.representation, resolve=True)
+    actor_cfg = resolve_actor_config(OmegaConf.to_container(cfg.actor, resolve=True), cfg.env)
+    agent_cfg, _ = official_agent_config(rep_cfg, actor_cfg, batch_size=64, device="cpu")
+    torch.manual_seed(0)
+    agent = parity_official.import_official_config_class(root, "td_jepa", "flow_bc")(**agent_cfg).build(
+        gymnasium.spaces.Box(-np.inf, np.inf, (2,), np.float32), 2)
+    official = agent._model
+    encoder, feature_dim = make_encoder(cfg.encoder, (2,))  # an unfitted standardiser: the identity
+    representation = make_representation(cfg.representation, feature_dim, 2, encoder)
+    actor = make_actor(actor_cfg, representation, 2)
+    copied = parity_official.copy_official_weights(official, representation, actor)
+    assert len(copied) == len(list(representation.parameters())) + len(list(actor.parameters()))
+    rep_loss = make_representation_loss(cfg.representation, representation, actor)  # targets = copies of the online nets
+    optimizer = make_optimizer(cfg.representation.optim, actor_cfg["lr"], representation, actor, flow_lr=actor_cfg["flow_lr"])
+    update = make_update(rep_loss, make_actor_loss(actor_cfg, actor, representation), optimizer,
+                         SoftUpdate(rep_loss, tau=cfg.representation.optim.tau))
+
+    ours = {**{f"representation.{k}": v for k, v in representation.named_parameters()},
+            **{f"actor.{k}": v for k, v in actor.named_parameters()}}
+    for name in ("phi_encoder", "psi_encoder", "phi_predictor", "psi_predictor"):
+        ours.update({f"representation.target_{name}.{k}": v for k, v in getattr(rep_loss, f"target_{name}").named_parameters()})
+
+    def counterpart(name: str) -> str:
+        if name.startswith("_target_"):
+            return parity_official.our_name_of_official("_" + name.removeprefix("_target_")).replace(
+                "representation.", "representation.target_")
+        return parity_official.our_name_of_official(name)
+
+    start = {name: value.detach().clone() for name, value in official.named_parameters()}
+    generator = torch.Generator().manual_seed(1)
+    randperm = torch.randperm
+    for step in range(10):
+        obs = torch.randn(64, 2, generator=generator)
+        batch = {"observation": obs, "action": torch.rand(64, 2, generator=generator) * 2 - 1,
+                 "next": {"observation": obs + 0.1 * torch.randn(64, 2, generator=generator),
+                          "terminated": torch.rand(64, 1, generator=generator) < 0.05}}
+        torch.manual_seed(100 + step)
+        # Our z sampler permutes by argsort of uniforms (no host sync): the official randperm made to draw alike.
+        torch.randperm = lambda n, device=None, **_: torch.argsort(torch.rand(n, device=device))
+        try:
+            agent.update({"train": type("Replay", (), {"sample": lambda self, _: batch})()}, step)
+        finally:
+            torch.randperm = randperm
+        torch.manual_seed(100 + step)
+        update(TensorDict(batch, batch_size=[64]))
+
+        moved, apart = {}, {}
+        for name, value in official.named_parameters():
+            group = counterpart(name).split(".")[1]
+            moved[group] = moved.get(group, 0.0) + (value - start[name]).square().sum().item()
+            apart[group] = apart.get(group, 0.0) + (value - ours[counterpart(name)]).square().sum().item()
+        for group in moved:
+            # Rounding only: the online representation to ~1e-6 of its change. The actor's first Adam steps (≈ sign
+            # of the gradient) amplify z's 1e-7 rounding from whitening, to ~1e-3 by step 10 (1e-1 if the order
+            # differed); a target moves by τ·(online − target), so the EMA's own rounding is ~1e-3 of that.
+            tolerance = 1e-2 if group == "policy" or group.startswith("target_") else 1e-4
+            assert math.sqrt(apart[group] / moved[group]) < tolerance, (step, group, math.sqrt(apart[group] / moved[group]))
+        torch.testing.assert_close(representation.feature_cov, official._z_cov, rtol=1e-5, atol=1e-6)

@@ -100,6 +100,19 @@ def test_loss_samples_z_and_writes_features_and_updates_covariance():
     assert torch.allclose(model.feature_cov, expected, atol=1e-5)  # no EMA in eval mode
 
 
+def test_training_goal_latents_come_from_next_states():
+    """As the official sample_mixed_z(psi_next_obs): goal z = ψ(s′) of a shuffled batch, not ψ(s)."""
+    model = _tiny_model()
+    model.whiten_goals = False
+    loss = TDJEPALoss(model, make_actor(dict(hidden_dim=4, hidden_layers=1), model, 1), goal_ratio=1.0)
+    td = _batch().exclude("z")
+    td["next", "observation"] = torch.tensor([[3.0, 3.0], [2.0, -2.0]])  # ψ(s′) = (1, 1), (1, −1); ψ(s) = √2·e1, √2·e2
+    torch.manual_seed(0)
+    loss(td)
+    goals = torch.tensor([[1.0, 1.0], [1.0, -1.0]])
+    assert all(torch.allclose(z, goals[0], atol=1e-6) or torch.allclose(z, goals[1], atol=1e-6) for z in td["z"])
+
+
 def test_gradients_reach_encoders_and_predictors():
     model = TDJEPA(3, 2, z_dim=4, phi_dim=4, phi_encoder=dict(hidden_dim=8, hidden_layers=2),
                    psi_encoder=dict(hidden_dim=8, hidden_layers=2), predictor=dict(hidden_dim=8, hidden_layers=1))
