@@ -94,6 +94,10 @@ def test_a_missing_or_wrong_checkout_is_one_message(tmp_path):
                            "env=ogbench"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [f"--official-path is missing: {parity_official.CHECKOUT_HINT}"]
+    from benchmarks import parity_twin
+
+    with pytest.raises(SystemExit, match=f"--official-path {tmp_path} is not a checkout.*git clone"):
+        parity_twin.main(["--official-path", str(tmp_path), "--", "env=ogbench"])
 
 
 def test_our_config_maps_onto_the_official_agents():
@@ -301,3 +305,18 @@ def test_ten_training_steps_equal_the_official_updates():
             tolerance = 1e-2 if group == "policy" or group.startswith("target_") else 1e-4
             assert math.sqrt(apart[group] / moved[group]) < tolerance, (step, group, math.sqrt(apart[group] / moved[group]))
         torch.testing.assert_close(representation.feature_cov, official._z_cov, rtol=1e-5, atol=1e-6)
+
+
+@needs_official
+def test_twin_runs_report_both_codes_from_one_start(tmp_path, cache):
+    from benchmarks import parity_twin
+
+    overrides = [*TINY_DATA, *TINY_NETS["td_jepa"], cache, "encoder.standardize=true"]
+    result = parity_twin.main(["--official-path", OFFICIAL_PATH, "--seed", "1", "--updates", "4", "--eval-every", "2",
+                               "--out", str(tmp_path), "--", *overrides])
+    assert [p["step"] for p in result["curve"]] == [2, 4]
+    assert all(0.0 <= p["drift"] < 1e-2 for p in result["curve"])  # four updates: one run computed twice, to rounding
+    saved = json.loads((tmp_path / "parity_twin_pointmaze-medium-navigate-v0_seed1.json").read_text())
+    assert saved["command"].startswith("python -m benchmarks.parity_twin --official-path") and saved["seed"] == 1
+    assert set(saved["curve"][0]["official"]) == set(saved["curve"][0]["ours"]) == {"reward", "goal"}
+    assert "| updates | drift |" in (tmp_path / "parity_twin_pointmaze-medium-navigate-v0_seed1.md").read_text()
