@@ -28,8 +28,9 @@ class TDJEPALoss(RepresentationLoss):
     """TD latent-prediction loss + orthonormality regularisers for :class:`TDJEPA`.
 
     If the input has no ``z`` entry, z is drawn by mixed sampling (half uniform on the √d-sphere,
-    half Σ⁻¹ψ of next states of the batch) and written back to the input, together with the detached
-    ``state_features`` φ(s), so that the actor loss uses the same z and does not recompute φ.
+    half Σ⁻¹ψ of next states of the batch) and written back to the input, so that the actor loss uses the
+    same z, together with the detached ``state_features`` φ(s) (``make_update`` drops them: its actor step
+    reads φ of the updated encoder, as the official agent's does).
     """
 
     @dataclass
