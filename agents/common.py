@@ -215,6 +215,7 @@ def make_update(rep_loss: nn.Module, actor_loss: nn.Module, optimizer: torch.opt
     params = [p for group in optimizer.param_groups for p in group["params"]]
 
     features_key = actor_loss.tensor_keys.state_features
+    autocast = partial(torch.autocast, device_type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None)
 
     def descend(losses) -> None:
         total = sum(v.float() for k, v in losses.items() if k.startswith("loss_"))
@@ -226,7 +227,6 @@ def make_update(rep_loss: nn.Module, actor_loss: nn.Module, optimizer: torch.opt
 
     def update(batch):
         batch = batch.copy()  # the losses add z / features to it; leave the caller's batch as it was
-        autocast = partial(torch.autocast, device_type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None)
         with autocast():
             losses = rep_loss(batch)
         descend(losses)

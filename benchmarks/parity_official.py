@@ -312,12 +312,17 @@ def our_name_of_official(name: str) -> str:
     return "representation." + name
 
 
+def our_parameters(representation: nn.Module, actor: nn.Module) -> dict[str, torch.Tensor]:
+    """Our parameters under the names :func:`our_name_of_official` gives (``representation.<...>``, ``actor.<...>``)."""
+    return {**{f"representation.{k}": v for k, v in representation.named_parameters()},
+            **{f"actor.{k}": v for k, v in actor.named_parameters()}}
+
+
 @torch.no_grad()
 def copy_official_weights(model: nn.Module, representation: nn.Module, actor: nn.Module) -> list[str]:
     """Copies an official asymmetric TD-JEPA flow-BC model's online weights and ``_z_cov`` into ours (build our
     loss, and so our target copies, afterwards); returns the official names copied. For step-by-step parity."""
-    ours = {**{f"representation.{k}": v for k, v in representation.named_parameters()},
-            **{f"actor.{k}": v for k, v in actor.named_parameters()}}
+    ours = our_parameters(representation, actor)
     copied = []
     for name, value in model.named_parameters():
         if name.startswith("_target_"):
@@ -330,6 +335,17 @@ def copy_official_weights(model: nn.Module, representation: nn.Module, actor: nn
         copied.append(name)
     representation.feature_cov.copy_(model._z_cov)
     return copied
+
+
+def official_update_drawing_as_ours(agent: Any, batch: dict, step: int) -> dict:
+    """``agent.update`` on ``batch`` with ``torch.randperm`` drawn as our z sampler permutes (argsort of uniforms,
+    which has no host sync), so that after the same ``torch.manual_seed`` both codes draw the same z and noise."""
+    randperm = torch.randperm
+    torch.randperm = lambda n, device=None, **_: torch.argsort(torch.rand(n, device=device))
+    try:
+        return agent.update({"train": type("Replay", (), {"sample": lambda self, _: batch})()}, step)
+    finally:
+        torch.randperm = randperm
 
 
 # ------------------------------------------------------------------------------------- training

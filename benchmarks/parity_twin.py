@@ -80,8 +80,7 @@ def run_twins(cfg: Any, official_root: Path, *, updates: int, eval_every: int, l
     official_rep = po.OfficialRepresentation(official, rep["z_dim"], po.official_goal_latent(official, "td_jepa", True), transform)
     official_actor = po.OfficialActor(official)
 
-    ours = {**{f"representation.{k}": v for k, v in representation.named_parameters()},
-            **{f"actor.{k}": v for k, v in actor.named_parameters()}}
+    ours = po.our_parameters(representation, actor)
     pairs = [(value, ours[po.our_name_of_official(name)]) for name, value in official.named_parameters()
              if not name.startswith("_target_")]
     start = [value.detach().clone() for value, _ in pairs]
@@ -92,7 +91,6 @@ def run_twins(cfg: Any, official_root: Path, *, updates: int, eval_every: int, l
         return (apart / moved) ** 0.5 if moved > 0 else 0.0
 
     identity = transform if transform is not None else (lambda x: x)
-    randperm = torch.randperm
     curve, seconds = [], 0.0
     for step in range(updates):
         td = train_rb.sample(cfg.dataset.batch_size)
@@ -101,11 +99,7 @@ def run_twins(cfg: Any, official_root: Path, *, updates: int, eval_every: int, l
                           "terminated": td["next", "terminated"].reshape(-1, 1).bool()}}
         began = time.perf_counter()
         torch.manual_seed(DRAW_SEED + step)
-        torch.randperm = lambda n, device=None, **_: torch.argsort(torch.rand(n, device=device))
-        try:
-            agent.update({"train": type("Replay", (), {"sample": lambda self, _: batch})()}, step)
-        finally:
-            torch.randperm = randperm
+        po.official_update_drawing_as_ours(agent, batch, step)
         torch.manual_seed(DRAW_SEED + step)
         update(td)
         seconds += time.perf_counter() - began

@@ -264,8 +264,7 @@ def test_ten_training_steps_equal_the_official_updates():
     update = make_update(rep_loss, make_actor_loss(actor_cfg, actor, representation), optimizer,
                          SoftUpdate(rep_loss, tau=cfg.representation.optim.tau))
 
-    ours = {**{f"representation.{k}": v for k, v in representation.named_parameters()},
-            **{f"actor.{k}": v for k, v in actor.named_parameters()}}
+    ours = parity_official.our_parameters(representation, actor)
     for name in ("phi_encoder", "psi_encoder", "phi_predictor", "psi_predictor"):
         ours.update({f"representation.target_{name}.{k}": v for k, v in getattr(rep_loss, f"target_{name}").named_parameters()})
 
@@ -277,19 +276,13 @@ def test_ten_training_steps_equal_the_official_updates():
 
     start = {name: value.detach().clone() for name, value in official.named_parameters()}
     generator = torch.Generator().manual_seed(1)
-    randperm = torch.randperm
     for step in range(10):
         obs = torch.randn(64, 2, generator=generator)
         batch = {"observation": obs, "action": torch.rand(64, 2, generator=generator) * 2 - 1,
                  "next": {"observation": obs + 0.1 * torch.randn(64, 2, generator=generator),
                           "terminated": torch.rand(64, 1, generator=generator) < 0.05}}
         torch.manual_seed(100 + step)
-        # Our z sampler permutes by argsort of uniforms (no host sync): the official randperm made to draw alike.
-        torch.randperm = lambda n, device=None, **_: torch.argsort(torch.rand(n, device=device))
-        try:
-            agent.update({"train": type("Replay", (), {"sample": lambda self, _: batch})()}, step)
-        finally:
-            torch.randperm = randperm
+        parity_official.official_update_drawing_as_ours(agent, batch, step)
         torch.manual_seed(100 + step)
         update(TensorDict(batch, batch_size=[64]))
 
