@@ -198,7 +198,7 @@ def make_update(rep_loss: nn.Module, actor_loss: nn.Module, optimizer: torch.opt
 
     Both steps use the one Adam: each backward leaves the other group's gradients unset, and Adam skips
     parameters without a gradient. Acting on the updated critic matters: against the pre-step critic the
-    actor's first update differs from the official one by ~60 %, ~15 % after 30 updates (RESULTS §3.1).
+    actor's first update differs from the official one by 60–79 % of its size (RESULTS §3.1).
 
     ``compile`` wraps it in ``torch.compile``; ``cudagraphs`` (CUDA only, needs a capturable
     optimiser) replays the whole step as one CUDA graph via tensordict's ``CudaGraphModule``.
