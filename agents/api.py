@@ -22,7 +22,7 @@ import torch
 from tensordict import TensorDictBase
 from torchrl.envs.utils import ExplorationType, set_exploration_type, step_mdp
 
-from agents.checkpoint import latest_checkpoint
+from agents.engine.checkpoint import latest_checkpoint
 from agents.video import write_video
 from envs import TaskSuite, make_dataset, make_task_suite
 from representations import load_pretrained

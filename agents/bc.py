@@ -9,32 +9,25 @@ frozen-encoder probes (world model RMSE/ATE, action predictor) → checkpoint.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import hydra
 import torch
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from tensordict import TensorDictBase
-from torchrl.objectives import SoftUpdate
-from tqdm.auto import tqdm
 
-from agents.checkpoint import (
-    check_resume_compatible, checkpoint_step, find_resume_checkpoint, restore_training_state, save_checkpoint, training_state,
-)
 from agents.chunking import ChunkExecutor
-from agents.common import (
-    USER_ERRORS, MultiLogger, check_finite, exit_with_user_error, make_adamw_schedule, resolve_device, seed_everything,
-    to_plain,
+from agents.engine import (
+    MultiLogger, check_resume_compatible, checkpoint_step, find_resume_checkpoint, gradient_step, make_adamw_schedule,
+    resolve_device, restore_training_state, run_entry_point, run_updates, save_checkpoint, seed_everything, to_plain,
+    training_state, write_report,
 )
 from agents.evaluation import rollout_batch
 from agents.probes import run_probes
-from agents.validation import validate_config, validate_overrides
 from envs import make_demonstrations, make_task_suite
 from envs.common import TaskSuite
 from representations.act_jepa import ActionChunkLoss, make_bc_policy
-from representations.core.targets import linear_momentum
+from representations.core.targets import ScheduledSoftUpdate
 
 
 @torch.no_grad()
@@ -77,8 +70,8 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     # 2. Objective; ACT-JEPA's target encoder is an EMA copy stepped by SoftUpdate.
     loss_module = ActionChunkLoss(policy, **(cfg.representation.get("loss") or {}))
     ema = cfg.representation.get("ema")
-    target_updater = SoftUpdate(loss_module, eps=ema.start) if policy.jepa else None
     steps = cfg.train.steps
+    target_updater = ScheduledSoftUpdate(loss_module, steps, ema.start, ema.end) if policy.jepa else None  # m: start → end
     optimizer, scheduler = make_adamw_schedule(cfg.representation.optim, policy, steps)
 
     start_step = 0
@@ -89,6 +82,8 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
         start_step = restore_training_state(resume_from, {"policy": policy}, optimizer, loss_module, scheduler=scheduler,
                                             device=device, samplers={"train": train_demos, "val": val_demos})
         print(f"resumed from {resume_from} at step {start_step}")
+    if target_updater is not None:
+        target_updater.done = start_step
 
     checkpoint_config = {**config, "dims": {"state_dim": suite.observation_dim, "action_dim": suite.action_dim}}
 
@@ -104,35 +99,18 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
                          tags=[cfg.representation.name, "bc", suite.name])
     print(f"{exp_name}: {demo_info['episodes']} demonstrations ({demo_info['steps']} steps), chunk {policy.chunk}, "
           f"{sum(p.numel() for p in policy.parameters()) / 1e6:.2f}M parameters, device {device}, run folder {run_dir}")
-    progress = tqdm(range(start_step, steps), initial=start_step, total=steps, desc="train", unit="update", dynamic_ncols=True)
+    def validate(losses):
+        policy.eval()
+        with torch.no_grad():
+            val = loss_module(val_demos.sample().to(device))
+        policy.train()
+        return losses, {f"val/{k}": v.item() for k, v in val.items() if k.startswith("loss_")}
+
     policy.train()
-    for step in progress:
-        losses = loss_module(train_demos.sample().to(device))
-        total = sum(v for k, v in losses.items() if k.startswith("loss_"))
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
-        scheduler.step()
-        if target_updater is not None:
-            target_updater.eps = linear_momentum(step + 1, steps, ema.start, ema.end)
-            target_updater.step()
-        done = step + 1
-        check_finite(losses, done, "resume from the last checkpoint with resume=true")
-        if done % cfg.train.log_every == 0 or done == steps:
-            policy.eval()
-            with torch.no_grad():
-                val = loss_module(val_demos.sample().to(device))
-            policy.train()
-            logger.log({f"train/{k}": v.item() for k, v in losses.items()}, done)
-            logger.log({f"val/{k}": v.item() for k, v in val.items() if k.startswith("loss_")}, done)
-            rate = progress.format_dict.get("rate") or 0.0
-            tqdm.write(f"step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in losses.items() if k.startswith("loss_"))
-                       + " | val " + " ".join(f"{k}={v.item():.4g}" for k, v in val.items() if k.startswith("loss_"))
-                       + f" ({rate:.1f} updates/s)")
-        if cfg.train.checkpoint_every and done % cfg.train.checkpoint_every == 0:
-            checkpoint(done)
-    progress.close()
-    training_seconds = progress.format_dict.get("elapsed", 0.0)
+    update = gradient_step(lambda: loss_module(train_demos.sample().to(device)), optimizer, scheduler=scheduler,
+                           target_updater=target_updater)
+    training_seconds = run_updates(update, start=start_step, steps=steps, log_every=cfg.train.log_every, logger=logger,
+                                   checkpoint=checkpoint, checkpoint_every=cfg.train.checkpoint_every, validate=validate).seconds
 
     # 4. Task success, 5. frozen-encoder probes, 6. checkpoint and tables.
     final_ckpt = checkpoint(steps)
@@ -154,19 +132,13 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     probe_lines = "".join(f"\n{k}: {v:.4g}" for k, v in probes.items())
     print(f"\n{cfg.representation.name} on {suite.name} after {steps} updates ({cfg.eval.episodes} episodes per task, "
           f"{cfg.execution.mode} execution):\n{table}{probe_lines}\ncheckpoint: {final_ckpt}")
-    (run_dir / "eval.json").write_text(json.dumps(results, indent=2))
-    (run_dir / "eval.md").write_text(table + probe_lines + "\n")
+    write_report(run_dir, results, table + probe_lines)
     return results
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="bc")
 def main(cfg: DictConfig) -> None:
-    try:
-        validate_config(cfg)  # bad values: one message before any work
-        validate_overrides(list(HydraConfig.get().overrides.task), cfg)
-        train_bc(cfg, Path(HydraConfig.get().runtime.output_dir))
-    except USER_ERRORS as err:
-        exit_with_user_error(err)
+    run_entry_point(train_bc, cfg)
 
 
 if __name__ == "__main__":

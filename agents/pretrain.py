@@ -24,24 +24,18 @@ progress → probes on the frozen model → checkpoint.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import hydra
 import torch
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from tensordict import TensorDict
 from torchrl.objectives import SoftUpdate
 
-from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
-from agents.common import (
-    USER_ERRORS, MultiLogger, exit_with_user_error, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything,
-    to_plain,
-)
+from agents.engine.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.engine import MultiLogger, run_entry_point, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
 from agents.probes import linear_probe_accuracy, regression_r2
-from agents.validation import validate_config, validate_overrides
 from envs.trajectories import TrajectoryWindowSampler, load_trajectories, valid_window_starts, window_batch
 from envs.view_sequences import ViewSequenceSampler, action_dim, sequence_batch
 from envs.views3d import load_views3d, relative_rotation
@@ -236,10 +230,10 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
           f"action conditioning {rep.action_conditioning}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
     model.train()
     collapse: list[dict] = []
-    _, training_seconds = pretrain_updates(lambda: loss_module(sampler.sample().to(device)), "loss_prediction", optimizer,
-                                           scheduler, target_updater, start=start_step, steps=steps,
-                                           log_every=cfg.train.log_every, checkpoint_every=cfg.train.checkpoint_every,
-                                           checkpoint=checkpoint, logger=logger, history=collapse)
+    update = gradient_step(lambda: loss_module(sampler.sample().to(device)), optimizer, loss_key="loss_prediction",
+                           scheduler=scheduler, target_updater=target_updater)
+    training_seconds = run_updates(update, start=start_step, steps=steps, log_every=cfg.train.log_every, logger=logger,
+                                   checkpoint=checkpoint, checkpoint_every=cfg.train.checkpoint_every, history=collapse).seconds
 
     # 4. Frozen probes on the test split, 5. checkpoint and results.
     final = checkpoint(steps)
@@ -251,8 +245,7 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
     lines = [f"| {k} | {v:.3f} |" for k, v in probes.items()]
     table = "\n".join(["| probe | value |", "|---|---|", *lines])
     print(f"\nseq-JEPA probes after {steps} updates (test split of data={cfg.data.name}):\n{table}\ncheckpoint: {final}")
-    (run_dir / "eval.json").write_text(json.dumps(results, indent=2, default=str))
-    (run_dir / "eval.md").write_text(table + "\n")
+    write_report(run_dir, results, table)
     return results
 
 
@@ -261,12 +254,7 @@ DATA = {"views3d": seq_jepa_probes, "trajectories": path_integration_probes}  # 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="pretrain")
 def main(cfg: DictConfig) -> None:
-    try:
-        validate_config(cfg)  # bad values: one message before any work
-        validate_overrides(list(HydraConfig.get().overrides.task), cfg)
-        pretrain(cfg, Path(HydraConfig.get().runtime.output_dir))
-    except USER_ERRORS as err:
-        exit_with_user_error(err)
+    run_entry_point(pretrain, cfg)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Both report collapse checks of the frozen features: their spread (std) and effec
 from __future__ import annotations
 
 import copy
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,9 @@ from omegaconf import DictConfig
 from tensordict import TensorDict
 from torch import nn
 
-from agents.checkpoint import PretrainCheckpoints
-from agents.common import MultiLogger, epoch_sampler, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain
+from agents.engine.checkpoint import PretrainCheckpoints
+from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
+from envs.buffer import epoch_sampler
 from agents.probes import ridge_r2_per_dim
 from representations.ad_l_jepa import ADLJEPALoss, OccupancyMAELoss
 from representations.ad_l_jepa.encoder import build_lidar_model
@@ -272,9 +272,9 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
 
     model.train()
     collapse: list[dict] = []
-    _, seconds = pretrain_updates(losses_of_batch, "loss", optimizer, scheduler, updater, start=start, steps=steps,
-                                  log_every=cfg.train.log_every, checkpoint_every=cfg.train.checkpoint_every,
-                                  checkpoint=checkpoints.save, logger=logger, history=collapse)
+    update = gradient_step(losses_of_batch, optimizer, loss_key="loss", scheduler=scheduler, target_updater=updater)
+    seconds = run_updates(update, start=start, steps=steps, log_every=cfg.train.log_every, logger=logger,
+                          checkpoint=checkpoints.save, checkpoint_every=cfg.train.checkpoint_every, history=collapse).seconds
     final = checkpoints.save(steps)
 
     # 4. Downstream (AD-L-JEPA: its EMA target backbone, as the frozen encoder of agents), 5. results.
@@ -286,6 +286,5 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
     rows = [f"| {k} | {v:.4f} |" for k, v in scores.items() if isinstance(v, float)]
     table = "\n".join(["| downstream (test scenes) | score |", "|---|---|", *rows])
     print(f"\n{rep.name} on LiDAR {source} after {steps} updates:\n{table}\ncheckpoint: {final}")
-    (run_dir / "eval.json").write_text(json.dumps(results, indent=2, default=str))
-    (run_dir / "eval.md").write_text(table + "\n")
+    write_report(run_dir, results, table)
     return results

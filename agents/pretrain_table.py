@@ -9,7 +9,6 @@ Classification reports accuracy, regression RMSE in the target's units.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,8 +17,9 @@ from omegaconf import DictConfig
 from tensordict import TensorDict
 from torch import nn
 
-from agents.checkpoint import PretrainCheckpoints
-from agents.common import MultiLogger, epoch_sampler, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain
+from agents.engine.checkpoint import PretrainCheckpoints
+from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
+from envs.buffer import epoch_sampler
 from agents.probes import accuracy, fit_regressor, mlp_head
 from envs.tables import load_table, raw_features
 from representations.core.targets import ScheduledSoftUpdate
@@ -142,10 +142,10 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.3f}M parameters")
     model.train()
     collapse: list[dict] = []
-    _, seconds = pretrain_updates(lambda: loss_module(sampler.sample().to(device)), "loss_prediction", optimizer, scheduler,
-                                  updater, start=start, steps=steps, log_every=cfg.train.log_every,
-                                  checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoints.save, logger=logger,
-                                  history=collapse)
+    update = gradient_step(lambda: loss_module(sampler.sample().to(device)), optimizer, loss_key="loss_prediction",
+                           scheduler=scheduler, target_updater=updater)
+    seconds = run_updates(update, start=start, steps=steps, log_every=cfg.train.log_every, logger=logger,
+                          checkpoint=checkpoints.save, checkpoint_every=cfg.train.checkpoint_every, history=collapse).seconds
     final = checkpoints.save(steps)
 
     # 4. Downstream models on the test rows (embeddings from the EMA target encoder, as the official code).
@@ -162,6 +162,5 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
     lines = [f"| {k} | {v:.4f} |" for k, v in results.items() if isinstance(v, float) and k != "training_seconds"]
     table = "\n".join(["| model (test rows) | score |", "|---|---|", *lines])
     print(f"\nT-JEPA on {info['name']} after {steps} updates:\n{table}\ncheckpoint: {final}")
-    (run_dir / "eval.json").write_text(json.dumps(results, indent=2, default=str))
-    (run_dir / "eval.md").write_text(table + "\n")
+    write_report(run_dir, results, table)
     return results

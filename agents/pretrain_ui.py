@@ -25,8 +25,8 @@ from omegaconf import DictConfig
 from tensordict import TensorDict
 from torchrl.data import LazyTensorStorage, RandomSampler, TensorDictReplayBuffer
 
-from agents.checkpoint import PretrainCheckpoints
-from agents.common import MultiLogger, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain
+from agents.engine.checkpoint import PretrainCheckpoints
+from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
 from envs.ui_activity import UISplit, load_ui_activity
 from representations.core.targets import ScheduledSoftUpdate
 from representations.ui_jepa import FrameAveragedEncoder, IntentDecoder, UIJEPA, UIJEPALoss, WordTokenizer
@@ -161,10 +161,10 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
     # 3. Stage 1: JEPA-tuning.
     model.train()
     collapse: list[dict] = []
-    _, seconds = pretrain_updates(lambda: loss_module(sampler.sample().to(device)), "loss_prediction", optimizer, scheduler,
-                                  updater, start=start, steps=steps, log_every=cfg.train.log_every,
-                                  checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoints.save, logger=logger,
-                                  history=collapse)
+    update = gradient_step(lambda: loss_module(sampler.sample().to(device)), optimizer, loss_key="loss_prediction",
+                           scheduler=scheduler, target_updater=updater)
+    seconds = run_updates(update, start=start, steps=steps, log_every=cfg.train.log_every, logger=logger,
+                          checkpoint=checkpoints.save, checkpoint_every=cfg.train.checkpoint_every, history=collapse).seconds
 
     # 4. Stage 2: the encoder frozen, the intent decoder trained on its prefixes; 5. few- and zero-shot metrics.
     model.eval()
@@ -183,7 +183,5 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
     rows = [f"| {k} | {v:.4f} |" for k, v in results.items() if isinstance(v, float) and k != "training_seconds"]
     table = "\n".join(["| intent metric (held-out clips) | score |", "|---|---|", *rows])
     print(f"\nUI-JEPA ({kind} encoder) after {steps} JEPA-tuning updates:\n{table}\ncheckpoint: {final}")
-    (run_dir / "eval.json").write_text(json.dumps({**results, "data": {k: v for k, v in info.items() if k != "cache_dir"}},
-                                                  indent=2, default=str))
-    (run_dir / "eval.md").write_text(table + "\n")
+    write_report(run_dir, {**results, "data": {k: v for k, v in info.items() if k != "cache_dir"}}, table)
     return results

@@ -23,7 +23,6 @@ camera; OGBench: qpos, qvel (``envs.frames``):
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -36,10 +35,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 from torchrl.objectives import LossModule, SoftUpdate
 
-from agents.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
-from agents.common import (
-    MultiLogger, make_adamw_schedule, pretrain_updates, resolve_device, seed_everything, to_plain,
-)
+from agents.engine.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
 from agents.probes import fit_regressor, pooled_r2, r2_per_dim, ridge_r2_per_dim
 from envs.frames import FrameSampler, clip_starts, frame_batch, load_frames
 from representations.core.vit import AttentivePooler, EncoderModel
@@ -255,10 +252,10 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
             with autocast():
                 return loss_module(model_input(sampler.sample()).to(device))
 
-        losses, seconds = pretrain_updates(losses_of_batch, stage.loss_key, optimizer, scheduler, updater, start=start,
-                                           steps=steps, log_every=cfg.train.log_every,
-                                           checkpoint_every=cfg.train.checkpoint_every, checkpoint=checkpoint, logger=logger,
-                                           stage=stage.name, offset=offset, history=collapse)
+        update = gradient_step(losses_of_batch, optimizer, loss_key=stage.loss_key, scheduler=scheduler, target_updater=updater)
+        ran = run_updates(update, start=start, steps=steps, log_every=cfg.train.log_every, logger=logger, checkpoint=checkpoint,
+                          checkpoint_every=cfg.train.checkpoint_every, stage=stage.name, offset=offset, history=collapse)
+        losses, seconds = ran.losses, ran.seconds
         summary[stage.name]["seconds"] = seconds
         if losses is not None:
             summary[stage.name]["final_loss"] = losses[stage.loss_key].item()
@@ -280,6 +277,5 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
     table = "\n".join(["| probe | R² |", "|---|---|", *(f"| {k} | {v:.3f} |" for k, v in probes.items())])
     print(f"\n{rep.name} frozen state probes after {offset} updates ({flops:.3g} FLOPs; test episodes of "
           f"{info['env']}):\n{table}\ncheckpoint: {final}")
-    (run_dir / "eval.json").write_text(json.dumps(results, indent=2, default=str))
-    (run_dir / "eval.md").write_text(table + "\n")
+    write_report(run_dir, results, table)
     return results

@@ -11,11 +11,10 @@ import json
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from agents.api import ZeroShotAgent
-from agents.common import USER_ERRORS, exit_with_user_error, resolve_device
+from agents.engine import resolve_device, run_entry_point
 from agents.video import VIDEO_FORMATS
 
 Z_SOURCES = ("reward", "goal")
@@ -49,10 +48,7 @@ def run_rollouts(cfg: DictConfig, run_dir: Path) -> dict[str, list[float]]:
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="rollout")
 def main(cfg: DictConfig) -> None:
-    try:
-        run_rollouts(cfg, Path(HydraConfig.get().runtime.output_dir))
-    except USER_ERRORS as err:
-        exit_with_user_error(err)
+    run_entry_point(run_rollouts, cfg, validate=False)  # no training values to check
 
 
 if __name__ == "__main__":

@@ -10,31 +10,24 @@ progress → zero-shot evaluation (z from relabelled rewards, and from the goal)
 from __future__ import annotations
 
 import json
-import signal
 import time
 from pathlib import Path
 
 import hydra
 import torch
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 from torchrl.objectives import SoftUpdate
 
 from agents.actor import ACTOR_NET_KEYS, make_actor, make_actor_loss, resolve_actor_config
-from agents.checkpoint import (
-    check_resume_compatible, checkpoint_step, find_resume_checkpoint, latest_checkpoint, restore_training_state, save_checkpoint,
-    training_state,
+from agents.distributed import any_rank, broadcast_from_main, init_data_parallel, local_batch_size, shared_run_dir
+from agents.engine import (
+    MultiLogger, check_resume_compatible, checkpoint_step, find_resume_checkpoint, latest_checkpoint, make_optimizer,
+    resolve_device, restore_training_state, run_entry_point, run_updates, save_checkpoint, seed_everything, to_plain,
+    training_state, write_report,
 )
-from agents.distributed import (
-    any_rank, broadcast_from_main, init_data_parallel, local_batch_size, shared_run_dir, shutdown_data_parallel,
-)
-from agents.common import (
-    USER_ERRORS, MultiLogger, cache_frozen_features, check_finite, exit_with_user_error, make_optimizer, make_update, resolve_device,
-    seed_everything, to_plain, use_observation_key,
-)
+from agents.update import cache_frozen_features, make_update, use_observation_key
 from agents.evaluation import evaluate, format_table
-from agents.validation import validate_config, validate_overrides
 from envs import make_dataset, make_task_suite
 from representations import make_representation, make_representation_loss
 from representations.core.distributed import mean_over_ranks_
@@ -154,61 +147,29 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
               + (f", {dp.world_size} data-parallel processes x {batch_size} samples" if dp.enabled else ""))
     steps = cfg.train.steps
 
-    def train_step(step: int) -> None:
-        metrics = update(train_rb.sample(batch_size).to(device, non_blocking=True))
-        done = step + 1
-        # Every step, on the losses already computed: a diverged update never reaches a checkpoint.
-        check_finite(metrics, done, lambda: f"resume from the last good checkpoint ({latest_checkpoint(run_dir / 'checkpoints')}) "
-                                            "with resume=true")
-        if done % cfg.train.log_every == 0 or done == steps:
-            rep_loss.eval()
-            with torch.no_grad(), own_rng():
-                val = rep_loss(val_rb.sample(batch_size).to(device))  # its z draws leave training's stream alone
-            rep_loss.train()
-            if dp.enabled:  # losses of the global batch
-                metrics, val = metrics.apply(mean_over_ranks_), val.apply(mean_over_ranks_)
-            if not dp.is_main:
-                return
-            logger.log({f"train/{k}": v.item() for k, v in metrics.items()}, done)
-            logger.log({f"val/{k}": v.item() for k, v in val.items() if k.startswith("loss_")}, done)
-            progress.set_postfix({k[5:]: f"{v.item():.3g}" for k, v in metrics.items() if k.startswith("loss_")}, refresh=False)
-            rate = progress.format_dict.get("rate") or 0.0
-            tqdm.write(f"step {done}: " + " ".join(f"{k}={v.item():.4g}" for k, v in metrics.items() if k.startswith("loss_"))
-                       + f" val_loss={sum(v.item() for k, v in val.items() if k.startswith('loss_')):.4g} ({rate:.1f} updates/s)")
-        if cfg.train.eval_every and done % cfg.train.eval_every == 0 and done != steps and dp.is_main:
-            results = run_eval(done)
-            scale, unit = (100.0, "% success") if suite.metric == "success" else (1.0, " mean return")
-            tqdm.write(f"step {done}: " + ", ".join(f"{m} z {scale * sum(r.values()) / len(r):.1f}{unit}" for m, r in results.items()))
-        if cfg.train.checkpoint_every and done % cfg.train.checkpoint_every == 0:
-            checkpoint(done)
+    def validate(metrics):
+        """At log steps: the validation losses (their z draws leave training's stream alone); data-parallel runs
+        report both over the global batch."""
+        rep_loss.eval()
+        with torch.no_grad(), own_rng():
+            val = rep_loss(val_rb.sample(batch_size).to(device))
+        rep_loss.train()
+        if dp.enabled:
+            metrics, val = metrics.apply(mean_over_ranks_), val.apply(mean_over_ranks_)
+        return metrics, {f"val/{k}": v.item() for k, v in val.items() if k.startswith("loss_")}
 
-    progress = tqdm(range(start_step, steps), initial=start_step, total=steps, desc="train", unit="update",
-                    dynamic_ncols=True, disable=not dp.is_main)
-    # Ctrl-C finishes the current update, then saves a checkpoint (a second Ctrl-C quits at once).
-    interrupted: list[int] = []
+    def evaluate_and_print(step: int) -> None:
+        results = run_eval(step)
+        scale, unit = (100.0, "% success") if suite.metric == "success" else (1.0, " mean return")
+        tqdm.write(f"step {step}: " + ", ".join(f"{m} z {scale * sum(r.values()) / len(r):.1f}{unit}" for m, r in results.items()))
 
-    def on_sigint(signum, frame):
-        interrupted.append(signum)
-        signal.signal(signal.SIGINT, previous_handler)
-
-    previous_handler = signal.signal(signal.SIGINT, on_sigint)
-    done = start_step
     clock["since"] = time.perf_counter()
-    try:
-        for step in progress:
-            train_step(step)
-            done = step + 1
-            if any_rank(bool(interrupted), dp):  # every rank stops after the same update
-                break
-    finally:
-        signal.signal(signal.SIGINT, previous_handler)
-    progress.close()
-    if done < steps:  # interrupted (on this or another rank)
-        path = checkpoint(done)
-        if dp.is_main:
-            print(f"\ninterrupted at step {done}; saved {path}. Continue with the same command plus resume=true")
-        logger.close()
-        raise SystemExit(130)
+    run_updates(lambda: update(train_rb.sample(batch_size).to(device, non_blocking=True)), start=start_step, steps=steps,
+                log_every=cfg.train.log_every, logger=logger, checkpoint=checkpoint, checkpoint_every=cfg.train.checkpoint_every,
+                evaluate=evaluate_and_print, eval_every=cfg.train.eval_every, validate=validate,
+                resume_hint=lambda: f"resume from the last good checkpoint ({latest_checkpoint(run_dir / 'checkpoints')}) "
+                                    "with resume=true",
+                is_main=dp.is_main, any_rank=lambda flag: any_rank(flag, dp))
 
     # 6. Final zero-shot evaluation, table, checkpoint (rank 0 only).
     final_ckpt = checkpoint(steps)
@@ -219,9 +180,8 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     table = format_table(results, suite.metric)
     print(f"\nZero-shot evaluation of {cfg.representation.name} on {suite.name} after {steps} updates "
           f"({cfg.eval.episodes} episodes per task):\n{table}\n")
-    (run_dir / "eval.json").write_text(json.dumps({"env": suite.name, "step": steps, "metric": suite.metric, "results": results,
-                                                   "train_seconds": curve[-1]["train_seconds"], "curve": curve}, indent=2))
-    (run_dir / "eval.md").write_text(table + "\n")
+    write_report(run_dir, {"env": suite.name, "step": steps, "metric": suite.metric, "results": results,
+                           "train_seconds": curve[-1]["train_seconds"], "curve": curve}, table)
     print(f"checkpoint: {final_ckpt}")
     if cfg.get("note"):  # what the recipe is known to reach (an experiment's measured numbers)
         print(cfg.note)
@@ -230,14 +190,7 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="zeroshot")
 def main(cfg: DictConfig) -> None:
-    try:
-        validate_config(cfg)  # bad values: one message before any work
-        validate_overrides(list(HydraConfig.get().overrides.task), cfg)
-        train_zeroshot(cfg, Path(HydraConfig.get().runtime.output_dir))
-    except USER_ERRORS as err:
-        exit_with_user_error(err)
-    finally:
-        shutdown_data_parallel()
+    run_entry_point(train_zeroshot, cfg)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     python -m benchmarks.data_parallel [--procs 1 2] [--representations td_jepa fb hilp] [--updates 20] [--device cpu]
 
 For each process count k, launches ``torchrun --standalone --nproc_per_node=k`` on this module's
-worker, which times the real update (``agents.common.make_update`` with gradient averaging and the
+worker, which times the real update (``agents.update.make_update`` with gradient averaging and the
 global-batch gathers) at the official DMC-proprio configuration on synthetic walker batches of
 ``global batch / k`` per process. On CPU the machine's cores are split evenly between the processes
 (``torch.set_num_threads``), so the table shows what data parallelism costs or gains on the same

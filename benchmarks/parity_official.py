@@ -374,7 +374,7 @@ def train_official(cfg: Any, run_dir: Path, official_root: Path, *, updates: int
     from tqdm.auto import tqdm
 
     from agents.actor import resolve_actor_config
-    from agents.common import resolve_device, seed_everything
+    from agents.engine import resolve_device, seed_everything
     from agents.evaluation import evaluate, format_table
     from envs import make_dataset, make_task_suite
 
@@ -519,7 +519,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from agents.common import USER_ERRORS, exit_with_user_error
+    from agents.engine import USER_ERRORS, exit_with_user_error
 
     try:
         main()

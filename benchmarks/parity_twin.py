@@ -45,7 +45,8 @@ def run_twins(cfg: Any, official_root: Path, *, updates: int, eval_every: int, l
     from torchrl.objectives import SoftUpdate
 
     from agents.actor import make_actor, make_actor_loss, resolve_actor_config
-    from agents.common import make_optimizer, make_update, seed_everything
+    from agents.engine import make_optimizer, seed_everything
+    from agents.update import make_update
     from agents.evaluation import evaluate
     from envs import make_dataset, make_task_suite
     from representations import make_representation, make_representation_loss

@@ -31,7 +31,8 @@ from torch.utils.flop_counter import flop_registry
 from torchrl.objectives import SoftUpdate
 
 from agents.actor import ZeroShotActorLoss, make_actor
-from agents.common import make_optimizer, make_update
+from agents.engine import make_optimizer
+from agents.update import make_update
 from representations import make_representation, make_representation_loss
 from representations.core import clipped_noise_action, ensemble_reduce, orthonormality_loss, project_to_sphere
 

@@ -25,7 +25,8 @@ from tensordict import TensorDict
 from torchrl.objectives import SoftUpdate
 
 from agents.actor import ZeroShotActorLoss, make_actor
-from agents.common import make_optimizer, make_update
+from agents.engine import make_optimizer
+from agents.update import make_update
 from benchmarks.report import write_report
 from benchmarks.td_jepa_throughput import count_flops, matmul_gflops, official_update, rate
 from representations import make_representation, make_representation_loss

@@ -28,11 +28,12 @@ from typing import Any
 import numpy as np
 import torch
 from tensordict import TensorDict
-from torchrl.data import RandomSampler, TensorDictReplayBuffer, TensorStorage
+from torchrl.data import LazyTensorStorage, RandomSampler, SamplerWithoutReplacement, TensorDictReplayBuffer, TensorStorage
 from torchrl.data.replay_buffers.writers import ImmutableDatasetWriter
 
 __all__ = [
     "DatasetError",
+    "epoch_sampler",
     "write_npz",
     "npz_member_header",
     "npz_key_shapes",
@@ -293,3 +294,12 @@ class OfflineReplayBuffer(SamplerStateMixin, TensorDictReplayBuffer):
         raise RuntimeError(f"{type(self).__name__} is read-only (offline dataset)")
 
     add = extend
+
+
+def epoch_sampler(data: TensorDict, batch_size: int) -> TensorDictReplayBuffer:
+    """Batches of ``batch_size`` (at most ``len(data)``) rows of ``data``, in epochs: every row once per epoch in a
+    new random order (the last partial batch dropped). Its ``sampler.state_dict()`` is its place in the epoch."""
+    sampler = TensorDictReplayBuffer(storage=LazyTensorStorage(len(data)), sampler=SamplerWithoutReplacement(drop_last=True),
+                                     batch_size=min(int(batch_size), len(data)))
+    sampler.extend(data)
+    return sampler

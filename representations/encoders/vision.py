@@ -81,7 +81,7 @@ class VisionJEPAEncoder(nn.Module):
     """Frozen (by default) mean-pooled ViT features of [3k, S, S] uint8 observations (see the module docstring)."""
 
     pretrained = True  # the representation's reference initialisation must not overwrite it
-    accepts_features = True  # frozen: forward passes cached features through (agents.common.cache_frozen_features)
+    accepts_features = True  # frozen: forward passes cached features through (agents.update.cache_frozen_features)
 
     def __init__(self, checkpoint: str | Path, obs_shape: Sequence[int], *, part: str | None = None,
                  frozen: bool = True) -> None:

@@ -18,7 +18,8 @@ from safetensors.torch import save_file
 from torchrl.objectives import SoftUpdate
 
 from agents.actor import ZeroShotActorLoss, make_actor
-from agents.common import make_optimizer, make_update, seed_everything
+from agents.engine import make_optimizer, seed_everything
+from agents.update import make_update
 from agents.distributed import broadcast_from_main, init_data_parallel, shutdown_data_parallel
 from envs import make_dataset, make_task_suite
 from representations import make_representation, make_representation_loss

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from agents.actor import make_actor
-from agents.checkpoint import find_resume_checkpoint, latest_checkpoint, save_checkpoint
+from agents.engine.checkpoint import find_resume_checkpoint, latest_checkpoint, save_checkpoint
 from representations import load_pretrained, make_representation
 
 REP = {"name": "td_jepa", "z_dim": 4, "phi_dim": 4, "phi_encoder": {"hidden_dim": 8, "hidden_layers": 2},
@@ -91,7 +91,7 @@ def test_resume_prefers_its_own_folder_and_skips_siblings_of_another_configurati
 
 
 def test_non_finite_weights_are_never_written(tmp_path):
-    from agents.checkpoint import NonFiniteCheckpointError
+    from agents.engine.checkpoint import NonFiniteCheckpointError
 
     rep = make_representation(REP, 3, 2)
     actor = make_actor(ACTOR, rep, 2)
@@ -105,7 +105,7 @@ def test_non_finite_weights_are_never_written(tmp_path):
 
 
 def test_check_finite_names_the_bad_loss_and_builds_the_hint_only_on_failure():
-    from agents.common import check_finite
+    from agents.engine import check_finite
 
     calls = []
     check_finite({"loss_a": torch.tensor(1.0), "other": torch.tensor(float("nan"))}, 3, lambda: calls.append(1) or "x")
@@ -115,7 +115,7 @@ def test_check_finite_names_the_bad_loss_and_builds_the_hint_only_on_failure():
 
 
 def test_resume_refuses_other_settings_and_a_smaller_budget(tmp_path):
-    from agents.checkpoint import check_resume_compatible, checkpoint_step, config_differences
+    from agents.engine.checkpoint import check_resume_compatible, checkpoint_step, config_differences
 
     saved = {"representation": {"z_dim": 50, "loss": {"gamma": 0.99}}, "train": {"steps": 100, "log_every": 10}, "seed": 0}
     ckpt = tmp_path / "step000000040"
@@ -154,7 +154,7 @@ def test_unwritable_checkpoint_folder_falls_back_and_says_where(tmp_path, monkey
 
 
 def test_failed_write_leaves_no_temporary_folder(tmp_path, monkeypatch):
-    import agents.checkpoint as ckpt_module
+    import agents.engine.checkpoint as ckpt_module
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")

@@ -6,7 +6,7 @@ from tensordict import TensorDict
 from torch import nn
 
 from agents.actor import FlowBCActorLoss, ZeroShotActorLoss, make_actor, make_actor_loss, q_scale, resolve_actor_config
-from agents.common import make_optimizer
+from agents.engine import make_optimizer
 from representations.core.networks import FlowBCActor, VelocityField, ZConditionedActor, build_actor
 from representations.td_jepa import TDJEPA, TDJEPALoss
 from tests.agents.tiny import CONFIGS

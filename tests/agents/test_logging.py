@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from agents import common
-from agents.common import MultiLogger, resolve_wandb_mode
+from agents.engine import loggers
+from agents.engine import MultiLogger
+from agents.engine.loggers import resolve_wandb_mode
 
 
 @pytest.fixture
@@ -54,4 +55,4 @@ def test_wandb_run_gets_name_group_and_tags_from_the_config(monkeypatch, tmp_pat
     assert seen["tags"] == ["fb", "dmc", "ablation"] and seen["offline"] is True and seen["project"] == "jepa-rl"
     MultiLogger({**cfg, "group": "my-study"}, tmp_path, "run", {}, group="zeroshot-fb-walker")
     assert seen["group"] == "my-study"  # logger.group overrides the derived group
-    assert common.MultiLogger(cfg, tmp_path, "off", {}, enabled=False).loggers == []
+    assert loggers.MultiLogger(cfg, tmp_path, "off", {}, enabled=False).loggers == []

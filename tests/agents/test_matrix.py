@@ -121,7 +121,7 @@ def test_frozen_bc_encoder_is_not_trained_by_the_zero_shot_agent(tmp_path, bc_ch
 
 
 def test_a_frozen_vision_encoder_encodes_the_dataset_once_and_its_features_match_the_frames(tmp_path, salt_checkpoint):
-    from agents.common import cache_frozen_features
+    from agents.update import cache_frozen_features
     from envs import make_dataset, make_task_suite
     from representations.encoders import make_encoder
 

@@ -1,4 +1,4 @@
-"""The agent's gradient step (agents.common.make_update): fp32 and bf16-autocast agree."""
+"""The agent's gradient step (agents.update.make_update): fp32 and bf16-autocast agree."""
 from __future__ import annotations
 
 import copy
@@ -11,7 +11,8 @@ from tensordict import TensorDict
 from torchrl.objectives import SoftUpdate
 
 from agents.actor import ZeroShotActorLoss, make_actor
-from agents.common import make_optimizer, make_update
+from agents.engine import make_optimizer
+from agents.update import make_update
 from representations import make_representation, make_representation_loss
 
 OBS, ACT, BATCH = 6, 2, 64

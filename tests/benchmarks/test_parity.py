@@ -241,7 +241,8 @@ def test_ten_training_steps_equal_the_official_updates():
     from torchrl.objectives import SoftUpdate
 
     from agents.actor import make_actor, make_actor_loss, resolve_actor_config
-    from agents.common import make_optimizer, make_update
+    from agents.engine import make_optimizer
+    from agents.update import make_update
     from representations import make_representation, make_representation_loss
     from representations.encoders import make_encoder
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agents.checkpoint import save_checkpoint
+from agents.engine.checkpoint import save_checkpoint
 from representations.encoders import make_encoder
 from representations.seq_jepa.encoder import SeqJEPAEncoder, build_seq_jepa, load_seq_jepa
 

@@ -17,10 +17,12 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from agents.engine.runtime import rng_state, set_rng_state
+
 LATEST = "latest"
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -85,7 +87,7 @@ def _write_checkpoint(ckpt_root: Path, step: int, config: dict[str, Any], tensor
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-        _write_text_atomic(ckpt_root / LATEST, final.name)
+        write_text_atomic(ckpt_root / LATEST, final.name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # no half-written folder is left behind
         raise
@@ -187,8 +189,6 @@ def training_state(step: int, optimizer: torch.optim.Optimizer, loss_module: nn.
                    scheduler: Any | None = None, samplers: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What resuming needs besides the weights: step, optimiser (and scheduler), the loss's target
     networks, every global RNG and the sampling streams of the replay buffers in ``samplers``."""
-    from agents.common import rng_state
-
     state = {"step": step, "optimizer": optimizer.state_dict(), "rng": rng_state(),
              "targets": {k: v for k, v in loss_module.state_dict().items() if k.startswith("target_")}}
     if scheduler is not None:
@@ -203,7 +203,6 @@ def restore_training_state(ckpt: Path, weights: dict[str, nn.Module], optimizer:
                            samplers: Mapping[str, Any] | None = None) -> int:
     """Loads a checkpoint written with :func:`training_state` back into place (including the sampling streams of
     ``samplers``, by name); returns its step."""
-    from agents.common import set_rng_state
     from representations import load_weights
 
     load_weights(ckpt, weights)

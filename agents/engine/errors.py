@@ -1,0 +1,43 @@
+"""Bad input ends a run with one message (key, problem, fix), never a traceback from deep inside."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from omegaconf import DictConfig
+
+from envs.render import RenderBackendError
+
+
+# Errors that describe bad input (config, dataset, checkpoint, diverged run, no OpenGL): shown as one message.
+USER_ERRORS = (ValueError, OSError, FloatingPointError, RenderBackendError)  # OSError: full disk, read-only folder, missing file
+
+
+def exit_with_user_error(err: BaseException) -> None:
+    """Prints ``err`` as one line (the full traceback stays behind JEPA_RL_TRACEBACK=1) and exits 2."""
+    if os.environ.get("JEPA_RL_TRACEBACK") == "1":
+        raise err
+    print(f"error: {err}\n(set JEPA_RL_TRACEBACK=1 for the full traceback)", file=sys.stderr)
+    raise SystemExit(2)
+
+
+
+def run_entry_point(train: Callable[[DictConfig, Path], Any], cfg: DictConfig, *, validate: bool = True) -> Any:
+    """What every ``@hydra.main`` of this suite does: check the values and ``+`` additions before any work, run
+    ``train(cfg, run folder)``, and turn bad input into one message (exit 2)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from agents.distributed import shutdown_data_parallel
+    from agents.validation import validate_config, validate_overrides
+
+    try:
+        if validate:
+            validate_config(cfg)
+            validate_overrides(list(HydraConfig.get().overrides.task), cfg)
+        return train(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except USER_ERRORS as err:
+        exit_with_user_error(err)
+    finally:
+        shutdown_data_parallel()  # a no-op unless torchrun started this process
