@@ -33,7 +33,7 @@ from omegaconf import DictConfig
 from tensordict import TensorDict
 from torchrl.objectives import SoftUpdate
 
-from agents.engine.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.engine.checkpoint import check_resume_compatible, checkpoint_step, find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.engine import MultiLogger, run_entry_point, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
 from agents.probes import linear_probe_accuracy, regression_r2
 from envs.trajectories import TrajectoryWindowSampler, load_trajectories, valid_window_starts, window_batch
@@ -209,16 +209,21 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
     checkpoint_config = {**config, "dims": dims}
     weights = {"model": model, **({"head": loss_module.head} if objective != "jepa" else {})}
 
+    generators = {"sampler": sampler.generator}  # the batch stream continues where it stopped
+
     def checkpoint(step: int) -> Path:
         return save_checkpoint(run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
-                               weights=weights, training_state=training_state(step, optimizer, loss_module, scheduler))
+                               weights=weights,
+                               training_state=training_state(step, optimizer, loss_module, scheduler, generators=generators))
 
     start_step = 0
     resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={
         "seed": cfg.seed, "data.name": cfg.data.name, "representation.action_conditioning": rep.action_conditioning,
         "representation.objective": objective})
     if resume_from is not None:
-        start_step = restore_training_state(resume_from, weights, optimizer, loss_module, scheduler=scheduler, device=device)
+        check_resume_compatible(resume_from, config, steps, checkpoint_step(resume_from))
+        start_step = restore_training_state(resume_from, weights, optimizer, loss_module, scheduler=scheduler, device=device,
+                                            generators=generators)
         print(f"resumed from {resume_from} at step {start_step}")
 
     # 3. Train loop.

@@ -252,7 +252,7 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
 
     checkpoints = PretrainCheckpoints(run_dir, cfg.train, config=checkpoint_config, weights=weights, optimizer=optimizer,
                                       loss_module=loss_module, scheduler=scheduler, sampler=sampler)
-    start = checkpoints.resume(cfg.resume, run_dir, {"seed": cfg.seed, "data.source": info["source"],
+    start = checkpoints.resume(cfg, run_dir, {"seed": cfg.seed, "data.source": info["source"],
                                                      "representation.name": rep.name}, device)
     if updater is not None:
         updater.done = start

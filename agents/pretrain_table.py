@@ -130,7 +130,7 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
 
     checkpoints = PretrainCheckpoints(run_dir, cfg.train, config=checkpoint_config, weights=weights, optimizer=optimizer,
                                       loss_module=loss_module, scheduler=scheduler, sampler=sampler)
-    start = updater.done = checkpoints.resume(cfg.resume, run_dir, {"seed": cfg.seed, "data.name": cfg.data.name,
+    start = updater.done = checkpoints.resume(cfg, run_dir, {"seed": cfg.seed, "data.name": cfg.data.name,
                                                                     "representation.name": rep.name}, device)
 
     # 3. Train loop.

@@ -148,7 +148,7 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
 
     checkpoints = PretrainCheckpoints(run_dir, cfg.train, config=checkpoint_config, weights=weights, optimizer=optimizer,
                                       loss_module=loss_module, scheduler=scheduler)  # batches: the restored torch RNG
-    start = updater.done = checkpoints.resume(cfg.resume, run_dir, {"seed": cfg.seed, "representation.encoder": kind},
+    start = updater.done = checkpoints.resume(cfg, run_dir, {"seed": cfg.seed, "representation.encoder": kind},
                                               device)
 
     exp_name = f"pretrain-{rep.name}-{kind}-ui_activity-seed{cfg.seed}"

@@ -35,7 +35,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 from torchrl.objectives import LossModule, SoftUpdate
 
-from agents.engine.checkpoint import find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.engine.checkpoint import check_resume_compatible, checkpoint_step, find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
 from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
 from agents.probes import fit_regressor, pooled_r2, r2_per_dim, ridge_r2_per_dim
 from envs.frames import FrameSampler, clip_starts, frame_batch, load_frames
@@ -205,8 +205,9 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
     checkpoint_config = {**config, "dims": dims}
     resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={
         "seed": cfg.seed, "data.name": cfg.data.name, "representation.name": rep.name})
-    resume_step = int(resume_from.name.removeprefix("step")) if resume_from is not None else 0
+    resume_step = checkpoint_step(resume_from) if resume_from is not None else 0
     if resume_from is not None:
+        check_resume_compatible(resume_from, config, resume_step, resume_step)  # the stages' budgets are checked below
         from representations import load_weights
 
         load_weights(resume_from, models)
@@ -232,20 +233,21 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
         flops += per_update * steps
         print(f"stage {stage.name}: {steps} updates x {per_update / 1e9:.2f} GFLOPs")
 
+        generators = {"mask": loss_module.generator, "sampler": sampler.generator}
+
         def checkpoint(step: int) -> Path:
             return save_checkpoint(run_dir / "checkpoints", step=offset + step, keep=cfg.train.keep_checkpoints,
                                    config={**checkpoint_config, "stages": summary}, weights=models,
-                                   training_state={**training_state(offset + step, optimizer, loss_module, scheduler),
-                                                   "stage": stage.name, "mask_rng": loss_module.generator.get_state(),
-                                                   "sampler_rng": sampler.generator.get_state()})
+                                   training_state={**training_state(offset + step, optimizer, loss_module, scheduler,
+                                                                    generators=generators), "stage": stage.name})
 
         start = min(max(resume_step - offset, 0), steps)
         if 0 < start < steps:  # resume inside this stage: its optimiser, schedule, targets and RNG (weights: above)
             restore_training_state(resume_from, {}, optimizer, loss_module, scheduler=scheduler, device=device)
         if 0 < start <= steps and resume_step == offset + start:  # the masks and batches continue where they stopped
             state = torch.load(resume_from / "training_state.pt", weights_only=False, map_location="cpu")
-            loss_module.generator.set_state(state["mask_rng"])
-            sampler.generator.set_state(state["sampler_rng"])
+            for name, generator in generators.items():
+                generator.set_state(state["generators"][name])
         loss_module.train()
 
         def losses_of_batch() -> TensorDict:

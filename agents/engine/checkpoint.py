@@ -186,23 +186,28 @@ def find_resume_checkpoint(resume: bool | str, run_dir: Path, same: Mapping[str,
 
 
 def training_state(step: int, optimizer: torch.optim.Optimizer, loss_module: nn.Module,
-                   scheduler: Any | None = None, samplers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   scheduler: Any | None = None, samplers: Mapping[str, Any] | None = None,
+                   generators: Mapping[str, torch.Generator] | None = None) -> dict[str, Any]:
     """What resuming needs besides the weights: step, optimiser (and scheduler), the loss's target
-    networks, every global RNG and the sampling streams of the replay buffers in ``samplers``."""
+    networks, every global RNG, the sampling streams of the replay buffers in ``samplers`` and the states of the
+    recipe's own ``generators`` (batch samplers, masks), by name."""
     state = {"step": step, "optimizer": optimizer.state_dict(), "rng": rng_state(),
              "targets": {k: v for k, v in loss_module.state_dict().items() if k.startswith("target_")}}
     if scheduler is not None:
         state["scheduler"] = scheduler.state_dict()
     if samplers:
         state["samplers"] = {name: rb.sampler_state() for name, rb in samplers.items()}
+    if generators:
+        state["generators"] = {name: generator.get_state() for name, generator in generators.items()}
     return state
 
 
 def restore_training_state(ckpt: Path, weights: dict[str, nn.Module], optimizer: torch.optim.Optimizer,
                            loss_module: nn.Module, *, scheduler: Any | None = None, device: Any = "cpu",
-                           samplers: Mapping[str, Any] | None = None) -> int:
+                           samplers: Mapping[str, Any] | None = None,
+                           generators: Mapping[str, torch.Generator] | None = None) -> int:
     """Loads a checkpoint written with :func:`training_state` back into place (including the sampling streams of
-    ``samplers``, by name); returns its step."""
+    ``samplers`` and the states of ``generators``, by name); returns its step."""
     from representations import load_weights
 
     load_weights(ckpt, weights)
@@ -218,6 +223,11 @@ def restore_training_state(ckpt: Path, weights: dict[str, nn.Module], optimizer:
     set_rng_state(state["rng"])
     for name, rb in (samplers or {}).items():
         rb.set_sampler_state(state.get("samplers", {}).get(name))
+    for name, generator in (generators or {}).items():
+        if name not in state.get("generators", {}):
+            raise ValueError(f"{ckpt} holds no state of the {name!r} random generator (written by an older version); "
+                             "resume would not continue the same batches: start a new run with resume=false")
+        generator.set_state(state["generators"][name])
     return int(state["step"])
 
 
@@ -228,28 +238,32 @@ class PretrainCheckpoints:
 
     def __init__(self, run_dir: Path, train_cfg: Mapping, *, config: dict, weights: dict[str, nn.Module],
                  optimizer: torch.optim.Optimizer, loss_module: nn.Module, scheduler: Any, sampler: Any = None) -> None:
-        self.root, self.keep = Path(run_dir) / "checkpoints", train_cfg["keep_checkpoints"]
+        self.root, self.keep, self.steps = Path(run_dir) / "checkpoints", train_cfg["keep_checkpoints"], int(train_cfg["steps"])
         self.config, self.weights, self.optimizer, self.loss_module = config, weights, optimizer, loss_module
         self.scheduler, self.sampler = scheduler, sampler
 
     def save(self, step: int, extra_weights: dict[str, nn.Module] | None = None) -> Path:
-        state = {**training_state(step, self.optimizer, self.loss_module, self.scheduler),
-                 "mask_rng": self.loss_module.generator.get_state()}
+        state = training_state(step, self.optimizer, self.loss_module, self.scheduler,
+                               generators={"mask": self.loss_module.generator})
         if self.sampler is not None:
             state["sampler"] = self.sampler.sampler.state_dict()  # the rest of the epoch, in the same order
         return save_checkpoint(self.root, step=step, keep=self.keep, config=self.config,
                                weights={**self.weights, **(extra_weights or {})}, training_state=state)
 
-    def resume(self, resume: bool | str, run_dir: Path, same: Mapping[str, Any], device: Any = "cpu") -> int:
-        """The step to start from: 0, or that of the checkpoint ``resume`` selects (:func:`find_resume_checkpoint`),
-        whose weights, optimiser, schedule, targets, RNGs, masks and sampler are restored."""
-        resume_from = find_resume_checkpoint(resume, run_dir, same=same)
+    def resume(self, cfg: Mapping[str, Any], run_dir: Path, same: Mapping[str, Any], device: Any = "cpu") -> int:
+        """The step to start from: 0, or that of the checkpoint ``cfg.resume`` selects (:func:`find_resume_checkpoint`),
+        whose weights, optimiser, schedule, targets, RNGs, masks and sampler are restored. A checkpoint trained with
+        other settings than the run config ``cfg`` (budget and logging aside) is refused."""
+        from omegaconf import OmegaConf
+
+        resume_from = find_resume_checkpoint(cfg["resume"], run_dir, same=same)
         if resume_from is None:
             return 0
+        settings = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
+        check_resume_compatible(resume_from, settings, self.steps, checkpoint_step(resume_from))
         start = restore_training_state(resume_from, self.weights, self.optimizer, self.loss_module,
-                                       scheduler=self.scheduler, device=device)
+                                       scheduler=self.scheduler, device=device, generators={"mask": self.loss_module.generator})
         state = torch.load(resume_from / "training_state.pt", weights_only=False)
-        self.loss_module.generator.set_state(state["mask_rng"])
         if self.sampler is not None:
             self.sampler.sampler.load_state_dict(state["sampler"])
         print(f"resumed from {resume_from} at step {start}")

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tiny import TINY_SEQ_JEPA, TINY_TRAJECTORIES, compose_pretrain
+from tiny import TINY_SEQ_JEPA, TINY_TRAJECTORIES, assert_same_weights, compose_pretrain, interrupted_copy
 
 from agents.pretrain import pretrain
 
@@ -72,11 +72,21 @@ def test_supervised_rotation_reference_needs_rotation_labels(tmp_path):
         pretrain(config(tmp_path, "representation.objective=mae"), tmp_path / "run3")
 
 
-def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, capsys):
-    first = pretrain(config(tmp_path, "train.checkpoint_every=3"), tmp_path / "run")
-    assert first["step"] == 3
-    resumed = pretrain(config(tmp_path, "train.steps=5", "train.log_every=1", "resume=true"), tmp_path / "run")
+@pytest.mark.parametrize("data", [tuple(VIEWS3D), tuple(TINY_TRAJECTORIES)], ids=["views3d", "trajectories"])
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, capsys, data):
+    extra = ("train.steps=5", "train.log_every=1", "train.checkpoint_every=2", "train.keep_checkpoints=10")
+    cache = (f"dataset.cache_dir={tmp_path / 'cache'}", f"dataset.data_dir={tmp_path / 'official'}")
+    pretrain(config(tmp_path, *extra, *cache, data=data), tmp_path / "full")
+    interrupted = interrupted_copy(tmp_path / "full", tmp_path / "interrupted", at=2)
+    capsys.readouterr()
+    pretrain(config(tmp_path, *extra, *cache, "resume=true", data=data), interrupted)
     out = capsys.readouterr().out
-    assert "resumed from" in out and "step000000003 at step 3" in out
-    assert "step 4:" in out and "step 3:" not in out.split("resumed from")[1]  # continues, does not start over
-    assert resumed["step"] == 5 and (tmp_path / "run" / "checkpoints" / "step000000005").exists()
+    assert "step000000002 at step 2" in out
+    assert "step 3:" in out and "step 2:" not in out.split("resumed from")[1]  # continues, does not start over
+    assert_same_weights(tmp_path / "full", interrupted, 5)  # the batch stream continues too (its generator is saved)
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    pretrain(config(tmp_path, "train.checkpoint_every=3"), tmp_path / "run")
+    with pytest.raises(ValueError, match=r"cannot resume .*representation.views: 2 → 1"):
+        pretrain(config(tmp_path, "train.steps=5", "representation.views=1", "resume=true"), tmp_path / "run")

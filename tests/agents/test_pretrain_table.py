@@ -100,3 +100,11 @@ def test_cli_runs_on_a_users_csv_as_a_user_types_it(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "T-JEPA on mine after 4 updates" in proc.stdout and "| gbdt_raw_accuracy |" in proc.stdout
     assert math.isfinite(json.loads((tmp_path / "run" / "eval.json").read_text())["mlp_t_jepa_accuracy"])
+
+
+def test_resume_refuses_other_settings_but_not_another_budget(tmp_path):
+    extra = ("data.name=wine", "train.steps=2", "train.checkpoint_every=2", "train.batch_size=16")
+    pretrain(config(tmp_path, *extra), tmp_path / "run")
+    with pytest.raises(ValueError, match=r"cannot resume .*train.batch_size: 16 → 8"):
+        pretrain(config(tmp_path, *extra, "train.steps=4", "train.batch_size=8", "resume=true"), tmp_path / "run")
+    assert pretrain(config(tmp_path, *extra, "train.steps=3", "resume=true"), tmp_path / "run")["step"] == 3

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
-from tiny import TINY_UI, compose_pretrain
+from tiny import TINY_UI, assert_same_weights, compose_pretrain, interrupted_copy
 
 from agents.pretrain import pretrain
 
@@ -64,14 +64,15 @@ def test_the_encoder_is_frozen_while_the_decoder_trains(tmp_path, monkeypatch):
     assert all(not v.requires_grad for v in prefix.values())
 
 
-def test_an_interrupted_run_resumes_its_jepa_tuning(tmp_path, capsys):
+def test_an_interrupted_run_resumes_its_jepa_tuning_to_the_same_weights(tmp_path, capsys):
     extra = ("train.steps=4", "train.checkpoint_every=2", "train.keep_checkpoints=10")
-    pretrain(config(tmp_path, *extra), tmp_path / "run")
-    (tmp_path / "run" / "checkpoints" / "latest").write_text("step000000002")
+    pretrain(config(tmp_path, *extra), tmp_path / "full")
+    interrupted = interrupted_copy(tmp_path / "full", tmp_path / "interrupted", at=2)
     capsys.readouterr()
-    pretrain(config(tmp_path, *extra, "resume=true"), tmp_path / "run")
+    pretrain(config(tmp_path, *extra, "resume=true"), interrupted)
     out = capsys.readouterr().out
     assert "at step 2" in out and "step 4:" in out and "step 2:" not in out.split("resumed from")[1]
+    assert_same_weights(tmp_path / "full", interrupted, 4)
 
 
 def test_wrong_combinations_fail_with_clear_messages(tmp_path):
