@@ -48,7 +48,7 @@ def run_rollouts(cfg: DictConfig, run_dir: Path) -> dict[str, list[float]]:
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="rollout")
 def main(cfg: DictConfig) -> None:
-    run_entry_point(run_rollouts, cfg, validate=False)  # no training values to check
+    run_entry_point(run_rollouts, cfg)
 
 
 if __name__ == "__main__":

@@ -24,18 +24,20 @@ def exit_with_user_error(err: BaseException) -> None:
 
 
 
-def run_entry_point(train: Callable[[DictConfig, Path], Any], cfg: DictConfig, *, validate: bool = True) -> Any:
-    """What every ``@hydra.main`` of this suite does: check the values and ``+`` additions before any work, run
+def run_entry_point(train: Callable[[DictConfig, Path], Any], cfg: DictConfig) -> Any:
+    """What every ``@hydra.main`` of this suite does: check the values and ``+`` additions against the config's schema
+    (:mod:`agents.engine.schema`) before any work, run
     ``train(cfg, run folder)``, and turn bad input into one message (exit 2)."""
     from hydra.core.hydra_config import HydraConfig
 
     from agents.distributed import shutdown_data_parallel
+    from agents.engine.schema import SCHEMAS
     from agents.validation import validate_config, validate_overrides
 
     try:
-        if validate:
-            validate_config(cfg)
-            validate_overrides(list(HydraConfig.get().overrides.task), cfg)
+        schema = SCHEMAS[HydraConfig.get().job.config_name]
+        validate_config(cfg, schema)
+        validate_overrides(list(HydraConfig.get().overrides.task), cfg, schema)
         return train(cfg, Path(HydraConfig.get().runtime.output_dir))
     except USER_ERRORS as err:
         exit_with_user_error(err)

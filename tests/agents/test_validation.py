@@ -47,12 +47,47 @@ def test_unknown_dmc_domain_is_named_before_its_discount_is_looked_up():
         validate_config(cfg)
 
 
-def test_entry_point_prints_one_line_and_exits_2(tmp_path):
+def run_cli(module: str, *args: str, tmp_path) -> subprocess.CompletedProcess:
     env = dict(os.environ, MUJOCO_GL="egl", WANDB_MODE="offline")
-    proc = subprocess.run([sys.executable, "-m", "agents.zeroshot", "train.steps=abc", f"hydra.run.dir={tmp_path / 'r'}"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", module, *args, f"hydra.run.dir={tmp_path / 'r'}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_entry_point_prints_one_line_and_exits_2(tmp_path):
+    proc = run_cli("agents.zeroshot", "train.steps=-5", tmp_path=tmp_path)
     assert proc.returncode == 2
-    assert "error: train.steps must be an integer >= 0, got 'abc'" in proc.stderr and "Traceback" not in proc.stderr
+    assert "error: train.steps must be >= 0, got -5; e.g. train.steps=3000" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("module, override, schema", [
+    ("agents.zeroshot", "train.steps=abc", "ZeroShotTrain"),
+    ("agents.bc", "eval.episodes=many", "EpisodesEval"),
+    ("agents.pretrain", "train.batch_size=1.5", "PretrainTrain"),
+])
+def test_wrong_types_stop_while_composing(tmp_path, module, override, schema):
+    """The schemas (agents/engine/schema.py) make Hydra refuse a value of the wrong type before the run starts."""
+    proc = run_cli(module, override, tmp_path=tmp_path)
+    key, value = override.split("=")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"Value '{value}' of type 'str' could not be converted to Integer" in proc.stderr or "could not be converted" in proc.stderr
+    assert f"full_key: {key}" in proc.stderr and f"object_type={schema}" in proc.stderr
+    assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+def test_misspelt_keys_stop_while_composing(tmp_path):
+    proc = run_cli("agents.bc", "train.stepz=10", tmp_path=tmp_path)
+    assert proc.returncode == 1 and "Key 'stepz' not in 'TrainConfig'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_choices_are_checked_by_name():
+    from agents.engine.schema import PretrainConfig
+
+    with pytest.raises(ValueError, match=r"logger.backend must be one of \['wandb', 'csv', 'none'\], got 'tensorboard'; "
+                                         r"e.g. logger.backend=csv"):
+        validate_config(with_value("logger.backend", "tensorboard"))
+    with pytest.raises(ValueError, match=r"train.precision must be one of \['fp32', 'bf16'\], got 'auto'"):
+        validate_config(with_value("train.precision", "auto"))  # auto is a pretraining value only
+    validate_config(with_value("train.precision", "auto"), PretrainConfig)
 
 
 def test_plus_additions_to_closed_groups_are_rejected():
