@@ -24,6 +24,7 @@ progress → probes on the frozen model → checkpoint.
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -161,27 +162,30 @@ def load_data(cfg: DictConfig) -> tuple[TensorDict, TensorDict, TensorDict, dict
     return train, val, test, info, sampler
 
 
+# representation.kind → the recipe that pretrains it, as "module:function" (imported on use); seq-JEPA, which has no
+# kind, is this module's own recipe below.
+RECIPES = {
+    "vision": "agents.pretrain_vision:pretrain_vision",  # V-JEPA, SALT, DMT-JEPA on environment frames
+    "table": "agents.pretrain_table:pretrain_table",  # T-JEPA on tables or on the env's states
+    "lidar": "agents.pretrain_lidar:pretrain_lidar",  # AD-L-JEPA / Occupancy-MAE on LiDAR BEV grids
+    "ui": "agents.pretrain_ui:pretrain_ui",  # UI-JEPA on screen recordings, then its intent decoder
+}
+
+
 def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
+    """Pretrains ``cfg.representation`` with the recipe of its kind (:data:`RECIPES`, else seq-JEPA's)."""
+    kind = cfg.representation.get("kind")
+    if kind in RECIPES:
+        module, function = RECIPES[kind].split(":")
+        return getattr(importlib.import_module(module), function)(cfg, run_dir)
+    return pretrain_seq_jepa(cfg, run_dir)
+
+
+def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     config = to_plain(cfg)
     rep = cfg.representation
-    if rep.get("kind") == "vision":  # V-JEPA, SALT, DMT-JEPA on environment frames
-        from agents.pretrain_vision import pretrain_vision
-
-        return pretrain_vision(cfg, run_dir)
-    if rep.get("kind") == "table":  # T-JEPA on tables or on the env's states
-        from agents.pretrain_table import pretrain_table
-
-        return pretrain_table(cfg, run_dir)
-    if rep.get("kind") == "lidar":  # AD-L-JEPA / Occupancy-MAE on LiDAR BEV grids
-        from agents.pretrain_lidar import pretrain_lidar
-
-        return pretrain_lidar(cfg, run_dir)
-    if rep.get("kind") == "ui":  # UI-JEPA on screen recordings, then its intent decoder
-        from agents.pretrain_ui import pretrain_ui
-
-        return pretrain_ui(cfg, run_dir)
     if rep.name != "seq_jepa":
         raise ValueError("agents.pretrain trains representation=seq_jepa|vjepa|salt|dmt_jepa|t_jepa|ad_l_jepa|occupancy_mae|"
                          f"ui_jepa; got {rep.name!r}")

@@ -8,49 +8,49 @@ from __future__ import annotations
 
 import envs.gl_backend  # noqa: F401  (first: a missing MUJOCO_GL backend matters only when rendering)
 
+import importlib
 from typing import Any
 
 from envs.common import TaskSuite, cfg_get
 
 __all__ = ["TaskSuite", "make_task_suite", "make_dataset", "make_demonstrations", "FAMILIES"]
 
-FAMILIES = ("ogbench", "dmc")
+# family → (task suite class, offline dataset loader), as "module:attribute" (imported on use: each family has heavy
+# dependencies of its own). A new family registers here; the agents never name one.
+FAMILIES: dict[str, tuple[str, str]] = {
+    "ogbench": ("envs.ogbench:OGBenchTaskSuite", "envs.ogbench:load_ogbench_dataset"),
+    "dmc": ("envs.dmc:DMCTaskSuite", "envs.dmc:load_dmc_dataset"),
+}
+# dataset family → demonstration loader (behaviour cloning)
+DEMONSTRATIONS: dict[str, str] = {"ogbench_demos": "envs.ogbench.demos:load_demonstrations"}
+
+
+def _load(target: str) -> Any:
+    module, attribute = target.split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _family(cfg: Any, group: str) -> tuple[str, str]:
+    family = cfg_get(cfg, "family")
+    if family not in FAMILIES:
+        raise ValueError(f"unknown {group}.family {family!r}; valid families: {list(FAMILIES)} ({group}=<family>)")
+    return FAMILIES[family]
 
 
 def make_task_suite(env_cfg: Any) -> TaskSuite:
     """Build the :class:`TaskSuite` described by the ``env`` sub-config (needs ``family``)."""
-    family = cfg_get(env_cfg, "family")
-    if family == "ogbench":
-        from envs.ogbench import OGBenchTaskSuite
-
-        return OGBenchTaskSuite.from_config(env_cfg)
-    if family == "dmc":
-        from envs.dmc import DMCTaskSuite
-
-        return DMCTaskSuite.from_config(env_cfg)
-    raise ValueError(f"Unknown environment family {family!r}; valid families: {list(FAMILIES)}")
+    return _load(_family(env_cfg, "env")[0]).from_config(env_cfg)
 
 
 def make_dataset(dataset_cfg: Any) -> tuple[Any, Any]:
     """Build the (train, validation) replay buffers described by the ``dataset`` sub-config."""
-    family = cfg_get(dataset_cfg, "family")
-    if family == "ogbench":
-        from envs.ogbench import load_ogbench_dataset
-
-        return load_ogbench_dataset(dataset_cfg)
-    if family == "dmc":
-        from envs.dmc import load_dmc_dataset
-
-        return load_dmc_dataset(dataset_cfg)
-    raise ValueError(f"Unknown dataset family {family!r}; valid families: {list(FAMILIES)}")
+    return _load(_family(dataset_cfg, "dataset")[1])(dataset_cfg)
 
 
 def make_demonstrations(dataset_cfg: Any) -> tuple[Any, Any, dict]:
     """(train, validation, info) demonstration buffers of action-chunk windows (``dataset=demos``)."""
     family = cfg_get(dataset_cfg, "family")
-    if family == "ogbench_demos":
-        from envs.ogbench.demos import load_demonstrations
-
-        return load_demonstrations(dataset_cfg)
-    raise ValueError(f"dataset family {family!r} has no demonstrations; behaviour cloning uses dataset=demos "
-                     "(scripted-oracle OGBench demonstrations)")
+    if family not in DEMONSTRATIONS:
+        raise ValueError(f"dataset family {family!r} has no demonstrations; behaviour cloning uses dataset=demos "
+                         "(scripted-oracle OGBench demonstrations)")
+    return _load(DEMONSTRATIONS[family])(dataset_cfg)

@@ -1,17 +1,100 @@
 """Observation encoders that plug in front of any representation (``encoder=<name>``).
 
 ``make_encoder(encoder_cfg, obs_shape)`` returns (module, feature dim). ``auto`` (the default)
-picks ``identity`` for flat observations and ``pixels`` for [C, H, W] frames.
+picks ``identity`` for flat observations and ``pixels`` for [C, H, W] frames. Each encoder registers a builder in
+:data:`BUILDERS`; the pretrained ones read a run folder of the entry point named in their error message.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from torch import nn
 
 from representations.encoders.pixels import PixelEncoder, random_shift
 
-ENCODERS = ("auto", "identity", "pixels", "act_jepa", "seq_jepa", "vjepa", "salt", "dmt_jepa", "t_jepa", "ad_l_jepa")
+Shape = tuple[int, ...]
+
+
+def _identity(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:
+    if len(shape) != 1:
+        raise ValueError(f"encoder=identity needs flat observations, got shape {shape}: use encoder=pixels (or auto) for images")
+    if cfg.get("fourier_features") and not cfg.get("standardize", False):
+        raise ValueError("encoder.fourier_features needs encoder.standardize=true (the frequencies are in units of the "
+                         "data's standard deviation)")
+    if cfg.get("standardize", False):
+        from representations.encoders.standardize import ObservationStandardizer
+
+        encoder = ObservationStandardizer(shape[0], fourier_features=int(cfg.get("fourier_features", 0) or 0),
+                                          fourier_scale=float(cfg.get("fourier_scale", 1.0)))
+        return encoder, encoder.feature_dim
+    return nn.Identity(), shape[0]
+
+
+def _pixels(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:
+    encoder = PixelEncoder(shape, **dict(cfg.get("pixels", {}) or {}))
+    return encoder, encoder.feature_dim
+
+
+def _checkpoint(cfg: Mapping, name: str, producer: str) -> str:
+    if not cfg.get("checkpoint"):
+        raise ValueError(f"encoder={name} needs encoder.checkpoint=<run folder of {producer}>")
+    return cfg["checkpoint"]
+
+
+def _act_jepa(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:  # a trained behaviour-cloning policy's context encoder
+    from representations.act_jepa import BCPolicyEncoder
+
+    if len(shape) != 1:
+        raise ValueError(f"encoder=act_jepa encodes state vectors, got observations of shape {shape}")
+    encoder = BCPolicyEncoder(_checkpoint(cfg, "act_jepa", "python -m agents.bc"), shape[0], frozen=bool(cfg.get("frozen", True)))
+    return encoder, encoder.feature_dim
+
+
+def _seq_jepa(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:  # aggregate or per-view features
+    from representations.seq_jepa.encoder import SeqJEPAEncoder
+
+    encoder = SeqJEPAEncoder(_checkpoint(cfg, "seq_jepa", "python -m agents.pretrain"), shape,
+                             features=str(cfg.get("features", "aggregate")), frozen=bool(cfg.get("frozen", True)))
+    return encoder, encoder.feature_dim
+
+
+def _vision(name: str) -> Callable[[Mapping, Shape], tuple[nn.Module, int]]:  # a vision JEPA pretrained on frames
+    def build(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:
+        from representations.encoders.vision import VisionJEPAEncoder
+
+        checkpoint = _checkpoint(cfg, name, f"python -m agents.pretrain representation={name} data=frames")
+        encoder = VisionJEPAEncoder(checkpoint, shape, part=cfg.get("part"), frozen=bool(cfg.get("frozen", True)))
+        if encoder.model_name != name:
+            raise ValueError(f"encoder={name} but {checkpoint} holds a {encoder.model_name} checkpoint: "
+                             f"use encoder={encoder.model_name}")
+        return encoder, encoder.feature_dim
+
+    return build
+
+
+def _t_jepa(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:  # a T-JEPA pretrained on the env's states
+    from representations.t_jepa.encoder import TJEPAEncoder
+
+    checkpoint = _checkpoint(cfg, "t_jepa", "python -m agents.pretrain representation=t_jepa data=table data.name=env_states")
+    encoder = TJEPAEncoder(checkpoint, shape, part=cfg.get("part"), pool=str(cfg.get("pool", "mean")),
+                           frozen=bool(cfg.get("frozen", True)))
+    return encoder, encoder.feature_dim
+
+
+def _ad_l_jepa(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:  # a LiDAR BEV encoder
+    from representations.ad_l_jepa.encoder import LidarEncoder
+
+    checkpoint = _checkpoint(cfg, "ad_l_jepa", "python -m agents.pretrain representation=ad_l_jepa data=lidar "
+                                               "data.source=maze env=ogbench")
+    encoder = LidarEncoder(checkpoint, shape, part=cfg.get("part"), frozen=bool(cfg.get("frozen", True)))
+    return encoder, encoder.feature_dim
+
+
+BUILDERS: dict[str, Callable[[Mapping, Shape], tuple[nn.Module, int]]] = {
+    "identity": _identity, "pixels": _pixels, "act_jepa": _act_jepa, "seq_jepa": _seq_jepa,
+    **{name: _vision(name) for name in ("vjepa", "salt", "dmt_jepa")}, "t_jepa": _t_jepa, "ad_l_jepa": _ad_l_jepa,
+}
+ENCODERS = ("auto", *BUILDERS)
 
 
 def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[nn.Module, int]:
@@ -20,70 +103,9 @@ def make_encoder(encoder_cfg: Mapping, obs_shape: int | Sequence[int]) -> tuple[
     name = encoder_cfg["name"]
     if name == "auto":
         name = "pixels" if len(shape) == 3 else "identity"
-    if name == "identity":
-        if len(shape) != 1:
-            raise ValueError(f"encoder=identity needs flat observations, got shape {shape}: use encoder=pixels (or auto) for images")
-        if encoder_cfg.get("fourier_features") and not encoder_cfg.get("standardize", False):
-            raise ValueError("encoder.fourier_features needs encoder.standardize=true (the frequencies are in units of the "
-                             "data's standard deviation)")
-        if encoder_cfg.get("standardize", False):
-            from representations.encoders.standardize import ObservationStandardizer
-
-            encoder = ObservationStandardizer(shape[0], fourier_features=int(encoder_cfg.get("fourier_features", 0) or 0),
-                                              fourier_scale=float(encoder_cfg.get("fourier_scale", 1.0)))
-            return encoder, encoder.feature_dim
-        return nn.Identity(), shape[0]
-    if name == "pixels":
-        encoder = PixelEncoder(shape, **dict(encoder_cfg.get("pixels", {}) or {}))
-        return encoder, encoder.feature_dim
-    if name == "act_jepa":  # a trained behaviour-cloning policy's context encoder (agents.bc)
-        from representations.act_jepa import BCPolicyEncoder
-
-        if len(shape) != 1:
-            raise ValueError(f"encoder=act_jepa encodes state vectors, got observations of shape {shape}")
-        if not encoder_cfg.get("checkpoint"):
-            raise ValueError("encoder=act_jepa needs encoder.checkpoint=<run folder of python -m agents.bc>")
-        encoder = BCPolicyEncoder(encoder_cfg["checkpoint"], shape[0], frozen=bool(encoder_cfg.get("frozen", True)))
-        return encoder, encoder.feature_dim
-    if name == "seq_jepa":  # a pretrained seq-JEPA (agents.pretrain): aggregate or per-view features
-        from representations.seq_jepa.encoder import SeqJEPAEncoder
-
-        if not encoder_cfg.get("checkpoint"):
-            raise ValueError("encoder=seq_jepa needs encoder.checkpoint=<run folder of python -m agents.pretrain>")
-        encoder = SeqJEPAEncoder(encoder_cfg["checkpoint"], shape, features=str(encoder_cfg.get("features", "aggregate")),
-                                 frozen=bool(encoder_cfg.get("frozen", True)))
-        return encoder, encoder.feature_dim
-    if name in ("vjepa", "salt", "dmt_jepa"):  # a vision JEPA pretrained on frames (agents.pretrain data=frames)
-        from representations.encoders.vision import VisionJEPAEncoder
-
-        if not encoder_cfg.get("checkpoint"):
-            raise ValueError(f"encoder={name} needs encoder.checkpoint=<run folder of python -m agents.pretrain "
-                             f"representation={name} data=frames>")
-        encoder = VisionJEPAEncoder(encoder_cfg["checkpoint"], shape, part=encoder_cfg.get("part"),
-                                    frozen=bool(encoder_cfg.get("frozen", True)))
-        if encoder.model_name != name:
-            raise ValueError(f"encoder={name} but {encoder_cfg['checkpoint']} holds a {encoder.model_name} checkpoint: "
-                             f"use encoder={encoder.model_name}")
-        return encoder, encoder.feature_dim
-    if name == "t_jepa":  # a T-JEPA pretrained on the env's states (agents.pretrain data=table data.name=env_states)
-        from representations.t_jepa.encoder import TJEPAEncoder
-
-        if not encoder_cfg.get("checkpoint"):
-            raise ValueError("encoder=t_jepa needs encoder.checkpoint=<run folder of python -m agents.pretrain "
-                             "representation=t_jepa data=table data.name=env_states>")
-        encoder = TJEPAEncoder(encoder_cfg["checkpoint"], shape, part=encoder_cfg.get("part"),
-                               pool=str(encoder_cfg.get("pool", "mean")), frozen=bool(encoder_cfg.get("frozen", True)))
-        return encoder, encoder.feature_dim
-    if name == "ad_l_jepa":  # a LiDAR BEV encoder (agents.pretrain representation=ad_l_jepa|occupancy_mae data=lidar)
-        from representations.ad_l_jepa.encoder import LidarEncoder
-
-        if not encoder_cfg.get("checkpoint"):
-            raise ValueError("encoder=ad_l_jepa needs encoder.checkpoint=<run folder of python -m agents.pretrain "
-                             "representation=ad_l_jepa data=lidar data.source=maze env=ogbench>")
-        encoder = LidarEncoder(encoder_cfg["checkpoint"], shape, part=encoder_cfg.get("part"),
-                               frozen=bool(encoder_cfg.get("frozen", True)))
-        return encoder, encoder.feature_dim
-    raise ValueError(f"unknown encoder {name!r}; choose one of {list(ENCODERS)} (encoder=<name>)")
+    if name not in BUILDERS:
+        raise ValueError(f"unknown encoder {name!r}; choose one of {list(ENCODERS)} (encoder=<name>)")
+    return BUILDERS[name](encoder_cfg, shape)
 
 
-__all__ = ["ENCODERS", "PixelEncoder", "make_encoder", "random_shift"]
+__all__ = ["BUILDERS", "ENCODERS", "PixelEncoder", "make_encoder", "random_shift"]

@@ -19,7 +19,7 @@ OBS, ACT, BATCH = 6, 2, 64
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
-def _agent(precision: str):
+def _agent(precision: str, device: str = "cpu", cudagraphs: bool = False):
     torch.manual_seed(0)
     rep_cfg = OmegaConf.load(CONFIGS / "representation/td_jepa.yaml")
     rep_cfg.merge_with({
@@ -29,13 +29,13 @@ def _agent(precision: str):
     })
     actor_cfg = OmegaConf.load(CONFIGS / "actor/td3.yaml")
     actor_cfg.merge_with({"hidden_dim": 32, "lr": 1e-3})
-    model = make_representation(rep_cfg, OBS, ACT)
-    actor = make_actor(actor_cfg, model, ACT)
+    model = make_representation(rep_cfg, OBS, ACT).to(device)
+    actor = make_actor(actor_cfg, model, ACT).to(device)
     rep_loss = make_representation_loss(rep_cfg, model, actor)
     actor_loss = ZeroShotActorLoss(actor, model, noise_std=actor_cfg.noise_std, noise_clip=actor_cfg.noise_clip)
-    optimizer = make_optimizer(rep_cfg.optim, actor_cfg.lr, model, actor)
+    optimizer = make_optimizer(rep_cfg.optim, actor_cfg.lr, model, actor, capturable=cudagraphs)
     updater = SoftUpdate(rep_loss, tau=rep_cfg.optim.tau)
-    return model, make_update(rep_loss, actor_loss, optimizer, updater, precision=precision), actor_loss
+    return model, make_update(rep_loss, actor_loss, optimizer, updater, precision=precision, cudagraphs=cudagraphs), actor_loss
 
 
 def _batch() -> TensorDict:
@@ -95,3 +95,21 @@ def test_the_actor_steps_against_the_representation_just_updated():
     assert not torch.equal(after, before)  # the representation stepped
     assert torch.equal(seen["predictor"], after) and not seen["has_features"]
     assert seen["z"].shape == (BATCH, 8) and "loss_actor" in losses.keys() and "loss_phi_td" in losses.keys()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run it on a lent GPU machine: pytest -m gpu)")
+def test_the_cuda_graph_update_equals_the_eager_update():
+    """train.cudagraphs=true replays the captured update (after 10 eager warm-up calls); each replay must take the
+    eager update's step: the same batches and seeds give the same weights to float rounding."""
+    batch = _batch().to("cuda")
+    runs = {}
+    for graphs in (False, True):
+        model, update, _ = _agent("fp32", device="cuda", cudagraphs=graphs)
+        torch.cuda.manual_seed(3)
+        for _ in range(12):  # 10 warm-up calls, the capture, one replay
+            update(batch)
+        torch.cuda.synchronize()
+        runs[graphs] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    for name, eager in runs[False].items():
+        torch.testing.assert_close(runs[True][name], eager, rtol=1e-4, atol=1e-5, msg=name)
