@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from tensordict import TensorDictBase
 
 from agents.chunking import ChunkExecutor
+from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import (
     MultiLogger, check_resume_compatible, checkpoint_step, find_resume_checkpoint, gradient_step, make_adamw_schedule,
     resolve_device, restore_training_state, run_entry_point, run_updates, save_checkpoint, seed_everything, to_plain,
@@ -108,7 +109,8 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
 
     policy.train()
     update = gradient_step(lambda: loss_module(train_demos.sample().to(device)), optimizer, scheduler=scheduler,
-                           target_updater=target_updater)
+                           target_updater=target_updater,
+                           autocast=precision_autocast(cfg.train.precision, device))
     training_seconds = run_updates(update, start=start_step, steps=steps, log_every=cfg.train.log_every, logger=logger,
                                    checkpoint=checkpoint, checkpoint_every=cfg.train.checkpoint_every, validate=validate).seconds
 

@@ -35,6 +35,7 @@ from tensordict import TensorDict
 from torchrl.objectives import SoftUpdate
 
 from agents.engine.checkpoint import check_resume_compatible, checkpoint_step, find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import MultiLogger, run_entry_point, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
 from agents.probes import linear_probe_accuracy, regression_r2
 from envs.trajectories import TrajectoryWindowSampler, load_trajectories, valid_window_starts, window_batch
@@ -240,7 +241,8 @@ def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
     model.train()
     collapse: list[dict] = []
     update = gradient_step(lambda: loss_module(sampler.sample().to(device)), optimizer, loss_key="loss_prediction",
-                           scheduler=scheduler, target_updater=target_updater)
+                           scheduler=scheduler, target_updater=target_updater,
+                           autocast=precision_autocast(cfg.train.precision, device))
     training_seconds = run_updates(update, start=start_step, steps=steps, log_every=cfg.train.log_every, logger=logger,
                                    checkpoint=checkpoint, checkpoint_every=cfg.train.checkpoint_every, history=collapse).seconds
 

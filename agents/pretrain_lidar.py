@@ -28,6 +28,7 @@ from tensordict import TensorDict
 from torch import nn
 
 from agents.engine.checkpoint import PretrainCheckpoints
+from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
 from envs.buffer import epoch_sampler
 from agents.probes import ridge_r2_per_dim
@@ -272,7 +273,8 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
 
     model.train()
     collapse: list[dict] = []
-    update = gradient_step(losses_of_batch, optimizer, loss_key="loss", scheduler=scheduler, target_updater=updater)
+    update = gradient_step(losses_of_batch, optimizer, loss_key="loss", scheduler=scheduler, target_updater=updater,
+                           autocast=precision_autocast(cfg.train.precision, device))
     seconds = run_updates(update, start=start, steps=steps, log_every=cfg.train.log_every, logger=logger,
                           checkpoint=checkpoints.save, checkpoint_every=cfg.train.checkpoint_every, history=collapse).seconds
     final = checkpoints.save(steps)

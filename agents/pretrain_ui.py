@@ -26,6 +26,7 @@ from tensordict import TensorDict
 from torchrl.data import LazyTensorStorage, RandomSampler, TensorDictReplayBuffer
 
 from agents.engine.checkpoint import PretrainCheckpoints
+from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
 from envs.ui_activity import UISplit, load_ui_activity
 from representations.core.targets import ScheduledSoftUpdate
@@ -162,7 +163,8 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
     model.train()
     collapse: list[dict] = []
     update = gradient_step(lambda: loss_module(sampler.sample().to(device)), optimizer, loss_key="loss_prediction",
-                           scheduler=scheduler, target_updater=updater)
+                           scheduler=scheduler, target_updater=updater,
+                           autocast=precision_autocast(cfg.train.precision, device))
     seconds = run_updates(update, start=start, steps=steps, log_every=cfg.train.log_every, logger=logger,
                           checkpoint=checkpoints.save, checkpoint_every=cfg.train.checkpoint_every, history=collapse).seconds
 

@@ -36,6 +36,7 @@ from torch.utils.flop_counter import flop_registry
 from torchrl.objectives import LossModule, SoftUpdate
 
 from agents.engine.checkpoint import check_resume_compatible, checkpoint_step, find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
 from agents.probes import fit_regressor, pooled_r2, r2_per_dim, ridge_r2_per_dim
 from envs.frames import FrameSampler, clip_starts, frame_batch, load_frames
@@ -179,13 +180,7 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
     rep = cfg.representation
     if cfg.data.name != "frames":
         raise ValueError(f"representation={rep.name} pretrains on environment frames: use data=frames (got data={cfg.data.name})")
-    precision = cfg.train.get("precision", "auto")
-    if precision not in ("auto", "bf16", "fp32"):
-        raise ValueError(f"unknown train.precision={precision!r}; choose auto (bf16 autocast on CUDA, fp32 on CPU), bf16 or fp32")
-    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
-
-    def autocast():
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+    autocast = precision_autocast(cfg.train.precision, device)
 
     # 1. Data: frames (or clips) of the env's offline dataset, split by episode, with the probes' state targets.
     train, val, test, info = load_frames(cfg.data, cfg.dataset, cfg.env)
@@ -251,10 +246,10 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
         loss_module.train()
 
         def losses_of_batch() -> TensorDict:
-            with autocast():
-                return loss_module(model_input(sampler.sample()).to(device))
+            return loss_module(model_input(sampler.sample()).to(device))
 
-        update = gradient_step(losses_of_batch, optimizer, loss_key=stage.loss_key, scheduler=scheduler, target_updater=updater)
+        update = gradient_step(losses_of_batch, optimizer, loss_key=stage.loss_key, scheduler=scheduler, target_updater=updater,
+                               autocast=autocast)
         ran = run_updates(update, start=start, steps=steps, log_every=cfg.train.log_every, logger=logger, checkpoint=checkpoint,
                           checkpoint_every=cfg.train.checkpoint_every, stage=stage.name, offset=offset, history=collapse)
         losses, seconds = ran.losses, ran.seconds

@@ -2,13 +2,13 @@
 and, for frozen pixel encoders, features cached once."""
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, Sequence
 
 import torch
 from torch import nn
 
 from agents.distributed import average_gradients
+from agents.engine.runtime import autocast as precision_autocast
 
 
 def use_observation_key(loss: nn.Module, key: str) -> None:
@@ -19,9 +19,6 @@ def use_observation_key(loss: nn.Module, key: str) -> None:
     """
     wanted = {"observation": key, "next_observation": ("next", key), "future_observation": f"future_{key}"}
     loss.set_keys(**{name: value for name, value in wanted.items() if hasattr(loss.tensor_keys, name)})
-
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 def cache_frozen_features(encoder: nn.Module, buffers: Sequence, device: torch.device) -> bool:
@@ -54,19 +51,17 @@ def make_update(rep_loss: nn.Module, actor_loss: nn.Module, optimizer: torch.opt
     ``compile`` wraps it in ``torch.compile``; ``cudagraphs`` (CUDA only, needs a capturable
     optimiser) replays the whole step as one CUDA graph via tensordict's ``CudaGraphModule``.
     ``precision="bf16"`` runs the forward passes under bf16 autocast (fp32 weights, Adam state and
-    losses); matmuls then run at the bf16 rate, at the cost of bf16 rounding in activations.
+    losses); matmuls then run at the bf16 rate, at the cost of bf16 rounding in activations (``auto``: bf16 on CUDA,
+    :func:`agents.engine.runtime.autocast`).
     ``average_grads`` (data-parallel runs) averages the gradients over ranks before the Adam step.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"train.precision={precision!r} is not known: use one of {sorted(PRECISIONS)}")
     if average_grads and (compile or cudagraphs):
         raise ValueError("train.compile / train.cudagraphs are not supported with torchrun data parallelism yet; set them to false")
-    autocast_dtype = PRECISIONS[precision]
     device_type = next(rep_loss.parameters()).device.type
     params = [p for group in optimizer.param_groups for p in group["params"]]
 
     features_key = actor_loss.tensor_keys.state_features
-    autocast = partial(torch.autocast, device_type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None)
+    autocast = precision_autocast(precision, device_type)
 
     def descend(losses) -> None:
         total = sum(v.float() for k, v in losses.items() if k.startswith("loss_"))

@@ -13,7 +13,8 @@ import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from contextlib import nullcontext
+from typing import Callable, ContextManager, Mapping
 
 import torch
 from tensordict import TensorDictBase
@@ -38,12 +39,15 @@ def check_finite(metrics: Mapping[str, torch.Tensor], step: int, hint: str | Cal
 
 
 def gradient_step(losses_of_batch: Callable[[], TensorDictBase], optimizer: torch.optim.Optimizer, *, loss_key: str | None = None,
-                  scheduler=None, target_updater=None) -> Callable[[], TensorDictBase]:
-    """One update of a single-objective recipe: ``losses_of_batch()`` → backward of ``loss_key`` (default: the sum of
-    the ``loss_*`` entries) → optimiser, schedule and target-EMA steps. Returns the losses, detached."""
+                  scheduler=None, target_updater=None, autocast: Callable[[], ContextManager] = nullcontext
+                  ) -> Callable[[], TensorDictBase]:
+    """One update of a single-objective recipe: ``losses_of_batch()`` (under ``autocast()``: ``train.precision``, see
+    :func:`agents.engine.runtime.autocast`) → backward of ``loss_key`` (default: the sum of the ``loss_*`` entries) →
+    optimiser, schedule and target-EMA steps. Returns the losses, detached."""
 
     def update() -> TensorDictBase:
-        losses = losses_of_batch()
+        with autocast():
+            losses = losses_of_batch()
         total = losses[loss_key] if loss_key is not None else sum(v for k, v in losses.items() if k.startswith("loss_"))
         optimizer.zero_grad(set_to_none=True)
         total.backward()

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import random
-from typing import Any
+from functools import partial
+from typing import Any, Callable, ContextManager
 
 import numpy as np
 import torch
@@ -42,3 +43,17 @@ def to_plain(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
+
+
+PRECISIONS = ("auto", "fp32", "bf16")  # train.precision of every entry point
+
+
+def autocast(precision: str, device: torch.device | str) -> Callable[[], ContextManager]:
+    """``train.precision`` as a context factory for the forward passes: ``bf16`` runs them under bf16 autocast (weights,
+    optimiser state and the loss reduction stay fp32), ``fp32`` does not, and ``auto`` is bf16 on CUDA and fp32
+    elsewhere (CPU bf16 is only faster with avx512_bf16, and changes the numerics)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"train.precision={precision!r} is not known: use one of {list(PRECISIONS)}")
+    device_type = torch.device(device).type
+    enabled = precision == "bf16" or (precision == "auto" and device_type == "cuda")
+    return partial(torch.autocast, device_type, dtype=torch.bfloat16 if enabled else torch.float32, enabled=enabled)

@@ -20,6 +20,8 @@ from typing import Any, Iterator, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from agents.engine.runtime import PRECISIONS
+
 
 def _int(minimum: int, example: str) -> Any:
     return field(default=MISSING, metadata={"min": minimum, "example": example})
@@ -33,7 +35,6 @@ def _device() -> Any:
     return field(default=MISSING, metadata={"device": True, "example": "device=auto"})
 
 
-PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -53,6 +54,7 @@ class TrainConfig:
     log_every: int = _int(1, "train.log_every=100")
     checkpoint_every: int = _int(0, "train.checkpoint_every=1000 (0: at the end only)")
     keep_checkpoints: int = _int(0, "train.keep_checkpoints=2 (0: keep all)")
+    precision: str = _choice(PRECISIONS, "train.precision=auto (bf16 autocast on CUDA, fp32 elsewhere)")
 
 
 @dataclass
@@ -60,14 +62,12 @@ class ZeroShotTrain(TrainConfig):
     eval_every: int = _int(0, "train.eval_every=0 (at the end only)")
     compile: bool = MISSING
     cudagraphs: bool = MISSING
-    precision: str = _choice(PRECISIONS, "train.precision=fp32")
 
 
 @dataclass
 class PretrainTrain(TrainConfig):
     batch_size: int = _int(2, "train.batch_size=128")
     flops: Optional[float] = None
-    precision: str = _choice(("auto", *PRECISIONS), "train.precision=auto")
 
 
 @dataclass

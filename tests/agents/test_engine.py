@@ -111,3 +111,16 @@ def test_report_falls_back_when_the_run_folder_cannot_be_written(tmp_path, monke
         folder = write_report(tmp_path / "not-a-folder" / "run", {"mean": 0.25}, "| a | b |")
     assert folder == tmp_path / "home" / ".cache" / "jepa_rl" / "rescued" / "run"
     assert (folder / "eval.md").read_text() == "| a | b |\n" and json.loads((folder / "eval.json").read_text()) == {"mean": 0.25}
+
+
+def test_precision_auto_is_bf16_on_cuda_only():
+    from agents.engine.runtime import autocast
+
+    with autocast("auto", "cpu")():
+        assert not torch.is_autocast_enabled("cpu")
+    with autocast("bf16", "cpu")():
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    assert autocast("auto", "cuda").keywords == {"dtype": torch.bfloat16, "enabled": True}  # built, not entered: no GPU here
+    with pytest.raises(ValueError, match=r"train.precision='half' is not known: use one of \['auto', 'fp32', 'bf16'\]"):
+        autocast("half", "cpu")

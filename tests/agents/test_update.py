@@ -71,7 +71,7 @@ def test_bf16_autocast_update_matches_fp32():
 
 
 def test_unknown_precision_names_the_choices():
-    with pytest.raises(ValueError, match=r"train.precision='fp16' is not known: use one of \['bf16', 'fp32'\]"):
+    with pytest.raises(ValueError, match=r"train.precision='fp16' is not known: use one of \['auto', 'fp32', 'bf16'\]"):
         _agent("fp16")
 
 

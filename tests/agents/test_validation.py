@@ -80,14 +80,15 @@ def test_misspelt_keys_stop_while_composing(tmp_path):
 
 
 def test_choices_are_checked_by_name():
-    from agents.engine.schema import PretrainConfig
+    from agents.engine.schema import BCConfig, PretrainConfig, ZeroShotConfig
 
     with pytest.raises(ValueError, match=r"logger.backend must be one of \['wandb', 'csv', 'none'\], got 'tensorboard'; "
                                          r"e.g. logger.backend=csv"):
         validate_config(with_value("logger.backend", "tensorboard"))
-    with pytest.raises(ValueError, match=r"train.precision must be one of \['fp32', 'bf16'\], got 'auto'"):
-        validate_config(with_value("train.precision", "auto"))  # auto is a pretraining value only
-    validate_config(with_value("train.precision", "auto"), PretrainConfig)
+    for schema in (ZeroShotConfig, BCConfig, PretrainConfig):  # one precision knob, with the same values everywhere
+        with pytest.raises(ValueError, match=r"train.precision must be one of \['auto', 'fp32', 'bf16'\], got 'fp16'"):
+            validate_config(with_value("train.precision", "fp16"), schema)
+        validate_config(with_value("train.precision", "auto"), schema)
 
 
 def test_plus_additions_to_closed_groups_are_rejected():
