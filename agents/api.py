@@ -20,9 +20,9 @@ from typing import Callable
 import numpy as np
 import torch
 from tensordict import TensorDictBase
-from torchrl.envs.utils import ExplorationType, set_exploration_type, step_mdp
 
 from agents.engine.checkpoint import latest_checkpoint
+from agents.evaluation import rollout_episodes
 from agents.video import write_video
 from envs import TaskSuite, make_dataset, make_task_suite
 from representations import load_pretrained
@@ -164,38 +164,27 @@ class ZeroShotAgent:
         horizon). ``Rollout.z`` of a per-step goal policy is the z at the start state."""
         suite = self.suite
         task = suite.check_task(task)
-        env = suite.make_env(task, seed=seed, render=render)
         key = suite.observation_key
-        steps = max_steps or suite.max_episode_steps
         policy = z if isinstance(z, (LatentPolicy, GoalPolicy)) else self.policy(z)
-        td = env.reset()
-        z = policy.latents(td[key].to(self.device).unsqueeze(0)).squeeze(0)  # a goal policy's z at the start state
-        frames = [env.render()] if render else None
-        states, actions, rewards, success = [td["observation"]], [], [], []
-        with set_exploration_type(ExplorationType.DETERMINISTIC):
-            for _ in range(steps):
-                td["action"] = policy(td[key].to(self.device)).cpu()
-                td = env.step(td)
-                nxt = td["next"]
-                actions.append(td["action"])
-                states.append(nxt["observation"])
-                rewards.append(nxt["reward"].reshape(()))
-                if "success" in nxt.keys():
-                    success.append(nxt["success"].reshape(()))
-                if render:
-                    frames.append(env.render())
-                if nxt["done"].any():
-                    break
-                td = step_mdp(td)
-        env.close()
-        states_t = torch.stack(states)
-        rewards_t = torch.stack(rewards)
+        start: dict[str, torch.Tensor] = {}
+
+        def act(td, t: int) -> torch.Tensor:
+            obs = td.get(key).to(self.device)
+            if t == 0:
+                start["z"] = policy.latents(obs)[0]  # a goal policy's z at the start state
+            return policy(obs)
+
+        rollout, valid, frames = rollout_episodes(suite, [task], [seed], act, max_steps=max_steps, render=render)
+        steps = rollout[0, : int(valid[0].sum())]  # the episode, up to its end
+        states = torch.cat([steps["observation"][:1], steps["next", "observation"]])
+        rewards = steps["next", "reward"].reshape(-1)
         if reward_fn is not None:
-            rewards_t = torch.as_tensor(reward_fn(states_t[1:])).float().reshape(-1)
+            rewards = torch.as_tensor(reward_fn(states[1:])).float().reshape(-1)
+        success = steps["next", "success"].reshape(-1).bool() if "success" in steps["next"].keys() else None
         return Rollout(  # with a custom reward the score is its return
-            task=task, z=z.detach().cpu(), metric="return" if reward_fn is not None else suite.metric, actions=torch.stack(actions), states=states_t,
-            rewards=rewards_t, success=torch.stack(success).bool() if success else None,
-            frames=np.stack(frames) if frames else None,
+            task=task, z=start["z"].detach().cpu(), metric="return" if reward_fn is not None else suite.metric,
+            actions=steps["action"], states=states, rewards=rewards, success=success,
+            frames=np.stack(frames[: len(steps) + 1]) if frames else None,
         )
 
 

@@ -17,7 +17,6 @@ from typing import Callable
 
 import torch
 from tensordict import TensorDictBase
-from tensordict.nn import TensorDictModule
 from torchrl.envs import SerialEnv
 from torchrl.envs.utils import ExplorationType, set_exploration_type
 
@@ -52,49 +51,67 @@ def task_policy(representation: ZeroShotRepresentation, actor: torch.nn.Module, 
 
 
 @torch.no_grad()
-def run_episode(suite: TaskSuite, task: str, policy: torch.nn.Module, *, seed: int, device: torch.device | str = "cpu") -> float:
-    """One evaluation episode of ``policy`` (observation → action, run on ``device``); returns its score."""
-    env = suite.make_env(task, seed=seed)
-    module = TensorDictModule(policy, in_keys=[suite.observation_key], out_keys=["action"])
+def rollout_episodes(suite: TaskSuite, tasks: list[str], seeds: list[int], act: Callable[[TensorDictBase, int], torch.Tensor], *,
+                     max_steps: int | None = None, render: bool = False) -> tuple[TensorDictBase, torch.Tensor, list | None]:
+    """The one rollout engine (evaluation, behaviour cloning, the Python API, the rollout CLI, the notebook): one
+    episode per (task, seed) row, stepped together by TorchRL's ``EnvBase.rollout`` over a ``SerialEnv``;
+    ``act(td, t)`` returns the actions [N, A] of every row at step t in one call.
+
+    A row that ends is stepped no more (TorchRL's partial steps with ``break_when_all_done``): its later entries
+    repeat its last one, and ``valid`` [N, T] masks them out. The rollout stops when every row has ended, or after
+    ``max_steps`` (default: the suite's horizon). ``render=True`` (one row only) also returns the frames, the start
+    state's first. Returns (rollout [N, T], valid [N, T], frames or None).
+    """
+    if render and len(tasks) != 1:
+        raise ValueError("render=True records one episode at a time")
+    env = SerialEnv(len(tasks), [partial(suite.make_env, task, seed=seed, render=render) for task, seed in zip(tasks, seeds)])
+    steps = iter(range(max_steps or suite.max_episode_steps))
+
+    def policy(td: TensorDictBase) -> TensorDictBase:
+        return td.set("action", act(td, next(steps)).to("cpu"))  # one call for all rows
+
+    td = env.reset()
+    frames = None
+    if render:
+        single = env._envs[0]  # the SerialEnv's own copy of the one env: it renders
+        frames = [single.render()]
     with set_exploration_type(ExplorationType.DETERMINISTIC):
-        rollout = env.rollout(suite.max_episode_steps, policy=lambda td: module(td.to(device)).to("cpu"), break_when_any_done=True)
+        rollout = env.rollout(max_steps or suite.max_episode_steps, policy, tensordict=td, auto_reset=False,
+                              break_when_any_done=False, break_when_all_done=True,
+                              callback=(lambda *_: frames.append(single.render())) if render else None)
+    if render and len(frames) < rollout.shape[-1] + 1:  # TorchRL calls back after every step but the last
+        frames.append(single.render())
     env.close()
+    done = rollout["next", "done"].reshape(rollout.shape).long()
+    valid = (done.cumsum(-1) - done) == 0  # up to and including each row's first done
+    return rollout, valid, frames
+
+
+def score_episodes(suite: TaskSuite, tasks: list[str], rollout: TensorDictBase, valid: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Each row's ``score`` [N] (success: any valid step succeeded; return: the valid steps' reward sum) and, on suites
+    with goals in state space (OGBench), its ``final_distance`` to the goal at the row's last valid step."""
+    nxt = rollout["next"]
     if suite.metric == "success":
-        return float(rollout["next", "success"].any())
-    return float(rollout["next", "reward"].sum())
+        scores = {"score": (nxt["success"].reshape(valid.shape).bool() & valid).any(-1).float()}
+    else:
+        scores = {"score": (nxt["reward"].reshape(valid.shape) * valid).sum(-1)}
+    if hasattr(suite, "goal_distance") and "qpos" in nxt.keys():
+        last = valid.long().sum(-1) - 1
+        final_qpos = nxt["qpos"][torch.arange(len(tasks)), last]
+        scores["final_distance"] = torch.stack([suite.goal_distance(task, q) for task, q in zip(tasks, final_qpos)]).float()
+    return scores
+
+
+def rollout_batch(suite: TaskSuite, tasks: list[str], seeds: list[int], act: Callable[[TensorDictBase, int], torch.Tensor]) -> torch.Tensor:
+    """Each (task, seed) row's score [N] after :func:`rollout_episodes` of ``act``."""
+    return score_episodes(suite, tasks, *rollout_episodes(suite, tasks, seeds, act)[:2])["score"]
 
 
 @torch.no_grad()
-def rollout_batch(
-    suite: TaskSuite,
-    tasks: list[str],
-    seeds: list[int],
-    act: Callable[[TensorDictBase, int], torch.Tensor],
-) -> torch.Tensor:
-    """One episode per (task, seed) row, all stepped together in one TorchRL ``SerialEnv``;
-    ``act(td, t)`` returns the actions [N, A] of every env at step t. Returns each episode's score [N].
-
-    Envs that finish early are auto-reset by TorchRL; their later steps are masked out, so every
-    score is that of the first episode (success: any step succeeded; return: sum of rewards).
-    """
-    env = SerialEnv(len(tasks), [partial(suite.make_env, task, seed=seed) for task, seed in zip(tasks, seeds)])
-    running = torch.ones(len(tasks), dtype=torch.bool)
-    score = torch.zeros(len(tasks))
-    td = env.reset()
-    with set_exploration_type(ExplorationType.DETERMINISTIC):
-        for t in range(suite.max_episode_steps):
-            td.set("action", act(td, t).to("cpu"))  # one call for all envs
-            out, td = env.step_and_maybe_reset(td)
-            nxt = out["next"]
-            if suite.metric == "success":
-                score = torch.where(running & nxt["success"].reshape(-1).bool(), 1.0, score)
-            else:
-                score = score + running * nxt["reward"].reshape(-1)
-            running &= ~nxt["done"].reshape(-1).bool()
-            if not running.any():
-                break
-    env.close()
-    return score
+def run_episode(suite: TaskSuite, task: str, policy: torch.nn.Module, *, seed: int, device: torch.device | str = "cpu") -> float:
+    """One evaluation episode of ``policy`` (one observation → its action, run on ``device``); returns its score."""
+    act = lambda td, t: policy(td.get(suite.observation_key)[0].to(device)).reshape(1, -1)  # noqa: E731  (the one row)
+    return rollout_batch(suite, [task], [seed], act).item()
 
 
 def rollout_all(
@@ -105,8 +122,8 @@ def rollout_all(
     latents: torch.Tensor,
     seeds: list[int],
     goals: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """:func:`rollout_batch` of the latent policy, row i acting with z = ``latents[i]``; rows whose ``goals[i]``
+) -> dict[str, torch.Tensor]:
+    """:func:`score_episodes` of the latent policy, row i acting with z = ``latents[i]``; rows whose ``goals[i]``
     is not NaN re-infer z from the current state and that goal at every step (``infer_z_toward_goal``)."""
     device = latents.device
     per_step = None if goals is None else ~goals.flatten(1).isnan().any(-1)
@@ -119,7 +136,7 @@ def rollout_all(
             z[per_step] = representation.infer_z_toward_goal(obs[per_step], goals[per_step])
         return actor(representation.actor_input(obs), z)
 
-    return rollout_batch(suite, tasks, seeds, act)
+    return score_episodes(suite, tasks, *rollout_episodes(suite, tasks, seeds, act)[:2])
 
 
 def evaluate(
@@ -131,8 +148,10 @@ def evaluate(
     episodes: int,
     modes: list[str],
     seed: int = 0,
+    final_distances: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Returns {mode: {task: mean score over episodes}}; modes without z (no goals) are skipped."""
+    """Returns {mode: {task: mean score over episodes}}; modes without z (no goals) are skipped. On suites with goals
+    in state space, ``final_distances`` (if given) receives {mode: {task: mean distance to the goal at the end}}."""
     was_training = representation.training
     representation.eval()
     actor.eval()
@@ -156,25 +175,34 @@ def evaluate(
         tasks = [task for _, task in jobs for _ in range(episodes)]
         scores = rollout_all(suite, representation, actor, tasks, z_rows, [seed * 1000 + ep for ep in range(episodes)] * len(jobs),
                              goals=goal_rows)
-        for (mode, task), ep_scores in zip(jobs, scores.split(episodes)):
-            results.setdefault(mode, {})[task] = ep_scores.mean().item()
+        for i, (mode, task) in enumerate(jobs):
+            rows = slice(i * episodes, (i + 1) * episodes)
+            results.setdefault(mode, {})[task] = scores["score"][rows].mean().item()
+            if final_distances is not None and "final_distance" in scores:
+                final_distances.setdefault(mode, {})[task] = scores["final_distance"][rows].mean().item()
     representation.train(was_training)
     actor.train(was_training)
     return results
 
 
-def format_table(results: dict[str, dict[str, float]], metric: str) -> str:
-    """Markdown table: one row per task, one column per inference mode (success in %)."""
+def format_table(results: dict[str, dict[str, float]], metric: str,
+                 final_distances: dict[str, dict[str, float]] | None = None) -> str:
+    """Markdown table: one row per task, one column per inference mode (success in %); with ``final_distances``, one
+    more column per mode: the mean distance to the goal at the episodes' end."""
     modes = list(results)
+    distance_modes = [m for m in modes if final_distances and m in final_distances]
     tasks = sorted({t for r in results.values() for t in r})
     scale = 100.0 if metric == "success" else 1.0
     unit = "success %" if metric == "success" else "return"
-    lines = ["| task | " + " | ".join(f"{m} z ({unit})" for m in modes) + " |", "|---" * (len(modes) + 1) + "|"]
+    header = [f"{m} z ({unit})" for m in modes] + [f"{m} z final distance" for m in distance_modes]
+    lines = ["| task | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
+
+    def cell(values: dict[str, float], task: str, fmt: str) -> str:
+        vals = values if task == "mean" else {task: values.get(task, math.nan)}
+        return format(sum(vals.values()) / max(len(vals), 1), fmt)
+
     for task in tasks + ["mean"]:
-        cells = []
-        for m in modes:
-            vals = results[m] if task == "mean" else {task: results[m].get(task, math.nan)}
-            v = sum(vals.values()) / max(len(vals), 1)
-            cells.append(f"{scale * v:.1f}")
+        cells = [cell({t: scale * v for t, v in results[m].items()}, task, ".1f") for m in modes]
+        cells += [cell(final_distances[m], task, ".2f") for m in distance_modes]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -38,9 +38,9 @@ from agents.engine.checkpoint import check_resume_compatible, checkpoint_step, f
 from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import MultiLogger, run_entry_point, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
 from agents.probes import linear_probe_accuracy, regression_r2
-from envs.trajectories import TrajectoryWindowSampler, load_trajectories, valid_window_starts, window_batch
-from envs.view_sequences import ViewSequenceSampler, action_dim, sequence_batch
-from envs.views3d import load_views3d, relative_rotation
+from data.trajectories import TrajectoryWindowSampler, load_trajectories, valid_window_starts, window_batch
+from data.view_sequences import ViewSequenceSampler, action_dim, sequence_batch
+from data.views3d import load_views3d, relative_rotation
 from representations.seq_jepa import SeqJEPA, SeqJEPALoss, SupervisedRotationLoss
 from representations.seq_jepa.encoder import build_seq_jepa
 

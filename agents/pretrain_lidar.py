@@ -1,7 +1,7 @@
 """AD-L-JEPA and its Occupancy-MAE baseline on LiDAR BEV grids
 (``python -m agents.pretrain representation=ad_l_jepa|occupancy_mae data=lidar [data.source=scenes|maze]``).
 
-Recipe: BEV grids ray-cast here (envs/lidar.py: procedural street scenes with per-cell labels, or the OGBench
+Recipe: BEV grids ray-cast here (data/lidar.py: procedural street scenes with per-cell labels, or the OGBench
 maze at the offline dataset's positions) → model + objective (AD-L-JEPA: cosine loss to an EMA target on the
 masked points + variance hinge; Occupancy-MAE: occupancy of the masked cells) → AdamW with warm-up + cosine →
 train loop with progress → checkpoint → downstream:
@@ -48,7 +48,7 @@ def maze_scans(data_cfg: DictConfig, env_cfg: DictConfig, dataset_cfg: DictConfi
     from omegaconf import OmegaConf
 
     from envs import make_dataset
-    from envs.lidar import MAZE_GRID
+    from data.lidar import MAZE_GRID
     from envs.ogbench.env import check_obs
 
     if env_cfg.get("family") != "ogbench":
@@ -74,7 +74,7 @@ def load_lidar(cfg: DictConfig) -> tuple[TensorDict, TensorDict, TensorDict, dic
         raise ValueError(f"unknown data.source={source!r} for data=lidar; choose one of {list(SOURCES)}")
     if source == "maze":
         return maze_scans(cfg.data, cfg.env, cfg.dataset)
-    from envs.lidar import make_lidar_scenes
+    from data.lidar import make_lidar_scenes
 
     train, val, test, info = make_lidar_scenes(cfg.data)
     return train, val, test, {"source": "scenes", **info}

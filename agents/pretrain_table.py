@@ -22,7 +22,7 @@ from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
 from envs.buffer import epoch_sampler
 from agents.probes import accuracy, fit_regressor, mlp_head
-from envs.tables import load_table, raw_features
+from data.tables import load_table, raw_features
 from representations.core.targets import ScheduledSoftUpdate
 from representations.t_jepa import TJEPA, TJEPALoss
 from representations.t_jepa.encoder import build_t_jepa, embedding_model

@@ -28,14 +28,14 @@ from torchrl.data import LazyTensorStorage, RandomSampler, TensorDictReplayBuffe
 from agents.engine.checkpoint import PretrainCheckpoints
 from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
-from envs.ui_activity import UISplit, load_ui_activity
+from data.ui_activity import UISplit, load_ui_activity
 from representations.core.targets import ScheduledSoftUpdate
 from representations.ui_jepa import FrameAveragedEncoder, IntentDecoder, UIJEPA, UIJEPALoss, WordTokenizer
 from representations.ui_jepa.metrics import corpus_scores, intent_accuracy
 from representations.vjepa import VJEPA, VJEPALoss
 
 ENCODERS = ("ui_jepa", "frame_averaged")
-DATA_KEYS = ("kind", "name")  # the config's own keys, besides envs/ui_activity.py's
+DATA_KEYS = ("kind", "name")  # the config's own keys, besides data/ui_activity's
 
 
 def build_ui_models(rep: DictConfig, frames: int, image_size: int) -> VJEPA:

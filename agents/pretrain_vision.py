@@ -17,7 +17,7 @@ forward included) are measured with ``torch.utils.flop_counter`` on a fixed batc
 Probes (frozen encoder; fit on train, selected on val, scored on test episodes), R² per quantity of the
 frame's state — or of the clip's last frame — pooling the quantity's columns (variance-weighted). DMC: the
 task's state observation groups (walker: orientations, height, velocity), egocentric like a tracking
-camera; OGBench: qpos, qvel (``envs.frames``):
+camera; OGBench: qpos, qvel (``data.frames``):
 - ``linear``: ridge regression on the mean-pooled tokens;
 - ``attentive``: one learned query cross-attending to the tokens, then a linear head (V-JEPA's frozen probe).
 """
@@ -39,7 +39,7 @@ from agents.engine.checkpoint import check_resume_compatible, checkpoint_step, f
 from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
 from agents.probes import fit_regressor, pooled_r2, r2_per_dim, ridge_r2_per_dim
-from envs.frames import FrameSampler, clip_starts, frame_batch, load_frames
+from data.frames import FrameSampler, clip_starts, frame_batch, load_frames
 from representations.core.vit import AttentivePooler, EncoderModel
 from representations.encoders.vision import build_vision_models, frozen_part
 

@@ -126,11 +126,14 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         # and an evaluation depends only on the weights and the seed.
         with own_rng(), train_rb.separate_stream(cfg.seed):
             torch.manual_seed(cfg.seed)
+            distances: dict[str, dict[str, float]] = {}
             results = evaluate(representation, actor, suite, inference_batch(), episodes=cfg.eval.episodes,
-                               modes=list(cfg.eval.modes), seed=cfg.seed)
+                               modes=list(cfg.eval.modes), seed=cfg.seed, final_distances=distances)
         logger.log({f"eval/{mode}/{task}": v for mode, r in results.items() for task, v in r.items()}, step)
         logger.log({f"eval/{mode}/mean": sum(r.values()) / len(r) for mode, r in results.items()}, step)
-        curve.append({"step": step, "train_seconds": round(seconds, 1), "results": results})
+        logger.log({f"eval/{mode}/final_distance": sum(d.values()) / len(d) for mode, d in distances.items()}, step)
+        curve.append({"step": step, "train_seconds": round(seconds, 1), "results": results,
+                      **({"final_distance": distances} if distances else {})})
         if dp.is_main:
             curve_path.write_text(json.dumps(curve, indent=1))
         clock["train_seconds"], clock["since"] = seconds, time.perf_counter()  # the evaluation is not training time
@@ -177,10 +180,11 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         return {}
     results = run_eval(steps)
     logger.close()  # before the table, so that wandb's run summary does not bury it
-    table = format_table(results, suite.metric)
+    table = format_table(results, suite.metric, curve[-1].get("final_distance"))
     print(f"\nZero-shot evaluation of {cfg.representation.name} on {suite.name} after {steps} updates "
           f"({cfg.eval.episodes} episodes per task):\n{table}\n")
     write_report(run_dir, {"env": suite.name, "step": steps, "metric": suite.metric, "results": results,
+                           **({"final_distance": curve[-1]["final_distance"]} if "final_distance" in curve[-1] else {}),
                            "train_seconds": curve[-1]["train_seconds"], "curve": curve}, table)
     print(f"checkpoint: {final_ckpt}")
     if cfg.get("note"):  # what the recipe is known to reach (an experiment's measured numbers)

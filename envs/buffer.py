@@ -23,7 +23,6 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -189,34 +188,33 @@ def cached_tensordict(folder: Path, build: Callable[[], TensorDict], *, marker: 
 
 # ---------------------------------------------------------------------------------------- buffers
 class SamplerStateMixin:
-    """Save / restore of a replay buffer's sampling stream (its sampler's generator), for exact resume, and a separate
-    stream for draws that must not move it."""
+    """Save / restore of a replay buffer's sampling stream (the generator TorchRL's ``ReplayBuffer.set_rng`` gives its
+    sampler, writer and storage), for exact resume, and a separate stream for draws that must not move it."""
 
-    _sampler: Any
+    _rng: torch.Generator | None
 
     @contextmanager
     def separate_stream(self, seed: int) -> Iterator["SamplerStateMixin"]:
         """Samples drawn inside come from a fresh stream seeded with ``seed``; the training stream resumes after, untouched
         (evaluations and diagnostics then neither perturb training nor depend on when they run)."""
-        saved = self._sampler._rng
-        self._sampler._rng = torch.Generator().manual_seed(int(seed))
+        saved = self._rng
+        self.set_rng(torch.Generator().manual_seed(int(seed)))
         try:
             yield self
         finally:
-            self._sampler._rng = saved
+            self.set_rng(saved)
 
     def sampler_state(self) -> torch.Tensor | None:
         """The position of the sampling stream (its generator's state; None when it draws from the global one)."""
-        rng = self._sampler._rng
-        return None if rng is None else rng.get_state()
+        return None if self._rng is None else self._rng.get_state()
 
     def set_sampler_state(self, state: torch.Tensor | None) -> None:
         """Puts the sampling stream back where :meth:`sampler_state` was taken, so a resumed run sees the same batches."""
         if state is None:
             return
-        if self._sampler._rng is None:
-            self._sampler._rng = torch.Generator()
-        self._sampler._rng.set_state(state)
+        if self._rng is None:
+            self.set_rng(torch.Generator())
+        self._rng.set_state(state)
 
 
 class ValidTransitionSampler(RandomSampler):
@@ -260,11 +258,11 @@ class OfflineReplayBuffer(SamplerStateMixin, TensorDictReplayBuffer):
             batch_size=batch_size,
             generator=generator,
         )
-        sampler._rng = generator
+        self.set_rng(generator)  # one stream for the sampler, writer and storage (and it initialises the buffer)
 
     def reseed(self, seed: int) -> None:
         """Restarts the sampling stream from ``seed`` (e.g. one stream per data-parallel rank)."""
-        self._sampler._rng = torch.Generator().manual_seed(int(seed))
+        self.set_rng(torch.Generator().manual_seed(int(seed)))
 
     def gather(self, index: torch.Tensor) -> TensorDict:  # pragma: no cover - abstract
         """Transitions at storage indices ``index`` (each must be a valid transition), with ``index``."""

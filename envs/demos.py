@@ -244,7 +244,7 @@ class DemoBuffer(SamplerStateMixin, TensorDictReplayBuffer):
             batch_size=None,  # rows per sample vary with chunk; we pass them explicitly (no warning)
             generator=generator,
         )
-        sampler._rng = generator
+        self.set_rng(generator)  # one stream for the sampler, writer and storage (and it initialises the buffer)
         self._window_batch_size = int(batch_size)
 
     # ---------------------------------------------------------------- construction

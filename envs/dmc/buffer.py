@@ -151,7 +151,7 @@ class DMCReplayBuffer(OfflineReplayBuffer):
             td.set("pixels", pixels)
             td.set(("next", "pixels"), next_pixels)
         if self.future is not None:
-            rows = sample_future_rows(index, self._last_rows, self.future, self._sampler._rng)
+            rows = sample_future_rows(index, self._last_rows, self.future, self._rng)
             td.set("future_observation", self.arrays["observation"].index_select(0, rows))
             if features is not None:
                 td.set("future_pixels", features.index_select(0, rows))

@@ -155,7 +155,7 @@ class OGBenchReplayBuffer(OfflineReplayBuffer):
         td = self._split(cur, nxt, self._next_done.index_select(0, index), index.shape[0], lidar)
         td.set("index", index)
         if self.future is not None:
-            future_rows = sample_future_rows(index, self._last_rows, self.future, self._sampler._rng)
+            future_rows = sample_future_rows(index, self._last_rows, self.future, self._rng)
             td.set("future_observation", self.rows.index_select(0, future_rows)[:, self.columns["observations"]])
             if self.lidar is not None:
                 td.set("future_lidar", self._lidar_rows(future_rows))
@@ -233,7 +233,7 @@ def lidar_row_rng(row: int) -> np.random.Generator:
 
 
 def _lidar_digest(suite) -> str:
-    from envs.lidar import LIDAR_VERSION, MAZE_GRID, MAZE_LIDAR
+    from data.lidar import LIDAR_VERSION, MAZE_GRID, MAZE_LIDAR
 
     return params_digest(dict(version=LIDAR_CACHE_VERSION, lidar_version=LIDAR_VERSION, env=suite.env_id, seed=LIDAR_SEED,
                               spec=dataclasses.asdict(MAZE_LIDAR), grid=dataclasses.asdict(MAZE_GRID)))

@@ -10,7 +10,7 @@ env serves all five tasks (``set_task``), and ``reward`` is ``float(success)``.
 
 Observations: ``obs="states"`` (the official state vector only) or, for the mazes, ``obs="lidar"``:
 every step also carries a bird's-eye-view LiDAR grid of the agent's surroundings
-(:func:`envs.lidar.maze_lidar_bev` with :data:`~envs.lidar.MAZE_LIDAR` / :data:`~envs.lidar.MAZE_GRID`).
+(:func:`data.lidar.maze_lidar_bev` with :data:`~data.lidar.MAZE_LIDAR` / :data:`~data.lidar.MAZE_GRID`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tensordict import TensorDict, TensorDictBase
 from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
-from envs.lidar import MAZE_GRID, MAZE_LIDAR, maze_lidar_bev
+from data.lidar import MAZE_GRID, MAZE_LIDAR, maze_lidar_bev
 from envs.ogbench._rng import private_global_rng
 from envs.render import apply_cheap_render_settings, guard_render
 
@@ -107,7 +107,7 @@ class OGBenchEnv(EnvBase):
         pixels: also return the rendered frame, area-downsampled to ``pixels`` × ``pixels``, as
             ``pixels`` uint8 [3, pixels, pixels] (image observations for ACT-JEPA's image tokens).
         obs: ``"states"``, or ``"lidar"`` (mazes only) to also return ``lidar`` f32 [12, 32, 32]: a
-            :func:`envs.lidar.maze_lidar_bev` scan at the agent's current xy (range noise and dropout drawn
+            :func:`data.lidar.maze_lidar_bev` scan at the agent's current xy (range noise and dropout drawn
             from a generator seeded with the env seed, re-seeded with it; scanned on a private ``MjData``,
             so the simulation is untouched).
     """

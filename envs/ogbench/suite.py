@@ -159,6 +159,13 @@ class OGBenchTaskSuite(TaskSuite):
                 self._goal_obs[task] = self._probe.goal_observation()
         return self._goal_obs[task].clone()
 
+    def goal_distance(self, task: str, qpos: torch.Tensor) -> torch.Tensor:
+        """Distance to ``task``'s goal of states with the given ``qpos`` (``[..., nq]``): mazes ``||xy - goal_xy||``,
+        cubes the largest ``||cube_xyz - goal_xyz||`` (success is this distance <= ``goal_tol``)."""
+        q = qpos.to(torch.float64)
+        target = self._targets[task].to(q.device)
+        return torch.stack([(q[..., sl] - target[i]).norm(dim=-1) for i, sl in enumerate(self._qpos_slices)]).amax(0)
+
     def success(self, task: str, qpos: torch.Tensor) -> torch.Tensor:
         """Boolean ogbench success of states with the given ``qpos`` (``[..., nq]``)."""
         from tensordict import TensorDict

@@ -1,7 +1,7 @@
 """AD-L-JEPA (Zhu et al., arXiv 2501.04969, AAAI 2026): a JEPA on the bird's-eye-view (BEV) map of a LiDAR
 sweep, plus the pieces of its Occupancy-MAE baseline, on a dense CPU-sized stand-in for the sparse backbone.
 
-Input: pillar grids ``bev`` f32 [B, C_in, H, W] (``envs/lidar.py``). Channel 0 is log1p(point count), so an
+Input: pillar grids ``bev`` f32 [B, C_in, H, W] (``data/lidar.py``). Channel 0 is log1p(point count), so an
 input cell is *non-empty* iff ``bev[:, 0] > 0``; empty cells are all zeros.
 
     backbone   f = E(bev)                 [B, C, H/s, W/s]; zero at BEV cells with no points (sparse-conv-like)

@@ -89,7 +89,7 @@ def test_wrong_combinations_fail_with_clear_messages(tmp_path):
 
 
 def test_cli_runs_on_a_users_csv_as_a_user_types_it(tmp_path):
-    from envs.tables import synthetic_mixed
+    from data.tables import synthetic_mixed
 
     features, label, _ = synthetic_mixed(200, seed=3)
     features.assign(label=label).to_csv(tmp_path / "mine.csv", index=False)

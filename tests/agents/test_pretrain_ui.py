@@ -39,7 +39,7 @@ def test_ui_jepa_reports_few_and_zero_shot_intent_metrics(tmp_path, encoder):
     vocabulary = json.loads((step / "tokenizer.json").read_text())
     assert vocabulary[:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
     # the decoder's words are those of the train clips' texts, nothing from the held-out clips
-    from envs.ui_activity import load_ui_activity
+    from data.ui_activity import load_ui_activity
     from representations.ui_jepa.metrics import words
 
     splits, _ = load_ui_activity(config(tmp_path).data, extra_keys=("kind", "name"))

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from tensordict import TensorDict
 
 from envs import make_dataset
-from envs.frames import FrameSampler, clip_starts, frame_batch, kept_steps, load_frames
+from data.frames import FrameSampler, clip_starts, frame_batch, kept_steps, load_frames
 
 CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
 DATASETS = {  # tiny datasets, collected / generated into the test's cache
@@ -61,7 +61,7 @@ def test_dmc_frames_are_renders_of_the_physics_state_cached_and_split_by_episode
     assert train["target"][5, 14].item() == pytest.approx(env.physics.named.data.xpos["torso", "z"], abs=1e-5)
     torch.testing.assert_close(train["target"][5, 15:], torch.from_numpy(env.physics.velocity()).float())
     # second call: the cache, no rendering (also for clips of the same kept steps)
-    monkeypatch.setattr("envs.frames.render_dmc_frames", never_render)
+    monkeypatch.setattr("data.frames.render_dmc_frames", never_render)
     cfg = config("walker", "data.stride=2", "data.val_fraction=0.3", "data.test_fraction=0.3", "data.clip_length=4")
     train2, _, _, info2 = load_frames(cfg.data, cfg.dataset, cfg.env)
     assert info2["frames_cached"] is True and torch.equal(train2["pixels"], train["pixels"]) and info2["train_clips"] == 16 - 3
@@ -74,7 +74,7 @@ def test_dmc_frames_are_renders_of_the_physics_state_cached_and_split_by_episode
 
 def test_dmc_pixel_datasets_use_their_own_frames_which_renders_reproduce(config, monkeypatch):
     cfg = config("maze-pixels", "data.val_fraction=0", "data.test_fraction=0")
-    monkeypatch.setattr("envs.frames.render_dmc_frames", never_render)
+    monkeypatch.setattr("data.frames.render_dmc_frames", never_render)
     stored, _, _, info = load_frames(cfg.data, cfg.dataset)
     assert info["pixels"] == "dataset" and stored["pixels"].shape == (2 * 11, 3, 64, 64)
     monkeypatch.undo()
@@ -101,7 +101,7 @@ def test_ogbench_frames_render_qpos_qvel_and_are_cached(config, monkeypatch):
     env._env.set_state(buffer.rows[row, cols["qpos"]].double().numpy(), buffer.rows[row, cols["qvel"]].double().numpy())
     assert torch.equal(train["pixels"][3], env.pixel_observation())
     env.close()
-    monkeypatch.setattr("envs.frames.render_ogbench_frames", never_render)
+    monkeypatch.setattr("data.frames.render_ogbench_frames", never_render)
     again, _, _, info = load_frames(cfg.data, cfg.dataset, cfg.env)
     assert info["frames_cached"] is True and torch.equal(again["pixels"], train["pixels"])
 

@@ -1,4 +1,4 @@
-"""Synthetic LiDAR (envs/lidar.py): ray casting against known geometry, BEV features and labels,
+"""Synthetic LiDAR (data/lidar.py): ray casting against known geometry, BEV features and labels,
 the cached scene dataset, and scans of OGBench's pointmaze."""
 
 import math
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from envs.lidar import (
+from data.lidar import (
     BEV_CHANNELS,
     CLASSES,
     MAZE_GRID,

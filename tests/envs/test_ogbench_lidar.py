@@ -8,7 +8,7 @@ import torch
 from torchrl.envs.utils import check_env_specs
 
 from envs import make_task_suite
-from envs.lidar import MAZE_GRID
+from data.lidar import MAZE_GRID
 from envs.ogbench import OGBenchTaskSuite, load_ogbench_dataset
 from envs.ogbench.buffer import lidar_row_rng
 from envs.ogbench.suite import GOAL_SCAN_SEED

@@ -1,4 +1,4 @@
-"""data=table (envs/tables.py): bundled tables, user CSV/Parquet files with mixed columns, splits, errors."""
+"""data=table (data/tables.py): bundled tables, user CSV/Parquet files with mixed columns, splits, errors."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from envs.tables import load_table, raw_features
+from data.tables import load_table, raw_features
 
 
 def table_cfg(**kwargs):

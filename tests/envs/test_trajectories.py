@@ -5,7 +5,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from envs.trajectories import (
+from data.trajectories import (
     TrajectoryWindowSampler, load_trajectories, split_episodes, trajectory_steps, valid_window_starts, window_batch,
 )
 

@@ -1,4 +1,4 @@
-"""UI activity clips made here (envs/ui_activity.py): splits, intents, determinism, caching, user folders."""
+"""UI activity clips made here (data/ui_activity/): splits, intents, determinism, caching, user folders."""
 
 import json
 import os
@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from envs.buffer import DatasetError
-from envs.ui_activity import (
+from data.ui_activity import (
     INTENTS,
     _Clip,
     SPLITS,

@@ -1,4 +1,4 @@
-"""envs.views3d: quaternion algebra, MuJoCo-rendered views of rotated objects, the cached splits."""
+"""data.views3d: quaternion algebra, MuJoCo-rendered views of rotated objects, the cached splits."""
 import math
 from pathlib import Path
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from envs import views3d
-from envs.views3d import (
+from data import views3d
+from data.views3d import (
     CLASSES,
     NUM_INSTANCE_PARAMS,
     ViewRenderer,

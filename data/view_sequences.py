@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from tensordict import TensorDict
 
-from envs.views3d import relative_rotation
+from data.views3d import relative_rotation
 
 
 def view_actions(rotation: torch.Tensor, color: torch.Tensor | None = None) -> torch.Tensor:

@@ -20,7 +20,7 @@ of the frames on disk.  The split is by episode (train/val/test, ``split_episode
 Frames: the dataset's own (a DMC ``env.obs=pixels`` dataset) when they are S × S, otherwise rendered
 from the physics state with the cheap render settings — DMC: ``physics.set_state`` + ``forward`` in the
 collection env's physics, the domain's camera, rendered at S × S like the env's observations; OGBench:
-``set_state(qpos, qvel)``, rendered at 2S and area-downsampled (:mod:`envs.trajectories`).  Rendered
+``set_state(qpos, qvel)``, rendered at 2S and area-downsampled (:mod:`data.trajectories`).  Rendered
 frames are cached as a memory-mapped TensorDict (``<cache_dir>/frames/<hash>/``) keyed by the dataset's
 cache folder, the kept rows, S and :data:`FRAMES_VERSION`.
 """
@@ -37,8 +37,8 @@ from tqdm.auto import tqdm
 
 from envs.buffer import cached_tensordict, params_digest
 from envs.common import cfg_get, episode_bounds, kept_steps
-from envs.trajectories import render_ogbench_frames
-from envs.trajectories import split_episodes, valid_window_starts
+from data.trajectories import render_ogbench_frames
+from data.trajectories import split_episodes, valid_window_starts
 
 __all__ = ["FRAMES_VERSION", "PIXEL_SOURCES", "FrameSampler", "clip_starts", "frame_batch", "kept_steps", "load_frames",
            "render_dmc_frames"]
