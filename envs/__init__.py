@@ -13,7 +13,7 @@ from typing import Any
 
 from envs.common import TaskSuite, cfg_get
 
-__all__ = ["TaskSuite", "make_task_suite", "make_dataset", "make_demonstrations", "FAMILIES"]
+__all__ = ["DATASETS", "FAMILIES", "TaskSuite", "dataset_class", "make_dataset", "make_demonstrations", "make_task_suite"]
 
 # family → (task suite class, offline dataset loader), as "module:attribute" (imported on use: each family has heavy
 # dependencies of its own). A new family registers here; the agents never name one.
@@ -23,6 +23,20 @@ FAMILIES: dict[str, tuple[str, str]] = {
 }
 # dataset family → demonstration loader (behaviour cloning)
 DEMONSTRATIONS: dict[str, str] = {"ogbench_demos": "envs.ogbench.demos:load_demonstrations"}
+# dataset name → its TorchRL dataset class (every one an ``envs.buffer.OfflineDataset``, i.e. a TorchRL
+# ``BaseDatasetExperienceReplay``): what ``make_dataset`` / ``make_demonstrations`` return, by family.
+DATASETS: dict[str, str] = {
+    "ogbench": "envs.ogbench.buffer:OGBenchReplayBuffer",
+    "exorl": "envs.dmc.buffer:DMCReplayBuffer",
+    "ogbench_demos": "envs.demos:DemoBuffer",
+}
+
+
+def dataset_class(name: str) -> type:
+    """The TorchRL dataset class registered as ``name`` in :data:`DATASETS`."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; registered: {list(DATASETS)}")
+    return _load(DATASETS[name])
 
 
 def _load(target: str) -> Any:

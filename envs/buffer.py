@@ -27,11 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from tensordict import TensorDict
+from torchrl.data.datasets import BaseDatasetExperienceReplay
 from torchrl.data import LazyTensorStorage, RandomSampler, SamplerWithoutReplacement, TensorDictReplayBuffer, TensorStorage
 from torchrl.data.replay_buffers.writers import ImmutableDatasetWriter
 
 __all__ = [
     "DatasetError",
+    "OfflineDataset",
     "epoch_sampler",
     "write_npz",
     "npz_member_header",
@@ -232,13 +234,33 @@ class ValidTransitionSampler(RandomSampler):
         return self.sample_index(batch_size), {}
 
 
-class OfflineReplayBuffer(SamplerStateMixin, TensorDictReplayBuffer):
+class OfflineDataset(SamplerStateMixin, BaseDatasetExperienceReplay):
+    """TorchRL's base class of offline datasets (``BaseDatasetExperienceReplay``) for every dataset here (OGBench,
+    ExoRL, demonstrations): ``data_path`` is the file or folder the data were read from (``source``), so TorchRL's
+    dataset tools (``preprocess``, ``delete``) and the user see where they live."""
+
+    source: str | None = None
+
+    @property
+    def data_path(self) -> Path | None:
+        return None if self.source is None else Path(self.source)
+
+    @property
+    def data_path_root(self) -> Path | None:
+        return None if self.data_path is None else self.data_path.parent
+
+    def _is_downloaded(self) -> bool:
+        return self.data_path is not None and self.data_path.exists()
+
+
+class OfflineReplayBuffer(OfflineDataset):
     """Read-only replay buffer over an offline dataset (base class of the families' buffers).
 
     Subclasses provide :meth:`gather` (the transitions at some storage indices, built with a few
     ``index_select`` on the memory-mapped arrays) and pass a zero-copy *view* TensorDict of all
     transitions as ``storage_td`` (what TorchRL's generic ``TensorStorage`` path samples from).
-    ``valid`` lists the storage indices that are real transitions (no cross-episode pairs).
+    ``valid`` lists the storage indices that are real transitions (no cross-episode pairs); ``source`` is the file or
+    folder the data came from (:attr:`OfflineDataset.data_path`).
     """
 
     def __init__(
@@ -248,8 +270,10 @@ class OfflineReplayBuffer(SamplerStateMixin, TensorDictReplayBuffer):
         *,
         batch_size: int = 256,
         generator: torch.Generator | None = None,
+        source: str | None = None,
     ):
         self.valid = valid
+        self.source = source
         sampler = ValidTransitionSampler(valid)
         super().__init__(
             storage=TensorStorage(storage_td),

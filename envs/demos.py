@@ -36,11 +36,11 @@ from typing import Any
 import numpy as np
 import torch
 from tensordict import TensorDict, TensorDictBase
-from torchrl.data import TensorDictReplayBuffer, TensorStorage
+from torchrl.data import TensorStorage
 from torchrl.data.replay_buffers.samplers import Sampler
 from torchrl.data.replay_buffers.writers import ImmutableDatasetWriter
 
-from envs.buffer import SamplerStateMixin
+from envs.buffer import OfflineDataset
 from envs.common import episode_last_rows
 
 __all__ = [
@@ -206,7 +206,7 @@ def _as_tensor(value: Any) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------- buffer
-class DemoBuffer(SamplerStateMixin, TensorDictReplayBuffer):
+class DemoBuffer(OfflineDataset):
     """Read-only TorchRL replay buffer of demonstrations, sampled as action-chunk windows.
 
     ``data``: flat TensorDict of steps (see module docstring); a memory-mapped TensorDict

@@ -99,7 +99,7 @@ class DMCReplayBuffer(OfflineReplayBuffer):
             self._last_rows = torch.repeat_interleave(last, episodes[:, 1])
         self._false = torch.zeros(1, 1, dtype=torch.bool)
         self.frame_features: torch.Tensor | None = None  # [N, F] features of the frame stack ending at each row
-        super().__init__(self._views(), valid, batch_size=batch_size, generator=generator)
+        super().__init__(self._views(), valid, batch_size=batch_size, generator=generator, source=layout.get("source"))
 
     @property
     def has_pixels(self) -> bool:

@@ -118,7 +118,7 @@ class OGBenchReplayBuffer(OfflineReplayBuffer):
         next_done[:-1, 0] = terminals[1:]
         self._next_done = next_done
         self._false = torch.zeros(1, 1, dtype=torch.bool)
-        super().__init__(self._views(), valid, batch_size=batch_size, generator=generator)
+        super().__init__(self._views(), valid, batch_size=batch_size, generator=generator, source=layout.get("source"))
 
     # ---------------------------------------------------------------- views / gathers
     def _split(self, cur: torch.Tensor, nxt: torch.Tensor, done: torch.Tensor, n: int,

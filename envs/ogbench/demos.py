@@ -310,6 +310,9 @@ def load_demonstrations(cfg: Any) -> tuple[DemoBuffer, DemoBuffer | None, dict[s
     else:
         train_td, val = data, None  # the memory-mapped data itself, no copy
     train = DemoBuffer(train_td, chunk=chunk, batch_size=batch_size, seed=seed)
+    for buffer in (train, val):
+        if buffer is not None:
+            buffer.source = str(out_dir)  # the memory-mapped demonstrations (OfflineDataset.data_path)
 
     n_steps = int(data.batch_size[0])
     n_episodes = int(torch.unique(data.get("episode")).numel())

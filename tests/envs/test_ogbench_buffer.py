@@ -130,3 +130,26 @@ def test_another_mazes_file_under_this_name_is_refused(tmp_path, no_download):
     # the real medium file under its own name passes the same check
     generate_dataset(NAME, data / f"{NAME}.npz", num_episodes=3, episode_length=200, seed=0, progress=False)
     load_ogbench_dataset(_cfg(tmp_path, source="official"), suite=OGBenchTaskSuite(NAME, render_size=64))
+
+
+def test_datasets_are_torchrl_offline_datasets_with_one_seeded_stream(tmp_path, no_download, pointmaze_suite):
+    from torchrl.data.datasets import BaseDatasetExperienceReplay
+
+    from envs import DATASETS, dataset_class
+
+    assert all(issubclass(dataset_class(name), BaseDatasetExperienceReplay) for name in DATASETS)
+    with pytest.raises(ValueError, match=r"unknown dataset 'd4rl'; registered: \['ogbench', 'exorl', 'ogbench_demos'\]"):
+        dataset_class("d4rl")
+    train, _ = load_ogbench_dataset(_cfg(tmp_path, source="generated"), suite=pointmaze_suite)
+    assert isinstance(train, dataset_class("ogbench")) and train.data_path.suffix == ".npz" and train._is_downloaded()
+    # one generator (ReplayBuffer.set_rng) drives the sampler: reseeding replays the stream, a separate stream leaves it
+    train.reseed(7)
+    first = train.sample(16)["index"]
+    train.reseed(7)
+    state = train.sampler_state()
+    with train.separate_stream(123):
+        train.sample(16)
+    assert torch.equal(train.sample(16)["index"], first)
+    train.set_sampler_state(state)
+    assert torch.equal(train.sample(16)["index"], first)
+    assert train._sampler._rng is train._rng is train._storage._rng  # set_rng gave every part the same stream
