@@ -133,7 +133,7 @@ def token_maps(encoder: BEVTokenEncoder, bev: torch.Tensor, device: torch.device
 
 def finetune_segmentation(encoder: BEVTokenEncoder, splits: dict[str, TensorDict], fraction: float, cfg: DictConfig,
                           classes: list[str], device: torch.device, seed: int, *,
-                          frozen_tokens: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+                          frozen_tokens: dict[str, torch.Tensor] | None = None, logger: MultiLogger | None = None) -> dict[str, Any]:
     """Trains :class:`SegmentationHead` on ``fraction`` of the train scenes — with a copy of ``encoder`` fine-tuned
     alongside, or on its frozen token maps (``frozen_tokens`` of every split, :func:`token_maps`: a probe of the
     representation itself) — with class-balanced cross-entropy (weights ∝ 1/√frequency), keeps the state with the
@@ -171,18 +171,24 @@ def finetune_segmentation(encoder: BEVTokenEncoder, splits: dict[str, TensorDict
         return torch.nanmean(iou[1:]).item(), iou  # class 0 (background / ground) is most of the grid
 
     best = {"miou": -math.inf, "state": copy.deepcopy(model.state_dict())}
-    steps, batch = int(down.steps), min(int(down.batch_size), count)
-    trained.train()
-    for step in range(1, steps + 1):
+    steps, batch, every = int(down.steps), min(int(down.batch_size), count), int(down.eval_every)
+
+    def losses_of_batch() -> TensorDict:
         index = torch.randint(0, count, (batch,), generator=generator)
-        loss = F.cross_entropy(logits(inputs["train"][index]), subset["segmentation"][index].to(device), weight=weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if step % int(down.eval_every) == 0 or step == steps:
-            miou, _ = foreground_miou("val", splits["val"]["segmentation"])
-            if miou > best["miou"]:
-                best = {"miou": miou, "state": copy.deepcopy(model.state_dict()), "step": step}
+        return TensorDict({"loss_segmentation": F.cross_entropy(logits(inputs["train"][index]),
+                                                                subset["segmentation"][index].to(device), weight=weight)}, [])
+
+    def select(step: int) -> None:  # keep the state with the best val mIoU
+        nonlocal best
+        miou, _ = foreground_miou("val", splits["val"]["segmentation"])
+        if miou > best["miou"]:
+            best = {"miou": miou, "state": copy.deepcopy(model.state_dict()), "step": step}
+
+    trained.train()
+    run_updates(gradient_step(losses_of_batch, optimizer), start=0, steps=steps, log_every=every, logger=logger,
+                evaluate=select, eval_every=every, stage=f"finetune_{'frozen' if frozen else 'encoder'}_{fraction:g}")
+    if steps:
+        select(steps)  # the loop evaluates every `every` updates but leaves the last to the recipe
     model.load_state_dict(best["state"])
     test_miou, iou = foreground_miou("test", splits["test"]["segmentation"])
     return {"miou": test_miou, "val_miou": best["miou"], "best_step": best.get("step", 0), "train_scenes": count,
@@ -190,7 +196,7 @@ def finetune_segmentation(encoder: BEVTokenEncoder, splits: dict[str, TensorDict
 
 
 def downstream(encoder: BEVTokenEncoder, splits: dict[str, TensorDict], info: dict, cfg: DictConfig,
-               device: torch.device) -> dict[str, Any]:
+               device: torch.device, logger: MultiLogger | None = None) -> dict[str, Any]:
     if info["source"] == "maze":
         x = {k: pooled_features(encoder, s["bev"], device) for k, s in splits.items()}
         results: dict[str, Any] = collapse_checks(x["test"])
@@ -209,7 +215,7 @@ def downstream(encoder: BEVTokenEncoder, splits: dict[str, TensorDict], info: di
         per_fraction = {}
         for fraction in cfg.data.downstream.fractions:
             scores = finetune_segmentation(encoder, splits, float(fraction), cfg, info["classes"], device, cfg.seed,
-                                           frozen_tokens=tokens)
+                                           frozen_tokens=tokens, logger=logger)
             key = f"{float(fraction) * 100:g}pct"
             per_fraction[key] = scores
             results[f"miou_{key}" if mode == "finetune" else f"miou_frozen_{key}"] = scores["miou"]
@@ -281,7 +287,7 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
 
     # 4. Downstream (AD-L-JEPA: its EMA target backbone, as the frozen encoder of agents), 5. results.
     encoder = loss_module.ema_encoder() if rep.objective == "ad_l_jepa" else copy.deepcopy(model.encoder)
-    scores = downstream(encoder, {"train": train, "val": val, "test": test}, info, cfg, device)
+    scores = downstream(encoder, {"train": train, "val": val, "test": test}, info, cfg, device, logger)
     logger.log({f"downstream/{k}": v for k, v in scores.items() if isinstance(v, float)}, steps)
     logger.close()
     results = {"step": steps, "training_seconds": seconds, "collapse": collapse, **scores, "data": {k: v for k, v in info.items() if k != "cache_dir"}}

@@ -79,23 +79,25 @@ def train_decoder(prefix: dict[str, torch.Tensor], splits: dict[str, UISplit], c
     val_prefix, val_ids = prefix["val"].to(device), tokenizer.batch(splits["val"].text, int(dec.max_text_len))
     intents = dict(enumerate(info["variants"]))
     best: dict[str, Any] = {"score": (-1.0, float("inf")), "state": copy.deepcopy(decoder.state_dict())}
-    steps, count = int(dec.steps), len(train_ids)
-    from tqdm.auto import tqdm
+    steps, count, every = int(dec.steps), len(train_ids), int(dec.eval_every)
 
-    for step in tqdm(range(1, steps + 1), desc="decoder", unit="update", dynamic_ncols=True):
+    def losses_of_batch() -> TensorDict:
         index = torch.randint(0, count, (min(int(dec.batch_size), count),), generator=generator)
-        loss = decoder.loss(prefix["train"][index].to(device), train_ids[index])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if step % int(dec.eval_every) == 0 or step == steps:
-            with torch.no_grad():
-                val_loss = decoder.loss(val_prefix, val_ids).item()
-            nearest = intent_accuracy(decoder.generate(val_prefix), splits["val"].intent.tolist(), intents)["nearest"]
-            logger.log({"decoder/loss": loss.item(), "decoder/val_loss": val_loss, "decoder/val_nearest": nearest},
-                       offset + step)
-            if (nearest, -val_loss) > (best["score"][0], -best["score"][1]):
-                best = {"score": (nearest, val_loss), "state": copy.deepcopy(decoder.state_dict()), "step": step}
+        return TensorDict({"loss_decoder": decoder.loss(prefix["train"][index].to(device), train_ids[index])}, [])
+
+    def select(step: int) -> None:  # keep the best decoder on the val clips
+        nonlocal best
+        with torch.no_grad():
+            val_loss = decoder.loss(val_prefix, val_ids).item()
+        nearest = intent_accuracy(decoder.generate(val_prefix), splits["val"].intent.tolist(), intents)["nearest"]
+        logger.log({"decoder/val_loss": val_loss, "decoder/val_nearest": nearest}, offset + step)
+        if (nearest, -val_loss) > (best["score"][0], -best["score"][1]):
+            best = {"score": (nearest, val_loss), "state": copy.deepcopy(decoder.state_dict()), "step": step}
+
+    run_updates(gradient_step(losses_of_batch, optimizer), start=0, steps=steps, log_every=every, logger=logger,
+                evaluate=select, eval_every=every, stage="decoder", offset=offset)
+    if steps:
+        select(steps)  # the loop evaluates every `every` updates but leaves the last to the recipe
     decoder.load_state_dict(best["state"])
     print(f"decoder: best val nearest-intent accuracy {best['score'][0]:.3f} at update {best.get('step', 0)}")
     return decoder

@@ -6,8 +6,8 @@ checkout (e.g. a ``git worktree`` of the commit before a refactor) and compares 
         experiment=pointmaze_cpu train.steps=2000 train.checkpoint_every=1000 logger.backend=csv
 
 Writes ``benchmarks/results/same_weights_<label>.{json,md}``: per checkpoint, the number of tensors and the largest
-absolute difference (0.0: bit-identical), and whether ``eval.json``'s results agree. Both runs use this checkout's Python
-environment and one thread each, one after the other.
+absolute difference (0.0: bit-identical), and whether every number of ``eval.json`` (wall-clock times aside) agrees.
+Both runs use this checkout's Python environment and one thread each, one after the other.
 """
 from __future__ import annotations
 
@@ -47,9 +47,20 @@ def compare(ours: Path, reference: Path) -> dict:
             raise SystemExit(f"{step}: the tensors differ by name: {sorted(a.keys() ^ b.keys())[:5]}")
         worst = max(((a[k].double() - b[k].double()).abs().max().item() if a[k].numel() else 0.0) for k in a)
         checkpoints[step] = {"tensors": len(a), "max_abs_difference": worst, "identical": all(torch.equal(a[k], b[k]) for k in a)}
-    reports = [json.loads((run / "eval.json").read_text()) for run in (ours, reference)]
-    keys = [k for k in ("results", "success", "mean") if k in reports[1]]
-    return {"checkpoints": checkpoints, "report_keys": keys, "report_equal": all(reports[0][k] == reports[1][k] for k in keys)}
+    reports = [_numbers(json.loads((run / "eval.json").read_text())) for run in (ours, reference)]
+    differing = sorted(k for k in reports[0].keys() | reports[1].keys() if reports[0].get(k) != reports[1].get(k))
+    return {"checkpoints": checkpoints, "report_numbers": len(reports[1]), "report_differing": differing,
+            "report_equal": not differing}
+
+
+def _numbers(report: object, prefix: str = "") -> dict[str, float]:
+    """Every number of a report by its dotted key, wall-clock times left out (they differ between any two runs)."""
+    if isinstance(report, dict):
+        return {k: v for key, value in report.items() if "seconds" not in str(key) and "time" not in str(key)
+                for k, v in _numbers(value, f"{prefix}{key}.").items()}
+    if isinstance(report, list):
+        return {k: v for i, value in enumerate(report) for k, v in _numbers(value, f"{prefix}{i}.").items()}
+    return {prefix.rstrip("."): report} if isinstance(report, (int, float)) and not isinstance(report, bool) else {}
 
 
 def main() -> None:
@@ -81,7 +92,8 @@ def main() -> None:
             for step, r in result["checkpoints"].items()]
     table = "\n".join([f"`{result['command']}` (ours {result['ours']}, reference {result['reference']})", "",
                        "| checkpoint | tensors | max abs difference | bit-identical |", "|---|---:|---:|---|", *rows, "",
-                       f"report ({', '.join(result['report_keys'])}) equal: {result['report_equal']}"])
+                       f"report: {result['report_numbers']} numbers, equal: {result['report_equal']}"
+                       + (f" (differing: {', '.join(result['report_differing'][:10])})" if result["report_differing"] else "")])
     (args.out / f"same_weights_{args.label}.md").write_text(table + "\n")
     print(table)
 

@@ -82,7 +82,7 @@ def run_updates(update: Callable[[], TensorDictBase], *, start: int, steps: int,
     and ``checkpoint_every`` are ``offset + done`` (stages after the first continue the run's count), while
     ``checkpoint(done)`` and ``evaluate(done)`` receive the stage's own count.
 
-    ``validate(losses)`` runs at log steps on every process (data-parallel runs average there) and returns the losses to
+    ``logger`` (None: stdout only) receives ``<stage>/<key>`` scalars. ``validate(losses)`` runs at log steps on every process (data-parallel runs average there) and returns the losses to
     log and extra scalars (e.g. ``{"val/loss_x": v}``). ``history`` receives ``{step, stage, collapse diagnostics}`` at
     every log step. ``evaluate`` runs every ``eval_every`` updates, not at the last (the recipe evaluates its final
     weights itself). ``is_main`` / ``any_rank`` let data-parallel ranks print once and stop after the same update.
@@ -110,7 +110,8 @@ def run_updates(update: Callable[[], TensorDictBase], *, start: int, steps: int,
                 if validate is not None:
                     losses, extra = validate(losses)
                 if is_main:
-                    logger.log({f"{stage}/{k}": v.item() for k, v in losses.items()} | extra, offset + done)
+                    if logger is not None:
+                        logger.log({f"{stage}/{k}": v.item() for k, v in losses.items()} | extra, offset + done)
                     if history is not None:
                         history.append({"step": offset + done, "stage": stage,
                                         **{k: losses[k].item() for k in COLLAPSE_KEYS if k in losses.keys()}})
@@ -134,6 +135,7 @@ def run_updates(update: Callable[[], TensorDictBase], *, start: int, steps: int,
         if is_main:
             print(f"\ninterrupted at {label}step {offset + done}; "
                   + (f"saved {path}. Continue with the same command plus resume=true" if path else "no checkpoint written"))
-        logger.close()
+        if logger is not None:
+            logger.close()
         raise SystemExit(130)
     return LoopResult(losses, progress.format_dict.get("elapsed", 0.0))
