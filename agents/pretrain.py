@@ -148,12 +148,12 @@ def load_data(cfg: DictConfig) -> tuple[TensorDict, TensorDict, TensorDict, dict
                              f"< {total_views} and eval.views <= {total_views}")
         train, val, test, info = load_views3d(cfg.data)
         info.update(view_shape=list(train["pixels"].shape[2:]), action_dim=action_dim(train))
-        sampler = ViewSequenceSampler(train, observed_views=views, batch_size=cfg.train.batch_size, seed=cfg.seed)
+        sampler = ViewSequenceSampler(train, observed_views=views, batch_size=cfg.dataset.batch_size, seed=cfg.seed)
     elif cfg.data.name == "trajectories":
         if rep.get("objective", "jepa") != "jepa":
             raise ValueError("representation.objective=supervised_rotation needs rotation labels: use data=views3d")
         train, val, test, info = load_trajectories(cfg.data, cfg.dataset)
-        sampler = TrajectoryWindowSampler(train, observed_views=views, batch_size=cfg.train.batch_size, seed=cfg.seed)
+        sampler = TrajectoryWindowSampler(train, observed_views=views, batch_size=cfg.dataset.batch_size, seed=cfg.seed)
     else:
         raise ValueError(f"unknown data={cfg.data.name!r} for seq-JEPA pretraining; choose one of {list(DATA)}")
     if not len(test) or not len(val):

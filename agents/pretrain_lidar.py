@@ -240,7 +240,7 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
         raise ValueError(f"data=lidar has an empty split (train/val/test {len(train)}/{len(val)}/{len(test)}): use more "
                          "data.scenes (data.positions) or larger data.val_fraction / data.test_fraction")
     in_channels, grid_shape = train["bev"].shape[1], list(train["bev"].shape[1:])
-    sampler = epoch_sampler(train.select("bev"), cfg.train.batch_size)  # epochs over the train scenes
+    sampler = epoch_sampler(train.select("bev"), cfg.dataset.batch_size)  # epochs over the train scenes
 
     # 2. Model, objective (AD-L-JEPA with its EMA target, or Occupancy-MAE), optimiser.
     model = build_lidar_model(rep, in_channels).to(device)

@@ -112,7 +112,7 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
     if min(len(train), len(val), len(test)) == 0:
         raise ValueError(f"table {info['name']} has an empty split ({info['sizes']}): use a bigger table or other "
                          "data.val_fraction / data.test_fraction")
-    sampler = epoch_sampler(train.exclude("target"), cfg.train.batch_size)  # epochs over the train rows
+    sampler = epoch_sampler(train.exclude("target"), cfg.dataset.batch_size)  # epochs over the train rows
 
     # 2. Model, objective with its EMA target, optimiser (a random-init twin is kept as the reference).
     dims = {"num_numeric": train["observation"].shape[1], "cardinalities": info["cardinalities"],

@@ -138,7 +138,7 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
         loss_module = VJEPALoss(model, seed=cfg.seed).to(device)
         stored = TensorDict({"pixels": video.reshape(-1, *video.shape[2:])}, batch_size=[video.shape[0] * video.shape[1]])
     # the baseline's batches hold as many tokens as the video model's: batch_size clips × T/tubelet steps of frames
-    batch_size = int(cfg.train.batch_size) * (1 if kind == "ui_jepa" else max(1, frames // int(rep.tubelet)))
+    batch_size = int(cfg.dataset.batch_size) * (1 if kind == "ui_jepa" else max(1, frames // int(rep.tubelet)))
     sampler = TensorDictReplayBuffer(storage=LazyTensorStorage(len(stored)), sampler=RandomSampler(),
                                      batch_size=min(batch_size, len(stored)))
     sampler.extend(stored)

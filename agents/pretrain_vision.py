@@ -188,8 +188,8 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
         if not len(clip_starts(split["episode"], info["clip_length"])):
             raise ValueError(f"the {name} split has no frames (clips): use more episodes (dataset.num_episodes) or raise "
                              f"data.{name}_fraction")
-    sampler = FrameSampler(train, batch_size=cfg.train.batch_size, seed=cfg.seed, clip_length=info["clip_length"])
-    fixed = sampler.starts[torch.arange(cfg.train.batch_size) % len(sampler.starts)]  # one batch for counting FLOPs
+    sampler = FrameSampler(train, batch_size=cfg.dataset.batch_size, seed=cfg.seed, clip_length=info["clip_length"])
+    fixed = sampler.starts[torch.arange(cfg.dataset.batch_size) % len(sampler.starts)]  # one batch for counting FLOPs
     flops_batch = model_input(frame_batch(train, fixed, info["clip_length"])).to(device)
 
     # 2. Networks (one per weight group: SALT's teacher and student), their objectives in training order.

@@ -1,7 +1,7 @@
 """seq-JEPA's claims at small scale: action conditioning lifts equivariance while top-1 holds, and
 more views at evaluation raise top-1.
 
-    python -m benchmarks.seq_jepa_probes --seeds 0 -- train.steps=1500 train.batch_size=64
+    python -m benchmarks.seq_jepa_probes --seeds 0 -- train.steps=1500 dataset.batch_size=64
     python -m benchmarks.seq_jepa_probes --label trajectories_pixels_cpu --variants "seq-JEPA" \
         "seq-JEPA w/o action conditioning" "random init (reference)" -- data=trajectories data.views=pixels
 

@@ -4,7 +4,7 @@ agent on each frozen encoder against the end-to-end DrQ conv encoder.
 
     python -m benchmarks.vision_jepa --flops 2e15 --parallel 3 --label walker_gpu \
         --downstream "train.steps=3000 eval.episodes=2" -- env=dmc env.domain=walker env.obs=pixels \
-        dataset.num_episodes=40 train.batch_size=256 device=cuda
+        dataset.num_episodes=40 dataset.batch_size=256 device=cuda
 
 Every variant runs ``python -m agents.pretrain data=frames <overrides> <variant> train.flops=<FLOPs> seed=<s>``
 (``agents.pretrain`` counts each update's FLOPs and sets the updates from the budget); the random-init

@@ -66,7 +66,6 @@ class ZeroShotTrain(TrainConfig):
 
 @dataclass
 class PretrainTrain(TrainConfig):
-    batch_size: int = _int(2, "train.batch_size=128")
     flops: Optional[float] = None
 
 

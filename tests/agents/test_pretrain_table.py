@@ -51,7 +51,7 @@ def test_regression_tables_report_rmse_in_the_targets_units(tmp_path):
 
 
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, capsys):
-    extra = ("data.name=wine", "train.steps=6", "train.checkpoint_every=2", "train.keep_checkpoints=10", "train.batch_size=16")
+    extra = ("data.name=wine", "train.steps=6", "train.checkpoint_every=2", "train.keep_checkpoints=10", "dataset.batch_size=16")
     pretrain(config(tmp_path, *extra), tmp_path / "full")
     interrupted = interrupted_copy(tmp_path / "full", tmp_path / "interrupted", at=2)
     capsys.readouterr()
@@ -103,8 +103,8 @@ def test_cli_runs_on_a_users_csv_as_a_user_types_it(tmp_path):
 
 
 def test_resume_refuses_other_settings_but_not_another_budget(tmp_path):
-    extra = ("data.name=wine", "train.steps=2", "train.checkpoint_every=2", "train.batch_size=16")
+    extra = ("data.name=wine", "train.steps=2", "train.checkpoint_every=2", "dataset.batch_size=16")
     pretrain(config(tmp_path, *extra), tmp_path / "run")
-    with pytest.raises(ValueError, match=r"cannot resume .*train.batch_size: 16 → 8"):
-        pretrain(config(tmp_path, *extra, "train.steps=4", "train.batch_size=8", "resume=true"), tmp_path / "run")
+    with pytest.raises(ValueError, match=r"cannot resume .*dataset.batch_size: 16 → 8"):
+        pretrain(config(tmp_path, *extra, "train.steps=4", "dataset.batch_size=8", "resume=true"), tmp_path / "run")
     assert pretrain(config(tmp_path, *extra, "train.steps=3", "resume=true"), tmp_path / "run")["step"] == 3

@@ -62,7 +62,7 @@ def test_entry_point_prints_one_line_and_exits_2(tmp_path):
 @pytest.mark.parametrize("module, override, schema", [
     ("agents.zeroshot", "train.steps=abc", "ZeroShotTrain"),
     ("agents.bc", "eval.episodes=many", "EpisodesEval"),
-    ("agents.pretrain", "train.batch_size=1.5", "PretrainTrain"),
+    ("agents.pretrain", "train.log_every=1.5", "PretrainTrain"),
 ])
 def test_wrong_types_stop_while_composing(tmp_path, module, override, schema):
     """The schemas (agents/engine/schema.py) make Hydra refuse a value of the wrong type before the run starts."""

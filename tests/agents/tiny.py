@@ -40,7 +40,7 @@ def compose_bc(overrides: list[str]):
 # seq-JEPA pretraining (agents.pretrain): tiny model, and tiny OGBench trajectories
 TINY_SEQ_JEPA = ["representation.feature_dim=16", "representation.channels=[4,8]", "representation.action_embed_dim=8",
                  "representation.layers=1", "representation.heads=2", "representation.predictor_hidden_dim=32",
-                 "representation.views=2", "train.steps=3", "train.log_every=3", "train.batch_size=8", "probe.steps=5",
+                 "representation.views=2", "train.steps=3", "train.log_every=3", "dataset.batch_size=8", "probe.steps=5",
                  "probe.hidden_dim=8", "logger.backend=csv"]
 TINY_TRAJECTORIES = ["data=trajectories", "env=ogbench", "dataset.source=generated", "dataset.num_episodes=10",
                      "dataset.episode_length=40", "data.stride=2", "eval.views=[1,3]", "probe.windows=64"]
@@ -64,7 +64,7 @@ TINY_VISION = {
 }
 TINY_FRAMES = ["data=frames", "data.image_size=32", "data.progress=false", "data.val_fraction=0.25", "data.test_fraction=0.25",
                "env=dmc", "env.domain=walker", "dataset.num_episodes=4", "dataset.episode_length=30", "train.steps=6",
-               "train.log_every=3", "train.batch_size=8", "probe.steps=5", "probe.frames=64", "logger.backend=csv"]
+               "train.log_every=3", "dataset.batch_size=8", "probe.steps=5", "probe.frames=64", "logger.backend=csv"]
 
 
 def vision_overrides(representation: str, cache: Path, *extra: str) -> list[str]:
@@ -75,7 +75,7 @@ def vision_overrides(representation: str, cache: Path, *extra: str) -> list[str]
 # T-JEPA (agents.pretrain data=table): a one-block transformer over the features of a row
 TINY_T_JEPA = ["representation=t_jepa", "data=table", "representation.model.dim=8", "representation.model.depth=1",
                "representation.model.predictor_dim=8", "representation.model.predictor_depth=1", "train.steps=4",
-               "train.log_every=2", "train.batch_size=32", "probe.steps=20", "probe.hidden_dim=8", "logger.backend=csv"]
+               "train.log_every=2", "dataset.batch_size=32", "probe.steps=20", "probe.hidden_dim=8", "logger.backend=csv"]
 TINY_ENV_STATES = ["data.name=env_states", "data.rows=200", "env=ogbench", "dataset.source=generated", "dataset.num_episodes=2",
                    "dataset.episode_length=40"]
 
@@ -83,12 +83,12 @@ TINY_ENV_STATES = ["data.name=env_states", "data.rows=200", "env=ogbench", "data
 # AD-L-JEPA / Occupancy-MAE (agents.pretrain data=lidar): a narrow BEV encoder on a few small scenes
 TINY_LIDAR = ["representation=ad_l_jepa", "data=lidar", "data.scenes=40", "data.progress=false", "data.val_fraction=0.25", "data.test_fraction=0.25",
               "data.grid.rows=16", "data.grid.cols=16", "data.lidar.beams=8", "data.lidar.azimuths=64",
-              "representation.model.channels=8", "train.steps=4", "train.log_every=2", "train.batch_size=8",
+              "representation.model.channels=8", "train.steps=4", "train.log_every=2", "dataset.batch_size=8",
               "data.downstream.steps=4", "data.downstream.eval_every=2", "data.downstream.batch_size=8",
               "logger.backend=csv"]
 TINY_MAZE_LIDAR = ["representation=ad_l_jepa", "data=lidar", "data.source=maze", "data.positions=60", "env=ogbench", "dataset.source=generated",
                    "dataset.num_episodes=2", "dataset.episode_length=40", "representation.model.channels=8",
-                   "train.steps=4", "train.log_every=2", "train.batch_size=8", "logger.backend=csv"]
+                   "train.steps=4", "train.log_every=2", "dataset.batch_size=8", "logger.backend=csv"]
 
 
 # UI-JEPA (agents.pretrain data=ui_activity): a one-block video ViT on a few tiny clips
@@ -98,7 +98,7 @@ TINY_UI = ["representation=ui_jepa", "data=ui_activity", "data.intents=6", "data
            "representation.model.heads=2", "representation.model.predictor_dim=8", "representation.model.predictor_depth=1",
            "representation.model.predictor_heads=2", "representation.decoder.dim=16", "representation.decoder.depth=1",
            "representation.decoder.heads=2", "representation.decoder.steps=20", "representation.decoder.eval_every=10",
-           "train.steps=3", "train.log_every=3", "train.batch_size=4", "logger.backend=csv"]
+           "train.steps=3", "train.log_every=3", "dataset.batch_size=4", "logger.backend=csv"]
 
 
 def interrupted_copy(full: Path, interrupted: Path, at: int) -> Path:
