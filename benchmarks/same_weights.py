@@ -6,7 +6,8 @@ checkout (e.g. a ``git worktree`` of the commit before a refactor) and compares 
         experiment=pointmaze_cpu train.steps=2000 train.checkpoint_every=1000 logger.backend=csv
 
 Writes ``benchmarks/results/same_weights_<label>.{json,md}``: per checkpoint, the number of tensors and the largest
-absolute difference (0.0: bit-identical), and whether every number of ``eval.json`` (wall-clock times aside) agrees.
+absolute difference (0.0: bit-identical), and whether every number of the reference's ``eval.json`` (wall-clock times aside) is the same in ours (numbers
+that only ours reports are listed as added).
 Both runs use this checkout's Python environment and one thread each, one after the other.
 """
 from __future__ import annotations
@@ -47,10 +48,11 @@ def compare(ours: Path, reference: Path) -> dict:
             raise SystemExit(f"{step}: the tensors differ by name: {sorted(a.keys() ^ b.keys())[:5]}")
         worst = max(((a[k].double() - b[k].double()).abs().max().item() if a[k].numel() else 0.0) for k in a)
         checkpoints[step] = {"tensors": len(a), "max_abs_difference": worst, "identical": all(torch.equal(a[k], b[k]) for k in a)}
-    reports = [_numbers(json.loads((run / "eval.json").read_text())) for run in (ours, reference)]
-    differing = sorted(k for k in reports[0].keys() | reports[1].keys() if reports[0].get(k) != reports[1].get(k))
-    return {"checkpoints": checkpoints, "report_numbers": len(reports[1]), "report_differing": differing,
-            "report_equal": not differing}
+    ours_numbers, reference_numbers = (_numbers(json.loads((run / "eval.json").read_text())) for run in (ours, reference))
+    differing = sorted(k for k, v in reference_numbers.items() if ours_numbers.get(k) != v)
+    added = sorted(ours_numbers.keys() - reference_numbers.keys())  # numbers the change adds to the report
+    return {"checkpoints": checkpoints, "report_numbers": len(reference_numbers), "report_differing": differing,
+            "report_added": added, "report_equal": not differing}
 
 
 def _numbers(report: object, prefix: str = "") -> dict[str, float]:
@@ -92,8 +94,10 @@ def main() -> None:
             for step, r in result["checkpoints"].items()]
     table = "\n".join([f"`{result['command']}` (ours {result['ours']}, reference {result['reference']})", "",
                        "| checkpoint | tensors | max abs difference | bit-identical |", "|---|---:|---:|---|", *rows, "",
-                       f"report: {result['report_numbers']} numbers, equal: {result['report_equal']}"
-                       + (f" (differing: {', '.join(result['report_differing'][:10])})" if result["report_differing"] else "")])
+                       f"report: the reference's {result['report_numbers']} numbers equal: {result['report_equal']}"
+                       + (f" (differing: {', '.join(result['report_differing'][:10])})" if result["report_differing"] else "")
+                       + (f"; {len(result['report_added'])} numbers added (e.g. {result['report_added'][0]})"
+                          if result["report_added"] else "")])
     (args.out / f"same_weights_{args.label}.md").write_text(table + "\n")
     print(table)
 
