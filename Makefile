@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(BIN)/python -m agents.zeroshot env=ogbench experiment=demo
 
 test: $(STAMP)
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

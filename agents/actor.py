@@ -9,6 +9,7 @@ Q(s, a, z) = SF(s, a, z)·z with the representation's successor-feature predicto
   behaviour flow fitted by flow matching, and a one-step noise-conditioned policy that maximises Q
   while staying close to the flow's action from the same noise.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,10 +49,21 @@ def resolve_actor_config(actor_cfg: Mapping, env_cfg: Mapping) -> dict:
 def make_actor_loss(actor_cfg: Mapping, actor: nn.Module, representation: ZeroShotRepresentation) -> LossModule:
     """The objective of ``actor`` (its class decides: flow-BC or TD3(+BC))."""
     if isinstance(actor, FlowBCActor):
-        return FlowBCActorLoss(actor, representation, bc_coeff=actor_cfg["bc_coeff"], pessimism=actor_cfg["pessimism"],
-                               flow_steps=actor_cfg["flow_steps"])
-    return ZeroShotActorLoss(actor, representation, noise_std=actor_cfg["noise_std"], noise_clip=actor_cfg["noise_clip"],
-                             pessimism=actor_cfg["pessimism"], bc_coeff=actor_cfg["bc_coeff"])
+        return FlowBCActorLoss(
+            actor,
+            representation,
+            bc_coeff=actor_cfg["bc_coeff"],
+            pessimism=actor_cfg["pessimism"],
+            flow_steps=actor_cfg["flow_steps"],
+        )
+    return ZeroShotActorLoss(
+        actor,
+        representation,
+        noise_std=actor_cfg["noise_std"],
+        noise_clip=actor_cfg["noise_clip"],
+        pessimism=actor_cfg["pessimism"],
+        bc_coeff=actor_cfg["bc_coeff"],
+    )
 
 
 def q_scale(member_q: torch.Tensor) -> torch.Tensor:
@@ -130,7 +142,6 @@ class ZeroShotActorLoss(_LatentActorLoss):
         self.__dict__["representation"] = representation
         self.noise_std, self.noise_clip, self.pessimism, self.bc_coeff = noise_std, noise_clip, pessimism, bc_coeff
 
-
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         features, actor_in = self._inputs(tensordict)
         z = tensordict.get(self.tensor_keys.z)
@@ -152,15 +163,21 @@ class FlowBCActorLoss(_LatentActorLoss):
 
     out_keys = ["loss_actor", "loss_flow"]
 
-    def __init__(self, actor: FlowBCActor, representation: ZeroShotRepresentation, *, bc_coeff: float = 0.3,
-                 pessimism: float = 0.0, flow_steps: int = 10) -> None:
+    def __init__(
+        self,
+        actor: FlowBCActor,
+        representation: ZeroShotRepresentation,
+        *,
+        bc_coeff: float = 0.3,
+        pessimism: float = 0.0,
+        flow_steps: int = 10,
+    ) -> None:
         super().__init__()
         if flow_steps < 1:
             raise ValueError(f"actor.flow_steps must be >= 1, got {flow_steps}")
         self.actor = actor
         self.__dict__["representation"] = representation
         self.bc_coeff, self.pessimism, self.flow_steps = bc_coeff, pessimism, flow_steps
-
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         features, actor_in = self._inputs(tensordict)

@@ -11,6 +11,7 @@
 ``train(...)`` runs ``agents.zeroshot`` in-process with command-line style overrides and returns the
 final checkpoint folder, so a notebook can make its own small agent.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -81,8 +82,9 @@ def resolve_checkpoint(path: str | Path) -> Path:
 class ZeroShotAgent:
     """A trained representation + latent-conditioned actor, with the environment family it was trained on."""
 
-    def __init__(self, representation: ZeroShotRepresentation, actor: torch.nn.Module, config: dict,
-                 *, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self, representation: ZeroShotRepresentation, actor: torch.nn.Module, config: dict, *, device: str | torch.device = "cpu"
+    ) -> None:
         self.device = torch.device(device)
         self.representation = representation.to(self.device).eval()
         self.actor = actor.to(self.device).eval()
@@ -118,8 +120,14 @@ class ZeroShotAgent:
         return self._batches[samples]
 
     @torch.no_grad()
-    def infer_z(self, *, task: str | None = None, goal: str | torch.Tensor | None = None,
-                reward_fn: RewardFn | None = None, samples: int | None = None) -> torch.Tensor:
+    def infer_z(
+        self,
+        *,
+        task: str | None = None,
+        goal: str | torch.Tensor | None = None,
+        reward_fn: RewardFn | None = None,
+        samples: int | None = None,
+    ) -> torch.Tensor:
         """The task latent z for exactly one of: a named ``task`` (its reward, relabelled on dataset
         samples), a ``goal`` (a task name or an observation) or ``reward_fn`` (next states [B, D] → [B])."""
         if sum(x is not None for x in (task, goal, reward_fn)) != 1:
@@ -138,8 +146,9 @@ class ZeroShotAgent:
         else:
             rewards = torch.as_tensor(reward_fn(batch["next", "observation"])).float().reshape(-1)
             if rewards.shape[0] != batch.shape[0]:
-                raise ValueError(f"reward_fn must return one reward per state: got shape {tuple(rewards.shape)} "
-                                 f"for {batch.shape[0]} states")
+                raise ValueError(
+                    f"reward_fn must return one reward per state: got shape {tuple(rewards.shape)} for {batch.shape[0]} states"
+                )
         next_obs = batch["next", suite.observation_key].to(self.device)
         return rep.infer_z_from_rewards(next_obs, rewards.to(self.device))
 
@@ -157,8 +166,16 @@ class ZeroShotAgent:
         return GoalPolicy(self.representation, self.actor, torch.as_tensor(goal, dtype=torch.float32).to(self.device))
 
     @torch.no_grad()
-    def rollout(self, z: torch.Tensor | LatentPolicy | GoalPolicy, *, task: str | None = None, seed: int = 0,
-                max_steps: int | None = None, render: bool = False, reward_fn: RewardFn | None = None) -> Rollout:
+    def rollout(
+        self,
+        z: torch.Tensor | LatentPolicy | GoalPolicy,
+        *,
+        task: str | None = None,
+        seed: int = 0,
+        max_steps: int | None = None,
+        render: bool = False,
+        reward_fn: RewardFn | None = None,
+    ) -> Rollout:
         """One deterministic episode of π(·, z) (or of a :meth:`goal_policy`) in ``task``'s environment (its start
         state and, for goal tasks, its goal); stops at termination or after ``max_steps`` (default: the official
         horizon). ``Rollout.z`` of a per-step goal policy is the z at the start state."""
@@ -182,8 +199,13 @@ class ZeroShotAgent:
             rewards = torch.as_tensor(reward_fn(states[1:])).float().reshape(-1)
         success = steps["next", "success"].reshape(-1).bool() if "success" in steps["next"].keys() else None
         return Rollout(  # with a custom reward the score is its return
-            task=task, z=start["z"].detach().cpu(), metric="return" if reward_fn is not None else suite.metric,
-            actions=steps["action"], states=states, rewards=rewards, success=success,
+            task=task,
+            z=start["z"].detach().cpu(),
+            metric="return" if reward_fn is not None else suite.metric,
+            actions=steps["action"],
+            states=states,
+            rewards=rewards,
+            success=success,
             frames=np.stack(frames[: len(steps) + 1]) if frames else None,
         )
 

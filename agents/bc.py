@@ -7,6 +7,7 @@ Recipe: env/tasks → demonstrations (generated once, cached) → policy → los
 → AdamW with warm-up + cosine → train loop with progress → success on the evaluation tasks →
 frozen-encoder probes (world model RMSE/ATE, action predictor) → checkpoint.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,9 +20,21 @@ from tensordict import TensorDictBase
 from agents.chunking import ChunkExecutor
 from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import (
-    MultiLogger, check_resume_compatible, checkpoint_step, find_resume_checkpoint, gradient_step, make_adamw_schedule,
-    resolve_device, restore_training_state, run_entry_point, run_updates, save_checkpoint, seed_everything, to_plain,
-    training_state, write_report,
+    MultiLogger,
+    check_resume_compatible,
+    checkpoint_step,
+    find_resume_checkpoint,
+    gradient_step,
+    make_adamw_schedule,
+    resolve_device,
+    restore_training_state,
+    run_entry_point,
+    run_updates,
+    save_checkpoint,
+    seed_everything,
+    to_plain,
+    training_state,
+    write_report,
 )
 from agents.evaluation import rollout_batch
 from agents.probes import run_probes
@@ -32,15 +45,20 @@ from representations.core.targets import ScheduledSoftUpdate
 
 
 @torch.no_grad()
-def evaluate_bc(policy: torch.nn.Module, suite: TaskSuite, execution_cfg, *, episodes: int, seed: int,
-                device: torch.device) -> dict[str, float]:
+def evaluate_bc(
+    policy: torch.nn.Module, suite: TaskSuite, execution_cfg, *, episodes: int, seed: int, device: torch.device
+) -> dict[str, float]:
     """Success (or return) per evaluation task, all (task, episode) rollouts stepped together."""
     was_training = policy.training
     policy.eval()
     tasks = [task for task in suite.task_names for _ in range(episodes)]
     task_index = torch.tensor([suite.task_names.index(task) for task in tasks], device=device)
-    executor = ChunkExecutor(policy.chunk, mode=execution_cfg.mode, action_steps=execution_cfg.action_steps,
-                             ensemble_coeff=execution_cfg.ensemble_coeff)
+    executor = ChunkExecutor(
+        policy.chunk,
+        mode=execution_cfg.mode,
+        action_steps=execution_cfg.action_steps,
+        ensemble_coeff=execution_cfg.ensemble_coeff,
+    )
 
     def act(td: TensorDictBase, t: int) -> torch.Tensor:
         obs = td.get("observation").to(device)
@@ -64,8 +82,9 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     policy = make_bc_policy(cfg.representation, suite.observation_dim, suite.action_dim).to(device)
     ChunkExecutor(policy.chunk, mode=cfg.execution.mode, action_steps=cfg.execution.action_steps)  # checks the options
     if not cfg.dataset.get("val_episodes_per_task"):
-        raise ValueError("dataset.val_episodes_per_task must be at least 1: validation losses and the probes use "
-                         "held-out demonstrations")
+        raise ValueError(
+            "dataset.val_episodes_per_task must be at least 1: validation losses and the probes use held-out demonstrations"
+        )
     train_demos, val_demos, demo_info = make_demonstrations(cfg.dataset)
 
     # 2. Objective; ACT-JEPA's target encoder is an EMA copy stepped by SoftUpdate.
@@ -76,12 +95,20 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     optimizer, scheduler = make_adamw_schedule(cfg.representation.optim, policy, steps)
 
     start_step = 0
-    resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={"env.name": cfg.env.name, "seed": cfg.seed,
-                                                                     "representation.name": cfg.representation.name})
+    resume_from = find_resume_checkpoint(
+        cfg.resume, run_dir, same={"env.name": cfg.env.name, "seed": cfg.seed, "representation.name": cfg.representation.name}
+    )
     if resume_from is not None:
         check_resume_compatible(resume_from, config, steps, checkpoint_step(resume_from))
-        start_step = restore_training_state(resume_from, {"policy": policy}, optimizer, loss_module, scheduler=scheduler,
-                                            device=device, samplers={"train": train_demos, "val": val_demos})
+        start_step = restore_training_state(
+            resume_from,
+            {"policy": policy},
+            optimizer,
+            loss_module,
+            scheduler=scheduler,
+            device=device,
+            samplers={"train": train_demos, "val": val_demos},
+        )
         print(f"resumed from {resume_from} at step {start_step}")
     if target_updater is not None:
         target_updater.done = start_step
@@ -90,16 +117,31 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
 
     def checkpoint(step: int) -> Path:
         return save_checkpoint(
-            run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
+            run_dir / "checkpoints",
+            step=step,
+            keep=cfg.train.keep_checkpoints,
+            config=checkpoint_config,
             weights={"policy": policy},
-            training_state=training_state(step, optimizer, loss_module, scheduler, samplers={"train": train_demos, "val": val_demos}))
+            training_state=training_state(
+                step, optimizer, loss_module, scheduler, samplers={"train": train_demos, "val": val_demos}
+            ),
+        )
 
     # 3. Train loop.
     exp_name = f"bc-{cfg.representation.name}-{suite.name}-seed{cfg.seed}"
-    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, group=f"bc-{cfg.representation.name}-{suite.name}",
-                         tags=[cfg.representation.name, "bc", suite.name])
-    print(f"{exp_name}: {demo_info['episodes']} demonstrations ({demo_info['steps']} steps), chunk {policy.chunk}, "
-          f"{sum(p.numel() for p in policy.parameters()) / 1e6:.2f}M parameters, device {device}, run folder {run_dir}")
+    logger = MultiLogger(
+        cfg.logger,
+        run_dir,
+        exp_name,
+        config,
+        group=f"bc-{cfg.representation.name}-{suite.name}",
+        tags=[cfg.representation.name, "bc", suite.name],
+    )
+    print(
+        f"{exp_name}: {demo_info['episodes']} demonstrations ({demo_info['steps']} steps), chunk {policy.chunk}, "
+        f"{sum(p.numel() for p in policy.parameters()) / 1e6:.2f}M parameters, device {device}, run folder {run_dir}"
+    )
+
     def validate(losses):
         policy.eval()
         with torch.no_grad():
@@ -108,11 +150,23 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
         return losses, {f"val/{k}": v.item() for k, v in val.items() if k.startswith("loss_")}
 
     policy.train()
-    update = gradient_step(lambda: loss_module(train_demos.sample().to(device)), optimizer, scheduler=scheduler,
-                           target_updater=target_updater,
-                           autocast=precision_autocast(cfg.train.precision, device))
-    training_seconds = run_updates(update, start=start_step, steps=steps, log_every=cfg.train.log_every, logger=logger,
-                                   checkpoint=checkpoint, checkpoint_every=cfg.train.checkpoint_every, validate=validate).seconds
+    update = gradient_step(
+        lambda: loss_module(train_demos.sample().to(device)),
+        optimizer,
+        scheduler=scheduler,
+        target_updater=target_updater,
+        autocast=precision_autocast(cfg.train.precision, device),
+    )
+    training_seconds = run_updates(
+        update,
+        start=start_step,
+        steps=steps,
+        log_every=cfg.train.log_every,
+        logger=logger,
+        checkpoint=checkpoint,
+        checkpoint_every=cfg.train.checkpoint_every,
+        validate=validate,
+    ).seconds
 
     # 4. Task success, 5. frozen-encoder probes, 6. checkpoint and tables.
     final_ckpt = checkpoint(steps)
@@ -120,20 +174,40 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     policy.eval()
     probes = {}
     if cfg.probe.steps > 0:
-        probes = run_probes(lambda b: policy.features(b["observation"], b.get("goal", None), b.get("task", None), b.get("pixels", None)),
-                            policy.feature_dim, train_demos, val_demos, steps=cfg.probe.steps, lr=cfg.probe.lr,
-                            hidden_dim=cfg.probe.hidden_dim, device=device)
+        probes = run_probes(
+            lambda b: policy.features(b["observation"], b.get("goal", None), b.get("task", None), b.get("pixels", None)),
+            policy.feature_dim,
+            train_demos,
+            val_demos,
+            steps=cfg.probe.steps,
+            lr=cfg.probe.lr,
+            hidden_dim=cfg.probe.hidden_dim,
+            device=device,
+        )
     mean = sum(success.values()) / len(success)
     logger.log({f"eval/{task}": v for task, v in success.items()} | {"eval/mean": mean} | probes, steps)
     logger.close()
-    results = {"step": steps, "metric": suite.metric, "success": success, "mean": mean, **probes,
-               "training_seconds": training_seconds, "execution": cfg.execution.mode, "demonstrations": demo_info}
+    results = {
+        "step": steps,
+        "metric": suite.metric,
+        "success": success,
+        "mean": mean,
+        **probes,
+        "training_seconds": training_seconds,
+        "execution": cfg.execution.mode,
+        "demonstrations": demo_info,
+    }
     scale = 100.0 if suite.metric == "success" else 1.0
-    table = "\n".join(["| task | " + ("success %" if suite.metric == "success" else "return") + " |", "|---|---|"]
-                      + [f"| {task} | {scale * v:.1f} |" for task, v in success.items()] + [f"| mean | {scale * mean:.1f} |"])
+    table = "\n".join(
+        ["| task | " + ("success %" if suite.metric == "success" else "return") + " |", "|---|---|"]
+        + [f"| {task} | {scale * v:.1f} |" for task, v in success.items()]
+        + [f"| mean | {scale * mean:.1f} |"]
+    )
     probe_lines = "".join(f"\n{k}: {v:.4g}" for k, v in probes.items())
-    print(f"\n{cfg.representation.name} on {suite.name} after {steps} updates ({cfg.eval.episodes} episodes per task, "
-          f"{cfg.execution.mode} execution):\n{table}{probe_lines}\ncheckpoint: {final_ckpt}")
+    print(
+        f"\n{cfg.representation.name} on {suite.name} after {steps} updates ({cfg.eval.episodes} episodes per task, "
+        f"{cfg.execution.mode} execution):\n{table}{probe_lines}\ncheckpoint: {final_ckpt}"
+    )
     write_report(run_dir, results, table + probe_lines)
     return results
 

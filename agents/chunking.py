@@ -6,6 +6,7 @@
   the action for step t is the weighted mean of every stored chunk's prediction for t, with weights
   exp(−k·j) where j = 0 is the oldest prediction (ACT's ``temporal_agg``, k = 0.01).
 """
+
 from __future__ import annotations
 
 import math

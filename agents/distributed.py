@@ -9,6 +9,7 @@ the single-process update on the concatenated batch (up to the random draws: z, 
 Rank 0 logs, evaluates and writes checkpoints. torch's ``DistributedDataParallel`` wrapper is not
 used because the update is two TorchRL loss modules sharing networks rather than one module's forward.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,10 @@ def init_data_parallel(device: str) -> tuple[DataParallel, str]:
 
 def local_batch_size(global_batch: int, dp: DataParallel) -> int:
     if global_batch % dp.world_size:
-        raise ValueError(f"dataset.batch_size={global_batch} is the global batch and must divide evenly over "
-                         f"{dp.world_size} processes; use a multiple of {dp.world_size}")
+        raise ValueError(
+            f"dataset.batch_size={global_batch} is the global batch and must divide evenly over "
+            f"{dp.world_size} processes; use a multiple of {dp.world_size}"
+        )
     return global_batch // dp.world_size
 
 

@@ -8,6 +8,7 @@ every step for representations with ``goal_z_per_step``, HILP's directional goal
 episodes, each with its own z, and one batched policy call per step acts in all of them (the
 official code loops over tasks and episodes; ``benchmarks/eval_speed.py`` compares the two).
 """
+
 from __future__ import annotations
 
 import math
@@ -41,8 +42,9 @@ def infer_task_latent(
     raise ValueError(f"unknown eval mode {mode!r}; use 'reward' or 'goal' (eval.modes)")
 
 
-def task_policy(representation: ZeroShotRepresentation, actor: torch.nn.Module, suite: TaskSuite, task: str, mode: str,
-                z: torch.Tensor) -> LatentPolicy | GoalPolicy:
+def task_policy(
+    representation: ZeroShotRepresentation, actor: torch.nn.Module, suite: TaskSuite, task: str, mode: str, z: torch.Tensor
+) -> LatentPolicy | GoalPolicy:
     """The policy that ``evaluate`` runs for (task, mode): π(·, z), or, in goal mode for a representation with
     ``goal_z_per_step``, π(·, z(s, goal)) re-inferred at every state."""
     if mode == "goal" and representation.goal_z_per_step:
@@ -51,8 +53,15 @@ def task_policy(representation: ZeroShotRepresentation, actor: torch.nn.Module, 
 
 
 @torch.no_grad()
-def rollout_episodes(suite: TaskSuite, tasks: list[str], seeds: list[int], act: Callable[[TensorDictBase, int], torch.Tensor], *,
-                     max_steps: int | None = None, render: bool = False) -> tuple[TensorDictBase, torch.Tensor, list | None]:
+def rollout_episodes(
+    suite: TaskSuite,
+    tasks: list[str],
+    seeds: list[int],
+    act: Callable[[TensorDictBase, int], torch.Tensor],
+    *,
+    max_steps: int | None = None,
+    render: bool = False,
+) -> tuple[TensorDictBase, torch.Tensor, list | None]:
     """The one rollout engine (evaluation, behaviour cloning, the Python API, the rollout CLI, the notebook): one
     episode per (task, seed) row, stepped together by TorchRL's ``EnvBase.rollout`` over a ``SerialEnv``;
     ``act(td, t)`` returns the actions [N, A] of every row at step t in one call.
@@ -76,9 +85,15 @@ def rollout_episodes(suite: TaskSuite, tasks: list[str], seeds: list[int], act: 
         single = env._envs[0]  # the SerialEnv's own copy of the one env: it renders
         frames = [single.render()]
     with set_exploration_type(ExplorationType.DETERMINISTIC):
-        rollout = env.rollout(max_steps or suite.max_episode_steps, policy, tensordict=td, auto_reset=False,
-                              break_when_any_done=False, break_when_all_done=True,
-                              callback=(lambda *_: frames.append(single.render())) if render else None)
+        rollout = env.rollout(
+            max_steps or suite.max_episode_steps,
+            policy,
+            tensordict=td,
+            auto_reset=False,
+            break_when_any_done=False,
+            break_when_all_done=True,
+            callback=(lambda *_: frames.append(single.render())) if render else None,
+        )
     if render and len(frames) < rollout.shape[-1] + 1:  # TorchRL calls back after every step but the last
         frames.append(single.render())
     env.close()
@@ -102,7 +117,9 @@ def score_episodes(suite: TaskSuite, tasks: list[str], rollout: TensorDictBase, 
     return scores
 
 
-def rollout_batch(suite: TaskSuite, tasks: list[str], seeds: list[int], act: Callable[[TensorDictBase, int], torch.Tensor]) -> torch.Tensor:
+def rollout_batch(
+    suite: TaskSuite, tasks: list[str], seeds: list[int], act: Callable[[TensorDictBase, int], torch.Tensor]
+) -> torch.Tensor:
     """Each (task, seed) row's score [N] after :func:`rollout_episodes` of ``act``."""
     return score_episodes(suite, tasks, *rollout_episodes(suite, tasks, seeds, act)[:2])["score"]
 
@@ -173,8 +190,9 @@ def evaluate(
             goal_rows = torch.stack([torch.full(shape, torch.nan) if g is None else g.float() for g in goals])
             goal_rows = goal_rows.to(z_rows.device).repeat_interleave(episodes, dim=0)
         tasks = [task for _, task in jobs for _ in range(episodes)]
-        scores = rollout_all(suite, representation, actor, tasks, z_rows, [seed * 1000 + ep for ep in range(episodes)] * len(jobs),
-                             goals=goal_rows)
+        scores = rollout_all(
+            suite, representation, actor, tasks, z_rows, [seed * 1000 + ep for ep in range(episodes)] * len(jobs), goals=goal_rows
+        )
         for i, (mode, task) in enumerate(jobs):
             rows = slice(i * episodes, (i + 1) * episodes)
             results.setdefault(mode, {})[task] = scores["score"][rows].mean().item()
@@ -185,8 +203,9 @@ def evaluate(
     return results
 
 
-def format_table(results: dict[str, dict[str, float]], metric: str,
-                 final_distances: dict[str, dict[str, float]] | None = None) -> str:
+def format_table(
+    results: dict[str, dict[str, float]], metric: str, final_distances: dict[str, dict[str, float]] | None = None
+) -> str:
     """Markdown table: one row per task, one column per inference mode (success in %); with ``final_distances``, one
     more column per mode: the mean distance to the goal at the episodes' end."""
     modes = list(results)

@@ -22,6 +22,7 @@ progress → probes on the frozen model → checkpoint.
   position after k views and of the displacement since the first, from the aggregate of k views),
   R² of the action from a pair of consecutive view encodings.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -34,9 +35,26 @@ from omegaconf import DictConfig
 from tensordict import TensorDict
 from torchrl.objectives import SoftUpdate
 
-from agents.engine.checkpoint import check_resume_compatible, checkpoint_step, find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.engine.checkpoint import (
+    check_resume_compatible,
+    checkpoint_step,
+    find_resume_checkpoint,
+    restore_training_state,
+    save_checkpoint,
+    training_state,
+)
 from agents.engine.runtime import autocast as precision_autocast
-from agents.engine import MultiLogger, run_entry_point, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
+from agents.engine import (
+    MultiLogger,
+    run_entry_point,
+    make_adamw_schedule,
+    gradient_step,
+    resolve_device,
+    run_updates,
+    seed_everything,
+    write_report,
+    to_plain,
+)
 from agents.probes import linear_probe_accuracy, regression_r2
 from data.trajectories import TrajectoryWindowSampler, load_trajectories, valid_window_starts, window_batch
 from data.view_sequences import ViewSequenceSampler, action_dim, sequence_batch
@@ -48,7 +66,9 @@ OBJECTIVES = {"jepa": SeqJEPALoss, "supervised_rotation": SupervisedRotationLoss
 
 
 @torch.no_grad()
-def frozen_features(model: SeqJEPA, data: TensorDict, m_views: int, device: torch.device, chunk: int = 256) -> dict[str, torch.Tensor]:
+def frozen_features(
+    model: SeqJEPA, data: TensorDict, m_views: int, device: torch.device, chunk: int = 256
+) -> dict[str, torch.Tensor]:
     """Probe inputs and targets on the frozen model: per instance, the aggregate of its first
     ``m_views`` views (with its label); per pair of views (0, 1), (2, 3), ... the concatenated pair
     of encodings (with their relative rotation); per view its encoding (with its rotation)."""
@@ -56,41 +76,48 @@ def frozen_features(model: SeqJEPA, data: TensorDict, m_views: int, device: torc
     total = data["pixels"].shape[1]
     pairs = total // 2
     for start in range(0, len(data), chunk):
-        part = data[start:start + chunk]
+        part = data[start : start + chunk]
         seq = sequence_batch(part, torch.arange(len(part)), torch.arange(total).expand(len(part), -1)).to(device)
         encodings = model.encoder(seq["views"])  # [B, V, F], views in stored order
-        out["aggregate"].append(model.aggregate(seq["views"][:, :m_views], seq["actions"][:, :m_views - 1],
-                                                view_features=encodings[:, :m_views]).cpu())
+        out["aggregate"].append(
+            model.aggregate(
+                seq["views"][:, :m_views], seq["actions"][:, : m_views - 1], view_features=encodings[:, :m_views]
+            ).cpu()
+        )
         out["pair"].append(encodings[:, : 2 * pairs].reshape(len(part) * pairs, -1).cpu())
         out["single"].append(encodings.reshape(-1, encodings.shape[-1]).cpu())
     rotation = data["rotation"]
     return {
         **{k: torch.cat(v) for k, v in out.items()},
         "label": data["label"],
-        "relative_rotation": relative_rotation(rotation[:, 0:2 * pairs:2], rotation[:, 1:2 * pairs:2]).reshape(-1, 4),
+        "relative_rotation": relative_rotation(rotation[:, 0 : 2 * pairs : 2], rotation[:, 1 : 2 * pairs : 2]).reshape(-1, 4),
         "rotation": rotation.reshape(-1, 4),
     }
 
 
-def seq_jepa_probes(model: SeqJEPA, train: TensorDict, val: TensorDict, test: TensorDict, eval_views: list[int], probe_cfg,
-                    device) -> dict[str, float]:
+def seq_jepa_probes(
+    model: SeqJEPA, train: TensorDict, val: TensorDict, test: TensorDict, eval_views: list[int], probe_cfg, device
+) -> dict[str, float]:
     """Probes fit on the train split, selected on the validation split (regressors), scored on the test split."""
     model.eval()
     results = {}
     for m in eval_views:
         tr, te = frozen_features(model, train, m, device), frozen_features(model, test, m, device)
-        results[f"top1_views{m}"] = linear_probe_accuracy(tr["aggregate"], tr["label"], te["aggregate"], te["label"],
-                                                          steps=probe_cfg.steps)
+        results[f"top1_views{m}"] = linear_probe_accuracy(
+            tr["aggregate"], tr["label"], te["aggregate"], te["label"], steps=probe_cfg.steps
+        )
     va = frozen_features(model, val, 1, device)
     for name, x, y in (("relative_rotation_r2", "pair", "relative_rotation"), ("rotation_r2", "single", "rotation")):
-        results[name] = regression_r2(tr[x], tr[y], te[x], te[y], val_x=va[x], val_y=va[y],
-                                      hidden_dim=probe_cfg.hidden_dim, steps=probe_cfg.steps)
+        results[name] = regression_r2(
+            tr[x], tr[y], te[x], te[y], val_x=va[x], val_y=va[y], hidden_dim=probe_cfg.hidden_dim, steps=probe_cfg.steps
+        )
     return results
 
 
 @torch.no_grad()
-def trajectory_features(model: SeqJEPA, data: TensorDict, eval_views: list[int], device: torch.device, *, windows: int,
-                        seed: int, chunk: int = 256) -> dict[str, torch.Tensor]:
+def trajectory_features(
+    model: SeqJEPA, data: TensorDict, eval_views: list[int], device: torch.device, *, windows: int, seed: int, chunk: int = 256
+) -> dict[str, torch.Tensor]:
     """Up to ``windows`` seeded windows of max(eval_views) consecutive steps: the aggregate of the first
     k views (k in ``eval_views``) with the position of view k and its displacement from view 1; the
     pair of encodings of views (1, 2) with the action between them."""
@@ -101,12 +128,12 @@ def trajectory_features(model: SeqJEPA, data: TensorDict, eval_views: list[int],
     starts = starts[torch.randperm(len(starts), generator=torch.Generator().manual_seed(seed))[:windows]]
     out: dict[str, list[torch.Tensor]] = {}
     for begin in range(0, len(starts), chunk):
-        batch = window_batch(data, starts[begin:begin + chunk], length)
+        batch = window_batch(data, starts[begin : begin + chunk], length)
         views, actions, position = batch["views"].to(device), batch["actions"].to(device), batch["position"]
         encodings = model.encoder(views)
         parts = {"pair": encodings[:, :2].flatten(1).cpu(), "action": batch["actions"][:, 0]}
         for k in eval_views:
-            parts[f"aggregate{k}"] = model.aggregate(views[:, :k], actions[:, :k - 1], view_features=encodings[:, :k]).cpu()
+            parts[f"aggregate{k}"] = model.aggregate(views[:, :k], actions[:, : k - 1], view_features=encodings[:, :k]).cpu()
             parts[f"position{k}"] = position[:, k - 1]
             parts[f"displacement{k}"] = position[:, k - 1] - position[:, 0]
         for key, value in parts.items():
@@ -114,20 +141,25 @@ def trajectory_features(model: SeqJEPA, data: TensorDict, eval_views: list[int],
     return {k: torch.cat(v) for k, v in out.items()}
 
 
-def path_integration_probes(model: SeqJEPA, train: TensorDict, val: TensorDict, test: TensorDict, eval_views: list[int],
-                            probe_cfg, device) -> dict[str, float]:
+def path_integration_probes(
+    model: SeqJEPA, train: TensorDict, val: TensorDict, test: TensorDict, eval_views: list[int], probe_cfg, device
+) -> dict[str, float]:
     """Path integration on frozen features: R² of the agent's position at view k, and of its
     displacement since view 1, from the aggregate of k views; R² of the action between two
     consecutive views from their pair of encodings (the trajectory analogue of the rotation probe)."""
     model.eval()
-    features = {name: trajectory_features(model, split, eval_views, device, windows=n, seed=i)
-                for i, (name, split, n) in enumerate((("train", train, probe_cfg.windows), ("val", val, probe_cfg.windows // 4),
-                                                      ("test", test, probe_cfg.windows // 4)))}
+    features = {
+        name: trajectory_features(model, split, eval_views, device, windows=n, seed=i)
+        for i, (name, split, n) in enumerate(
+            (("train", train, probe_cfg.windows), ("val", val, probe_cfg.windows // 4), ("test", test, probe_cfg.windows // 4))
+        )
+    }
     tr, va, te = features["train"], features["val"], features["test"]
 
     def r2(x: str, y: str) -> float:
-        return regression_r2(tr[x], tr[y], te[x], te[y], val_x=va[x], val_y=va[y], hidden_dim=probe_cfg.hidden_dim,
-                             steps=probe_cfg.steps)
+        return regression_r2(
+            tr[x], tr[y], te[x], te[y], val_x=va[x], val_y=va[y], hidden_dim=probe_cfg.hidden_dim, steps=probe_cfg.steps
+        )
 
     results = {}
     for k in eval_views:
@@ -144,8 +176,10 @@ def load_data(cfg: DictConfig) -> tuple[TensorDict, TensorDict, TensorDict, dict
     if cfg.data.name == "views3d":
         total_views = cfg.data.views_per_instance
         if max(cfg.eval.views) > total_views or views >= total_views:
-            raise ValueError(f"instances have data.views_per_instance={total_views} views: representation.views must be "
-                             f"< {total_views} and eval.views <= {total_views}")
+            raise ValueError(
+                f"instances have data.views_per_instance={total_views} views: representation.views must be "
+                f"< {total_views} and eval.views <= {total_views}"
+            )
         train, val, test, info = load_views3d(cfg.data)
         info.update(view_shape=list(train["pixels"].shape[2:]), action_dim=action_dim(train))
         sampler = ViewSequenceSampler(train, observed_views=views, batch_size=cfg.dataset.batch_size, seed=cfg.seed)
@@ -157,9 +191,11 @@ def load_data(cfg: DictConfig) -> tuple[TensorDict, TensorDict, TensorDict, dict
     else:
         raise ValueError(f"unknown data={cfg.data.name!r} for seq-JEPA pretraining; choose one of {list(DATA)}")
     if not len(test) or not len(val):
-        raise ValueError(f"the validation or test split is empty (train/val/test: {len(train)}/{len(val)}/{len(test)} "
-                         f"{'instances' if cfg.data.name == 'views3d' else 'steps'}): use more data or raise "
-                         "data.val_fraction / data.test_fraction")
+        raise ValueError(
+            f"the validation or test split is empty (train/val/test: {len(train)}/{len(val)}/{len(test)} "
+            f"{'instances' if cfg.data.name == 'views3d' else 'steps'}): use more data or raise "
+            "data.val_fraction / data.test_fraction"
+        )
     return train, val, test, info, sampler
 
 
@@ -188,10 +224,16 @@ def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
     config = to_plain(cfg)
     rep = cfg.representation
     if rep.name != "seq_jepa":
-        raise ValueError("agents.pretrain trains representation=seq_jepa|vjepa|salt|dmt_jepa|t_jepa|ad_l_jepa|occupancy_mae|"
-                         f"ui_jepa; got {rep.name!r}")
-    readers = {"frames": "the vision JEPAs (representation=vjepa|salt|dmt_jepa)", "table": "representation=t_jepa",
-               "lidar": "representation=ad_l_jepa|occupancy_mae", "ui_activity": "representation=ui_jepa"}
+        raise ValueError(
+            "agents.pretrain trains representation=seq_jepa|vjepa|salt|dmt_jepa|t_jepa|ad_l_jepa|occupancy_mae|"
+            f"ui_jepa; got {rep.name!r}"
+        )
+    readers = {
+        "frames": "the vision JEPAs (representation=vjepa|salt|dmt_jepa)",
+        "table": "representation=t_jepa",
+        "lidar": "representation=ad_l_jepa|occupancy_mae",
+        "ui_activity": "representation=ui_jepa",
+    }
     data_kind = "frames" if cfg.data.name == "frames" else cfg.data.get("kind")
     if data_kind in readers:
         raise ValueError(f"data={data_kind} is for {readers[data_kind]}; seq-JEPA reads data=views3d or data=trajectories")
@@ -217,42 +259,84 @@ def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
     generators = {"sampler": sampler.generator}  # the batch stream continues where it stopped
 
     def checkpoint(step: int) -> Path:
-        return save_checkpoint(run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
-                               weights=weights,
-                               training_state=training_state(step, optimizer, loss_module, scheduler, generators=generators))
+        return save_checkpoint(
+            run_dir / "checkpoints",
+            step=step,
+            keep=cfg.train.keep_checkpoints,
+            config=checkpoint_config,
+            weights=weights,
+            training_state=training_state(step, optimizer, loss_module, scheduler, generators=generators),
+        )
 
     start_step = 0
-    resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={
-        "seed": cfg.seed, "data.name": cfg.data.name, "representation.action_conditioning": rep.action_conditioning,
-        "representation.objective": objective})
+    resume_from = find_resume_checkpoint(
+        cfg.resume,
+        run_dir,
+        same={
+            "seed": cfg.seed,
+            "data.name": cfg.data.name,
+            "representation.action_conditioning": rep.action_conditioning,
+            "representation.objective": objective,
+        },
+    )
     if resume_from is not None:
         check_resume_compatible(resume_from, config, steps, checkpoint_step(resume_from))
-        start_step = restore_training_state(resume_from, weights, optimizer, loss_module, scheduler=scheduler, device=device,
-                                            generators=generators)
+        start_step = restore_training_state(
+            resume_from, weights, optimizer, loss_module, scheduler=scheduler, device=device, generators=generators
+        )
         print(f"resumed from {resume_from} at step {start_step}")
 
     # 3. Train loop.
     exp_name = f"pretrain-{rep.name}-{cfg.data.name}-seed{cfg.seed}"
-    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, group=f"pretrain-{rep.name}-{cfg.data.name}",
-                         tags=[rep.name, cfg.data.name, "pretrain"])
-    print(f"{exp_name}: {len(train)} train {'instances' if cfg.data.name == 'views3d' else 'steps'}, views "
-          f"{dims['view_shape']}, M={rep.views}, "
-          f"action conditioning {rep.action_conditioning}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
+    logger = MultiLogger(
+        cfg.logger,
+        run_dir,
+        exp_name,
+        config,
+        group=f"pretrain-{rep.name}-{cfg.data.name}",
+        tags=[rep.name, cfg.data.name, "pretrain"],
+    )
+    print(
+        f"{exp_name}: {len(train)} train {'instances' if cfg.data.name == 'views3d' else 'steps'}, views "
+        f"{dims['view_shape']}, M={rep.views}, "
+        f"action conditioning {rep.action_conditioning}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters"
+    )
     model.train()
     collapse: list[dict] = []
-    update = gradient_step(lambda: loss_module(sampler.sample().to(device)), optimizer, loss_key="loss_prediction",
-                           scheduler=scheduler, target_updater=target_updater,
-                           autocast=precision_autocast(cfg.train.precision, device))
-    training_seconds = run_updates(update, start=start_step, steps=steps, log_every=cfg.train.log_every, logger=logger,
-                                   checkpoint=checkpoint, checkpoint_every=cfg.train.checkpoint_every, history=collapse).seconds
+    update = gradient_step(
+        lambda: loss_module(sampler.sample().to(device)),
+        optimizer,
+        loss_key="loss_prediction",
+        scheduler=scheduler,
+        target_updater=target_updater,
+        autocast=precision_autocast(cfg.train.precision, device),
+    )
+    training_seconds = run_updates(
+        update,
+        start=start_step,
+        steps=steps,
+        log_every=cfg.train.log_every,
+        logger=logger,
+        checkpoint=checkpoint,
+        checkpoint_every=cfg.train.checkpoint_every,
+        history=collapse,
+    ).seconds
 
     # 4. Frozen probes on the test split, 5. checkpoint and results.
     final = checkpoint(steps)
     probes = DATA[cfg.data.name](model, train, val, test, list(cfg.eval.views), cfg.probe, device)
     logger.log({f"probe/{k}": v for k, v in probes.items()}, steps)
     logger.close()
-    results = {"step": steps, **probes, "training_seconds": training_seconds, "collapse": collapse, "views": rep.views,
-               "action_conditioning": rep.action_conditioning, "objective": objective, "data": info}
+    results = {
+        "step": steps,
+        **probes,
+        "training_seconds": training_seconds,
+        "collapse": collapse,
+        "views": rep.views,
+        "action_conditioning": rep.action_conditioning,
+        "objective": objective,
+        "data": info,
+    }
     lines = [f"| {k} | {v:.3f} |" for k, v in probes.items()]
     table = "\n".join(["| probe | value |", "|---|---|", *lines])
     print(f"\nseq-JEPA probes after {steps} updates (test split of data={cfg.data.name}):\n{table}\ncheckpoint: {final}")

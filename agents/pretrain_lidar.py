@@ -14,6 +14,7 @@ train loop with progress → checkpoint → downstream:
   agent's xy position from the frozen pooled features (R²).
 Both report collapse checks of the frozen features: their spread (std) and effective rank.
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,7 +30,16 @@ from torch import nn
 
 from agents.engine.checkpoint import PretrainCheckpoints
 from agents.engine.runtime import autocast as precision_autocast
-from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
+from agents.engine import (
+    MultiLogger,
+    make_adamw_schedule,
+    gradient_step,
+    resolve_device,
+    run_updates,
+    seed_everything,
+    write_report,
+    to_plain,
+)
 from envs.buffer import epoch_sampler
 from agents.probes import ridge_r2_per_dim
 from representations.ad_l_jepa import ADLJEPALoss, OccupancyMAELoss
@@ -84,7 +94,7 @@ def load_lidar(cfg: DictConfig) -> tuple[TensorDict, TensorDict, TensorDict, dic
 @torch.no_grad()
 def pooled_features(encoder: BEVTokenEncoder, bev: torch.Tensor, device: torch.device, chunk: int = 256) -> torch.Tensor:
     encoder.eval()
-    return torch.cat([encoder.encode_pooled(bev[i:i + chunk].to(device)).float().cpu() for i in range(0, len(bev), chunk)])
+    return torch.cat([encoder.encode_pooled(bev[i : i + chunk].to(device)).float().cpu() for i in range(0, len(bev), chunk)])
 
 
 def collapse_checks(features: torch.Tensor) -> dict[str, float]:
@@ -103,8 +113,11 @@ class SegmentationHead(nn.Module):
 
     def __init__(self, channels: int, downsample: int, num_classes: int, hidden: int = 32) -> None:
         super().__init__()
-        up = (nn.ConvTranspose2d(channels, hidden, downsample, stride=downsample) if downsample > 1
-              else nn.Conv2d(channels, hidden, 1))
+        up = (
+            nn.ConvTranspose2d(channels, hidden, downsample, stride=downsample)
+            if downsample > 1
+            else nn.Conv2d(channels, hidden, 1)
+        )
         self.net = nn.Sequential(up, nn.BatchNorm2d(hidden), nn.ReLU(), nn.Conv2d(hidden, num_classes, 1))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -116,9 +129,10 @@ def segmentation_iou(logits_fn, bev: torch.Tensor, labels: torch.Tensor, num_cla
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
     with torch.no_grad():
         for i in range(0, len(bev), chunk):
-            predicted = logits_fn(bev[i:i + chunk]).argmax(1).cpu()
-            confusion += torch.bincount((labels[i:i + chunk] * num_classes + predicted).reshape(-1),
-                                        minlength=num_classes ** 2).reshape(num_classes, num_classes)
+            predicted = logits_fn(bev[i : i + chunk]).argmax(1).cpu()
+            confusion += torch.bincount(
+                (labels[i : i + chunk] * num_classes + predicted).reshape(-1), minlength=num_classes**2
+            ).reshape(num_classes, num_classes)
     hits = confusion.diag().double()
     union = confusion.sum(0).double() + confusion.sum(1).double() - hits
     return torch.where(union > 0, hits / union.clamp_min(1), torch.full_like(hits, float("nan")))
@@ -128,12 +142,21 @@ def segmentation_iou(logits_fn, bev: torch.Tensor, labels: torch.Tensor, num_cla
 def token_maps(encoder: BEVTokenEncoder, bev: torch.Tensor, device: torch.device, chunk: int = 128) -> torch.Tensor:
     """The frozen encoder's token maps [N, C, H/s, W/s] of BEV grids, stored as float16 on the CPU."""
     encoder.eval()
-    return torch.cat([encoder.encode(bev[i:i + chunk].to(device)).half().cpu() for i in range(0, len(bev), chunk)])
+    return torch.cat([encoder.encode(bev[i : i + chunk].to(device)).half().cpu() for i in range(0, len(bev), chunk)])
 
 
-def finetune_segmentation(encoder: BEVTokenEncoder, splits: dict[str, TensorDict], fraction: float, cfg: DictConfig,
-                          classes: list[str], device: torch.device, seed: int, *,
-                          frozen_tokens: dict[str, torch.Tensor] | None = None, logger: MultiLogger | None = None) -> dict[str, Any]:
+def finetune_segmentation(
+    encoder: BEVTokenEncoder,
+    splits: dict[str, TensorDict],
+    fraction: float,
+    cfg: DictConfig,
+    classes: list[str],
+    device: torch.device,
+    seed: int,
+    *,
+    frozen_tokens: dict[str, torch.Tensor] | None = None,
+    logger: MultiLogger | None = None,
+) -> dict[str, Any]:
     """Trains :class:`SegmentationHead` on ``fraction`` of the train scenes — with a copy of ``encoder`` fine-tuned
     alongside, or on its frozen token maps (``frozen_tokens`` of every split, :func:`token_maps`: a probe of the
     representation itself) — with class-balanced cross-entropy (weights ∝ 1/√frequency), keeps the state with the
@@ -175,8 +198,14 @@ def finetune_segmentation(encoder: BEVTokenEncoder, splits: dict[str, TensorDict
 
     def losses_of_batch() -> TensorDict:
         index = torch.randint(0, count, (batch,), generator=generator)
-        return TensorDict({"loss_segmentation": F.cross_entropy(logits(inputs["train"][index]),
-                                                                subset["segmentation"][index].to(device), weight=weight)}, [])
+        return TensorDict(
+            {
+                "loss_segmentation": F.cross_entropy(
+                    logits(inputs["train"][index]), subset["segmentation"][index].to(device), weight=weight
+                )
+            },
+            [],
+        )
 
     def select(step: int) -> None:  # keep the state with the best val mIoU
         nonlocal best
@@ -185,23 +214,43 @@ def finetune_segmentation(encoder: BEVTokenEncoder, splits: dict[str, TensorDict
             best = {"miou": miou, "state": copy.deepcopy(model.state_dict()), "step": step}
 
     trained.train()
-    run_updates(gradient_step(losses_of_batch, optimizer), start=0, steps=steps, log_every=every, logger=logger,
-                evaluate=select, eval_every=every, stage=f"finetune_{'frozen' if frozen else 'encoder'}_{fraction:g}")
+    run_updates(
+        gradient_step(losses_of_batch, optimizer),
+        start=0,
+        steps=steps,
+        log_every=every,
+        logger=logger,
+        evaluate=select,
+        eval_every=every,
+        stage=f"finetune_{'frozen' if frozen else 'encoder'}_{fraction:g}",
+    )
     if steps:
         select(steps)  # the loop evaluates every `every` updates but leaves the last to the recipe
     model.load_state_dict(best["state"])
     test_miou, iou = foreground_miou("test", splits["test"]["segmentation"])
-    return {"miou": test_miou, "val_miou": best["miou"], "best_step": best.get("step", 0), "train_scenes": count,
-            "iou": {name: (None if math.isnan(v) else v) for name, v in zip(classes, iou.tolist())}}
+    return {
+        "miou": test_miou,
+        "val_miou": best["miou"],
+        "best_step": best.get("step", 0),
+        "train_scenes": count,
+        "iou": {name: (None if math.isnan(v) else v) for name, v in zip(classes, iou.tolist())},
+    }
 
 
-def downstream(encoder: BEVTokenEncoder, splits: dict[str, TensorDict], info: dict, cfg: DictConfig,
-               device: torch.device, logger: MultiLogger | None = None) -> dict[str, Any]:
+def downstream(
+    encoder: BEVTokenEncoder,
+    splits: dict[str, TensorDict],
+    info: dict,
+    cfg: DictConfig,
+    device: torch.device,
+    logger: MultiLogger | None = None,
+) -> dict[str, Any]:
     if info["source"] == "maze":
         x = {k: pooled_features(encoder, s["bev"], device) for k, s in splits.items()}
         results: dict[str, Any] = collapse_checks(x["test"])
-        r2 = ridge_r2_per_dim(x["train"], splits["train"]["xy"], x["test"], splits["test"]["xy"], val_x=x["val"],
-                              val_y=splits["val"]["xy"])
+        r2 = ridge_r2_per_dim(
+            x["train"], splits["train"]["xy"], x["test"], splits["test"]["xy"], val_x=x["val"], val_y=splits["val"]["xy"]
+        )
         results.update(position_r2=r2.mean().item(), position_r2_x=r2[0].item(), position_r2_y=r2[1].item())
         return results
     results = collapse_checks(pooled_features(encoder, splits["test"]["bev"], device))
@@ -214,13 +263,16 @@ def downstream(encoder: BEVTokenEncoder, splits: dict[str, TensorDict], info: di
         tokens = {k: token_maps(encoder, s["bev"], device) for k, s in splits.items()} if mode == "frozen" else None
         per_fraction = {}
         for fraction in cfg.data.downstream.fractions:
-            scores = finetune_segmentation(encoder, splits, float(fraction), cfg, info["classes"], device, cfg.seed,
-                                           frozen_tokens=tokens, logger=logger)
+            scores = finetune_segmentation(
+                encoder, splits, float(fraction), cfg, info["classes"], device, cfg.seed, frozen_tokens=tokens, logger=logger
+            )
             key = f"{float(fraction) * 100:g}pct"
             per_fraction[key] = scores
             results[f"miou_{key}" if mode == "finetune" else f"miou_frozen_{key}"] = scores["miou"]
-            print(f"segmentation ({'encoder fine-tuned' if mode == 'finetune' else 'frozen encoder'}) on "
-                  f"{scores['train_scenes']} scenes ({key}): test mIoU {scores['miou']:.3f}")
+            print(
+                f"segmentation ({'encoder fine-tuned' if mode == 'finetune' else 'frozen encoder'}) on "
+                f"{scores['train_scenes']} scenes ({key}): test mIoU {scores['miou']:.3f}"
+            )
         results["segmentation" if mode == "finetune" else "segmentation_frozen"] = per_fraction
     return results
 
@@ -237,8 +289,10 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
     # 1. Data: BEV grids (and labels), split by scene.
     train, val, test, info = load_lidar(cfg)
     if min(len(train), len(val), len(test)) == 0:
-        raise ValueError(f"data=lidar has an empty split (train/val/test {len(train)}/{len(val)}/{len(test)}): use more "
-                         "data.scenes (data.positions) or larger data.val_fraction / data.test_fraction")
+        raise ValueError(
+            f"data=lidar has an empty split (train/val/test {len(train)}/{len(val)}/{len(test)}): use more "
+            "data.scenes (data.positions) or larger data.val_fraction / data.test_fraction"
+        )
     in_channels, grid_shape = train["bev"].shape[1], list(train["bev"].shape[1:])
     sampler = epoch_sampler(train.select("bev"), cfg.dataset.batch_size)  # epochs over the train scenes
 
@@ -257,20 +311,37 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
     dims = {"in_channels": in_channels, "grid_shape": grid_shape}
     checkpoint_config = {**config, "dims": dims, "data_info": {k: v for k, v in info.items() if k != "cache_dir"}}
 
-    checkpoints = PretrainCheckpoints(run_dir, cfg.train, config=checkpoint_config, weights=weights, optimizer=optimizer,
-                                      loss_module=loss_module, scheduler=scheduler, sampler=sampler)
-    start = checkpoints.resume(cfg, run_dir, {"seed": cfg.seed, "data.source": info["source"],
-                                                     "representation.name": rep.name}, device)
+    checkpoints = PretrainCheckpoints(
+        run_dir,
+        cfg.train,
+        config=checkpoint_config,
+        weights=weights,
+        optimizer=optimizer,
+        loss_module=loss_module,
+        scheduler=scheduler,
+        sampler=sampler,
+    )
+    start = checkpoints.resume(
+        cfg, run_dir, {"seed": cfg.seed, "data.source": info["source"], "representation.name": rep.name}, device
+    )
     if updater is not None:
         updater.done = start
 
     # 3. Train loop (both losses of AD-L-JEPA are summed for the backward; each is logged).
     source = info["source"] if info["source"] == "scenes" else f"maze-{info['env']}"
     exp_name = f"pretrain-{rep.name}-lidar-{source}-seed{cfg.seed}"
-    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, group=f"pretrain-{rep.name}-lidar-{source}",
-                         tags=[rep.name, "lidar", source, "pretrain"])
-    print(f"{exp_name}: BEV grids {grid_shape}, train/val/test {len(train)}/{len(val)}/{len(test)} scenes, "
-          f"{sum(p.numel() for p in model.parameters()) / 1e6:.3f}M parameters")
+    logger = MultiLogger(
+        cfg.logger,
+        run_dir,
+        exp_name,
+        config,
+        group=f"pretrain-{rep.name}-lidar-{source}",
+        tags=[rep.name, "lidar", source, "pretrain"],
+    )
+    print(
+        f"{exp_name}: BEV grids {grid_shape}, train/val/test {len(train)}/{len(val)}/{len(test)} scenes, "
+        f"{sum(p.numel() for p in model.parameters()) / 1e6:.3f}M parameters"
+    )
 
     def losses_of_batch() -> TensorDict:
         losses = loss_module(sampler.sample().to(device))
@@ -279,10 +350,24 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
 
     model.train()
     collapse: list[dict] = []
-    update = gradient_step(losses_of_batch, optimizer, loss_key="loss", scheduler=scheduler, target_updater=updater,
-                           autocast=precision_autocast(cfg.train.precision, device))
-    seconds = run_updates(update, start=start, steps=steps, log_every=cfg.train.log_every, logger=logger,
-                          checkpoint=checkpoints.save, checkpoint_every=cfg.train.checkpoint_every, history=collapse).seconds
+    update = gradient_step(
+        losses_of_batch,
+        optimizer,
+        loss_key="loss",
+        scheduler=scheduler,
+        target_updater=updater,
+        autocast=precision_autocast(cfg.train.precision, device),
+    )
+    seconds = run_updates(
+        update,
+        start=start,
+        steps=steps,
+        log_every=cfg.train.log_every,
+        logger=logger,
+        checkpoint=checkpoints.save,
+        checkpoint_every=cfg.train.checkpoint_every,
+        history=collapse,
+    ).seconds
     final = checkpoints.save(steps)
 
     # 4. Downstream (AD-L-JEPA: its EMA target backbone, as the frozen encoder of agents), 5. results.
@@ -290,7 +375,13 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
     scores = downstream(encoder, {"train": train, "val": val, "test": test}, info, cfg, device, logger)
     logger.log({f"downstream/{k}": v for k, v in scores.items() if isinstance(v, float)}, steps)
     logger.close()
-    results = {"step": steps, "training_seconds": seconds, "collapse": collapse, **scores, "data": {k: v for k, v in info.items() if k != "cache_dir"}}
+    results = {
+        "step": steps,
+        "training_seconds": seconds,
+        "collapse": collapse,
+        **scores,
+        "data": {k: v for k, v in info.items() if k != "cache_dir"},
+    }
     rows = [f"| {k} | {v:.4f} |" for k, v in scores.items() if isinstance(v, float)]
     table = "\n".join(["| downstream (test scenes) | score |", "|---|---|", *rows])
     print(f"\n{rep.name} on LiDAR {source} after {steps} updates:\n{table}\ncheckpoint: {final}")

@@ -7,6 +7,7 @@ on a random-init encoder's embeddings (reference), plus a GBDT (scikit-learn His
 raw features (early-stopped on the val rows) → checkpoint (``encoder=t_jepa encoder.checkpoint=<run>`` reads it).
 Classification reports accuracy, regression RMSE in the target's units.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +20,16 @@ from torch import nn
 
 from agents.engine.checkpoint import PretrainCheckpoints
 from agents.engine.runtime import autocast as precision_autocast
-from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
+from agents.engine import (
+    MultiLogger,
+    make_adamw_schedule,
+    gradient_step,
+    resolve_device,
+    run_updates,
+    seed_everything,
+    write_report,
+    to_plain,
+)
 from envs.buffer import epoch_sampler
 from agents.probes import accuracy, fit_regressor, mlp_head
 from data.tables import load_table, raw_features
@@ -34,18 +44,34 @@ def embed(model: nn.Module, split: TensorDict, pool: str, device: torch.device, 
     model.eval()
     out = []
     for start in range(0, len(split), chunk):
-        part = split[start:start + chunk].to(device)
+        part = split[start : start + chunk].to(device)
         out.append(model.encode(part["observation"], part.get("categorical", None), pool=pool).float().cpu())
     return torch.cat(out)
 
 
-def mlp_score(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor, val_y: torch.Tensor,
-              test_x: torch.Tensor, test_y: torch.Tensor, info: dict[str, Any], probe_cfg: DictConfig) -> float:
+def mlp_score(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    info: dict[str, Any],
+    probe_cfg: DictConfig,
+) -> float:
     """Test accuracy (classification) or RMSE in target units (regression) of an MLP selected on the val rows."""
     if info["task"] == "classification":
         head = mlp_head(train_x.shape[1], info["num_classes"], probe_cfg.hidden_dim)
-        predict = fit_regressor(head, train_x, train_y, val_x=val_x, val_y=val_y, steps=probe_cfg.steps,
-                                loss_fn=nn.functional.cross_entropy, score_fn=accuracy)
+        predict = fit_regressor(
+            head,
+            train_x,
+            train_y,
+            val_x=val_x,
+            val_y=val_y,
+            steps=probe_cfg.steps,
+            loss_fn=nn.functional.cross_entropy,
+            score_fn=accuracy,
+        )
         return accuracy(predict(test_x), test_y)
     head = mlp_head(train_x.shape[1], 1, probe_cfg.hidden_dim)
     predict = fit_regressor(head, train_x, train_y[:, None], val_x=val_x, val_y=val_y[:, None], steps=probe_cfg.steps)
@@ -70,8 +96,7 @@ def gbdt_score(train: TensorDict, val: TensorDict, test: TensorDict, info: dict[
     categorical = [n_num + j for j in range(len(info["cardinalities"]))] or None
     classify = info["task"] == "classification"
     kind = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
-    model = kind(max_iter=500, categorical_features=categorical, early_stopping=True, n_iter_no_change=20,
-                 random_state=seed)
+    model = kind(max_iter=500, categorical_features=categorical, early_stopping=True, n_iter_no_change=20, random_state=seed)
     model.fit(columns(train), train["target"].numpy(), X_val=columns(val), y_val=val["target"].numpy())
     predicted = torch.as_tensor(model.predict(columns(test)))
     if classify:
@@ -79,8 +104,9 @@ def gbdt_score(train: TensorDict, val: TensorDict, test: TensorDict, info: dict[
     return rmse(predicted.float(), test["target"], info)
 
 
-def downstream(model: TJEPA, random_model: TJEPA, splits: dict[str, TensorDict], info: dict[str, Any], cfg: DictConfig,
-               device: torch.device) -> dict[str, float]:
+def downstream(
+    model: TJEPA, random_model: TJEPA, splits: dict[str, TensorDict], info: dict[str, Any], cfg: DictConfig, device: torch.device
+) -> dict[str, float]:
     """The downstream table: every model scored on the test rows (accuracy ↑ or RMSE ↓)."""
     metric = "accuracy" if info["task"] == "classification" else "rmse"
     y = {k: s["target"] for k, s in splits.items()}
@@ -110,54 +136,107 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
     # 1. Data: a table split into train / val / test rows, numeric columns standardised, categories coded.
     train, val, test, info = load_table(cfg.data, cfg.get("dataset"))
     if min(len(train), len(val), len(test)) == 0:
-        raise ValueError(f"table {info['name']} has an empty split ({info['sizes']}): use a bigger table or other "
-                         "data.val_fraction / data.test_fraction")
+        raise ValueError(
+            f"table {info['name']} has an empty split ({info['sizes']}): use a bigger table or other "
+            "data.val_fraction / data.test_fraction"
+        )
     sampler = epoch_sampler(train.exclude("target"), cfg.dataset.batch_size)  # epochs over the train rows
 
     # 2. Model, objective with its EMA target, optimiser (a random-init twin is kept as the reference).
-    dims = {"num_numeric": train["observation"].shape[1], "cardinalities": info["cardinalities"],
-            "numeric_mean": info["numeric_mean"], "numeric_std": info["numeric_std"]}
+    dims = {
+        "num_numeric": train["observation"].shape[1],
+        "cardinalities": info["cardinalities"],
+        "numeric_mean": info["numeric_mean"],
+        "numeric_std": info["numeric_std"],
+    }
     model = build_t_jepa(rep, dims).to(device)
     random_model = build_t_jepa(rep, dims).to(device)
     random_model.load_state_dict(model.state_dict())
     masks = rep.masks
-    loss_module = TJEPALoss(model, context_share=tuple(masks.context_share), target_share=tuple(masks.target_share),
-                            num_targets=masks.num_targets, seed=cfg.seed).to(device)
+    loss_module = TJEPALoss(
+        model,
+        context_share=tuple(masks.context_share),
+        target_share=tuple(masks.target_share),
+        num_targets=masks.num_targets,
+        seed=cfg.seed,
+    ).to(device)
     steps = int(cfg.train.steps)
     updater = ScheduledSoftUpdate(loss_module, steps, *(float(m) for m in rep.ema))  # 0.996 → 1.0 (official)
     optimizer, scheduler = make_adamw_schedule(rep.optim, model, steps)
     weights = {"model": model, "target": loss_module.target_encoder}
     checkpoint_config = {**config, "dims": dims, "table": {k: v for k, v in info.items() if k != "categories"}}
 
-    checkpoints = PretrainCheckpoints(run_dir, cfg.train, config=checkpoint_config, weights=weights, optimizer=optimizer,
-                                      loss_module=loss_module, scheduler=scheduler, sampler=sampler)
-    start = updater.done = checkpoints.resume(cfg, run_dir, {"seed": cfg.seed, "data.name": cfg.data.name,
-                                                                    "representation.name": rep.name}, device)
+    checkpoints = PretrainCheckpoints(
+        run_dir,
+        cfg.train,
+        config=checkpoint_config,
+        weights=weights,
+        optimizer=optimizer,
+        loss_module=loss_module,
+        scheduler=scheduler,
+        sampler=sampler,
+    )
+    start = updater.done = checkpoints.resume(
+        cfg, run_dir, {"seed": cfg.seed, "data.name": cfg.data.name, "representation.name": rep.name}, device
+    )
 
     # 3. Train loop.
     exp_name = f"pretrain-{rep.name}-{info['name']}-seed{cfg.seed}"
-    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, group=f"pretrain-{rep.name}-{info['name']}",
-                         tags=[rep.name, "table", info["name"], "pretrain"])
-    print(f"{exp_name}: table {info['name']} ({info['task']}), {len(info['numeric_columns'])} numeric + "
-          f"{len(info['categorical_columns'])} categorical columns, rows train/val/test {len(train)}/{len(val)}/{len(test)}, "
-          f"{sum(p.numel() for p in model.parameters()) / 1e6:.3f}M parameters")
+    logger = MultiLogger(
+        cfg.logger,
+        run_dir,
+        exp_name,
+        config,
+        group=f"pretrain-{rep.name}-{info['name']}",
+        tags=[rep.name, "table", info["name"], "pretrain"],
+    )
+    print(
+        f"{exp_name}: table {info['name']} ({info['task']}), {len(info['numeric_columns'])} numeric + "
+        f"{len(info['categorical_columns'])} categorical columns, rows train/val/test {len(train)}/{len(val)}/{len(test)}, "
+        f"{sum(p.numel() for p in model.parameters()) / 1e6:.3f}M parameters"
+    )
     model.train()
     collapse: list[dict] = []
-    update = gradient_step(lambda: loss_module(sampler.sample().to(device)), optimizer, loss_key="loss_prediction",
-                           scheduler=scheduler, target_updater=updater,
-                           autocast=precision_autocast(cfg.train.precision, device))
-    seconds = run_updates(update, start=start, steps=steps, log_every=cfg.train.log_every, logger=logger,
-                          checkpoint=checkpoints.save, checkpoint_every=cfg.train.checkpoint_every, history=collapse).seconds
+    update = gradient_step(
+        lambda: loss_module(sampler.sample().to(device)),
+        optimizer,
+        loss_key="loss_prediction",
+        scheduler=scheduler,
+        target_updater=updater,
+        autocast=precision_autocast(cfg.train.precision, device),
+    )
+    seconds = run_updates(
+        update,
+        start=start,
+        steps=steps,
+        log_every=cfg.train.log_every,
+        logger=logger,
+        checkpoint=checkpoints.save,
+        checkpoint_every=cfg.train.checkpoint_every,
+        history=collapse,
+    ).seconds
     final = checkpoints.save(steps)
 
     # 4. Downstream models on the test rows (embeddings from the EMA target encoder, as the official code).
-    results: dict[str, Any] = {"step": steps, "training_seconds": seconds, "table": info["name"], "task": info["task"],
-                               "sizes": info["sizes"], "collapse": collapse}
+    results: dict[str, Any] = {
+        "step": steps,
+        "training_seconds": seconds,
+        "table": info["name"],
+        "task": info["task"],
+        "sizes": info["sizes"],
+        "collapse": collapse,
+    }
     if info["task"] == "none":
         print(f"table {info['name']} has no label: no downstream models (use encoder=t_jepa encoder.checkpoint={run_dir})")
     else:
-        scores = downstream(embedding_model(model, loss_module.target_encoder), random_model,
-                            {"train": train, "val": val, "test": test}, info, cfg, device)
+        scores = downstream(
+            embedding_model(model, loss_module.target_encoder),
+            random_model,
+            {"train": train, "val": val, "test": test},
+            info,
+            cfg,
+            device,
+        )
         results.update(scores)
         logger.log({f"downstream/{k}": v for k, v in scores.items()}, steps)
     logger.close()

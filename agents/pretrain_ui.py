@@ -13,6 +13,7 @@ masks, same updates, batches of as many tokens), its per-frame embeddings averag
 no temporal order.
 ``train.steps=0`` leaves either encoder at its random initialisation (a reference).
 """
+
 from __future__ import annotations
 
 import copy
@@ -27,7 +28,16 @@ from torchrl.data import LazyTensorStorage, RandomSampler, TensorDictReplayBuffe
 
 from agents.engine.checkpoint import PretrainCheckpoints
 from agents.engine.runtime import autocast as precision_autocast
-from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
+from agents.engine import (
+    MultiLogger,
+    make_adamw_schedule,
+    gradient_step,
+    resolve_device,
+    run_updates,
+    seed_everything,
+    write_report,
+    to_plain,
+)
 from data.ui_activity import UISplit, load_ui_activity
 from representations.core.targets import ScheduledSoftUpdate
 from representations.ui_jepa import FrameAveragedEncoder, IntentDecoder, UIJEPA, UIJEPALoss, WordTokenizer
@@ -62,17 +72,30 @@ def video_features(model: VJEPA, kind: str) -> Callable[[torch.Tensor], torch.Te
 
 @torch.no_grad()
 def encode_split(features: Callable, split: UISplit, device: torch.device, chunk: int = 32) -> torch.Tensor:
-    return torch.cat([features(split.video[i:i + chunk].to(device)).float().cpu() for i in range(0, len(split.video), chunk)])
+    return torch.cat([features(split.video[i : i + chunk].to(device)).float().cpu() for i in range(0, len(split.video), chunk)])
 
 
-def train_decoder(prefix: dict[str, torch.Tensor], splits: dict[str, UISplit], cfg: DictConfig, info: dict,
-                  device: torch.device, logger: MultiLogger, offset: int) -> IntentDecoder:
+def train_decoder(
+    prefix: dict[str, torch.Tensor],
+    splits: dict[str, UISplit],
+    cfg: DictConfig,
+    info: dict,
+    device: torch.device,
+    logger: MultiLogger,
+    offset: int,
+) -> IntentDecoder:
     """Stage 2: the intent decoder on the frozen prefixes of the train clips, kept at its best val nearest-intent
     accuracy (then lowest val loss)."""
     dec = cfg.representation.decoder
     tokenizer = WordTokenizer.from_texts(splits["train"].text)  # train texts only: zero-shot intents stay unseen
-    decoder = IntentDecoder(tokenizer, prefix["train"].shape[-1], dim=int(dec.dim), depth=int(dec.depth),
-                            heads=int(dec.heads), max_text_len=int(dec.max_text_len)).to(device)
+    decoder = IntentDecoder(
+        tokenizer,
+        prefix["train"].shape[-1],
+        dim=int(dec.dim),
+        depth=int(dec.depth),
+        heads=int(dec.heads),
+        max_text_len=int(dec.max_text_len),
+    ).to(device)
     optimizer = torch.optim.AdamW(decoder.parameters(), lr=float(dec.lr), weight_decay=0.01)
     generator = torch.Generator().manual_seed(int(cfg.seed))
     train_ids = tokenizer.batch(splits["train"].text, int(dec.max_text_len))
@@ -94,8 +117,17 @@ def train_decoder(prefix: dict[str, torch.Tensor], splits: dict[str, UISplit], c
         if (nearest, -val_loss) > (best["score"][0], -best["score"][1]):
             best = {"score": (nearest, val_loss), "state": copy.deepcopy(decoder.state_dict()), "step": step}
 
-    run_updates(gradient_step(losses_of_batch, optimizer), start=0, steps=steps, log_every=every, logger=logger,
-                evaluate=select, eval_every=every, stage="decoder", offset=offset)
+    run_updates(
+        gradient_step(losses_of_batch, optimizer),
+        start=0,
+        steps=steps,
+        log_every=every,
+        logger=logger,
+        evaluate=select,
+        eval_every=every,
+        stage="decoder",
+        offset=offset,
+    )
     if steps:
         select(steps)  # the loop evaluates every `every` updates but leaves the last to the recipe
     decoder.load_state_dict(best["state"])
@@ -123,8 +155,10 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
     splits, info = load_ui_activity(cfg.data, extra_keys=DATA_KEYS)
     for name in ("train", "val", "fewshot_test", "zeroshot_test"):
         if len(splits[name].video) == 0:
-            raise ValueError(f"the {name} split of data=ui_activity is empty: raise data.clips_per_intent / "
-                             "data.val_clips / data.test_clips or data.zeroshot_intents")
+            raise ValueError(
+                f"the {name} split of data=ui_activity is empty: raise data.clips_per_intent / "
+                "data.val_clips / data.test_clips or data.zeroshot_intents"
+            )
     frames, image_size = int(info["frames"]), int(info["image_size"])
     kind = str(rep.encoder)
 
@@ -139,36 +173,67 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
         stored = TensorDict({"pixels": video.reshape(-1, *video.shape[2:])}, batch_size=[video.shape[0] * video.shape[1]])
     # the baseline's batches hold as many tokens as the video model's: batch_size clips × T/tubelet steps of frames
     batch_size = int(cfg.dataset.batch_size) * (1 if kind == "ui_jepa" else max(1, frames // int(rep.tubelet)))
-    sampler = TensorDictReplayBuffer(storage=LazyTensorStorage(len(stored)), sampler=RandomSampler(),
-                                     batch_size=min(batch_size, len(stored)))
+    sampler = TensorDictReplayBuffer(
+        storage=LazyTensorStorage(len(stored)), sampler=RandomSampler(), batch_size=min(batch_size, len(stored))
+    )
     sampler.extend(stored)
     steps = int(cfg.train.steps)
     updater = ScheduledSoftUpdate(loss_module, steps, *(float(m) for m in rep.ema))
     optimizer, scheduler = make_adamw_schedule(rep.optim, model, max(steps, 1))
     weights = {"model": model, "target": loss_module.target_encoder}
-    checkpoint_config = {**config, "dims": {"frames": frames, "image_size": image_size},
-                         "intents": {k: info[k] for k in ("intents", "fewshot_intents", "zeroshot_intents")}}
+    checkpoint_config = {
+        **config,
+        "dims": {"frames": frames, "image_size": image_size},
+        "intents": {k: info[k] for k in ("intents", "fewshot_intents", "zeroshot_intents")},
+    }
 
-    checkpoints = PretrainCheckpoints(run_dir, cfg.train, config=checkpoint_config, weights=weights, optimizer=optimizer,
-                                      loss_module=loss_module, scheduler=scheduler)  # batches: the restored torch RNG
-    start = updater.done = checkpoints.resume(cfg, run_dir, {"seed": cfg.seed, "representation.encoder": kind},
-                                              device)
+    checkpoints = PretrainCheckpoints(
+        run_dir,
+        cfg.train,
+        config=checkpoint_config,
+        weights=weights,
+        optimizer=optimizer,
+        loss_module=loss_module,
+        scheduler=scheduler,
+    )  # batches: the restored torch RNG
+    start = updater.done = checkpoints.resume(cfg, run_dir, {"seed": cfg.seed, "representation.encoder": kind}, device)
 
     exp_name = f"pretrain-{rep.name}-{kind}-ui_activity-seed{cfg.seed}"
-    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, group=f"pretrain-{rep.name}-{kind}",
-                         tags=[rep.name, kind, "ui_activity", "pretrain"])
-    print(f"{exp_name}: {len(splits['train'].video)} train clips of {len(info['fewshot_intents'])} intents "
-          f"({frames} frames, {image_size} px), {len(info['zeroshot_intents'])} zero-shot intents, "
-          f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
+    logger = MultiLogger(
+        cfg.logger,
+        run_dir,
+        exp_name,
+        config,
+        group=f"pretrain-{rep.name}-{kind}",
+        tags=[rep.name, kind, "ui_activity", "pretrain"],
+    )
+    print(
+        f"{exp_name}: {len(splits['train'].video)} train clips of {len(info['fewshot_intents'])} intents "
+        f"({frames} frames, {image_size} px), {len(info['zeroshot_intents'])} zero-shot intents, "
+        f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters"
+    )
 
     # 3. Stage 1: JEPA-tuning.
     model.train()
     collapse: list[dict] = []
-    update = gradient_step(lambda: loss_module(sampler.sample().to(device)), optimizer, loss_key="loss_prediction",
-                           scheduler=scheduler, target_updater=updater,
-                           autocast=precision_autocast(cfg.train.precision, device))
-    seconds = run_updates(update, start=start, steps=steps, log_every=cfg.train.log_every, logger=logger,
-                          checkpoint=checkpoints.save, checkpoint_every=cfg.train.checkpoint_every, history=collapse).seconds
+    update = gradient_step(
+        lambda: loss_module(sampler.sample().to(device)),
+        optimizer,
+        loss_key="loss_prediction",
+        scheduler=scheduler,
+        target_updater=updater,
+        autocast=precision_autocast(cfg.train.precision, device),
+    )
+    seconds = run_updates(
+        update,
+        start=start,
+        steps=steps,
+        log_every=cfg.train.log_every,
+        logger=logger,
+        checkpoint=checkpoints.save,
+        checkpoint_every=cfg.train.checkpoint_every,
+        history=collapse,
+    ).seconds
 
     # 4. Stage 2: the encoder frozen, the intent decoder trained on its prefixes; 5. few- and zero-shot metrics.
     model.eval()

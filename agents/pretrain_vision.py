@@ -21,6 +21,7 @@ camera; OGBench: qpos, qvel (``data.frames``):
 - ``linear``: ridge regression on the mean-pooled tokens;
 - ``attentive``: one learned query cross-attending to the tokens, then a linear head (V-JEPA's frozen probe).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,9 +36,25 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 from torchrl.objectives import LossModule, SoftUpdate
 
-from agents.engine.checkpoint import check_resume_compatible, checkpoint_step, find_resume_checkpoint, restore_training_state, save_checkpoint, training_state
+from agents.engine.checkpoint import (
+    check_resume_compatible,
+    checkpoint_step,
+    find_resume_checkpoint,
+    restore_training_state,
+    save_checkpoint,
+    training_state,
+)
 from agents.engine.runtime import autocast as precision_autocast
-from agents.engine import MultiLogger, make_adamw_schedule, gradient_step, resolve_device, run_updates, seed_everything, write_report, to_plain
+from agents.engine import (
+    MultiLogger,
+    make_adamw_schedule,
+    gradient_step,
+    resolve_device,
+    run_updates,
+    seed_everything,
+    write_report,
+    to_plain,
+)
 from agents.probes import fit_regressor, pooled_r2, r2_per_dim, ridge_r2_per_dim
 from data.frames import FrameSampler, clip_starts, frame_batch, load_frames
 from representations.core.vit import AttentivePooler, EncoderModel
@@ -66,19 +83,33 @@ def make_stages(rep: DictConfig, models: dict[str, EncoderModel], seed: int) -> 
     if rep.name == "dmt_jepa":
         from representations.dmt_jepa import DMTJEPALoss
 
-        return [Stage("pretrain", models["model"], lambda: DMTJEPALoss(models["model"], seed=seed), "loss_prediction",
-                      ema=rep.ema)]
+        return [
+            Stage("pretrain", models["model"], lambda: DMTJEPALoss(models["model"], seed=seed), "loss_prediction", ema=rep.ema)
+        ]
     from representations.salt import PixelTeacherLoss, StudentLoss
 
     share = float(rep.teacher_fraction)
     if not 0.0 < share < 1.0:
-        raise ValueError(f"representation.teacher_fraction={share} must be in (0, 1): the share of the budget spent on "
-                         "the stage-1 teacher")
+        raise ValueError(
+            f"representation.teacher_fraction={share} must be in (0, 1): the share of the budget spent on the stage-1 teacher"
+        )
     teacher, student = models["teacher"], models["student"]
-    return [Stage("teacher", teacher, lambda: PixelTeacherLoss(teacher, norm_pix=rep.norm_pix, seed=seed),
-                  "loss_reconstruction", budget_share=share),
-            Stage("student", student, lambda: StudentLoss(student, teacher, layer_norm_targets=rep.layer_norm_targets,
-                                                          seed=seed + 1), "loss_prediction", budget_share=1.0 - share)]
+    return [
+        Stage(
+            "teacher",
+            teacher,
+            lambda: PixelTeacherLoss(teacher, norm_pix=rep.norm_pix, seed=seed),
+            "loss_reconstruction",
+            budget_share=share,
+        ),
+        Stage(
+            "student",
+            student,
+            lambda: StudentLoss(student, teacher, layer_norm_targets=rep.layer_norm_targets, seed=seed + 1),
+            "loss_prediction",
+            budget_share=1.0 - share,
+        ),
+    ]
 
 
 def model_input(batch: TensorDict) -> TensorDict:
@@ -128,23 +159,32 @@ def stage_steps(cfg: DictConfig, stage: Stage, flops_per_update: int) -> int:
 
 
 @torch.no_grad()
-def frozen_tokens(model: EncoderModel, data: TensorDict, clip_length: int, count: int, seed: int, device: torch.device,
-                  autocast, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def frozen_tokens(
+    model: EncoderModel,
+    data: TensorDict,
+    clip_length: int,
+    count: int,
+    seed: int,
+    device: torch.device,
+    autocast,
+    chunk: int = 256,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Encoder tokens [N, K, D] of up to ``count`` seeded frames (clips) of a split, and the probe target of each
     frame (of each clip's last frame) [N, target_dim]."""
     starts = clip_starts(data["episode"], clip_length)
     starts = starts[torch.randperm(len(starts), generator=torch.Generator().manual_seed(seed))[:count]].sort().values
     tokens, states = [], []
     for begin in range(0, len(starts), chunk):
-        batch = frame_batch(data, starts[begin:begin + chunk], clip_length)
+        batch = frame_batch(data, starts[begin : begin + chunk], clip_length)
         with autocast():
             tokens.append(model.encode(model_input(batch)["pixels"].to(device), pool=False).float())
         states.append(batch["target"] if clip_length == 1 else batch["target"][:, -1])
     return torch.cat(tokens), torch.cat(states).to(device)
 
 
-def state_probes(model: EncoderModel, splits: dict[str, TensorDict], info: dict, probe_cfg: DictConfig, device: torch.device,
-                 autocast) -> tuple[dict[str, float], dict[str, list[float]]]:
+def state_probes(
+    model: EncoderModel, splits: dict[str, TensorDict], info: dict, probe_cfg: DictConfig, device: torch.device, autocast
+) -> tuple[dict[str, float], dict[str, list[float]]]:
     """Linear (mean-pooled tokens) and attentive (tokens) probes of the frozen encoder: test R² per quantity
     (its columns pooled, variance-weighted), and per target column."""
     model.eval()
@@ -152,24 +192,40 @@ def state_probes(model: EncoderModel, splits: dict[str, TensorDict], info: dict,
     counts = {"train": probe_cfg.frames, "val": max(1, probe_cfg.frames // 4), "test": max(1, probe_cfg.frames // 4)}
     tokens, states = {}, {}
     for i, name in enumerate(("train", "val", "test")):
-        tokens[name], states[name] = frozen_tokens(model, splits[name], clip, counts[name], seed=i, device=device,
-                                                   autocast=autocast)
+        tokens[name], states[name] = frozen_tokens(
+            model, splits[name], clip, counts[name], seed=i, device=device, autocast=autocast
+        )
     mean, std = states["train"].mean(0), states["train"].std(0).clamp_min(1e-6)
     targets = {k: (v - mean) / std for k, v in states.items()}  # R² is unchanged; the heads train on unit scales
     pooled = {k: v.mean(1) for k, v in tokens.items()}
-    r2 = {"linear": ridge_r2_per_dim(pooled["train"], targets["train"], pooled["test"], targets["test"],
-                                     val_x=pooled["val"], val_y=targets["val"])}
+    r2 = {
+        "linear": ridge_r2_per_dim(
+            pooled["train"], targets["train"], pooled["test"], targets["test"], val_x=pooled["val"], val_y=targets["val"]
+        )
+    }
     torch.manual_seed(0)
     pooler = AttentivePooler(tokens["train"].shape[-1], heads=probe_cfg.heads, out_dim=targets["train"].shape[1]).to(device)
-    predict = fit_regressor(pooler, tokens["train"], targets["train"], val_x=tokens["val"], val_y=targets["val"],
-                            steps=probe_cfg.steps, lr=probe_cfg.lr, batch_size=probe_cfg.batch_size)
+    predict = fit_regressor(
+        pooler,
+        tokens["train"],
+        targets["train"],
+        val_x=tokens["val"],
+        val_y=targets["val"],
+        steps=probe_cfg.steps,
+        lr=probe_cfg.lr,
+        batch_size=probe_cfg.batch_size,
+    )
     test_tokens = tokens["test"]
-    r2["attentive"] = r2_per_dim(torch.cat([predict(test_tokens[i:i + 1024]) for i in range(0, len(test_tokens), 1024)]),
-                                 targets["test"])
+    r2["attentive"] = r2_per_dim(
+        torch.cat([predict(test_tokens[i : i + 1024]) for i in range(0, len(test_tokens), 1024)]), targets["test"]
+    )
     # pooled per quantity: a column that barely moves in the few test episodes weighs little, instead of
     # sending a uniform mean over columns towards −∞
-    results = {f"{quantity}_r2_{probe}": value for probe, per_dim in r2.items()
-               for quantity, value in pooled_r2(per_dim, targets["test"], info["target_columns"]).items()}
+    results = {
+        f"{quantity}_r2_{probe}": value
+        for probe, per_dim in r2.items()
+        for quantity, value in pooled_r2(per_dim, targets["test"], info["target_columns"]).items()
+    }
     return results, {probe: [round(v, 4) for v in per_dim.tolist()] for probe, per_dim in r2.items()}
 
 
@@ -186,20 +242,24 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
     train, val, test, info = load_frames(cfg.data, cfg.dataset, cfg.env)
     for name, split in (("val", val), ("test", test)):
         if not len(clip_starts(split["episode"], info["clip_length"])):
-            raise ValueError(f"the {name} split has no frames (clips): use more episodes (dataset.num_episodes) or raise "
-                             f"data.{name}_fraction")
+            raise ValueError(
+                f"the {name} split has no frames (clips): use more episodes (dataset.num_episodes) or raise data.{name}_fraction"
+            )
     sampler = FrameSampler(train, batch_size=cfg.dataset.batch_size, seed=cfg.seed, clip_length=info["clip_length"])
     fixed = sampler.starts[torch.arange(cfg.dataset.batch_size) % len(sampler.starts)]  # one batch for counting FLOPs
     flops_batch = model_input(frame_batch(train, fixed, info["clip_length"])).to(device)
 
     # 2. Networks (one per weight group: SALT's teacher and student), their objectives in training order.
-    models = {k: m.to(device) for k, m in build_vision_models(rep, image_size=info["image_size"],
-                                                             clip_length=info["clip_length"]).items()}
+    models = {
+        k: m.to(device)
+        for k, m in build_vision_models(rep, image_size=info["image_size"], clip_length=info["clip_length"]).items()
+    }
     stages = make_stages(rep, models, cfg.seed)
     dims = {"image_size": info["image_size"], "frames": info["clip_length"], "state_dim": info["state_dim"]}
     checkpoint_config = {**config, "dims": dims}
-    resume_from = find_resume_checkpoint(cfg.resume, run_dir, same={
-        "seed": cfg.seed, "data.name": cfg.data.name, "representation.name": rep.name})
+    resume_from = find_resume_checkpoint(
+        cfg.resume, run_dir, same={"seed": cfg.seed, "data.name": cfg.data.name, "representation.name": rep.name}
+    )
     resume_step = checkpoint_step(resume_from) if resume_from is not None else 0
     if resume_from is not None:
         check_resume_compatible(resume_from, config, resume_step, resume_step)  # the stages' budgets are checked below
@@ -209,11 +269,14 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
         print(f"resuming from {resume_from} at update {resume_step}")
 
     exp_name = f"pretrain-{rep.name}-{info['env']}-seed{cfg.seed}"
-    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, group=f"pretrain-{rep.name}-{info['env']}",
-                         tags=[rep.name, "frames", "pretrain"])
-    print(f"{exp_name}: {len(train)} train frames of {info['env']} ({info['pixels']} {info['image_size']}px, clips of "
-          f"{info['clip_length']}), " + ", ".join(f"{k} {sum(p.numel() for p in m.parameters()) / 1e6:.2f}M parameters"
-                                                  for k, m in models.items()))
+    logger = MultiLogger(
+        cfg.logger, run_dir, exp_name, config, group=f"pretrain-{rep.name}-{info['env']}", tags=[rep.name, "frames", "pretrain"]
+    )
+    print(
+        f"{exp_name}: {len(train)} train frames of {info['env']} ({info['pixels']} {info['image_size']}px, clips of "
+        f"{info['clip_length']}), "
+        + ", ".join(f"{k} {sum(p.numel() for p in m.parameters()) / 1e6:.2f}M parameters" for k, m in models.items())
+    )
 
     # 3. Train loop, stage by stage; updates are numbered across stages (checkpoints step<global update>).
     offset, flops, summary = 0, 0, {}
@@ -231,10 +294,17 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
         generators = {"mask": loss_module.generator, "sampler": sampler.generator}
 
         def checkpoint(step: int) -> Path:
-            return save_checkpoint(run_dir / "checkpoints", step=offset + step, keep=cfg.train.keep_checkpoints,
-                                   config={**checkpoint_config, "stages": summary}, weights=models,
-                                   training_state={**training_state(offset + step, optimizer, loss_module, scheduler,
-                                                                    generators=generators), "stage": stage.name})
+            return save_checkpoint(
+                run_dir / "checkpoints",
+                step=offset + step,
+                keep=cfg.train.keep_checkpoints,
+                config={**checkpoint_config, "stages": summary},
+                weights=models,
+                training_state={
+                    **training_state(offset + step, optimizer, loss_module, scheduler, generators=generators),
+                    "stage": stage.name,
+                },
+            )
 
         start = min(max(resume_step - offset, 0), steps)
         if 0 < start < steps:  # resume inside this stage: its optimiser, schedule, targets and RNG (weights: above)
@@ -248,10 +318,21 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
         def losses_of_batch() -> TensorDict:
             return loss_module(model_input(sampler.sample()).to(device))
 
-        update = gradient_step(losses_of_batch, optimizer, loss_key=stage.loss_key, scheduler=scheduler, target_updater=updater,
-                               autocast=autocast)
-        ran = run_updates(update, start=start, steps=steps, log_every=cfg.train.log_every, logger=logger, checkpoint=checkpoint,
-                          checkpoint_every=cfg.train.checkpoint_every, stage=stage.name, offset=offset, history=collapse)
+        update = gradient_step(
+            losses_of_batch, optimizer, loss_key=stage.loss_key, scheduler=scheduler, target_updater=updater, autocast=autocast
+        )
+        ran = run_updates(
+            update,
+            start=start,
+            steps=steps,
+            log_every=cfg.train.log_every,
+            logger=logger,
+            checkpoint=checkpoint,
+            checkpoint_every=cfg.train.checkpoint_every,
+            stage=stage.name,
+            offset=offset,
+            history=collapse,
+        )
         losses, seconds = ran.losses, ran.seconds
         summary[stage.name]["seconds"] = seconds
         if losses is not None:
@@ -269,10 +350,19 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
         per_column.update({f"teacher_{k}": v for k, v in teacher_columns.items()})
     logger.log({f"probe/{k}": v for k, v in probes.items()}, offset)
     logger.close()
-    results = {"step": offset, **probes, "pretrain_flops": flops, "stages": summary, "r2_per_column": per_column,
-               "collapse": collapse, "data": info}
+    results = {
+        "step": offset,
+        **probes,
+        "pretrain_flops": flops,
+        "stages": summary,
+        "r2_per_column": per_column,
+        "collapse": collapse,
+        "data": info,
+    }
     table = "\n".join(["| probe | R² |", "|---|---|", *(f"| {k} | {v:.3f} |" for k, v in probes.items())])
-    print(f"\n{rep.name} frozen state probes after {offset} updates ({flops:.3g} FLOPs; test episodes of "
-          f"{info['env']}):\n{table}\ncheckpoint: {final}")
+    print(
+        f"\n{rep.name} frozen state probes after {offset} updates ({flops:.3g} FLOPs; test episodes of "
+        f"{info['env']}):\n{table}\ncheckpoint: {final}"
+    )
     write_report(run_dir, results, table)
     return results

@@ -13,6 +13,7 @@ Generic probes of frozen features, shared by the pretraining entry points: linea
 validation selection (:func:`fit_regressor`, e.g. an attentive pooler on tokens), closed-form ridge R²
 per output column (:func:`ridge_r2_per_dim`) and R² pooled per quantity (:func:`pooled_r2`).
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,9 @@ from representations.act_jepa.loss import masked_l1
 
 def mlp_head(in_dim: int, out_dim: int, hidden_dim: int = 256) -> nn.Module:
     """The probes' MLP: two ReLU hidden layers."""
-    return nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
-                         nn.Linear(hidden_dim, out_dim))
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, out_dim)
+    )
 
 
 def world_model_errors(predicted: torch.Tensor, states: torch.Tensor, is_pad: torch.Tensor):
@@ -70,8 +72,9 @@ def run_probes(
     for _ in range(steps):
         batch = train_buffer.sample().to(device)
         states, actions = predict(batch)
-        loss = (masked_mse(states, batch["states"][:, 1:], batch["state_is_pad"][:, 1:])
-                + masked_l1(actions, batch["actions"], batch["action_is_pad"]))
+        loss = masked_mse(states, batch["states"][:, 1:], batch["state_is_pad"][:, 1:]) + masked_l1(
+            actions, batch["actions"], batch["action_is_pad"]
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -96,8 +99,17 @@ def masked_mse(prediction: torch.Tensor, target: torch.Tensor, is_pad: torch.Ten
     return ((prediction - target).square() * real).sum() / (real.sum() * prediction.shape[-1]).clamp_min(1.0)
 
 
-def _fit_head(head: nn.Module, loss_fn: Callable, train_x: torch.Tensor, train_y: torch.Tensor, *, steps: int, lr: float,
-              batch_size: int, after_step: Callable[[int, Callable], None] | None = None) -> Callable:
+def _fit_head(
+    head: nn.Module,
+    loss_fn: Callable,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    after_step: Callable[[int, Callable], None] | None = None,
+) -> Callable:
     """Adam on seeded minibatches of standardised frozen features (one lr then fits every encoder's
     scale); ``after_step(step, standardise)`` runs after each step. Returns ``standardise``."""
     # per feature over all samples (and tokens, for [N, K, F] inputs: a per-position statistic would erase
@@ -121,8 +133,16 @@ def _fit_head(head: nn.Module, loss_fn: Callable, train_x: torch.Tensor, train_y
     return standardise
 
 
-def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, *,
-                          steps: int = 500, lr: float = 1e-2, batch_size: int = 256) -> float:
+def linear_probe_accuracy(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    *,
+    steps: int = 500,
+    lr: float = 1e-2,
+    batch_size: int = 256,
+) -> float:
     """Top-1 accuracy on (test_x, test_y) of a linear classifier trained on frozen features (train_x, train_y)."""
     probe = nn.Linear(train_x.shape[1], int(max(train_y.max(), test_y.max())) + 1)
     standardise = _fit_head(probe, nn.functional.cross_entropy, train_x, train_y, steps=steps, lr=lr, batch_size=batch_size)
@@ -154,10 +174,20 @@ def pooled_r2(per_dim: torch.Tensor, target: torch.Tensor, columns: dict[str, li
     return out
 
 
-def fit_regressor(head: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, *, val_x: torch.Tensor | None = None,
-                  val_y: torch.Tensor | None = None, steps: int = 1000, lr: float = 1e-3, batch_size: int = 256,
-                  eval_every: int = 100, loss_fn: Callable = nn.functional.mse_loss,
-                  score_fn: Callable[[torch.Tensor, torch.Tensor], float] | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+def fit_regressor(
+    head: nn.Module,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    *,
+    val_x: torch.Tensor | None = None,
+    val_y: torch.Tensor | None = None,
+    steps: int = 1000,
+    lr: float = 1e-3,
+    batch_size: int = 256,
+    eval_every: int = 100,
+    loss_fn: Callable = nn.functional.mse_loss,
+    score_fn: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """Trains ``head`` (``loss_fn``, MSE) on frozen features; returns its predictor of new features. With a
     validation set the head is taken at its best validation ``score_fn`` (R², checked every ``eval_every``
     steps), so a probe that overfits a small training set does not report its overfitted state."""
@@ -172,14 +202,14 @@ def fit_regressor(head: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor,
         if score > best["score"]:
             best.update(score=score, state={k: v.clone() for k, v in head.state_dict().items()})
 
-    standardise = _fit_head(head, loss_fn, train_x, train_y, steps=steps, lr=lr, batch_size=batch_size,
-                            after_step=keep_best)
+    standardise = _fit_head(head, loss_fn, train_x, train_y, steps=steps, lr=lr, batch_size=batch_size, after_step=keep_best)
     if best["state"] is not None:
         head.load_state_dict(best["state"])
 
     @torch.no_grad()
     def predict(x: torch.Tensor) -> torch.Tensor:
         return head(standardise(x))
+
     return predict
 
 
@@ -187,18 +217,45 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return (logits.argmax(-1) == labels).float().mean().item()
 
 
-def regression_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, *,
-                  val_x: torch.Tensor | None = None, val_y: torch.Tensor | None = None, hidden_dim: int = 256,
-                  steps: int = 1000, lr: float = 1e-3, batch_size: int = 256, eval_every: int = 100) -> float:
+def regression_r2(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    *,
+    val_x: torch.Tensor | None = None,
+    val_y: torch.Tensor | None = None,
+    hidden_dim: int = 256,
+    steps: int = 1000,
+    lr: float = 1e-3,
+    batch_size: int = 256,
+    eval_every: int = 100,
+) -> float:
     """Test R² of an MLP regressor (2 hidden layers) trained on frozen features (:func:`fit_regressor`)."""
-    predict = fit_regressor(mlp_head(train_x.shape[1], train_y.shape[1], hidden_dim), train_x, train_y, val_x=val_x,
-                            val_y=val_y, steps=steps, lr=lr, batch_size=batch_size, eval_every=eval_every)
+    predict = fit_regressor(
+        mlp_head(train_x.shape[1], train_y.shape[1], hidden_dim),
+        train_x,
+        train_y,
+        val_x=val_x,
+        val_y=val_y,
+        steps=steps,
+        lr=lr,
+        batch_size=batch_size,
+        eval_every=eval_every,
+    )
     return r2_score(predict(test_x), test_y)
 
 
-def ridge_r2_per_dim(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, *,
-                     val_x: torch.Tensor, val_y: torch.Tensor,
-                     alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)) -> torch.Tensor:
+def ridge_r2_per_dim(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    *,
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+    alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0),
+) -> torch.Tensor:
     """Linear probe: test R² per output dimension [D] of ridge regression (closed form, in float64) on
     standardised features with an intercept; the penalty ``alpha`` (× number of samples) is picked per
     output dimension on the validation set."""

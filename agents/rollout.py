@@ -5,6 +5,7 @@
 Recipe: load agent → infer z per task (reward or goal) → one rendered episode per seed → videos,
 scores (``rollout.json``) in the Hydra run folder.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,11 @@ def run_rollouts(cfg: DictConfig, run_dir: Path) -> dict[str, list[float]]:
                 line += f", video {path}"
             print(line)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "rollout.json").write_text(json.dumps(
-        {"checkpoint": str(cfg.checkpoint), "z_from": cfg.z_from, "metric": agent.suite.metric, "scores": scores}, indent=2))
+    (run_dir / "rollout.json").write_text(
+        json.dumps(
+            {"checkpoint": str(cfg.checkpoint), "z_from": cfg.z_from, "metric": agent.suite.metric, "scores": scores}, indent=2
+        )
+    )
     return scores
 
 

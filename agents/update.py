@@ -1,5 +1,6 @@
 """The zero-shot agent's gradient step (representation, then actor, then targets) and what it reads: the observation key
 and, for frozen pixel encoders, features cached once."""
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -39,8 +40,17 @@ def cache_frozen_features(encoder: nn.Module, buffers: Sequence, device: torch.d
     return True
 
 
-def make_update(rep_loss: nn.Module, actor_loss: nn.Module, optimizer: torch.optim.Optimizer, target_updater,
-                *, compile: bool = False, cudagraphs: bool = False, precision: str = "fp32", average_grads: bool = False):
+def make_update(
+    rep_loss: nn.Module,
+    actor_loss: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    target_updater,
+    *,
+    compile: bool = False,
+    cudagraphs: bool = False,
+    precision: str = "fp32",
+    average_grads: bool = False,
+):
     """The gradient step of the zero-shot agent, in the official agents' order: the representation step, then
     the actor step against the updated networks (its state features recomputed), then the target EMA.
 
@@ -56,7 +66,9 @@ def make_update(rep_loss: nn.Module, actor_loss: nn.Module, optimizer: torch.opt
     ``average_grads`` (data-parallel runs) averages the gradients over ranks before the Adam step.
     """
     if average_grads and (compile or cudagraphs):
-        raise ValueError("train.compile / train.cudagraphs are not supported with torchrun data parallelism yet; set them to false")
+        raise ValueError(
+            "train.compile / train.cudagraphs are not supported with torchrun data parallelism yet; set them to false"
+        )
     device_type = next(rep_loss.parameters()).device.type
     params = [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -91,5 +103,3 @@ def make_update(rep_loss: nn.Module, actor_loss: nn.Module, optimizer: torch.opt
 
         update = CudaGraphModule(update, in_keys=[], out_keys=[], warmup=10)
     return update
-
-

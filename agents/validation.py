@@ -5,6 +5,7 @@ cannot say: ranges (steps ≥ 0, batch ≥ 2, episodes ≥ 1), the allowed choic
 ``+`` additions to the declared groups. A bad value gets one message that names the key, the problem and a valid
 example, instead of a traceback from deep inside tqdm, the sampler or an interpolation.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,8 +42,9 @@ def validate_overrides(overrides: list[str], cfg: DictConfig, schema: type = Zer
         if group in closed and "." in key:
             parent = OmegaConf.select(cfg, key.rsplit(".", 1)[0], default=None)
             known = sorted(k for k in parent if k != key.rsplit(".", 1)[1]) if isinstance(parent, DictConfig) else []
-            raise ValueError(f"{key} is not a setting of {key.rsplit('.', 1)[0]} ('+' adds a key that nothing reads); "
-                             f"its settings are {known}")
+            raise ValueError(
+                f"{key} is not a setting of {key.rsplit('.', 1)[0]} ('+' adds a key that nothing reads); its settings are {known}"
+            )
 
 
 def validate_config(cfg: DictConfig, schema: type = ZeroShotConfig) -> None:
@@ -61,5 +63,6 @@ def validate_config(cfg: DictConfig, schema: type = ZeroShotConfig) -> None:
     family = OmegaConf.select(cfg, "env.family", default=None)
     domain = OmegaConf.select(cfg, "env.domain", default=None) if family == "dmc" else None
     if domain is not None and domain not in DOMAINS and domain not in DOMAIN_ALIASES:
-        raise ValueError(f"env.domain={domain!r} is not a DMC domain of this suite; choose one of {sorted(DOMAINS)} "
-                         f"(e.g. env.domain=walker)")
+        raise ValueError(
+            f"env.domain={domain!r} is not a DMC domain of this suite; choose one of {sorted(DOMAINS)} (e.g. env.domain=walker)"
+        )

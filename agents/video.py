@@ -1,4 +1,5 @@
 """Writing rollout frames to video files (mp4 through imageio's bundled ffmpeg, or gif)."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,16 @@ def write_video(frames: np.ndarray, path: str | Path, *, fps: int = 30) -> Path:
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     if fmt == "mp4":
         # macro_block_size=2: only odd sizes get padded (the default of 16 would rescale 200-px frames)
-        imageio.mimwrite(tmp, list(frames), format="FFMPEG", fps=fps, macro_block_size=2, codec="libx264",
-                         pixelformat="yuv420p", output_params=["-movflags", "+faststart"])
+        imageio.mimwrite(
+            tmp,
+            list(frames),
+            format="FFMPEG",
+            fps=fps,
+            macro_block_size=2,
+            codec="libx264",
+            pixelformat="yuv420p",
+            output_params=["-movflags", "+faststart"],
+        )
     else:
         imageio.mimwrite(tmp, list(frames), format="GIF", duration=1000.0 / fps, loop=0)
     os.replace(tmp, path)

@@ -7,6 +7,7 @@
 Recipe: env/tasks → offline data → representation + actor → losses → optimiser → train loop with
 progress → zero-shot evaluation (z from relabelled rewards, and from the goal) → checkpoint.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,21 @@ from torchrl.objectives import SoftUpdate
 from agents.actor import ACTOR_NET_KEYS, make_actor, make_actor_loss, resolve_actor_config
 from agents.distributed import any_rank, broadcast_from_main, init_data_parallel, local_batch_size, shared_run_dir
 from agents.engine import (
-    MultiLogger, check_resume_compatible, checkpoint_step, find_resume_checkpoint, latest_checkpoint, make_optimizer,
-    resolve_device, restore_training_state, run_entry_point, run_updates, save_checkpoint, seed_everything, to_plain,
-    training_state, write_report,
+    MultiLogger,
+    check_resume_compatible,
+    checkpoint_step,
+    find_resume_checkpoint,
+    latest_checkpoint,
+    make_optimizer,
+    resolve_device,
+    restore_training_state,
+    run_entry_point,
+    run_updates,
+    save_checkpoint,
+    seed_everything,
+    to_plain,
+    training_state,
+    write_report,
 )
 from agents.update import cache_frozen_features, make_update, use_observation_key
 from agents.evaluation import evaluate, format_table
@@ -58,8 +71,10 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     if isinstance(encoder, ObservationStandardizer):  # dataset statistics (a resumed run restores its own)
         fit_standardizer(encoder, train_rb, suite.observation_key)
     if cfg.encoder.get("cache_features", False) and cache_frozen_features(encoder, (train_rb, val_rb), device):
-        print(f"encoder={cfg.encoder.name} is frozen: its features of the {train_rb.arrays['pixels'].shape[0]} "
-              f"dataset frames were computed once (encoder.cache_features=false to encode every batch)")
+        print(
+            f"encoder={cfg.encoder.name} is frozen: its features of the {train_rb.arrays['pixels'].shape[0]} "
+            f"dataset frames were computed once (encoder.cache_features=false to encode every batch)"
+        )
 
     # 4. Objectives, target networks and one optimiser.
     rep_loss = make_representation_loss(cfg.representation, representation, actor)
@@ -70,16 +85,28 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     if dp.enabled:  # every rank starts from the same weights
         broadcast_from_main([representation, actor, rep_loss])
     use_cudagraphs = bool(cfg.train.cudagraphs) and device.type == "cuda"
-    optimizer = make_optimizer(cfg.representation.optim, actor_cfg["lr"], representation, actor, capturable=use_cudagraphs,
-                               flow_lr=actor_cfg.get("flow_lr", 3e-4))
+    optimizer = make_optimizer(
+        cfg.representation.optim,
+        actor_cfg["lr"],
+        representation,
+        actor,
+        capturable=use_cudagraphs,
+        flow_lr=actor_cfg.get("flow_lr", 3e-4),
+    )
 
     start_step = 0
     same_run = {"env.name": cfg.env.name, "representation.name": cfg.representation.name, "seed": cfg.seed}
     resume_from = find_resume_checkpoint(cfg.resume, run_dir, same=same_run)
     if resume_from is not None:
         check_resume_compatible(resume_from, config, cfg.train.steps, checkpoint_step(resume_from))
-        start_step = restore_training_state(resume_from, {"representation": representation, "actor": actor}, optimizer,
-                                            rep_loss, device=device, samplers={"train": train_rb, "val": val_rb})
+        start_step = restore_training_state(
+            resume_from,
+            {"representation": representation, "actor": actor},
+            optimizer,
+            rep_loss,
+            device=device,
+            samplers={"train": train_rb, "val": val_rb},
+        )
         if dp.is_main:
             print(f"resumed from {resume_from} at step {start_step}")
     if dp.enabled:  # one random stream (data, z, noise) per rank, a fresh one after a resume
@@ -87,18 +114,32 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         seed_everything(stream)
         train_rb.reseed(stream)
 
-    update = make_update(rep_loss, actor_loss, optimizer, target_updater, compile=cfg.train.compile, cudagraphs=use_cudagraphs,
-                         precision=cfg.train.precision, average_grads=dp.enabled)
+    update = make_update(
+        rep_loss,
+        actor_loss,
+        optimizer,
+        target_updater,
+        compile=cfg.train.compile,
+        cudagraphs=use_cudagraphs,
+        precision=cfg.train.precision,
+        average_grads=dp.enabled,
+    )
 
     # What `representations.load_pretrained` needs to rebuild the networks without this script.
-    checkpoint_config = {**config, "dims": {"obs_shape": list(suite.observation_shape), "action_dim": suite.action_dim},
-                         "actor_net": {k: actor_cfg[k] for k in ACTOR_NET_KEYS if k in actor_cfg}}
+    checkpoint_config = {
+        **config,
+        "dims": {"obs_shape": list(suite.observation_shape), "action_dim": suite.action_dim},
+        "actor_net": {k: actor_cfg[k] for k in ACTOR_NET_KEYS if k in actor_cfg},
+    }
 
     def checkpoint(step: int) -> Path | None:
         if not dp.is_main:
             return None
         return save_checkpoint(
-            run_dir / "checkpoints", step=step, keep=cfg.train.keep_checkpoints, config=checkpoint_config,
+            run_dir / "checkpoints",
+            step=step,
+            keep=cfg.train.keep_checkpoints,
+            config=checkpoint_config,
             weights={"representation": representation, "actor": actor},
             training_state=training_state(step, optimizer, rep_loss, samplers={"train": train_rb, "val": val_rb}),
         )
@@ -127,13 +168,27 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
         with own_rng(), train_rb.separate_stream(cfg.seed):
             torch.manual_seed(cfg.seed)
             distances: dict[str, dict[str, float]] = {}
-            results = evaluate(representation, actor, suite, inference_batch(), episodes=cfg.eval.episodes,
-                               modes=list(cfg.eval.modes), seed=cfg.seed, final_distances=distances)
+            results = evaluate(
+                representation,
+                actor,
+                suite,
+                inference_batch(),
+                episodes=cfg.eval.episodes,
+                modes=list(cfg.eval.modes),
+                seed=cfg.seed,
+                final_distances=distances,
+            )
         logger.log({f"eval/{mode}/{task}": v for mode, r in results.items() for task, v in r.items()}, step)
         logger.log({f"eval/{mode}/mean": sum(r.values()) / len(r) for mode, r in results.items()}, step)
         logger.log({f"eval/{mode}/final_distance": sum(d.values()) / len(d) for mode, d in distances.items()}, step)
-        curve.append({"step": step, "train_seconds": round(seconds, 1), "results": results,
-                      **({"final_distance": distances} if distances else {})})
+        curve.append(
+            {
+                "step": step,
+                "train_seconds": round(seconds, 1),
+                "results": results,
+                **({"final_distance": distances} if distances else {}),
+            }
+        )
         if dp.is_main:
             curve_path.write_text(json.dumps(curve, indent=1))
         clock["train_seconds"], clock["since"] = seconds, time.perf_counter()  # the evaluation is not training time
@@ -141,13 +196,21 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
 
     # 5. Train loop.
     exp_name = f"zeroshot-{cfg.representation.name}-{suite.name}-seed{cfg.seed}"
-    logger = MultiLogger(cfg.logger, run_dir, exp_name, config, enabled=dp.is_main,
-                         group=f"zeroshot-{cfg.representation.name}-{suite.name}",
-                         tags=[cfg.representation.name, cfg.env.family, suite.name, cfg.encoder.name])
+    logger = MultiLogger(
+        cfg.logger,
+        run_dir,
+        exp_name,
+        config,
+        enabled=dp.is_main,
+        group=f"zeroshot-{cfg.representation.name}-{suite.name}",
+        tags=[cfg.representation.name, cfg.env.family, suite.name, cfg.encoder.name],
+    )
     if dp.is_main:
-        print(f"{exp_name}: observations {suite.observation_key} {list(suite.observation_shape)}, {suite.action_dim}-d actions, "
-              f"{len(train_rb)} transitions, device {device}, run folder {run_dir}"
-              + (f", {dp.world_size} data-parallel processes x {batch_size} samples" if dp.enabled else ""))
+        print(
+            f"{exp_name}: observations {suite.observation_key} {list(suite.observation_shape)}, {suite.action_dim}-d actions, "
+            f"{len(train_rb)} transitions, device {device}, run folder {run_dir}"
+            + (f", {dp.world_size} data-parallel processes x {batch_size} samples" if dp.enabled else "")
+        )
     steps = cfg.train.steps
 
     def validate(metrics):
@@ -164,15 +227,28 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     def evaluate_and_print(step: int) -> None:
         results = run_eval(step)
         scale, unit = (100.0, "% success") if suite.metric == "success" else (1.0, " mean return")
-        tqdm.write(f"step {step}: " + ", ".join(f"{m} z {scale * sum(r.values()) / len(r):.1f}{unit}" for m, r in results.items()))
+        tqdm.write(
+            f"step {step}: " + ", ".join(f"{m} z {scale * sum(r.values()) / len(r):.1f}{unit}" for m, r in results.items())
+        )
 
     clock["since"] = time.perf_counter()
-    run_updates(lambda: update(train_rb.sample(batch_size).to(device, non_blocking=True)), start=start_step, steps=steps,
-                log_every=cfg.train.log_every, logger=logger, checkpoint=checkpoint, checkpoint_every=cfg.train.checkpoint_every,
-                evaluate=evaluate_and_print, eval_every=cfg.train.eval_every, validate=validate,
-                resume_hint=lambda: f"resume from the last good checkpoint ({latest_checkpoint(run_dir / 'checkpoints')}) "
-                                    "with resume=true",
-                is_main=dp.is_main, any_rank=lambda flag: any_rank(flag, dp))
+    run_updates(
+        lambda: update(train_rb.sample(batch_size).to(device, non_blocking=True)),
+        start=start_step,
+        steps=steps,
+        log_every=cfg.train.log_every,
+        logger=logger,
+        checkpoint=checkpoint,
+        checkpoint_every=cfg.train.checkpoint_every,
+        evaluate=evaluate_and_print,
+        eval_every=cfg.train.eval_every,
+        validate=validate,
+        resume_hint=lambda: (
+            f"resume from the last good checkpoint ({latest_checkpoint(run_dir / 'checkpoints')}) with resume=true"
+        ),
+        is_main=dp.is_main,
+        any_rank=lambda flag: any_rank(flag, dp),
+    )
 
     # 6. Final zero-shot evaluation, table, checkpoint (rank 0 only).
     final_ckpt = checkpoint(steps)
@@ -181,11 +257,23 @@ def train_zeroshot(cfg: DictConfig, run_dir: Path) -> dict[str, dict[str, float]
     results = run_eval(steps)
     logger.close()  # before the table, so that wandb's run summary does not bury it
     table = format_table(results, suite.metric, curve[-1].get("final_distance"))
-    print(f"\nZero-shot evaluation of {cfg.representation.name} on {suite.name} after {steps} updates "
-          f"({cfg.eval.episodes} episodes per task):\n{table}\n")
-    write_report(run_dir, {"env": suite.name, "step": steps, "metric": suite.metric, "results": results,
-                           **({"final_distance": curve[-1]["final_distance"]} if "final_distance" in curve[-1] else {}),
-                           "train_seconds": curve[-1]["train_seconds"], "curve": curve}, table)
+    print(
+        f"\nZero-shot evaluation of {cfg.representation.name} on {suite.name} after {steps} updates "
+        f"({cfg.eval.episodes} episodes per task):\n{table}\n"
+    )
+    write_report(
+        run_dir,
+        {
+            "env": suite.name,
+            "step": steps,
+            "metric": suite.metric,
+            "results": results,
+            **({"final_distance": curve[-1]["final_distance"]} if "final_distance" in curve[-1] else {}),
+            "train_seconds": curve[-1]["train_seconds"],
+            "curve": curve,
+        },
+        table,
+    )
     print(f"checkpoint: {final_ckpt}")
     if cfg.get("note"):  # what the recipe is known to reach (an experiment's measured numbers)
         print(cfg.note)

@@ -8,6 +8,7 @@ Occupancy-MAE-style baseline on the same encoder and masks, and the same encoder
 labelled train scenes and reports the test mIoU over car / pedestrian / cyclist / wall-pole, plus collapse checks
 of the frozen features (``agents/pretrain_lidar.py``). Writes ``benchmarks/results/ad_l_jepa_<label>.{md,json}``.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,9 +18,11 @@ from benchmarks.report import write_report
 from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_root, split_overrides, variant_rows
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = {"AD-L-JEPA": ["representation=ad_l_jepa"],
-            "Occupancy-MAE": ["representation=occupancy_mae"],
-            "scratch (no pretraining)": ["representation=ad_l_jepa", "train.steps=0"]}
+VARIANTS = {
+    "AD-L-JEPA": ["representation=ad_l_jepa"],
+    "Occupancy-MAE": ["representation=occupancy_mae"],
+    "scratch (no pretraining)": ["representation=ad_l_jepa", "train.steps=0"],
+}
 COLUMNS = {"feature_std": ".4f", "effective_rank": ".1f", "training_seconds": ".0f"}
 
 
@@ -30,21 +33,34 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(own)
     root = runs_root(args)
     started = time.time()
-    runs = run_variants({name: VARIANTS[name] for name in args.variants}, ["data=lidar", *overrides], args.seeds, root,
-                        parallel=args.parallel, reuse=bool(args.resume))
+    runs = run_variants(
+        {name: VARIANTS[name] for name in args.variants},
+        ["data=lidar", *overrides],
+        args.seeds,
+        root,
+        parallel=args.parallel,
+        reuse=bool(args.resume),
+    )
     first = next(iter(next(iter(runs.values())).values()))
     fractions = [k for k in first if k.startswith("miou_")]
-    lines = [f"# AD-L-JEPA on LiDAR BEV segmentation: {args.label}", "",
-             f"Command: `python -m benchmarks.ad_l_jepa {' '.join(argv)}`", "",
-             f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. Test scenes: mIoU over "
-             "car / pedestrian / cyclist / wall-pole after fine-tuning the encoder + a head on the given share of the "
-             "labelled train scenes (with the encoder fine-tuned, or frozen: a probe of the representation); collapse "
-             "checks of the frozen pooled features. Mean ± s.e. over seeds.", "",
-             "| variant | pretraining updates | " + " | ".join(f"mIoU {k.removeprefix('miou_').replace('frozen_', 'frozen, ').replace('pct', ' %')}"
-                                                         for k in fractions)
-             + " | feature std | effective rank | pretraining s |", "|---" * (len(fractions) + 5) + "|"]
-    rows, summary = variant_rows(runs, [*((k, ".3f") for k in fractions), *COLUMNS.items()],
-                                 lead=lambda first: [str(first["step"])])
+    lines = [
+        f"# AD-L-JEPA on LiDAR BEV segmentation: {args.label}",
+        "",
+        f"Command: `python -m benchmarks.ad_l_jepa {' '.join(argv)}`",
+        "",
+        f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. Test scenes: mIoU over "
+        "car / pedestrian / cyclist / wall-pole after fine-tuning the encoder + a head on the given share of the "
+        "labelled train scenes (with the encoder fine-tuned, or frozen: a probe of the representation); collapse "
+        "checks of the frozen pooled features. Mean ± s.e. over seeds.",
+        "",
+        "| variant | pretraining updates | "
+        + " | ".join(f"mIoU {k.removeprefix('miou_').replace('frozen_', 'frozen, ').replace('pct', ' %')}" for k in fractions)
+        + " | feature std | effective rank | pretraining s |",
+        "|---" * (len(fractions) + 5) + "|",
+    ]
+    rows, summary = variant_rows(
+        runs, [*((k, ".3f") for k in fractions), *COLUMNS.items()], lead=lambda first: [str(first["step"])]
+    )
     lines += rows
     write_report(args.out, f"ad_l_jepa_{args.label}", lines, {"runs": runs, "summary": summary})
     return summary

@@ -10,6 +10,7 @@ options only that method has). Reports, as mean ± standard error over seeds: ta
 frozen-encoder probes (world model: RMSE and ATE of the next H states; action head: L1) and the
 training time. Writes ``benchmarks/results/bc_comparison_<label>.{md,json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,13 @@ from benchmarks.report import write_report
 from benchmarks.zeroshot_quality import mean_se_cell, run_seeds, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
-COLUMNS = [("mean", "success %", 100.0), ("probe_state_rmse", "probe RMSE", 1.0), ("probe_state_ate", "probe ATE", 1.0),
-           ("probe_action_l1", "probe action L1", 1.0), ("training_seconds", "training s", 1.0)]
+COLUMNS = [
+    ("mean", "success %", 100.0),
+    ("probe_state_rmse", "probe RMSE", 1.0),
+    ("probe_state_ate", "probe ATE", 1.0),
+    ("probe_action_l1", "probe action L1", 1.0),
+    ("training_seconds", "training s", 1.0),
+]
 
 
 def summary_rows(per_method: dict[str, dict[int, dict]]) -> tuple[list[str], dict]:
@@ -38,7 +44,13 @@ def summary_rows(per_method: dict[str, dict[int, dict]]) -> tuple[list[str], dic
             cells.append(cell)
         lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
     tasks = sorted({t for runs in per_method.values() for r in runs.values() for t in r["success"]})
-    lines += ["", "Success % per task (mean ± s.e.):", "", "| task | " + " | ".join(per_method) + " |", "|---" * (len(per_method) + 1) + "|"]
+    lines += [
+        "",
+        "Success % per task (mean ± s.e.):",
+        "",
+        "| task | " + " | ".join(per_method) + " |",
+        "|---" * (len(per_method) + 1) + "|",
+    ]
     for task in tasks:
         cells = []
         for runs in per_method.values():
@@ -61,19 +73,34 @@ def main(argv: list[str] | None = None) -> dict:
     per_method, failed = {}, {}
     for spec in args.representations:
         method, *own_overrides = spec.split(":")
-        runs, failures = run_seeds([f"representation={method}", *own_overrides, *overrides], args.seeds, root / method,
-                                   entry="agents.bc", result_key=None)
+        runs, failures = run_seeds(
+            [f"representation={method}", *own_overrides, *overrides],
+            args.seeds,
+            root / method,
+            entry="agents.bc",
+            result_key=None,
+        )
         per_method[method], failed[method] = runs, failures
     per_method = {m: r for m, r in per_method.items() if r}
     if not per_method:
         raise SystemExit(f"no run finished; logs under {root}")
     command = "python -m benchmarks.bc_comparison " + " ".join(argv)
     lines, numbers = summary_rows(per_method)
-    header = [f"# Behaviour cloning comparison: {args.label}", "", f"Command: `{command}`", "",
-              f"Seeds per method: {args.seeds}; failed: {({m: f for m, f in failed.items() if f}) or 'none'}; "
-              f"wall time {time.time() - started:.0f} s. Run folders: `{root}`. Mean ± standard error over seeds.", ""]
-    write_report(args.out, f"bc_comparison_{args.label}", header + lines,
-                 {"command": command, "per_method": per_method, "summary": numbers, "failed": failed})
+    header = [
+        f"# Behaviour cloning comparison: {args.label}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Seeds per method: {args.seeds}; failed: {({m: f for m, f in failed.items() if f}) or 'none'}; "
+        f"wall time {time.time() - started:.0f} s. Run folders: `{root}`. Mean ± standard error over seeds.",
+        "",
+    ]
+    write_report(
+        args.out,
+        f"bc_comparison_{args.label}",
+        header + lines,
+        {"command": command, "per_method": per_method, "summary": numbers, "failed": failed},
+    )
     return numbers
 
 

@@ -8,6 +8,7 @@ time, see :func:`benchmarks.zeroshot_quality.run_seeds`). From their ``eval.json
 tasks), training seconds, updates, hardware and the exact command — and ``cpu_recipe_<env>.png``, the
 success curves against updates and against training wall time (evaluations excluded).
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,13 @@ from benchmarks.zeroshot_quality import benchmark_parser, mean_se_cell, run_seed
 
 
 def hardware() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.machine()) if Path("/proc/cpuinfo").exists() else platform.machine()
+    cpu = (
+        next(
+            (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.machine()
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.machine()
+    )
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, 1 thread per run"
 
 
@@ -101,49 +107,83 @@ def add_oracle_agreement(per_seed: dict[int, dict], root: Path, states: int) -> 
                 point["straight_line_cosine"] = oracle_mean(measured, next(iter(measured)), "straight_line_cosine")
 
 
-def summarise(per_seed: dict[int, dict], env: str, command: str,
-              straight_line: dict[str, float] | None = None) -> tuple[list[str], dict]:
+def summarise(
+    per_seed: dict[int, dict], env: str, command: str, straight_line: dict[str, float] | None = None
+) -> tuple[list[str], dict]:
     seeds = sorted(per_seed)
     goal = [task_mean(per_seed[s]["results"], "goal") for s in seeds]
     reward = [task_mean(per_seed[s]["results"], "reward") for s in seeds]
     result = {
-        "env": env, "seeds": seeds,
-        "goal_success": goal, "reward_success": reward,
+        "env": env,
+        "seeds": seeds,
+        "goal_success": goal,
+        "reward_success": reward,
         "train_seconds": [per_seed[s].get("train_seconds") for s in seeds],
         "updates": [per_seed[s]["step"] for s in seeds],
         "per_task": {s: per_seed[s]["results"] for s in seeds},
         "curve": curve_rows(per_seed),
         "per_seed_curve": {s: per_seed[s].get("curve", []) for s in seeds},
-        "hardware": hardware(), "command": command,
+        "hardware": hardware(),
+        "command": command,
     }
     if straight_line is not None:  # what a policy with no learning gets on the same tasks (benchmarks.maze_baselines)
         result["straight_line"] = {"per_task": straight_line, "success": sum(straight_line.values()) / len(straight_line)}
-    lines = [f"# CPU recipe on {env} ({len(seeds)} seeds)", "", f"Command: `{command}`", "", f"Hardware: {result['hardware']}.", "",
-             "| seed | updates | train time (min) | goal z success % | reward z success % |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"# CPU recipe on {env} ({len(seeds)} seeds)",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Hardware: {result['hardware']}.",
+        "",
+        "| seed | updates | train time (min) | goal z success % | reward z success % |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for s, g, r in zip(seeds, goal, reward):
         secs = per_seed[s].get("train_seconds") or float("nan")
-        lines.append(f"| {s} | {per_seed[s]['step']} | {secs / 60:.1f} | "
-                     f"{'–' if g is None else f'{100 * g:.1f}'} | {'–' if r is None else f'{100 * r:.1f}'} |")
-    cells = [mean_se_cell([100 * v for v in vals if v is not None])[0] if any(v is not None for v in vals) else "–"
-             for vals in (goal, reward)]
+        lines.append(
+            f"| {s} | {per_seed[s]['step']} | {secs / 60:.1f} | "
+            f"{'–' if g is None else f'{100 * g:.1f}'} | {'–' if r is None else f'{100 * r:.1f}'} |"
+        )
+    cells = [
+        mean_se_cell([100 * v for v in vals if v is not None])[0] if any(v is not None for v in vals) else "–"
+        for vals in (goal, reward)
+    ]
     lines.append(f"| mean ± s.e. | | | {cells[0]} | {cells[1]} |")
     if straight_line is not None:
         solved = ", ".join(t for t, v in straight_line.items() if v > 0) or "none"
         lines.append(f"| straight line to the goal (no learning) | | | {100 * result['straight_line']['success']:.1f} | – |")
-        cosines = [p["straight_line_cosine"] for run in per_seed.values() for p in run.get("curve", []) if "straight_line_cosine" in p]
+        cosines = [
+            p["straight_line_cosine"] for run in per_seed.values() for p in run.get("curve", []) if "straight_line_cosine" in p
+        ]
         reference = f" Its oracle cos is {cosines[0]:+.2f} on the same states." if cosines else ""
-        lines += ["", f"The straight line (a = (g − s)/‖g − s‖, `benchmarks.maze_baselines`) solves {solved}: goal-reaching "
-                  f"counts as learned only on the other tasks.{reference}"]
+        lines += [
+            "",
+            f"The straight line (a = (g − s)/‖g − s‖, `benchmarks.maze_baselines`) solves {solved}: goal-reaching "
+            f"counts as learned only on the other tasks.{reference}",
+        ]
     if result["curve"]:
-        lines += ["", "Learning curve (mean ± s.e. over seeds; oracle: mean cosine between the policy's action and the "
-                  "direction to the BFS oracle's subgoal, random policy 0, oracle 1):", "",
-                  "| updates | train time (min) | goal z success % | reward z success % | goal z oracle cos | reward z oracle cos "
-                  "| goal z rho(Q, −dist) | reward z rho(Q, −dist) |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        columns = (("goal_success", ".1f"), ("reward_success", ".1f"), ("goal_oracle", "+.2f"), ("reward_oracle", "+.2f"),
-                   ("goal_q_rho", "+.2f"), ("reward_q_rho", "+.2f"))
+        lines += [
+            "",
+            "Learning curve (mean ± s.e. over seeds; oracle: mean cosine between the policy's action and the "
+            "direction to the BFS oracle's subgoal, random policy 0, oracle 1):",
+            "",
+            "| updates | train time (min) | goal z success % | reward z success % | goal z oracle cos | reward z oracle cos "
+            "| goal z rho(Q, −dist) | reward z rho(Q, −dist) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        columns = (
+            ("goal_success", ".1f"),
+            ("reward_success", ".1f"),
+            ("goal_oracle", "+.2f"),
+            ("reward_oracle", "+.2f"),
+            ("goal_q_rho", "+.2f"),
+            ("reward_q_rho", "+.2f"),
+        )
         for row in result["curve"]:
-            cells = [f"{row[m][0]:{f}} ± {row[m][1]:{f}}" if m in row and row[m][2] > 1 else f"{row[m][0]:{f}}" if m in row else "–"
-                     for m, f in columns]
+            cells = [
+                f"{row[m][0]:{f}} ± {row[m][1]:{f}}" if m in row and row[m][2] > 1 else f"{row[m][0]:{f}}" if m in row else "–"
+                for m, f in columns
+            ]
             lines.append(f"| {row['step']} | {row['train_seconds'] / 60:.1f} | " + " | ".join(cells) + " |")
     return lines, result
 
@@ -152,15 +192,24 @@ def main(argv: list[str] | None = None) -> dict:
     all_args, own, overrides = split_overrides(argv)
     parser = benchmark_parser(__doc__, "cpu_recipe", seeds=[0, 1, 2])
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one CPU thread each)")
-    parser.add_argument("--straight-line-episodes", type=int, default=10,
-                        help="episodes per task of the straight-line baseline (pointmaze; 0: skip)")
-    parser.add_argument("--oracle-states", type=int, default=300,
-                        help="dataset states for the oracle agreement of each kept checkpoint (mazes; 0: skip)")
+    parser.add_argument(
+        "--straight-line-episodes",
+        type=int,
+        default=10,
+        help="episodes per task of the straight-line baseline (pointmaze; 0: skip)",
+    )
+    parser.add_argument(
+        "--oracle-states",
+        type=int,
+        default=300,
+        help="dataset states for the oracle agreement of each kept checkpoint (mazes; 0: skip)",
+    )
     args = parser.parse_args(own)
     root = runs_root(args)
     env = next((o.split("=", 1)[1] for o in overrides if o.startswith("env.name=")), None)
-    per_seed, failed = run_seeds(overrides, args.seeds, root, parallel=args.parallel, threads=1, result_key=None,
-                                 reuse=bool(args.resume))
+    per_seed, failed = run_seeds(
+        overrides, args.seeds, root, parallel=args.parallel, threads=1, result_key=None, reuse=bool(args.resume)
+    )
     if not per_seed:
         raise SystemExit(f"no seed finished; logs under {root}")
     env = env or next(iter(per_seed.values())).get("env") or "pointmaze-medium-navigate"

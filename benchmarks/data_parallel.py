@@ -9,6 +9,7 @@ global-batch gathers) at the official DMC-proprio configuration on synthetic wal
 (``torch.set_num_threads``), so the table shows what data parallelism costs or gains on the same
 hardware. Writes ``benchmarks/results/data_parallel_<device>.{md,json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,35 +66,70 @@ def main(argv=None) -> dict:
         worker(args)
         return {}
     runs = {}
-    passthrough = ["--representations", *args.representations, "--device", args.device, "--updates", str(args.updates),
-                   "--rounds", str(args.rounds), "--warmup", str(args.warmup)]
+    passthrough = [
+        "--representations",
+        *args.representations,
+        "--device",
+        args.device,
+        "--updates",
+        str(args.updates),
+        "--rounds",
+        str(args.rounds),
+        "--warmup",
+        str(args.warmup),
+    ]
     for k in args.procs:
         with tempfile.TemporaryDirectory() as tmp:
             result = Path(tmp) / "result.json"
-            cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={k}", "-m",
-                   "benchmarks.data_parallel", *passthrough, "--worker-result", str(result)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                f"--nproc_per_node={k}",
+                "-m",
+                "benchmarks.data_parallel",
+                *passthrough,
+                "--worker-result",
+                str(result),
+            ]
             env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // k))}
             proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"torchrun with {k} processes failed:\n{proc.stderr[-3000:]}")
             runs[k] = json.loads(result.read_text())
-        print(f"{k} process(es): " + ", ".join(f"{n} {runs[k][n]['updates_per_s']:.2f} updates/s" for n in args.representations), flush=True)
+        print(
+            f"{k} process(es): " + ", ".join(f"{n} {runs[k][n]['updates_per_s']:.2f} updates/s" for n in args.representations),
+            flush=True,
+        )
 
     from benchmarks.report import write_report
 
     command = "python -m benchmarks.data_parallel " + " ".join(argv if argv is not None else sys.argv[1:])
-    hardware = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine()) \
-        if args.device == "cpu" else torch.cuda.get_device_name(0)
-    lines = [f"# Data-parallel update throughput ({args.device})", "", f"Command: `{command.strip()}`", "",
-             f"Hardware: {hardware}; {os.cpu_count()} cores; torch {torch.__version__}. Official DMC-proprio configurations, "
-             f"synthetic walker batches; the global batch is fixed and split over the processes. "
-             f"{args.rounds} rounds × {args.updates} updates per setting; medians.", "",
-             "| representation | processes | threads/process | global batch | updates/s | vs 1 process |", "|---|---:|---:|---:|---:|---:|"]
+    hardware = (
+        next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+        if args.device == "cpu"
+        else torch.cuda.get_device_name(0)
+    )
+    lines = [
+        f"# Data-parallel update throughput ({args.device})",
+        "",
+        f"Command: `{command.strip()}`",
+        "",
+        f"Hardware: {hardware}; {os.cpu_count()} cores; torch {torch.__version__}. Official DMC-proprio configurations, "
+        f"synthetic walker batches; the global batch is fixed and split over the processes. "
+        f"{args.rounds} rounds × {args.updates} updates per setting; medians.",
+        "",
+        "| representation | processes | threads/process | global batch | updates/s | vs 1 process |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name in args.representations:
         base = runs[args.procs[0]][name]["updates_per_s"]
         for k in args.procs:
             r = runs[k][name]
-            lines.append(f"| {name} | {k} | {runs[k]['threads']} | {r['global_batch']} | {r['updates_per_s']:.2f} | {r['updates_per_s'] / base:.2f}× |")
+            lines.append(
+                f"| {name} | {k} | {runs[k]['threads']} | {r['global_batch']} | {r['updates_per_s']:.2f} | {r['updates_per_s'] / base:.2f}× |"
+            )
     write_report(args.out, f"data_parallel_{args.device}", lines, {"command": command.strip(), "runs": runs})
     return runs
 

@@ -82,8 +82,13 @@ def worker(args) -> None:
     rb = build_buffer(args.npz, suite, cache_dir=args.cache_dir, batch_size=256, seed=0)
     load_s = time.perf_counter() - t0
     peak_load = _rss_kb("VmHWM")
-    out = dict(load_seconds=load_s, cached=bool(rb.layout["cached"]), transitions=len(rb),
-               rss_baseline_mb=base / 1024, peak_rss_load_mb=peak_load / 1024)
+    out = dict(
+        load_seconds=load_s,
+        cached=bool(rb.layout["cached"]),
+        transitions=len(rb),
+        rss_baseline_mb=base / 1024,
+        peak_rss_load_mb=peak_load / 1024,
+    )
     if args.sample_seconds > 0:
         for label, fn in (("fast", rb.sample), ("generic", rb.sample_generic)):
             for _ in range(50):
@@ -100,8 +105,18 @@ def worker(args) -> None:
 
 
 def _run_worker(npz: Path, cache_dir: Path, sample_seconds: float) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.data_pipeline", "--_worker", "--npz", str(npz),
-           "--cache-dir", str(cache_dir), "--sample-seconds", str(sample_seconds)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.data_pipeline",
+        "--_worker",
+        "--npz",
+        str(npz),
+        "--cache-dir",
+        str(cache_dir),
+        "--sample-seconds",
+        str(sample_seconds),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -135,8 +150,14 @@ def main() -> None:
             _synthetic(npz, episodes)
             gen_seconds = time.perf_counter() - t0
     else:
-        cfg = dict(name=NAME, source="generated", cache_dir=str(args.cache_dir), num_episodes=episodes,
-                   episode_length=EPISODE_LENGTH, seed=0)
+        cfg = dict(
+            name=NAME,
+            source="generated",
+            cache_dir=str(args.cache_dir),
+            num_episodes=episodes,
+            episode_length=EPISODE_LENGTH,
+            seed=0,
+        )
         gen_file = args.cache_dir / "ogbench" / "generated" / f"{NAME}-ep{episodes}-len{EPISODE_LENGTH}-seed0.npz"
         existed = gen_file.is_file()
         t0 = time.perf_counter()
@@ -182,21 +203,21 @@ def main() -> None:
     gen = "reused existing file" if gen_seconds is None else f"{gen_seconds:.1f} s"
     md = f"""# Data pipeline benchmark (OGBench npz -> TorchRL replay buffer)
 
-Command: `{res['command']}` (run from the repository root)
+Command: `{res["command"]}` (run from the repository root)
 
-Hardware: {res['hardware']['nproc']} CPU cores, {res['hardware']['cpu']}, Python {res['hardware']['python']}, torch threads {res['torch_threads']}. Date: {res['date']}.
+Hardware: {res["hardware"]["nproc"]} CPU cores, {res["hardware"]["cpu"]}, Python {res["hardware"]["python"]}, torch threads {res["torch_threads"]}. Date: {res["date"]}.
 
-Data: `{NAME}`, **{kind}**; {res['rows']:,} rows = {res['transitions']:,} transitions; npz {res['npz_file_mb']:.1f} MiB on disk, raw arrays {raw_mb:.1f} MiB.
+Data: `{NAME}`, **{kind}**; {res["rows"]:,} rows = {res["transitions"]:,} transitions; npz {res["npz_file_mb"]:.1f} MiB on disk, raw arrays {raw_mb:.1f} MiB.
 
 | measurement | value | target |
 |---|---|---|
 | dataset creation | {gen} | - |
-| npz -> buffer, cold (hash + decompress + write memmap cache) | {res['cold_load_seconds']:.2f} s | - |
-| npz -> buffer, cached (hash + memory-map) | {res['cached_load_seconds']:.2f} s | <= 10 s |
-| sampling, `rb.sample()` fast path, batch 256 | {res['batches_per_s_fast']:,.0f} batches/s | >= 5000 |
-| sampling, TorchRL generic `TensorDictReplayBuffer.sample` | {res['batches_per_s_generic']:,.0f} batches/s | - |
-| peak RSS above post-import baseline, cold load | {res['cold_peak_rss_above_baseline_mb']:.1f} MiB ({res['cold_peak_rss_ratio']:.2f}x raw) | <= 1.5x |
-| peak RSS above baseline, cached load + {args.sample_seconds:.0f}+{args.sample_seconds:.0f} s sampling | {res['cached_peak_rss_above_baseline_mb']:.1f} MiB ({res['cached_peak_rss_ratio']:.2f}x raw) | <= 1.5x |
+| npz -> buffer, cold (hash + decompress + write memmap cache) | {res["cold_load_seconds"]:.2f} s | - |
+| npz -> buffer, cached (hash + memory-map) | {res["cached_load_seconds"]:.2f} s | <= 10 s |
+| sampling, `rb.sample()` fast path, batch 256 | {res["batches_per_s_fast"]:,.0f} batches/s | >= 5000 |
+| sampling, TorchRL generic `TensorDictReplayBuffer.sample` | {res["batches_per_s_generic"]:,.0f} batches/s | - |
+| peak RSS above post-import baseline, cold load | {res["cold_peak_rss_above_baseline_mb"]:.1f} MiB ({res["cold_peak_rss_ratio"]:.2f}x raw) | <= 1.5x |
+| peak RSS above baseline, cached load + {args.sample_seconds:.0f}+{args.sample_seconds:.0f} s sampling | {res["cached_peak_rss_above_baseline_mb"]:.1f} MiB ({res["cached_peak_rss_ratio"]:.2f}x raw) | <= 1.5x |
 
 Each load runs in a fresh Python process; RSS is `VmHWM` minus `VmRSS` after importing
 torch/torchrl/ogbench and building the task suite. The cache stores the file's rows once

@@ -13,6 +13,7 @@ Pipelines (each run in its own folder under the benchmark's root):
   the maze oracle's direction (``benchmarks.oracle_agreement``; random policy 0, oracle 1).
 Writes ``benchmarks/results/encoder_agents_<label>.{md,json}``.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,11 +31,17 @@ WALKER = ["env=dmc", "env.domain=walker"]
 MAZE = ["env=ogbench", "dataset.source=generated"]
 # name: (pretraining overrides or None, agent overrides, metric)
 PIPELINES = {
-    "walker states, T-JEPA encoder (frozen)": (["representation=t_jepa", "data=table", "data.name=env_states", *WALKER],
-                                               [*WALKER, "encoder=t_jepa"], "return"),
+    "walker states, T-JEPA encoder (frozen)": (
+        ["representation=t_jepa", "data=table", "data.name=env_states", *WALKER],
+        [*WALKER, "encoder=t_jepa"],
+        "return",
+    ),
     "walker states, raw (identity)": (None, [*WALKER, "encoder=identity"], "return"),
-    "pointmaze LiDAR, AD-L-JEPA encoder (frozen)": (["representation=ad_l_jepa", "data=lidar", "data.source=maze", *MAZE],
-                                                    [*MAZE, "env.obs=lidar", "encoder=ad_l_jepa"], "oracle"),
+    "pointmaze LiDAR, AD-L-JEPA encoder (frozen)": (
+        ["representation=ad_l_jepa", "data=lidar", "data.source=maze", *MAZE],
+        [*MAZE, "env.obs=lidar", "encoder=ad_l_jepa"],
+        "oracle",
+    ),
     "pointmaze LiDAR, conv encoder (end to end)": (None, [*MAZE, "env.obs=lidar", "encoder=pixels"], "oracle"),
     "pointmaze states, raw (identity)": (None, [*MAZE, "encoder=identity"], "oracle"),
 }
@@ -45,8 +52,13 @@ def run(entry: list[str], run_dir: Path) -> dict | None:
     if not (run_dir / "eval.json").exists():
         run_dir.mkdir(parents=True, exist_ok=True)
         with open(run_dir / "stdout.log", "w") as log:
-            proc = subprocess.run([sys.executable, "-m", *entry, f"hydra.run.dir={run_dir}"], cwd=ROOT, env=entry_env(),
-                                  stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.run(
+                [sys.executable, "-m", *entry, f"hydra.run.dir={run_dir}"],
+                cwd=ROOT,
+                env=entry_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         print(f"{run_dir}: {'ok' if proc.returncode == 0 else f'FAILED (exit {proc.returncode})'}", flush=True)
         if proc.returncode != 0:
             return None
@@ -73,8 +85,20 @@ def main(argv: list[str] | None = None) -> dict:
             folder = root / f"pipeline{index}" / f"seed{seed}"
             agent_overrides = [*agent, *family, *shlex.split(args.agent), f"seed={seed}"]
             if pretrain is not None:
-                if run(["agents.pretrain", *pretrain, *family, *shlex.split(args.pretrain), f"seed={seed}",
-                        "logger.backend=csv"], folder / "pretrain") is None:
+                if (
+                    run(
+                        [
+                            "agents.pretrain",
+                            *pretrain,
+                            *family,
+                            *shlex.split(args.pretrain),
+                            f"seed={seed}",
+                            "logger.backend=csv",
+                        ],
+                        folder / "pretrain",
+                    )
+                    is None
+                ):
                     continue
                 agent_overrides.append(f"encoder.checkpoint={folder / 'pretrain'}")
             saved = run(["agents.zeroshot", *agent_overrides, "logger.backend=csv"], folder / "agent")
@@ -86,17 +110,24 @@ def main(argv: list[str] | None = None) -> dict:
                 from benchmarks.oracle_agreement import main as oracle_agreement
 
                 latest = (folder / "agent" / "checkpoints" / "latest").read_text().strip()
-                agreement = oracle_agreement([str(folder / "agent" / "checkpoints" / latest), "--states", str(args.states),
-                                              "--modes", "reward"])["reward"]
+                agreement = oracle_agreement(
+                    [str(folder / "agent" / "checkpoints" / latest), "--states", str(args.states), "--modes", "reward"]
+                )["reward"]
                 entry["oracle_cosine"] = sum(v["mean_cosine"] for v in agreement.values()) / len(agreement)
             results.setdefault(name, {})[seed] = entry
-    lines = [f"# One zero-shot agent with each observation encoder: {args.label}", "",
-             f"Command: `python -m benchmarks.encoder_agents {shlex.join(argv)}`", "",
-             f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. TD-JEPA (default "
-             "config), z inferred from relabelled rewards. Walker: mean return over stand / walk / run / spin; pointmaze: "
-             "success % over the 5 tasks and the mean cosine between the policy's action and the maze oracle's "
-             "direction on dataset states (random 0, oracle 1). Mean ± s.e. over seeds.", "",
-             "| agent | walker return | pointmaze success % | oracle agreement |", "|---|---|---|---|"]
+    lines = [
+        f"# One zero-shot agent with each observation encoder: {args.label}",
+        "",
+        f"Command: `python -m benchmarks.encoder_agents {shlex.join(argv)}`",
+        "",
+        f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. TD-JEPA (default "
+        "config), z inferred from relabelled rewards. Walker: mean return over stand / walk / run / spin; pointmaze: "
+        "success % over the 5 tasks and the mean cosine between the policy's action and the maze oracle's "
+        "direction on dataset states (random 0, oracle 1). Mean ± s.e. over seeds.",
+        "",
+        "| agent | walker return | pointmaze success % | oracle agreement |",
+        "|---|---|---|---|",
+    ]
     summary: dict = {}
     for name, per_seed in results.items():
         value, summary[name] = mean_se_cell([r["reward_z"] for r in per_seed.values()], ".1f")

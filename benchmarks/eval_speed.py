@@ -11,6 +11,7 @@ Two ways of doing the same evaluation of every task of the domain (same z infere
 The representation is untrained (its DMC configuration); only the time is measured. Writes
 ``benchmarks/results/eval_speed_<domain>.{md,json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
     args = parser.parse_args(argv)
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose("zeroshot", overrides=[f"representation={args.representation}", "env=dmc", f"env.domain={args.domain}",
-                                             f"dataset.num_episodes={args.dataset_episodes}"])
+        cfg = compose(
+            "zeroshot",
+            overrides=[
+                f"representation={args.representation}",
+                "env=dmc",
+                f"env.domain={args.domain}",
+                f"dataset.num_episodes={args.dataset_episodes}",
+            ],
+        )
     torch.manual_seed(0)
     suite = make_task_suite(cfg.env)
     train_rb, _ = make_dataset(cfg.dataset)
@@ -65,7 +73,7 @@ def main(argv=None) -> dict:
 
     # per-sample loop: relabel one transition at a time, episodes one after the other
     start = time.perf_counter()
-    looped = {task: torch.cat([suite.relabel(task, batch[i:i + 1]) for i in range(len(batch))]) for task in suite.task_names}
+    looped = {task: torch.cat([suite.relabel(task, batch[i : i + 1]) for i in range(len(batch))]) for task in suite.task_names}
     loop_relabel = time.perf_counter() - start
     start = time.perf_counter()
     for task in suite.task_names:
@@ -77,16 +85,27 @@ def main(argv=None) -> dict:
 
     tasks, steps = len(suite.task_names), suite.max_episode_steps
     command = "python -m benchmarks.eval_speed " + " ".join(argv if argv is not None else sys.argv[1:])
-    lines = [f"# Full zero-shot evaluation of {args.domain}: wall time", "", f"Command: `{command.strip()}`", "",
-             f"{tasks} tasks × {args.episodes} episodes × {steps} steps; z from {args.samples} relabelled transitions per task; "
-             f"{args.representation} at its DMC configuration (untrained); {os.cpu_count()} CPU cores, torch {torch.__version__}.", "",
-             "| way | relabelling (s) | rollouts (s) | total (s) |", "|---|---:|---:|---:|",
-             f"| jepa-rl (batched relabel, vectorised rollouts) | {batched_relabel:.1f} | {batched_rollouts:.1f} | {batched_relabel + batched_rollouts:.1f} |",
-             f"| per-sample loop | {loop_relabel:.1f} | {loop_rollouts:.1f} | {loop_relabel + loop_rollouts:.1f} |", "",
-             f"Speed-up: relabelling {loop_relabel / batched_relabel:.1f}×, rollouts {loop_rollouts / batched_rollouts:.1f}×, "
-             f"total {(loop_relabel + loop_rollouts) / (batched_relabel + batched_rollouts):.1f}×. Both relabel paths give the same rewards."]
-    result = {"command": command.strip(), "batched": {"relabel_s": batched_relabel, "rollouts_s": batched_rollouts},
-              "per_sample_loop": {"relabel_s": loop_relabel, "rollouts_s": loop_rollouts}}
+    lines = [
+        f"# Full zero-shot evaluation of {args.domain}: wall time",
+        "",
+        f"Command: `{command.strip()}`",
+        "",
+        f"{tasks} tasks × {args.episodes} episodes × {steps} steps; z from {args.samples} relabelled transitions per task; "
+        f"{args.representation} at its DMC configuration (untrained); {os.cpu_count()} CPU cores, torch {torch.__version__}.",
+        "",
+        "| way | relabelling (s) | rollouts (s) | total (s) |",
+        "|---|---:|---:|---:|",
+        f"| jepa-rl (batched relabel, vectorised rollouts) | {batched_relabel:.1f} | {batched_rollouts:.1f} | {batched_relabel + batched_rollouts:.1f} |",
+        f"| per-sample loop | {loop_relabel:.1f} | {loop_rollouts:.1f} | {loop_relabel + loop_rollouts:.1f} |",
+        "",
+        f"Speed-up: relabelling {loop_relabel / batched_relabel:.1f}×, rollouts {loop_rollouts / batched_rollouts:.1f}×, "
+        f"total {(loop_relabel + loop_rollouts) / (batched_relabel + batched_rollouts):.1f}×. Both relabel paths give the same rewards.",
+    ]
+    result = {
+        "command": command.strip(),
+        "batched": {"relabel_s": batched_relabel, "rollouts_s": batched_rollouts},
+        "per_sample_loop": {"relabel_s": loop_relabel, "rollouts_s": loop_rollouts},
+    }
     write_report(args.out, f"eval_speed_{args.domain}", lines, result)
     return result
 

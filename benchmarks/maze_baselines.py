@@ -8,6 +8,7 @@ is only evidence of learning on the tasks this baseline fails (and where it beat
 states and success rule are those of ``agents.evaluation.evaluate`` (seeds ``seed * 1000 + episode``). Writes
 ``benchmarks/results/maze_baselines_<env>.{md,json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,10 @@ from envs.common import TaskSuite
 def straight_line_success(suite: TaskSuite, *, episodes: int = 10, seed: int = 0) -> dict[str, float]:
     """Success rate per task of the straight-line policy, over the evaluation's episodes."""
     if not suite.name.startswith("pointmaze"):
-        raise ValueError(f"env.name={suite.name!r}: the straight-line baseline steers a point mass by its velocity; "
-                         "use a pointmaze-* environment")
+        raise ValueError(
+            f"env.name={suite.name!r}: the straight-line baseline steers a point mass by its velocity; "
+            "use a pointmaze-* environment"
+        )
     tasks = [task for task in suite.task_names for _ in range(episodes)]
     goals = torch.stack([suite.goal_observation(task)[:2].float() for task in tasks])
 
@@ -56,13 +59,28 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(str(err)) from None
     mean = sum(per_task.values()) / len(per_task)
     command = "python -m benchmarks.maze_baselines " + shlex.join(argv if argv is not None else sys.argv[1:])
-    lines = [f"# Straight-line baseline on {suite.name}", "", f"Command: `{command}`", "",
-             f"a = (g − s) / ‖g − s‖ at every step; {args.episodes} episodes per task (seed {args.seed}), success = any "
-             "step's `success`.", "", "| task | success % |", "|---|---:|"]
+    lines = [
+        f"# Straight-line baseline on {suite.name}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"a = (g − s) / ‖g − s‖ at every step; {args.episodes} episodes per task (seed {args.seed}), success = any "
+        "step's `success`.",
+        "",
+        "| task | success % |",
+        "|---|---:|",
+    ]
     lines += [f"| {task} | {100 * value:.0f} |" for task, value in per_task.items()]
     lines.append(f"| mean | {100 * mean:.1f} |")
-    result = {"env": suite.name, "policy": "straight_line", "episodes": args.episodes, "seed": args.seed,
-              "per_task": per_task, "success": mean, "command": command}
+    result = {
+        "env": suite.name,
+        "policy": "straight_line",
+        "episodes": args.episodes,
+        "seed": args.seed,
+        "per_task": per_task,
+        "success": mean,
+        "command": command,
+    }
     write_report(Path(args.out), f"maze_baselines_{suite.name.removesuffix('-v0')}", lines, result)
     print("\n".join(lines))
     return result

@@ -8,6 +8,7 @@ compares the policy's action with the direction to ogbench's BFS oracle subgoal
 (``get_oracle_subgoal``): it reports the mean cosine (a random policy scores 0, the oracle 1) and the
 fraction of states with cosine > 0.5. Writes ``<checkpoint>/oracle_agreement.{md,json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,10 @@ def distance_profile(values: np.ndarray, distance: np.ndarray, bins: tuple[float
     [bins[i], bins[i+1]); None for an empty bin. A signal the policy can follow from afar falls across every bin;
     one with local support is flat (about 0) beyond the first bins."""
     z = (values - values.mean()) / (values.std() + 1e-8)
-    return [float(z[(distance >= lo) & (distance < hi)].mean()) if ((distance >= lo) & (distance < hi)).any() else None
-            for lo, hi in zip(bins[:-1], bins[1:])]
+    return [
+        float(z[(distance >= lo) & (distance < hi)].mean()) if ((distance >= lo) & (distance < hi)).any() else None
+        for lo, hi in zip(bins[:-1], bins[1:])
+    ]
 
 
 def cell_distances(maze_map: np.ndarray, goal_cell: tuple[int, int]) -> np.ndarray:
@@ -71,8 +74,9 @@ def cell_distances(maze_map: np.ndarray, goal_cell: tuple[int, int]) -> np.ndarr
     return dist
 
 
-def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list[str] = ("reward", "goal"),
-            inference_samples: int = 10000) -> dict[str, dict[str, dict[str, float]]]:
+def measure(
+    checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list[str] = ("reward", "goal"), inference_samples: int = 10000
+) -> dict[str, dict[str, dict[str, float]]]:
     """{mode: {task: {mean_cosine, frac_cos_gt_0.5, q_distance_rho, reward_distance_rho, q_euclidean_rho,
     reward_euclidean_rho, straight_line_cosine, q_by_distance, reward_by_distance}}} of the
     policy in ``checkpoint`` (the same states for every checkpoint of a dataset). The rho are Spearman correlations,
@@ -106,8 +110,10 @@ def measure(checkpoint: str, *, states: int = 500, modes: tuple[str, ...] | list
                 reward = (rep.goal_features(obs) * zs).sum(-1).numpy()
             # Does the value (and the implicit reward ψ(s)·z) fall with the maze distance to the goal?
             results.setdefault(mode, {})[task] = {
-                "mean_cosine": float(cos.mean()), "frac_cos_gt_0.5": float((cos > 0.5).mean()),
-                "q_distance_rho": float(spearmanr(q, -distance)[0]), "reward_distance_rho": float(spearmanr(reward, -distance)[0]),
+                "mean_cosine": float(cos.mean()),
+                "frac_cos_gt_0.5": float((cos > 0.5).mean()),
+                "q_distance_rho": float(spearmanr(q, -distance)[0]),
+                "reward_distance_rho": float(spearmanr(reward, -distance)[0]),
                 # A value that ranks states by straight-line rather than maze distance leaks through walls.
                 "q_euclidean_rho": float(spearmanr(q, -euclidean)[0]),
                 "reward_euclidean_rho": float(spearmanr(reward, -euclidean)[0]),
@@ -132,25 +138,39 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--inference-samples", type=int, default=10000)
     args = parser.parse_args(argv)
     results = measure(args.checkpoint, states=args.states, modes=args.modes, inference_samples=args.inference_samples)
-    lines = [f"# Oracle-direction agreement: {args.checkpoint}", "",
-             f"Command: `python -m benchmarks.oracle_agreement {' '.join(argv if argv is not None else sys.argv[1:])}`", "",
-             "Cells: mean cosine with the oracle direction / fraction of states above 0.5 / Spearman rho of "
-             "Q(s, π(s, z), z) with minus the maze distance to the goal / with minus the straight-line distance.", "",
-             "| task | " + " | ".join(f"{m} z: cos / frac > 0.5 / rho(Q, −dist) / rho(Q, −euclid)" for m in results) + " |",
-             "|---" * (len(results) + 1) + "|"]
+    lines = [
+        f"# Oracle-direction agreement: {args.checkpoint}",
+        "",
+        f"Command: `python -m benchmarks.oracle_agreement {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        "",
+        "Cells: mean cosine with the oracle direction / fraction of states above 0.5 / Spearman rho of "
+        "Q(s, π(s, z), z) with minus the maze distance to the goal / with minus the straight-line distance.",
+        "",
+        "| task | " + " | ".join(f"{m} z: cos / frac > 0.5 / rho(Q, −dist) / rho(Q, −euclid)" for m in results) + " |",
+        "|---" * (len(results) + 1) + "|",
+    ]
     tasks = list(next(iter(results.values()), {}))
     for task in tasks + ["mean"]:
         cells = []
         for m, r in results.items():
             vals = list(r.values()) if task == "mean" else [r[task]]
-            cells.append(f"{np.mean([v['mean_cosine'] for v in vals]):+.2f} / {np.mean([v['frac_cos_gt_0.5'] for v in vals]):.2f}"
-                         f" / {np.mean([v['q_distance_rho'] for v in vals]):+.2f} / {np.mean([v['q_euclidean_rho'] for v in vals]):+.2f}")
+            cells.append(
+                f"{np.mean([v['mean_cosine'] for v in vals]):+.2f} / {np.mean([v['frac_cos_gt_0.5'] for v in vals]):.2f}"
+                f" / {np.mean([v['q_distance_rho'] for v in vals]):+.2f} / {np.mean([v['q_euclidean_rho'] for v in vals]):+.2f}"
+            )
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    edges = [f"≥ {lo:g}" if hi == float("inf") else f"{lo:g}" if hi - lo == 1 else f"{lo:g}–{hi - 1:g}"
-             for lo, hi in zip(DISTANCE_BINS[:-1], DISTANCE_BINS[1:])]
-    lines += ["", "Q(s, π(s, z), z) and the implicit reward ψ(s)·z by maze distance to the goal (cells), standardised over the "
-              "states, mean over tasks: a signal that the policy can follow from afar falls across every bin.", "",
-              "| mode | signal | " + " | ".join(edges) + " |", "|---|---" + "|---:" * len(edges) + "|"]
+    edges = [
+        f"≥ {lo:g}" if hi == float("inf") else f"{lo:g}" if hi - lo == 1 else f"{lo:g}–{hi - 1:g}"
+        for lo, hi in zip(DISTANCE_BINS[:-1], DISTANCE_BINS[1:])
+    ]
+    lines += [
+        "",
+        "Q(s, π(s, z), z) and the implicit reward ψ(s)·z by maze distance to the goal (cells), standardised over the "
+        "states, mean over tasks: a signal that the policy can follow from afar falls across every bin.",
+        "",
+        "| mode | signal | " + " | ".join(edges) + " |",
+        "|---|---" + "|---:" * len(edges) + "|",
+    ]
     for m, r in results.items():
         for key, name in (("q_by_distance", "Q"), ("reward_by_distance", "ψ(s)·z")):
             cells = []

@@ -13,6 +13,7 @@ evaluated by ``agents.evaluation.evaluate``), one CPU thread each, ``--parallel`
 z mode, the learning curves of both codes, their update rates and the exact command. ``--ours-only`` runs
 our half alone (no checkout needed).
 """
+
 from __future__ import annotations
 
 import math
@@ -40,7 +41,7 @@ def _task_mean(scores: dict[str, float]) -> float:
 
 
 def _cell(summary: list | None, fmt: str = ".1f") -> str:
-    """"mean ± s.e." of a [mean, s.e., n] summary (the mean alone for one seed, – for none)."""
+    """ "mean ± s.e." of a [mean, s.e., n] summary (the mean alone for one seed, – for none)."""
     if summary is None:
         return "–"
     mu, se, n = summary
@@ -86,43 +87,85 @@ def summarise(runs: dict[str, dict[int, dict]]) -> dict:
             curves.setdefault(side, []).append(row)
         values = [v for v in (updates_per_second(run) for run in per_seed.values()) if v is not None]
         rates[side] = mean_se_cell(values, ".2f")[1] if values else None
-    return {"env": first["env"], "metric": first["metric"], "modes": modes, "tasks": tasks, "final": final,
-            "curve": curves, "updates_per_second": rates}
+    return {
+        "env": first["env"],
+        "metric": first["metric"],
+        "modes": modes,
+        "tasks": tasks,
+        "final": final,
+        "curve": curves,
+        "updates_per_second": rates,
+    }
 
 
-def report_lines(summary: dict, command: str, *, seeds: dict[str, list[int]], failed: dict[str, list[int]],
-                 updates: int, eval_every: int, official: dict | None) -> list[str]:
+def report_lines(
+    summary: dict,
+    command: str,
+    *,
+    seeds: dict[str, list[int]],
+    failed: dict[str, list[int]],
+    updates: int,
+    eval_every: int,
+    official: dict | None,
+) -> list[str]:
     """The markdown report of :func:`summarise`'s numbers."""
     sides = list(summary["final"])
     _, unit = _scale(summary["metric"])
-    lines = [f"# Parity with the official code on {summary['env']}", "", f"Command: `{command}`", "",
-             f"{updates} updates, evaluated every {eval_every or updates}; seeds per code: "
-             + ", ".join(f"{s} {seeds[s]} (failed: {failed.get(s) or 'none'})" for s in seeds) + ".",
-             "Both codes train on the same dataset (ours, `envs.make_dataset`, same sampling stream) and are scored by "
-             "the same loop (`agents.evaluation.evaluate`, same tasks, episodes and seeds)."]
+    lines = [
+        f"# Parity with the official code on {summary['env']}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"{updates} updates, evaluated every {eval_every or updates}; seeds per code: "
+        + ", ".join(f"{s} {seeds[s]} (failed: {failed.get(s) or 'none'})" for s in seeds)
+        + ".",
+        "Both codes train on the same dataset (ours, `envs.make_dataset`, same sampling stream) and are scored by "
+        "the same loop (`agents.evaluation.evaluate`, same tasks, episodes and seeds).",
+    ]
     if official:
-        lines += ["", f"Official: `{official['agent']}` from `{official['official_path']}` (commit "
-                  f"{official.get('official_commit') or 'unknown: not a git work tree'}), imported at run time."]
+        lines += [
+            "",
+            f"Official: `{official['agent']}` from `{official['official_path']}` (commit "
+            f"{official.get('official_commit') or 'unknown: not a git work tree'}), imported at run time.",
+        ]
         lines += [f"- {note}" for note in official.get("notes", [])]
     for mode in summary["modes"]:
         present = [s for s in sides if mode in summary["final"][s]]
-        lines += ["", f"## {mode}-inferred z: {unit} (mean ± s.e. over seeds)", "",
-                  "| task | " + " | ".join(present) + " |", "|---" + "|---:" * len(present) + "|"]
+        lines += [
+            "",
+            f"## {mode}-inferred z: {unit} (mean ± s.e. over seeds)",
+            "",
+            "| task | " + " | ".join(present) + " |",
+            "|---" + "|---:" * len(present) + "|",
+        ]
         for task in summary["tasks"] + ["mean"]:
             lines.append(f"| {task} | " + " | ".join(_cell(summary["final"][s][mode].get(task)) for s in present) + " |")
     columns = [(s, m) for m in summary["modes"] for s in sides]
-    lines += ["", f"## Learning curves: {unit}, mean over tasks (mean ± s.e. over seeds)", "",
-              "| updates | " + " | ".join(f"{s} {m} z" for s, m in columns) + " |", "|---:" * (len(columns) + 1) + "|"]
+    lines += [
+        "",
+        f"## Learning curves: {unit}, mean over tasks (mean ± s.e. over seeds)",
+        "",
+        "| updates | " + " | ".join(f"{s} {m} z" for s, m in columns) + " |",
+        "|---:" * (len(columns) + 1) + "|",
+    ]
     steps = sorted({row["step"] for s in sides for row in summary["curve"].get(s, [])})
     for step in steps:
         rows = {s: next((r for r in summary["curve"].get(s, []) if r["step"] == step), {}) for s in sides}
         lines.append(f"| {step} | " + " | ".join(_cell(rows[s].get(m)) for s, m in columns) + " |")
-    lines += ["", "## Update rate (training only, evaluations excluded; one CPU thread per run)", "",
-              "| code | updates/s (mean ± s.e.) |", "|---|---:|"]
+    lines += [
+        "",
+        "## Update rate (training only, evaluations excluded; one CPU thread per run)",
+        "",
+        "| code | updates/s (mean ± s.e.) |",
+        "|---|---:|",
+    ]
     for side in sides:
         lines.append(f"| {side} | {_cell(summary['updates_per_second'].get(side), '.2f')} |")
-    lines += ["", "jepa-rl's rate is updates / train_seconds of its eval.json, which also counts its periodic "
-              "validation losses and checkpoints; the official rate counts `agent.update` calls only."]
+    lines += [
+        "",
+        "jepa-rl's rate is updates / train_seconds of its eval.json, which also counts its periodic "
+        "validation losses and checkpoints; the official rate counts `agent.update` calls only.",
+    ]
     return lines
 
 
@@ -151,8 +194,9 @@ def plot(summary: dict, path: Path, title: str) -> None:
         ax.set_ylabel(f"{unit}, mean over tasks")
         ax.legend(fontsize=8)
     rates = [summary["updates_per_second"].get(s) for s in sides]
-    axes[-1].bar(sides, [r[0] if r else 0.0 for r in rates],
-                 yerr=[0.0 if not r or math.isnan(r[1]) else r[1] for r in rates], capsize=4)
+    axes[-1].bar(
+        sides, [r[0] if r else 0.0 for r in rates], yerr=[0.0 if not r or math.isnan(r[1]) else r[1] for r in rates], capsize=4
+    )
     axes[-1].set_title("updates / s (training only)")
     fig.suptitle(textwrap.fill(title, 180), fontsize=7)  # the overrides can be long
     fig.tight_layout(rect=(0, 0, 1, 0.88))
@@ -170,8 +214,10 @@ def main(argv: list[str] | None = None) -> dict:
     official_root = None
     if not args.ours_only:
         if not args.official_path:
-            raise SystemExit("--official-path is missing: pass a checkout of the official TD-JEPA code (`git clone "
-                             "https://github.com/marbaga/td_jepa_public <dir>`), or --ours-only to run the jepa-rl half alone")
+            raise SystemExit(
+                "--official-path is missing: pass a checkout of the official TD-JEPA code (`git clone "
+                "https://github.com/marbaga/td_jepa_public <dir>`), or --ours-only to run the jepa-rl half alone"
+            )
         official_root = check_official_path(args.official_path)
     base = [o for o in overrides if not o.startswith(_OWN_KEYS)]
     cfg = compose_config(base)  # checks the overrides before any run starts
@@ -182,13 +228,33 @@ def main(argv: list[str] | None = None) -> dict:
     runs, failed, seeds = {}, {}, {}
     jobs = {OURS: ("agents.zeroshot", [*base, f"train.steps={updates}", f"train.eval_every={eval_every}"])}
     if official_root is not None:
-        jobs[OFFICIAL] = ("benchmarks.parity_official", [
-            "--official-path", str(official_root), "--updates", str(updates), "--eval-every", str(eval_every),
-            "--official-goal-z", args.official_goal_z, "--", *base])
+        jobs[OFFICIAL] = (
+            "benchmarks.parity_official",
+            [
+                "--official-path",
+                str(official_root),
+                "--updates",
+                str(updates),
+                "--eval-every",
+                str(eval_every),
+                "--official-goal-z",
+                args.official_goal_z,
+                "--",
+                *base,
+            ],
+        )
     for side, (entry, side_args) in jobs.items():
         # run_seeds appends seed=<s> hydra.run.dir=<folder>; parity_official reads both from its overrides.
-        per_seed, failed[side] = run_seeds(side_args, args.seeds, root / side, parallel=args.parallel, threads=1, entry=entry,
-                                           result_key=None, reuse=bool(args.resume))
+        per_seed, failed[side] = run_seeds(
+            side_args,
+            args.seeds,
+            root / side,
+            parallel=args.parallel,
+            threads=1,
+            entry=entry,
+            result_key=None,
+            reuse=bool(args.resume),
+        )
         if per_seed:
             runs[side], seeds[side] = per_seed, sorted(per_seed)
     if not runs:
@@ -206,9 +272,17 @@ def main(argv: list[str] | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     plot(summary, out / f"{stem}.png", f"{summary['env']}: " + " ".join(base))
     lines += ["", f"Curves: `{stem}.png`. Runs: `{root}` ({time.time() - started:.0f} s wall time)."]
-    result = {"command": command, **summary, "seeds": seeds, "failed": failed, "updates": updates, "eval_every": eval_every,
-              "official": official and {k: official[k] for k in ("agent", "official_path", "official_commit", "config", "notes")},
-              "per_seed": runs, "runs_root": str(root)}
+    result = {
+        "command": command,
+        **summary,
+        "seeds": seeds,
+        "failed": failed,
+        "updates": updates,
+        "eval_every": eval_every,
+        "official": official and {k: official[k] for k in ("agent", "official_path", "official_commit", "config", "notes")},
+        "per_seed": runs,
+        "runs_root": str(root),
+    }
     write_report(out, stem, lines, result)
     return result
 

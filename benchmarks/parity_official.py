@@ -23,6 +23,7 @@ agent config and what could not be mapped.
 ``seed=<s>`` and ``hydra.run.dir=<d>`` among the overrides stand for ``--seed`` / ``--run-dir`` (how
 ``benchmarks.zeroshot_quality.run_seeds`` launches entry points).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,10 @@ from benchmarks.zeroshot_quality import split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL_REPOSITORY = "https://github.com/marbaga/td_jepa_public"
-CHECKOUT_HINT = (f"pass --official-path <checkout of the official TD-JEPA code>; get one with "
-                 f"`git clone {OFFICIAL_REPOSITORY} <dir>` (the directory that contains metamotivo/agents/td_jepa)")
+CHECKOUT_HINT = (
+    f"pass --official-path <checkout of the official TD-JEPA code>; get one with "
+    f"`git clone {OFFICIAL_REPOSITORY} <dir>` (the directory that contains metamotivo/agents/td_jepa)"
+)
 
 # (our representation name, our actor name) -> (official agent config class, its module)
 OFFICIAL_AGENTS = {
@@ -57,8 +60,11 @@ OFFICIAL_AGENTS = {
     ("hilp", "td3"): ("HilpAgentConfig", "metamotivo.agents.hilp.agent"),
 }
 # Rates the official code hard-codes (the running feature covariance / mean: x ← 0.995·x + 0.005·batch).
-OFFICIAL_FIXED = {("td_jepa", "feature_cov_rate"): 0.005, ("td_jepa_sym", "feature_cov_rate"): 0.005,
-                  ("hilp", "feature_stats_rate"): 0.005}
+OFFICIAL_FIXED = {
+    ("td_jepa", "feature_cov_rate"): 0.005,
+    ("td_jepa_sym", "feature_cov_rate"): 0.005,
+    ("hilp", "feature_stats_rate"): 0.005,
+}
 
 
 def check_official_path(path: str | None) -> Path:
@@ -67,8 +73,10 @@ def check_official_path(path: str | None) -> Path:
         raise SystemExit(f"--official-path is missing: {CHECKOUT_HINT}")
     root = Path(path).expanduser().resolve()
     if not (root / "metamotivo" / "agents" / "td_jepa").is_dir():
-        raise SystemExit(f"--official-path {path} is not a checkout of the official TD-JEPA code "
-                         f"(no metamotivo/agents/td_jepa in it): {CHECKOUT_HINT}")
+        raise SystemExit(
+            f"--official-path {path} is not a checkout of the official TD-JEPA code "
+            f"(no metamotivo/agents/td_jepa in it): {CHECKOUT_HINT}"
+        )
     return root
 
 
@@ -93,8 +101,10 @@ def import_official_config_class(root: Path, representation: str, actor: str = "
 
     # Another installed ``metamotivo`` (e.g. Meta Motivo itself) would shadow the checkout.
     if not Path(metamotivo.__file__).resolve().is_relative_to(root):
-        raise SystemExit(f"`import metamotivo` found {metamotivo.__file__}, not the checkout {root}; "
-                         "uninstall that package or run from a clean environment")
+        raise SystemExit(
+            f"`import metamotivo` found {metamotivo.__file__}, not the checkout {root}; "
+            "uninstall that package or run from a clean environment"
+        )
     name, module = OFFICIAL_AGENTS[representation, actor]
     return getattr(importlib.import_module(module), name)
 
@@ -102,8 +112,13 @@ def import_official_config_class(root: Path, representation: str, actor: str = "
 # ------------------------------------------------------------------------------------- config mapping
 def _forward(net: Mapping) -> dict:
     """Our ConditionedPredictor options -> the official ForwardArchi."""
-    return {"name": "ForwardArchi", "hidden_dim": net["hidden_dim"], "hidden_layers": net["hidden_layers"],
-            "embedding_layers": net.get("embedding_layers", 2), "num_parallel": net.get("ensemble_size", 2)}
+    return {
+        "name": "ForwardArchi",
+        "hidden_dim": net["hidden_dim"],
+        "hidden_layers": net["hidden_layers"],
+        "embedding_layers": net.get("embedding_layers", 2),
+        "num_parallel": net.get("ensemble_size", 2),
+    }
 
 
 def _backward(net: Mapping, norm: bool = True) -> dict:
@@ -111,14 +126,17 @@ def _backward(net: Mapping, norm: bool = True) -> dict:
     return {"name": "BackwardArchi", "hidden_dim": net["hidden_dim"], "hidden_layers": net["hidden_layers"], "norm": norm}
 
 
-def official_agent_config(rep: Mapping, actor: Mapping, *, batch_size: int, device: str,
-                          compile: bool = False) -> tuple[dict, list[str]]:
+def official_agent_config(
+    rep: Mapping, actor: Mapping, *, batch_size: int, device: str, compile: bool = False
+) -> tuple[dict, list[str]]:
     """(official agent config as a plain dict, notes on what could not be mapped) for our ``representation``
     config ``rep`` and resolved ``actor`` config (``resolve_actor_config``; flow_bc or td3)."""
     name, actor_name = rep["name"], actor.get("name")
     if (name, actor_name) not in OFFICIAL_AGENTS:
-        raise SystemExit(f"representation={name} actor={actor_name} has no official counterpart here; choose representation "
-                         f"from {sorted({r for r, _ in OFFICIAL_AGENTS})} and actor=flow_bc or actor=td3")
+        raise SystemExit(
+            f"representation={name} actor={actor_name} has no official counterpart here; choose representation "
+            f"from {sorted({r for r, _ in OFFICIAL_AGENTS})} and actor=flow_bc or actor=td3"
+        )
     loss, optim = rep.get("loss", {}), rep.get("optim", {})
     lr, tau = optim.get("lr", {}), optim["tau"]
     notes: list[str] = []
@@ -127,16 +145,28 @@ def official_agent_config(rep: Mapping, actor: Mapping, *, batch_size: int, devi
             notes.append(f"representation.loss.{key}={loss[key]} is not mapped: the official code fixes it at {value}")
     if not rep.get("reference_init", True):
         notes.append("representation.reference_init=false is not mapped: the official agents always use orthogonal init")
-    net = {"hidden_dim": actor["hidden_dim"], "hidden_layers": actor["hidden_layers"], "embedding_layers": actor.get("embedding_layers", 2)}
-    train = {"batch_size": batch_size, "discount": loss["gamma"], "lr_actor": actor["lr"], "bc_coeff": float(actor["bc_coeff"]),
-             "actor_pessimism_penalty": actor["pessimism"], "train_goal_ratio": loss.get("goal_ratio", 0.5)}
+    net = {
+        "hidden_dim": actor["hidden_dim"],
+        "hidden_layers": actor["hidden_layers"],
+        "embedding_layers": actor.get("embedding_layers", 2),
+    }
+    train = {
+        "batch_size": batch_size,
+        "discount": loss["gamma"],
+        "lr_actor": actor["lr"],
+        "bc_coeff": float(actor["bc_coeff"]),
+        "actor_pessimism_penalty": actor["pessimism"],
+        "train_goal_ratio": loss.get("goal_ratio", 0.5),
+    }
     model: dict[str, Any] = {"device": device, "obs_normalizer": {"name": "IdentityNormalizerConfig"}}
     flow = actor_name == "flow_bc"
     extra: dict[str, Any] = {}  # actor networks, per agent family's archi
     if flow:
         notes.append("representation.loss.target_noise_std/clip: unused on both sides (the flow-BC policy is noise-conditioned)")
-        extra = {"actor": {"name": "noise_conditioned_actor", **net},
-                 "actor_vf": {"hidden_dim": actor["flow_hidden_dim"], "hidden_layers": actor["flow_hidden_layers"]}}
+        extra = {
+            "actor": {"name": "noise_conditioned_actor", **net},
+            "actor_vf": {"hidden_dim": actor["flow_hidden_dim"], "hidden_layers": actor["flow_hidden_layers"]},
+        }
         train.update(lr_actor_vf=actor["flow_lr"], flow_steps=actor["flow_steps"], stddev_clip=loss.get("target_noise_clip", 0.3))
     else:
         # The official TD3-style agents use one (std, clip) for the actor update and the TD target's next action;
@@ -146,37 +176,83 @@ def official_agent_config(rep: Mapping, actor: Mapping, *, batch_size: int, devi
         train["stddev_clip"] = actor["noise_clip"]
         for key, ours in (("std", "noise_std"), ("clip", "noise_clip")):
             if not math.isclose(loss.get(f"target_noise_{key}", actor[ours]), actor[ours]):
-                notes.append(f"representation.loss.target_noise_{key}={loss[f'target_noise_{key}']} is not mapped: the official "
-                             f"agent uses actor.{ours}={actor[ours]} for the TD target too")
+                notes.append(
+                    f"representation.loss.target_noise_{key}={loss[f'target_noise_{key}']} is not mapped: the official "
+                    f"agent uses actor.{ours}={actor[ours]} for the TD target too"
+                )
     if name in ("td_jepa", "td_jepa_sym"):
         symmetric = bool(rep.get("symmetric", False))
         # Ours, symmetric: one encoder with ψ's size (z_dim, psi_encoder); the official symmetric model uses φ's slots.
         phi_dim, phi_net = (rep["z_dim"], rep["psi_encoder"]) if symmetric else (rep["phi_dim"], rep["phi_encoder"])
-        model.update(actor_use_full_encoder=bool(rep.get("actor_uses_features", False)), symmetric=symmetric, archi={
-            "phi_dim": phi_dim, "psi_dim": rep["z_dim"], "norm_z": True,
-            "phi_predictor": _forward(rep["predictor"]), "psi_predictor": _forward(rep["predictor"]),
-            "phi_mlp_encoder": _backward(phi_net), "psi_mlp_encoder": _backward(rep["psi_encoder"]),
-            **extra})
-        train.update(lr_phi=lr["phi_encoder"], lr_psi=lr["psi_encoder"], lr_predictor=lr["predictors"],
-                     encoder_target_tau=tau, predictor_target_tau=tau, phi_ortho_coef=loss["phi_ortho_coef"],
-                     psi_ortho_coef=loss["psi_ortho_coef"], predictor_pessimism_penalty=loss.get("predictor_pessimism", 0.0),
-                     scale_train_goals=bool(rep.get("whiten_goals", True)))
+        model.update(
+            actor_use_full_encoder=bool(rep.get("actor_uses_features", False)),
+            symmetric=symmetric,
+            archi={
+                "phi_dim": phi_dim,
+                "psi_dim": rep["z_dim"],
+                "norm_z": True,
+                "phi_predictor": _forward(rep["predictor"]),
+                "psi_predictor": _forward(rep["predictor"]),
+                "phi_mlp_encoder": _backward(phi_net),
+                "psi_mlp_encoder": _backward(rep["psi_encoder"]),
+                **extra,
+            },
+        )
+        train.update(
+            lr_phi=lr["phi_encoder"],
+            lr_psi=lr["psi_encoder"],
+            lr_predictor=lr["predictors"],
+            encoder_target_tau=tau,
+            predictor_target_tau=tau,
+            phi_ortho_coef=loss["phi_ortho_coef"],
+            psi_ortho_coef=loss["psi_ortho_coef"],
+            predictor_pessimism_penalty=loss.get("predictor_pessimism", 0.0),
+            scale_train_goals=bool(rep.get("whiten_goals", True)),
+        )
     elif name == "fb":
-        model.update(actor_encode_obs=bool(rep.get("actor_uses_features", False)), archi={
-            "L_dim": rep["left_dim"], "z_dim": rep["z_dim"], "norm_z": True, "f": _forward(rep["forward_map"]),
-            "b": _backward(rep["backward"]), "left_encoder": _backward(rep["left_encoder"]),
-            **extra})
-        train.update(lr_f=lr["forward"], lr_b=lr["backward"], f_target_tau=tau, b_target_tau=tau,
-                     ortho_coef=loss["ortho_coef"], fb_pessimism_penalty=loss.get("fb_pessimism", 0.0))
+        model.update(
+            actor_encode_obs=bool(rep.get("actor_uses_features", False)),
+            archi={
+                "L_dim": rep["left_dim"],
+                "z_dim": rep["z_dim"],
+                "norm_z": True,
+                "f": _forward(rep["forward_map"]),
+                "b": _backward(rep["backward"]),
+                "left_encoder": _backward(rep["left_encoder"]),
+                **extra,
+            },
+        )
+        train.update(
+            lr_f=lr["forward"],
+            lr_b=lr["backward"],
+            f_target_tau=tau,
+            b_target_tau=tau,
+            ortho_coef=loss["ortho_coef"],
+            fb_pessimism_penalty=loss.get("fb_pessimism", 0.0),
+        )
     else:  # hilp
-        model.update(actor_encode_obs=bool(rep.get("actor_uses_features", False)), center_features=bool(rep.get("center_features", True)),
-                     archi={"L_dim": rep["left_dim"], "z_dim": rep["z_dim"], "norm_z": True,
-                            "successor_features": _forward(rep["successor_features"]),
-                            "features": _backward(rep["features"], norm=False),  # HILP's φ is not normalised
-                            "left_encoder": _backward(rep["left_encoder"]), **extra})
-        train.update(lr_sf=lr["successor_features"], lr_features=lr["features"], sf_target_tau=tau, features_target_tau=tau,
-                     expectile=loss["expectile"], prob_random_goal=loss["random_goal_ratio"],
-                     sf_pessimism_penalty=loss.get("sf_pessimism", 0.0))
+        model.update(
+            actor_encode_obs=bool(rep.get("actor_uses_features", False)),
+            center_features=bool(rep.get("center_features", True)),
+            archi={
+                "L_dim": rep["left_dim"],
+                "z_dim": rep["z_dim"],
+                "norm_z": True,
+                "successor_features": _forward(rep["successor_features"]),
+                "features": _backward(rep["features"], norm=False),  # HILP's φ is not normalised
+                "left_encoder": _backward(rep["left_encoder"]),
+                **extra,
+            },
+        )
+        train.update(
+            lr_sf=lr["successor_features"],
+            lr_features=lr["features"],
+            sf_target_tau=tau,
+            features_target_tau=tau,
+            expectile=loss["expectile"],
+            prob_random_goal=loss["random_goal_ratio"],
+            sf_pessimism_penalty=loss.get("sf_pessimism", 0.0),
+        )
         if rep.get("data", {}).get("future") is None:
             notes.append("representation.data.future is null: the official HILP then uses s' as its goals")
     return {"model": model, "train": train, "compile": bool(compile)}, notes
@@ -190,12 +266,16 @@ def observation_transform(cfg: Any, suite: Any, train_rb: Any) -> nn.Module | No
     from representations.encoders.standardize import ObservationStandardizer, fit_standardizer
 
     if suite.observation_key != "observation" or len(suite.observation_shape) != 1:
-        raise SystemExit(f"observations {suite.observation_key} {list(suite.observation_shape)}: the parity harness "
-                         "maps state-vector observations only (env.obs=states)")
+        raise SystemExit(
+            f"observations {suite.observation_key} {list(suite.observation_shape)}: the parity harness "
+            "maps state-vector observations only (env.obs=states)"
+        )
     if cfg.encoder.name not in ("auto", "identity"):
         raise SystemExit(f"encoder={cfg.encoder.name}: the official agents have no pretrained observation encoder")
     if cfg.train.precision != "fp32":
-        raise SystemExit(f"train.precision={cfg.train.precision}: the official agents run in fp32 here (only FB has an amp option)")
+        raise SystemExit(
+            f"train.precision={cfg.train.precision}: the official agents run in fp32 here (only FB has an amp option)"
+        )
     encoder, _ = make_encoder(cfg.encoder, suite.observation_shape)
     if not isinstance(encoder, ObservationStandardizer):
         return None
@@ -218,9 +298,11 @@ class OfficialReplayView:
     def sample(self, batch_size: int) -> dict:
         td = self.buffer.sample(batch_size)
         obs = self.transform
-        batch = {"observation": obs(td["observation"]), "action": td["action"],
-                 "next": {"observation": obs(td["next", "observation"]),
-                          "terminated": td["next", "terminated"].reshape(-1, 1).bool()}}
+        batch = {
+            "observation": obs(td["observation"]),
+            "action": td["action"],
+            "next": {"observation": obs(td["next", "observation"]), "terminated": td["next", "terminated"].reshape(-1, 1).bool()},
+        }
         if "future_observation" in td.keys():
             batch["future_observation"] = obs(td["future_observation"])
         self.samples += batch_size
@@ -256,9 +338,14 @@ class OfficialRepresentation(nn.Module):
     policy's input (the observation, through ``transform`` as in training; the official model encodes it inside
     ``act``). With ``goal_direction`` the goal z is re-inferred at every state, z(s, g) (HILP's goal policy)."""
 
-    def __init__(self, model: nn.Module, z_dim: int, goal_latent: Callable[[torch.Tensor], torch.Tensor] | None,
-                 transform: nn.Module | None = None,
-                 goal_direction: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        z_dim: int,
+        goal_latent: Callable[[torch.Tensor], torch.Tensor] | None,
+        transform: nn.Module | None = None,
+        goal_direction: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
         super().__init__()
         self.model = model  # a submodule, so parameters() / eval() / train() reach the official networks
         self.transform = transform if transform is not None else nn.Identity()
@@ -314,8 +401,10 @@ def our_name_of_official(name: str) -> str:
 
 def our_parameters(representation: nn.Module, actor: nn.Module) -> dict[str, torch.Tensor]:
     """Our parameters under the names :func:`our_name_of_official` gives (``representation.<...>``, ``actor.<...>``)."""
-    return {**{f"representation.{k}": v for k, v in representation.named_parameters()},
-            **{f"actor.{k}": v for k, v in actor.named_parameters()}}
+    return {
+        **{f"representation.{k}": v for k, v in representation.named_parameters()},
+        **{f"actor.{k}": v for k, v in actor.named_parameters()},
+    }
 
 
 @torch.no_grad()
@@ -329,8 +418,9 @@ def copy_official_weights(model: nn.Module, representation: nn.Module, actor: nn
             continue
         target = ours.get(our_name_of_official(name))
         if target is None or target.shape != value.shape:
-            raise ValueError(f"official parameter {name} {tuple(value.shape)} has no counterpart in ours "
-                             f"({our_name_of_official(name)})")
+            raise ValueError(
+                f"official parameter {name} {tuple(value.shape)} has no counterpart in ours ({our_name_of_official(name)})"
+            )
         target.copy_(value)
         copied.append(name)
     representation.feature_cov.copy_(model._z_cov)
@@ -362,8 +452,9 @@ def compose_config(overrides: list[str]) -> Any:
         raise SystemExit(f"bad agents.zeroshot override: {err}") from None
 
 
-def train_official(cfg: Any, run_dir: Path, official_root: Path, *, updates: int, eval_every: int,
-                   goal_z: str = "ours", threads: int | None = 1) -> dict:
+def train_official(
+    cfg: Any, run_dir: Path, official_root: Path, *, updates: int, eval_every: int, goal_z: str = "ours", threads: int | None = 1
+) -> dict:
     """Trains the official agent for ``updates`` on our data, evaluates it through our loop every
     ``eval_every`` updates and at the end; writes ``run_dir/eval.json`` and returns its content. ``goal_z``: "ours"
     (the goal inference our representation uses: HILP's per-step direction with ``goal_inference=direction``, else
@@ -387,11 +478,13 @@ def train_official(cfg: Any, run_dir: Path, official_root: Path, *, updates: int
     transform = observation_transform(cfg, suite, train_rb)
     rep = OmegaConf.to_container(cfg.representation, resolve=True)
     actor_cfg = resolve_actor_config(OmegaConf.to_container(cfg.actor, resolve=True), cfg.env)
-    agent_dict, notes = official_agent_config(rep, actor_cfg, batch_size=cfg.dataset.batch_size, device=device.type,
-                                              compile=cfg.train.compile)
+    agent_dict, notes = official_agent_config(
+        rep, actor_cfg, batch_size=cfg.dataset.batch_size, device=device.type, compile=cfg.train.compile
+    )
     config_cls = import_official_config_class(official_root, rep["name"], actor_cfg["name"])
-    agent = config_cls(**agent_dict).build(gymnasium.spaces.Box(-np.inf, np.inf, tuple(suite.observation_shape), np.float32),
-                                           suite.action_dim)
+    agent = config_cls(**agent_dict).build(
+        gymnasium.spaces.Box(-np.inf, np.inf, tuple(suite.observation_shape), np.float32), suite.action_dim
+    )
     model, agent_name = agent._model, config_cls.__name__.removesuffix("Config")
     modes = list(cfg.eval.modes)
     if goal_z not in ("ours", "train", "none"):
@@ -403,29 +496,51 @@ def train_official(cfg: Any, run_dir: Path, official_root: Path, *, updates: int
         modes.remove("goal")
         notes.append("goal mode skipped (--official-goal-z none)")
     elif "goal" in modes and per_step:
-        notes.append("goal z: HILP's per-step direction project(φ(g) − φ(s)) from the official model's features, as our "
-                     "HILP infers goals (HILP paper §4.3); the official code has no goal-inference method and evaluates "
-                     "reward z only")
+        notes.append(
+            "goal z: HILP's per-step direction project(φ(g) − φ(s)) from the official model's features, as our "
+            "HILP infers goals (HILP paper §4.3); the official code has no goal-inference method and evaluates "
+            "reward z only"
+        )
     elif "goal" in modes:
-        notes.append("goal z: the official agent's training-time goal latent (sample_mixed_z); the official code has no "
-                     "goal-inference method and evaluates reward z only")
+        notes.append(
+            "goal z: the official agent's training-time goal latent (sample_mixed_z); the official code has no "
+            "goal-inference method and evaluates reward z only"
+        )
     # The batches are standardised on the CPU (where the buffer lives), evaluation inputs on the model's device.
-    representation = OfficialRepresentation(model, model.cfg.archi.psi_dim if rep["name"].startswith("td_jepa") else
-                                            model.cfg.archi.z_dim, goal_latent,
-                                            None if transform is None else copy.deepcopy(transform).to(device),
-                                            goal_direction=goal_direction)
+    representation = OfficialRepresentation(
+        model,
+        model.cfg.archi.psi_dim if rep["name"].startswith("td_jepa") else model.cfg.archi.z_dim,
+        goal_latent,
+        None if transform is None else copy.deepcopy(transform).to(device),
+        goal_direction=goal_direction,
+    )
     actor = OfficialActor(model)
     replay = {"train": OfficialReplayView(train_rb, transform)}
     if transform is not None:
-        notes.append("encoder.standardize=true: observations are standardised with our dataset mean/std before the official "
-                     "agent sees them (in training and evaluation; the official launchers feed raw observations)")
+        notes.append(
+            "encoder.standardize=true: observations are standardised with our dataset mean/std before the official "
+            "agent sees them (in training and evaluation; the official launchers feed raw observations)"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     commit = official_commit(official_root)
-    (run_dir / "official_config.json").write_text(json.dumps(
-        {"agent": agent_name, "official_path": str(official_root), "official_commit": commit,
-         "config": agent_dict, "notes": notes, "overrides": OmegaConf.to_container(cfg, resolve=True)}, indent=2, default=str))
-    print(f"official {agent_name} on {suite.name}: {len(train_rb)} transitions, batch {cfg.dataset.batch_size}, "
-          f"device {device}, run folder {run_dir}" + "".join(f"\n  note: {n}" for n in notes))
+    (run_dir / "official_config.json").write_text(
+        json.dumps(
+            {
+                "agent": agent_name,
+                "official_path": str(official_root),
+                "official_commit": commit,
+                "config": agent_dict,
+                "notes": notes,
+                "overrides": OmegaConf.to_container(cfg, resolve=True),
+            },
+            indent=2,
+            default=str,
+        )
+    )
+    print(
+        f"official {agent_name} on {suite.name}: {len(train_rb)} transitions, batch {cfg.dataset.batch_size}, "
+        f"device {device}, run folder {run_dir}" + "".join(f"\n  note: {n}" for n in notes)
+    )
 
     curve: list[dict] = []
     clock = {"train_seconds": 0.0, "since": time.perf_counter()}
@@ -435,8 +550,15 @@ def train_official(cfg: Any, run_dir: Path, official_root: Path, *, updates: int
 
     def run_eval(step: int) -> dict[str, dict[str, float]]:
         seconds = train_seconds()
-        results = evaluate(representation, actor, suite, train_rb.sample(cfg.eval.inference_samples), episodes=cfg.eval.episodes,
-                           modes=modes, seed=cfg.seed)
+        results = evaluate(
+            representation,
+            actor,
+            suite,
+            train_rb.sample(cfg.eval.inference_samples),
+            episodes=cfg.eval.episodes,
+            modes=modes,
+            seed=cfg.seed,
+        )
         curve.append({"step": step, "train_seconds": round(seconds, 1), "results": results})
         clock["train_seconds"], clock["since"] = seconds, time.perf_counter()  # evaluations are not training time
         return results
@@ -455,22 +577,33 @@ def train_official(cfg: Any, run_dir: Path, official_root: Path, *, updates: int
             if bad:
                 raise SystemExit(f"official agent: non-finite {', '.join(bad)} at update {done}")
             losses = {k: v.mean().item() for k, v in metrics.items() if "loss" in k}
-            tqdm.write(f"update {done}: " + " ".join(f"{k}={v:.4g}" for k, v in losses.items())
-                       + f" ({progress.format_dict.get('rate') or 0.0:.1f} updates/s)")
+            tqdm.write(
+                f"update {done}: "
+                + " ".join(f"{k}={v:.4g}" for k, v in losses.items())
+                + f" ({progress.format_dict.get('rate') or 0.0:.1f} updates/s)"
+            )
         if eval_every and done % eval_every == 0 and done != updates:
             results = run_eval(done)
             tqdm.write(f"update {done}: " + ", ".join(f"{m} z {sum(r.values()) / len(r):.3g}" for m, r in results.items()))
     progress.close()
     seconds = train_seconds()
     results = run_eval(updates)
-    saved = {"env": suite.name, "step": updates, "metric": suite.metric, "results": results,
-             "train_seconds": curve[-1]["train_seconds"], "curve": curve,
-             "updates_per_second": updates / seconds if seconds > 0 else None}
+    saved = {
+        "env": suite.name,
+        "step": updates,
+        "metric": suite.metric,
+        "results": results,
+        "train_seconds": curve[-1]["train_seconds"],
+        "curve": curve,
+        "updates_per_second": updates / seconds if seconds > 0 else None,
+    }
     (run_dir / "eval.json").write_text(json.dumps(saved, indent=2))
     table = format_table(results, suite.metric)
     (run_dir / "eval.md").write_text(table + "\n")
-    print(f"\nZero-shot evaluation of the official {agent_name} on {suite.name} after {updates} updates "
-          f"({cfg.eval.episodes} episodes per task, our evaluation loop):\n{table}")
+    print(
+        f"\nZero-shot evaluation of the official {agent_name} on {suite.name} after {updates} updates "
+        f"({cfg.eval.episodes} episodes per task, our evaluation loop):\n{table}"
+    )
     return saved
 
 
@@ -491,9 +624,13 @@ def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--official-path", help="checkout of the official TD-JEPA code (contains metamotivo/agents/td_jepa)")
     parser.add_argument("--updates", type=int, help="updates per run (default: train.steps)")
     parser.add_argument("--eval-every", type=int, help="updates between evaluations (default: train.eval_every; 0: at the end)")
-    parser.add_argument("--official-goal-z", choices=["ours", "train", "none"], default="ours",
-                        help="goal mode of the official agent: the goal inference of our representation (ours: HILP's "
-                             "per-step direction, else as train), its training-time goal latent (train) or skipped (none)")
+    parser.add_argument(
+        "--official-goal-z",
+        choices=["ours", "train", "none"],
+        default="ours",
+        help="goal mode of the official agent: the goal inference of our representation (ours: HILP's "
+        "per-step direction, else as train), its training-time goal latent (train) or skipped (none)",
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -514,8 +651,15 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = compose_config(overrides)
     updates = cfg.train.steps if args.updates is None else args.updates
     eval_every = cfg.train.eval_every if args.eval_every is None else args.eval_every
-    return train_official(cfg, Path(run_dir), official_root, updates=int(updates), eval_every=int(eval_every or 0),
-                          goal_z=args.official_goal_z, threads=args.threads)
+    return train_official(
+        cfg,
+        Path(run_dir),
+        official_root,
+        updates=int(updates),
+        eval_every=int(eval_every or 0),
+        goal_z=args.official_goal_z,
+        threads=args.threads,
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ twins that part, seed luck as twins that agree while seeds differ. Writes
 ``benchmarks/results/parity_twin_<env>_seed<s>[_<label>].{md,json}`` with the command, the drift of the online weights
 (‖ours − official‖ / ‖official − initial‖) and each evaluation of both. TD-JEPA (asymmetric) with flow-BC only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,10 @@ def run_twins(cfg: Any, official_root: Path, *, updates: int, eval_every: int, l
     rep = OmegaConf.to_container(cfg.representation, resolve=True)
     actor_cfg = resolve_actor_config(OmegaConf.to_container(cfg.actor, resolve=True), cfg.env)
     if (rep["name"], actor_cfg["name"], rep.get("symmetric", False)) != ("td_jepa", "flow_bc", False):
-        raise SystemExit("benchmarks.parity_twin pairs asymmetric TD-JEPA with actor=flow_bc only "
-                         f"(got representation={rep['name']} symmetric={rep.get('symmetric')} actor={actor_cfg['name']})")
+        raise SystemExit(
+            "benchmarks.parity_twin pairs asymmetric TD-JEPA with actor=flow_bc only "
+            f"(got representation={rep['name']} symmetric={rep.get('symmetric')} actor={actor_cfg['name']})"
+        )
     # The official side exactly as parity_official.train_official builds it, so its weights are that run's.
     seed_everything(cfg.seed)
     suite = make_task_suite(cfg.env)
@@ -66,7 +69,8 @@ def run_twins(cfg: Any, official_root: Path, *, updates: int, eval_every: int, l
     agent_cfg, _ = po.official_agent_config(rep, actor_cfg, batch_size=cfg.dataset.batch_size, device="cpu")
     obs_dim, action_dim = suite.observation_shape[0], suite.action_dim
     agent = po.import_official_config_class(official_root, "td_jepa", "flow_bc")(**agent_cfg).build(
-        gymnasium.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32), action_dim)
+        gymnasium.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32), action_dim
+    )
     official = agent._model
     encoder, feature_dim = make_encoder(cfg.encoder, suite.observation_shape)
     representation = make_representation(cfg.representation, feature_dim, action_dim, encoder)
@@ -76,14 +80,23 @@ def run_twins(cfg: Any, official_root: Path, *, updates: int, eval_every: int, l
     po.copy_official_weights(official, representation, actor)
     rep_loss = make_representation_loss(cfg.representation, representation, actor)
     optimizer = make_optimizer(cfg.representation.optim, actor_cfg["lr"], representation, actor, flow_lr=actor_cfg["flow_lr"])
-    update = make_update(rep_loss, make_actor_loss(actor_cfg, actor, representation), optimizer,
-                         SoftUpdate(rep_loss, tau=cfg.representation.optim.tau))
-    official_rep = po.OfficialRepresentation(official, rep["z_dim"], po.official_goal_latent(official, "td_jepa", True), transform)
+    update = make_update(
+        rep_loss,
+        make_actor_loss(actor_cfg, actor, representation),
+        optimizer,
+        SoftUpdate(rep_loss, tau=cfg.representation.optim.tau),
+    )
+    official_rep = po.OfficialRepresentation(
+        official, rep["z_dim"], po.official_goal_latent(official, "td_jepa", True), transform
+    )
     official_actor = po.OfficialActor(official)
 
     ours = po.our_parameters(representation, actor)
-    pairs = [(value, ours[po.our_name_of_official(name)]) for name, value in official.named_parameters()
-             if not name.startswith("_target_")]
+    pairs = [
+        (value, ours[po.our_name_of_official(name)])
+        for name, value in official.named_parameters()
+        if not name.startswith("_target_")
+    ]
     start = [value.detach().clone() for value, _ in pairs]
 
     def drift() -> float:
@@ -95,9 +108,14 @@ def run_twins(cfg: Any, official_root: Path, *, updates: int, eval_every: int, l
     curve, seconds = [], 0.0
     for step in range(updates):
         td = train_rb.sample(cfg.dataset.batch_size)
-        batch = {"observation": identity(td["observation"]), "action": td["action"],
-                 "next": {"observation": identity(td["next", "observation"]),
-                          "terminated": td["next", "terminated"].reshape(-1, 1).bool()}}
+        batch = {
+            "observation": identity(td["observation"]),
+            "action": td["action"],
+            "next": {
+                "observation": identity(td["next", "observation"]),
+                "terminated": td["next", "terminated"].reshape(-1, 1).bool(),
+            },
+        }
         began = time.perf_counter()
         torch.manual_seed(DRAW_SEED + step)
         po.official_update_drawing_as_ours(agent, batch, step)
@@ -112,9 +130,13 @@ def run_twins(cfg: Any, official_root: Path, *, updates: int, eval_every: int, l
                 scored = {}
                 for side, (r, a) in {"official": (official_rep, official_actor), "ours": (representation, actor)}.items():
                     torch.manual_seed(cfg.seed)
-                    scored[side] = evaluate(r, a, suite, inference, episodes=cfg.eval.episodes, modes=list(cfg.eval.modes), seed=cfg.seed)
+                    scored[side] = evaluate(
+                        r, a, suite, inference, episodes=cfg.eval.episodes, modes=list(cfg.eval.modes), seed=cfg.seed
+                    )
             curve.append({"step": done, "drift": drift(), **scored})
-            log(f"update {done}: drift {curve[-1]['drift']:.3g}; official {_score(scored['official'])}, ours {_score(scored['ours'])}")
+            log(
+                f"update {done}: drift {curve[-1]['drift']:.3g}; official {_score(scored['official'])}, ours {_score(scored['ours'])}"
+            )
     return {"env": suite.name, "curve": curve, "updates_per_second": updates / seconds if seconds > 0 else None}
 
 
@@ -122,18 +144,29 @@ def write_report(result: dict, out: Path, name: str, command: str, env: str, see
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps({"command": command, "seed": seed, **result}, indent=2))
     modes = list(result["curve"][0]["official"]) if result["curve"] else []
-    lines = [f"# Twin runs of the official TD-JEPA and jepa-rl on {env}, seed {seed}", "", f"Command: `{command}`", "",
-             "Same initial weights (the official agent's, copied into ours), same batches, same random draws before each "
-             "update. Drift: ‖ours − official‖ / ‖official − initial‖ over the online weights. Success %, mean over tasks.", "",
-             "| updates | drift | " + " | ".join(f"official {m} z | jepa-rl {m} z" for m in modes) + " |",
-             "|---:|---:|" + "---:|---:|" * len(modes)]
+    lines = [
+        f"# Twin runs of the official TD-JEPA and jepa-rl on {env}, seed {seed}",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Same initial weights (the official agent's, copied into ours), same batches, same random draws before each "
+        "update. Drift: ‖ours − official‖ / ‖official − initial‖ over the online weights. Success %, mean over tasks.",
+        "",
+        "| updates | drift | " + " | ".join(f"official {m} z | jepa-rl {m} z" for m in modes) + " |",
+        "|---:|---:|" + "---:|---:|" * len(modes),
+    ]
     for point in result["curve"]:
         cells = " | ".join(f"{_score(point['official'])[m]} | {_score(point['ours'])[m]}" for m in modes)
         lines.append(f"| {point['step']} | {point['drift']:.3f} | {cells} |")
     if result["curve"]:
         last = result["curve"][-1]
-        lines += ["", "Per task at the last evaluation:", "", "| task | " + " | ".join(f"official {m} | jepa-rl {m}" for m in modes) + " |",
-                  "|---|" + "---:|---:|" * len(modes)]
+        lines += [
+            "",
+            "Per task at the last evaluation:",
+            "",
+            "| task | " + " | ".join(f"official {m} | jepa-rl {m}" for m in modes) + " |",
+            "|---|" + "---:|---:|" * len(modes),
+        ]
         for task in last["official"][modes[0]]:
             cells = " | ".join(f"{100 * last['official'][m][task]:.0f} | {100 * last['ours'][m][task]:.0f}" for m in modes)
             lines.append(f"| {task} | {cells} |")
@@ -146,7 +179,7 @@ def write_report(result: dict, out: Path, name: str, command: str, env: str, see
 
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
-    ours_args, overrides = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    ours_args, overrides = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--official-path", help="checkout of the official TD-JEPA code (contains metamotivo/agents/td_jepa)")
     parser.add_argument("--seed", type=int, default=0)

@@ -1,4 +1,5 @@
 """Writing a benchmark's result: ``<stem>.md`` (the table, with its command) and ``<stem>.json``."""
+
 from __future__ import annotations
 
 import json

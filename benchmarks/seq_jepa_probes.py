@@ -13,6 +13,7 @@ frozen probes of each: linear top-1 of the aggregate of M_val views, R² of the 
 ``benchmarks/results/seq_jepa_probes_<label>.{md,json}``. With ``data=trajectories`` the probes are
 path integration (position and displacement after k views) and the action between two views.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,10 +25,12 @@ from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_roo
 ROOT = Path(__file__).resolve().parents[1]
 # The last two are references for the probes, not seq-JEPA: the same encoder trained with rotation
 # labels (what the equivariance probe can reach here) and left at its random initialisation.
-VARIANTS = {"seq-JEPA": ["representation.action_conditioning=true"],
-            "seq-JEPA w/o action conditioning": ["representation.action_conditioning=false"],
-            "supervised rotation (reference)": ["representation.objective=supervised_rotation"],
-            "random init (reference)": ["train.steps=0"]}
+VARIANTS = {
+    "seq-JEPA": ["representation.action_conditioning=true"],
+    "seq-JEPA w/o action conditioning": ["representation.action_conditioning=false"],
+    "supervised rotation (reference)": ["representation.objective=supervised_rotation"],
+    "random init (reference)": ["train.steps=0"],
+}
 
 
 PROBES = ("top1", "relative_rotation", "rotation", "position", "displacement", "action_r2")  # views3d, trajectories
@@ -39,13 +42,25 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(own)
     root = runs_root(args)
     started = time.time()
-    runs = run_variants({name: VARIANTS[name] for name in args.variants}, ["representation=seq_jepa", *overrides], args.seeds,
-                        root, reuse=bool(args.resume))
+    runs = run_variants(
+        {name: VARIANTS[name] for name in args.variants},
+        ["representation=seq_jepa", *overrides],
+        args.seeds,
+        root,
+        reuse=bool(args.resume),
+    )
     keys = [k for k in next(iter(next(iter(runs.values())).values())) if k.startswith(PROBES)]
-    lines = [f"# seq-JEPA probes: {args.label}", "", f"Command: `python -m benchmarks.seq_jepa_probes {' '.join(argv)}`", "",
-             f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. "
-             "Test split; mean ± s.e. over seeds where there are several.", "",
-             "| variant | " + " | ".join(keys) + " | training s |", "|---" * (len(keys) + 2) + "|"]
+    lines = [
+        f"# seq-JEPA probes: {args.label}",
+        "",
+        f"Command: `python -m benchmarks.seq_jepa_probes {' '.join(argv)}`",
+        "",
+        f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. "
+        "Test split; mean ± s.e. over seeds where there are several.",
+        "",
+        "| variant | " + " | ".join(keys) + " | training s |",
+        "|---" * (len(keys) + 2) + "|",
+    ]
     rows, summary = variant_rows(runs, [(key, ".3f") for key in [*keys, "training_seconds"]])
     lines += rows
     write_report(args.out, f"seq_jepa_probes_{args.label}", lines, {"runs": runs, "summary": summary})

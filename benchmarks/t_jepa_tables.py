@@ -8,6 +8,7 @@ T-JEPA (EMA target) embeddings and on a random-init encoder's embeddings, and a 
 the raw columns (``agents/pretrain_table.py``). Classification reports accuracy (↑), regression RMSE in the
 target's units (↓). Writes ``benchmarks/results/t_jepa_tables_<label>.{md,json}``.
 """
+
 from __future__ import annotations
 
 import time
@@ -18,8 +19,12 @@ from benchmarks.zeroshot_quality import benchmark_parser, mean_se_cell, run_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("breast_cancer", "wine", "digits", "diabetes", "synthetic_mixed")
-MODELS = {"MLP on raw features": "mlp_raw", "MLP on T-JEPA embeddings": "mlp_t_jepa",
-          "MLP on random-init embeddings": "mlp_random_init", "GBDT on raw features": "gbdt_raw"}
+MODELS = {
+    "MLP on raw features": "mlp_raw",
+    "MLP on T-JEPA embeddings": "mlp_t_jepa",
+    "MLP on random-init embeddings": "mlp_random_init",
+    "GBDT on raw features": "gbdt_raw",
+}
 
 
 def score_cells(per_seed: dict[int, dict]) -> tuple[str, list[str], dict]:
@@ -28,8 +33,9 @@ def score_cells(per_seed: dict[int, dict]) -> tuple[str, list[str], dict]:
     metric = "accuracy" if first["task"] == "classification" else "rmse"
     cells, summary = [], {}
     for name, prefix in MODELS.items():
-        cell, summary[name] = mean_se_cell([r[f"{prefix}_{metric}"] for r in per_seed.values()],
-                                           ".3f" if metric == "accuracy" else ".1f")
+        cell, summary[name] = mean_se_cell(
+            [r[f"{prefix}_{metric}"] for r in per_seed.values()], ".3f" if metric == "accuracy" else ".1f"
+        )
         cells.append(cell)
     return metric, cells, summary
 
@@ -42,17 +48,29 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(own)
     root = runs_root(args)
     started = time.time()
-    lines = [f"# T-JEPA vs raw features: {args.label}", "", f"Command: `python -m benchmarks.t_jepa_tables {' '.join(argv)}`", "",
-             f"Seeds: {args.seeds} (pretraining and downstream models; one row split per table); wall time WALL s; run "
-             f"folders `{root}`. Test rows; accuracy ↑ (classification) or RMSE in the target's units ↓ (regression); "
-             "mean ± s.e. over seeds.", "",
-             "| table | rows (train/val/test) | metric | " + " | ".join(MODELS) + " | pretraining s |",
-             "|---" * (len(MODELS) + 4) + "|"]
+    lines = [
+        f"# T-JEPA vs raw features: {args.label}",
+        "",
+        f"Command: `python -m benchmarks.t_jepa_tables {' '.join(argv)}`",
+        "",
+        f"Seeds: {args.seeds} (pretraining and downstream models; one row split per table); wall time WALL s; run "
+        f"folders `{root}`. Test rows; accuracy ↑ (classification) or RMSE in the target's units ↓ (regression); "
+        "mean ± s.e. over seeds.",
+        "",
+        "| table | rows (train/val/test) | metric | " + " | ".join(MODELS) + " | pretraining s |",
+        "|---" * (len(MODELS) + 4) + "|",
+    ]
     runs, summary = {}, {}
     for table in args.tables:
-        per_seed, failed = run_seeds(["representation=t_jepa", "data=table", f"data.name={table}", *overrides], args.seeds,
-                                     root / table, parallel=args.parallel, entry="agents.pretrain", result_key=None,
-                                     reuse=bool(args.resume))
+        per_seed, failed = run_seeds(
+            ["representation=t_jepa", "data=table", f"data.name={table}", *overrides],
+            args.seeds,
+            root / table,
+            parallel=args.parallel,
+            entry="agents.pretrain",
+            result_key=None,
+            reuse=bool(args.resume),
+        )
         if not per_seed:
             lines.append(f"| {table} | – | – | " + " | ".join("failed" for _ in MODELS) + " | – |")
             continue
@@ -60,8 +78,12 @@ def main(argv: list[str] | None = None) -> dict:
         metric, cells, summary[table] = score_cells(per_seed)
         sizes = next(iter(per_seed.values()))["sizes"]
         seconds, _ = mean_se_cell([r["training_seconds"] for r in per_seed.values()], ".0f")
-        lines.append(f"| {table} | {sizes['train']}/{sizes['val']}/{sizes['test']} | {metric} | " + " | ".join(cells)
-                     + f" | {seconds} |" + (f" (seeds {failed} failed)" if failed else ""))
+        lines.append(
+            f"| {table} | {sizes['train']}/{sizes['val']}/{sizes['test']} | {metric} | "
+            + " | ".join(cells)
+            + f" | {seconds} |"
+            + (f" (seeds {failed} failed)" if failed else "")
+        )
     if not runs:
         raise SystemExit(f"no run finished; logs under {root}")
     lines[4] = lines[4].replace("WALL", f"{time.time() - started:.0f}")

@@ -12,6 +12,7 @@ Compares, alternately in one sitting (absolute rates on a shared machine drift b
 Also counts the FLOPs of one update (torch.utils.flop_counter) and measures this machine's fp32
 matmul rate, and writes ``benchmarks/results/td_jepa_throughput_<device>.{md,json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,9 @@ def make_ours(device: torch.device, compile_update: bool, cudagraphs: bool = Fal
     updater = SoftUpdate(rep_loss, tau=rep_cfg.optim.tau)
     optimizer = make_optimizer(rep_cfg.optim, actor_cfg.lr, model, actor, capturable=cudagraphs)
 
-    return make_update(rep_loss, actor_loss, optimizer, updater, compile=compile_update, cudagraphs=cudagraphs,
-                       precision=precision)
+    return make_update(
+        rep_loss, actor_loss, optimizer, updater, compile=compile_update, cudagraphs=cudagraphs, precision=precision
+    )
 
 
 def make_reference(device: torch.device):
@@ -67,7 +69,10 @@ def make_reference(device: torch.device):
     rep_cfg, actor_cfg, model, actor = build(device)
     import copy
 
-    targets = {n: copy.deepcopy(getattr(model, n)).requires_grad_(False) for n in ("phi_encoder", "psi_encoder", "phi_predictor", "psi_predictor")}
+    targets = {
+        n: copy.deepcopy(getattr(model, n)).requires_grad_(False)
+        for n in ("phi_encoder", "psi_encoder", "phi_predictor", "psi_predictor")
+    }
     adam = lambda params: torch.optim.Adam(params, lr=1e-4, foreach=False, fused=False)  # noqa: E731 (reference: plain per-param loop)
     opts = {n: adam(getattr(model, n).parameters()) for n in targets}
     actor_opt = adam(actor.parameters())
@@ -86,9 +91,12 @@ def make_reference(device: torch.device):
             y_phi = npsi + discount * ensemble_reduce(targets["phi_predictor"](nphi, na, z), 0.0)
             y_psi = nphi + discount * ensemble_reduce(targets["psi_predictor"](npsi, na, z), 0.0)
         phi, psi = model.phi_encoder(obs), model.psi_encoder(obs)
-        loss = ((model.phi_predictor(phi, action, z) - y_phi).square().sum(-1).mean()
-                + (model.psi_predictor(psi, action, z) - y_psi).square().sum(-1).mean()
-                + orthonormality_loss(phi)[0] + orthonormality_loss(psi)[0])
+        loss = (
+            (model.phi_predictor(phi, action, z) - y_phi).square().sum(-1).mean()
+            + (model.psi_predictor(psi, action, z) - y_psi).square().sum(-1).mean()
+            + orthonormality_loss(phi)[0]
+            + orthonormality_loss(psi)[0]
+        )
         for o in opts.values():
             o.zero_grad(set_to_none=True)
         loss.backward()
@@ -120,22 +128,34 @@ def make_official(device: torch.device, official_path: str):
     sys.path.insert(0, str(Path(official_path).expanduser()))
     from metamotivo.agents.td_jepa.agent import TDJEPAAgent, TDJEPAAgentConfig
 
-    cfg = TDJEPAAgentConfig(**{
-        "model": {
-            "device": str(device), "actor_use_full_encoder": False,
-            "archi": {
-                "phi_dim": 50, "psi_dim": 50, "norm_z": True,
-                "phi_predictor": {"hidden_dim": 512, "hidden_layers": 2},
-                "psi_predictor": {"hidden_dim": 512, "hidden_layers": 2},
-                "phi_mlp_encoder": {"hidden_dim": 512, "hidden_layers": 4, "norm": True},
-                "psi_mlp_encoder": {"hidden_dim": 512, "hidden_layers": 4, "norm": True},
-                "actor": {"name": "simple", "hidden_dim": 512, "hidden_layers": 2},
+    cfg = TDJEPAAgentConfig(
+        **{
+            "model": {
+                "device": str(device),
+                "actor_use_full_encoder": False,
+                "archi": {
+                    "phi_dim": 50,
+                    "psi_dim": 50,
+                    "norm_z": True,
+                    "phi_predictor": {"hidden_dim": 512, "hidden_layers": 2},
+                    "psi_predictor": {"hidden_dim": 512, "hidden_layers": 2},
+                    "phi_mlp_encoder": {"hidden_dim": 512, "hidden_layers": 4, "norm": True},
+                    "psi_mlp_encoder": {"hidden_dim": 512, "hidden_layers": 4, "norm": True},
+                    "actor": {"name": "simple", "hidden_dim": 512, "hidden_layers": 2},
+                },
             },
-        },
-        "train": {"batch_size": BATCH, "discount": 0.99, "phi_ortho_coef": 1.0, "psi_ortho_coef": 1.0,
-                  "encoder_target_tau": 0.005, "predictor_target_tau": 0.005, "scale_train_goals": True},
-        "compile": False,
-    })
+            "train": {
+                "batch_size": BATCH,
+                "discount": 0.99,
+                "phi_ortho_coef": 1.0,
+                "psi_ortho_coef": 1.0,
+                "encoder_target_tau": 0.005,
+                "predictor_target_tau": 0.005,
+                "scale_train_goals": True,
+            },
+            "compile": False,
+        }
+    )
     obs_space = gymnasium.spaces.Box(-float("inf"), float("inf"), (OBS_DIM,))
     return official_update(TDJEPAAgent(obs_space, ACTION_DIM, cfg))
 
@@ -152,8 +172,12 @@ def official_update(agent, extra_keys: tuple[str, ...] = ()):
     buffer = _Buffer()
 
     def update(td):
-        buffer.batch = {"observation": td["observation"], "action": td["action"], **{k: td[k] for k in extra_keys},
-                        "next": {"observation": td["next", "observation"], "terminated": td["next", "terminated"]}}
+        buffer.batch = {
+            "observation": td["observation"],
+            "action": td["action"],
+            **{k: td[k] for k in extra_keys},
+            "next": {"observation": td["next", "observation"], "terminated": td["next", "terminated"]},
+        }
         return agent.update({"train": buffer}, step=0)
 
     return update
@@ -161,11 +185,20 @@ def official_update(agent, extra_keys: tuple[str, ...] = ()):
 
 def synthetic_batches(device: torch.device, n: int = 16) -> list[TensorDict]:
     g = torch.Generator().manual_seed(0)
-    return [TensorDict({
-        "observation": torch.randn(BATCH, OBS_DIM, generator=g),
-        "action": torch.rand(BATCH, ACTION_DIM, generator=g) * 2 - 1,
-        "next": {"observation": torch.randn(BATCH, OBS_DIM, generator=g), "terminated": torch.zeros(BATCH, 1, dtype=torch.bool)},
-    }, [BATCH]).to(device) for _ in range(n)]
+    return [
+        TensorDict(
+            {
+                "observation": torch.randn(BATCH, OBS_DIM, generator=g),
+                "action": torch.rand(BATCH, ACTION_DIM, generator=g) * 2 - 1,
+                "next": {
+                    "observation": torch.randn(BATCH, OBS_DIM, generator=g),
+                    "terminated": torch.zeros(BATCH, 1, dtype=torch.bool),
+                },
+            },
+            [BATCH],
+        ).to(device)
+        for _ in range(n)
+    ]
 
 
 def sync(device):
@@ -227,8 +260,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--compile", action="store_true", help="also time our update under torch.compile")
     parser.add_argument("--bf16", action="store_true", help="also time our update under bf16 autocast (train.precision=bf16)")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--official-path", default=None,
-                        help="checkout of the official TD-JEPA code (package metamotivo) to time alternately")
+    parser.add_argument(
+        "--official-path", default=None, help="checkout of the official TD-JEPA code (package metamotivo) to time alternately"
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
     args = parser.parse_args(argv)
     if args.threads:
@@ -263,30 +297,47 @@ def main(argv=None) -> dict:
     peak = statistics.median(matmul)
     hw = {
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
     }
     try:
         hw["cpu_model"] = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
     command = "python -m benchmarks.td_jepa_throughput " + " ".join(argv if argv is not None else sys.argv[1:])
-    result = {"command": command.strip(), "hardware": hw, "batch": BATCH, "obs_dim": OBS_DIM, "action_dim": ACTION_DIM,
-              "rates_per_round": rates, "median_updates_per_s": med, "gflop_per_update": {n: f / 1e9 for n, f in flops.items()},
-              "matmul_fp32_gflops_1024": peak, "speedup_vs_reference": {n: med[n] / med["reference"] for n in med},
-              **({"speedup_vs_official": {n: med[n] / med["official"] for n in med}} if "official" in med else {})}
+    result = {
+        "command": command.strip(),
+        "hardware": hw,
+        "batch": BATCH,
+        "obs_dim": OBS_DIM,
+        "action_dim": ACTION_DIM,
+        "rates_per_round": rates,
+        "median_updates_per_s": med,
+        "gflop_per_update": {n: f / 1e9 for n, f in flops.items()},
+        "matmul_fp32_gflops_1024": peak,
+        "speedup_vs_reference": {n: med[n] / med["reference"] for n in med},
+        **({"speedup_vs_official": {n: med[n] / med["official"] for n in med}} if "official" in med else {}),
+    }
     lines = [
-        f"# TD-JEPA update throughput ({device.type})", "", f"Command: `{result['command']}`", "",
+        f"# TD-JEPA update throughput ({device.type})",
+        "",
+        f"Command: `{result['command']}`",
+        "",
         f"Hardware: {hw.get('cpu_model', hw['device'])}; {hw['cpu_count']} cores; torch {hw['torch']} ({hw['torch_threads']} threads).",
         f"Configuration: official OGBench proprio (batch {BATCH}, obs {OBS_DIM}, action {ACTION_DIM}, φ/ψ 4×512→50, predictors 512×2 twin, TD3-style actor 512×2).",
-        f"Measured fp32 matmul rate (1024³): {peak:.0f} GFLOP/s. {args.rounds} alternating rounds × {args.updates} updates; medians.", "",
+        f"Measured fp32 matmul rate (1024³): {peak:.0f} GFLOP/s. {args.rounds} alternating rounds × {args.updates} updates; medians.",
+        "",
         "| variant | updates/s (median) | ms/update | GFLOP/update | achieved GFLOP/s | % of matmul rate | speed-up vs reference |"
         + (" speed-up vs official |" if "official" in variants else ""),
         "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if "official" in variants else ""),
     ]
     for n in variants:
         gf = flops.get(n, flops["jepa-rl"]) / 1e9
-        lines.append(f"| {n} | {med[n]:.2f} | {1000 / med[n]:.0f} | {gf:.1f} | {gf * med[n]:.0f} | {100 * gf * med[n] / peak:.0f}% | {med[n] / med['reference']:.2f}× |"
-                     + (f" {med[n] / med['official']:.2f}× |" if "official" in med else ""))
+        lines.append(
+            f"| {n} | {med[n]:.2f} | {1000 / med[n]:.0f} | {gf:.1f} | {gf * med[n]:.0f} | {100 * gf * med[n] / peak:.0f}% | {med[n] / med['reference']:.2f}× |"
+            + (f" {med[n] / med['official']:.2f}× |" if "official" in med else "")
+        )
     lines += ["", "Per-round rates: " + "; ".join(f"{n}: " + ", ".join(f"{v:.2f}" for v in vals) for n, vals in rates.items())]
     suffix = "".join(f"_{flag}" for flag in ("compile", "bf16") if getattr(args, flag))
     write_report(args.out, f"td_jepa_throughput_{device.type}{suffix}", lines, result)

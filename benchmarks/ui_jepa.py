@@ -10,6 +10,7 @@ initialisation (references). Each run trains the same intent decoder on the froz
 intents on held-out clips of the train intents (few-shot) and on clips of held-out intents (zero-shot)
 (``agents/pretrain_ui.py``). Writes ``benchmarks/results/ui_jepa_<label>.{md,json}``.
 """
+
 from __future__ import annotations
 
 import time
@@ -19,10 +20,12 @@ from benchmarks.report import write_report
 from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_root, split_overrides, variant_rows
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = {"UI-JEPA": ["representation.encoder=ui_jepa"],
-            "frame-averaged baseline": ["representation.encoder=frame_averaged"],
-            "UI-JEPA encoder, random init (reference)": ["representation.encoder=ui_jepa", "train.steps=0"],
-            "frame-averaged, random init (reference)": ["representation.encoder=frame_averaged", "train.steps=0"]}
+VARIANTS = {
+    "UI-JEPA": ["representation.encoder=ui_jepa"],
+    "frame-averaged baseline": ["representation.encoder=frame_averaged"],
+    "UI-JEPA encoder, random init (reference)": ["representation.encoder=ui_jepa", "train.steps=0"],
+    "frame-averaged, random init (reference)": ["representation.encoder=frame_averaged", "train.steps=0"],
+}
 METRICS = {"exact_accuracy": "exact acc.", "nearest_accuracy": "nearest-intent acc.", "intent_similarity": "intent similarity"}
 
 
@@ -32,18 +35,31 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(own)
     root = runs_root(args)
     started = time.time()
-    runs = run_variants({name: VARIANTS[name] for name in args.variants}, ["representation=ui_jepa", "data=ui_activity",
-                        *overrides], args.seeds, root, reuse=bool(args.resume))
+    runs = run_variants(
+        {name: VARIANTS[name] for name in args.variants},
+        ["representation=ui_jepa", "data=ui_activity", *overrides],
+        args.seeds,
+        root,
+        reuse=bool(args.resume),
+    )
     columns = [f"{split}_{key}" for split in ("fewshot", "zeroshot") for key in METRICS]
-    lines = [f"# UI-JEPA vs a frame-averaged encoder: {args.label}", "",
-             f"Command: `python -m benchmarks.ui_jepa {' '.join(argv)}`", "",
-             f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. Held-out clips; "
-             "intent similarity = mean of ROUGE-1/2/L F1 against the intent's paraphrases (the paper also averages an "
-             "SBERT cosine). Mean ± s.e. over seeds.", "",
-             "| encoder | JEPA updates | " + " | ".join(f"{c.split('_')[0]}: {METRICS[c.split('_', 1)[1]]}" for c in columns)
-             + " | pretraining s |", "|---" * (len(columns) + 3) + "|"]
-    rows, summary = variant_rows(runs, [*((c, ".3f") for c in columns), ("training_seconds", ".0f")],
-                                 lead=lambda first: [str(first["step"])])
+    lines = [
+        f"# UI-JEPA vs a frame-averaged encoder: {args.label}",
+        "",
+        f"Command: `python -m benchmarks.ui_jepa {' '.join(argv)}`",
+        "",
+        f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. Held-out clips; "
+        "intent similarity = mean of ROUGE-1/2/L F1 against the intent's paraphrases (the paper also averages an "
+        "SBERT cosine). Mean ± s.e. over seeds.",
+        "",
+        "| encoder | JEPA updates | "
+        + " | ".join(f"{c.split('_')[0]}: {METRICS[c.split('_', 1)[1]]}" for c in columns)
+        + " | pretraining s |",
+        "|---" * (len(columns) + 3) + "|",
+    ]
+    rows, summary = variant_rows(
+        runs, [*((c, ".3f") for c in columns), ("training_seconds", ".0f")], lead=lambda first: [str(first["step"])]
+    )
     lines += rows
     write_report(args.out, f"ui_jepa_{args.label}", lines, {"runs": runs, "summary": summary})
     return summary

@@ -9,6 +9,7 @@ walker-shaped batches (obs 24, action 6, batch 1024). With ``--official-path`` t
 HILP agents (TD3-style actor, same launcher values) are timed alternately in the same sitting.
 Writes ``benchmarks/results/update_throughput_<device>.{md,json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,14 @@ def make_ours(cfg, device: torch.device, precision: str = "fp32", *, data_parall
         from agents.distributed import broadcast_from_main
 
         broadcast_from_main([model, actor, rep_loss])
-    return make_update(rep_loss, actor_loss, optimizer, SoftUpdate(rep_loss, tau=cfg.representation.optim.tau), precision=precision,
-                       average_grads=data_parallel)
+    return make_update(
+        rep_loss,
+        actor_loss,
+        optimizer,
+        SoftUpdate(rep_loss, tau=cfg.representation.optim.tau),
+        precision=precision,
+        average_grads=data_parallel,
+    )
 
 
 def make_official(name: str, cfg, device: torch.device, official_path: str):
@@ -62,41 +69,92 @@ def make_official(name: str, cfg, device: torch.device, official_path: str):
     sys.path.insert(0, str(Path(official_path).expanduser()))
     rep, actor = cfg.representation, cfg.actor
     archi_actor = {"name": "simple", "hidden_dim": actor.hidden_dim, "hidden_layers": actor.hidden_layers}
-    left = {"name": "BackwardArchi", "hidden_dim": rep.left_encoder.hidden_dim, "hidden_layers": rep.left_encoder.hidden_layers, "norm": True}
+    left = {
+        "name": "BackwardArchi",
+        "hidden_dim": rep.left_encoder.hidden_dim,
+        "hidden_layers": rep.left_encoder.hidden_layers,
+        "norm": True,
+    }
     common_train = {"batch_size": cfg.dataset.batch_size, "discount": rep.loss.gamma}
     if name == "fb":
         from metamotivo.agents.fb.agent import FBAgent as Agent, FBAgentConfig as Config
 
-        archi = {"f": {"name": "ForwardArchi", "hidden_dim": rep.forward_map.hidden_dim, "hidden_layers": rep.forward_map.hidden_layers},
-                 "b": {"name": "BackwardArchi", "hidden_dim": rep.backward.hidden_dim, "hidden_layers": rep.backward.hidden_layers, "norm": True},
-                 "left_encoder": left, "actor": archi_actor, "L_dim": rep.left_dim, "z_dim": rep.z_dim, "norm_z": True}
+        archi = {
+            "f": {
+                "name": "ForwardArchi",
+                "hidden_dim": rep.forward_map.hidden_dim,
+                "hidden_layers": rep.forward_map.hidden_layers,
+            },
+            "b": {
+                "name": "BackwardArchi",
+                "hidden_dim": rep.backward.hidden_dim,
+                "hidden_layers": rep.backward.hidden_layers,
+                "norm": True,
+            },
+            "left_encoder": left,
+            "actor": archi_actor,
+            "L_dim": rep.left_dim,
+            "z_dim": rep.z_dim,
+            "norm_z": True,
+        }
         train = {**common_train, "ortho_coef": rep.loss.ortho_coef, "f_target_tau": rep.optim.tau, "b_target_tau": rep.optim.tau}
         model = {"device": str(device), "archi": archi}
     elif name == "hilp":
         from metamotivo.agents.hilp.agent import HilpAgent as Agent, HilpAgentConfig as Config
 
-        archi = {"successor_features": {"name": "ForwardArchi", "hidden_dim": rep.successor_features.hidden_dim,
-                                        "hidden_layers": rep.successor_features.hidden_layers},
-                 "features": {"name": "BackwardArchi", "hidden_dim": rep.features.hidden_dim, "hidden_layers": rep.features.hidden_layers, "norm": False},
-                 "left_encoder": left, "actor": archi_actor, "L_dim": rep.left_dim, "z_dim": rep.z_dim, "norm_z": True}
-        train = {**common_train, "expectile": rep.loss.expectile, "prob_random_goal": rep.loss.random_goal_ratio,
-                 "sf_target_tau": rep.optim.tau, "features_target_tau": rep.optim.tau}
+        archi = {
+            "successor_features": {
+                "name": "ForwardArchi",
+                "hidden_dim": rep.successor_features.hidden_dim,
+                "hidden_layers": rep.successor_features.hidden_layers,
+            },
+            "features": {
+                "name": "BackwardArchi",
+                "hidden_dim": rep.features.hidden_dim,
+                "hidden_layers": rep.features.hidden_layers,
+                "norm": False,
+            },
+            "left_encoder": left,
+            "actor": archi_actor,
+            "L_dim": rep.left_dim,
+            "z_dim": rep.z_dim,
+            "norm_z": True,
+        }
+        train = {
+            **common_train,
+            "expectile": rep.loss.expectile,
+            "prob_random_goal": rep.loss.random_goal_ratio,
+            "sf_target_tau": rep.optim.tau,
+            "features_target_tau": rep.optim.tau,
+        }
         model = {"device": str(device), "archi": archi, "center_features": True}
     else:
         raise ValueError(f"no official agent wired for {name!r}")
-    agent = Agent(gymnasium.spaces.Box(-float("inf"), float("inf"), (OBS_DIM,)), ACTION_DIM,
-                  Config(**{"model": model, "train": train, "compile": False}))
+    agent = Agent(
+        gymnasium.spaces.Box(-float("inf"), float("inf"), (OBS_DIM,)),
+        ACTION_DIM,
+        Config(**{"model": model, "train": train, "compile": False}),
+    )
     return official_update(agent, extra_keys=("future_observation",))
 
 
 def synthetic_batches(batch: int, device: torch.device, n: int = 4) -> list[TensorDict]:
     g = torch.Generator().manual_seed(0)
-    return [TensorDict({
-        "observation": torch.randn(batch, OBS_DIM, generator=g),
-        "action": torch.rand(batch, ACTION_DIM, generator=g) * 2 - 1,
-        "future_observation": torch.randn(batch, OBS_DIM, generator=g),
-        "next": {"observation": torch.randn(batch, OBS_DIM, generator=g), "terminated": torch.zeros(batch, 1, dtype=torch.bool)},
-    }, [batch]).to(device) for _ in range(n)]
+    return [
+        TensorDict(
+            {
+                "observation": torch.randn(batch, OBS_DIM, generator=g),
+                "action": torch.rand(batch, ACTION_DIM, generator=g) * 2 - 1,
+                "future_observation": torch.randn(batch, OBS_DIM, generator=g),
+                "next": {
+                    "observation": torch.randn(batch, OBS_DIM, generator=g),
+                    "terminated": torch.zeros(batch, 1, dtype=torch.bool),
+                },
+            },
+            [batch],
+        ).to(device)
+        for _ in range(n)
+    ]
 
 
 def main(argv=None) -> dict:
@@ -138,22 +196,39 @@ def main(argv=None) -> dict:
         print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n}/{v} {x[-1]:.2f}/s" for (n, v), x in rates.items()), flush=True)
     med = {key: statistics.median(v) for key, v in rates.items()}
     command = "python -m benchmarks.update_throughput " + " ".join(argv if argv is not None else sys.argv[1:])
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine()) \
-        if device.type == "cpu" else torch.cuda.get_device_name(0)
-    lines = [f"# Zero-shot update throughput at the official DMC-proprio configurations ({device.type})", "",
-             f"Command: `{command.strip()}`", "",
-             f"Hardware: {cpu}; {os.cpu_count()} cores; torch {torch.__version__} ({torch.get_num_threads()} threads); "
-             f"fp32 matmul rate (1024³) {statistics.median(matmul):.0f} GFLOP/s. Synthetic walker batches (obs {OBS_DIM}, action {ACTION_DIM}).",
-             f"{args.rounds} alternating rounds × {args.updates} updates; medians.", "",
-             "| representation | variant | batch | updates/s | ms/update | GFLOP/update (ours) | speed-up vs official |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    cpu = (
+        next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+        if device.type == "cpu"
+        else torch.cuda.get_device_name(0)
+    )
+    lines = [
+        f"# Zero-shot update throughput at the official DMC-proprio configurations ({device.type})",
+        "",
+        f"Command: `{command.strip()}`",
+        "",
+        f"Hardware: {cpu}; {os.cpu_count()} cores; torch {torch.__version__} ({torch.get_num_threads()} threads); "
+        f"fp32 matmul rate (1024³) {statistics.median(matmul):.0f} GFLOP/s. Synthetic walker batches (obs {OBS_DIM}, action {ACTION_DIM}).",
+        f"{args.rounds} alternating rounds × {args.updates} updates; medians.",
+        "",
+        "| representation | variant | batch | updates/s | ms/update | GFLOP/update (ours) | speed-up vs official |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for (name, variant), value in med.items():
         official = med.get((name, "official"))
-        lines.append(f"| {name} | {variant} | {batches[name][0].shape[0]} | {value:.2f} | {1000 / value:.0f} | {flops[name] / 1e9:.1f} | "
-                     + (f"{value / official:.2f}× |" if official else "– |"))
-    lines += ["", "Per-round rates: " + "; ".join(f"{n}/{v}: " + ", ".join(f"{x:.2f}" for x in vals) for (n, v), vals in rates.items())]
-    result = {"command": command.strip(), "median_updates_per_s": {f"{n}/{v}": x for (n, v), x in med.items()},
-              "rates_per_round": {f"{n}/{v}": x for (n, v), x in rates.items()}, "gflop_per_update": {n: f / 1e9 for n, f in flops.items()}}
+        lines.append(
+            f"| {name} | {variant} | {batches[name][0].shape[0]} | {value:.2f} | {1000 / value:.0f} | {flops[name] / 1e9:.1f} | "
+            + (f"{value / official:.2f}× |" if official else "– |")
+        )
+    lines += [
+        "",
+        "Per-round rates: " + "; ".join(f"{n}/{v}: " + ", ".join(f"{x:.2f}" for x in vals) for (n, v), vals in rates.items()),
+    ]
+    result = {
+        "command": command.strip(),
+        "median_updates_per_s": {f"{n}/{v}": x for (n, v), x in med.items()},
+        "rates_per_round": {f"{n}/{v}": x for (n, v), x in rates.items()},
+        "gflop_per_update": {n: f / 1e9 for n, f in flops.items()},
+    }
     write_report(args.out, f"update_throughput_{device.type}", lines, result)
     return result
 

@@ -13,6 +13,7 @@ run ``--parallel`` at a time. Downstream: ``python -m agents.zeroshot env=... en
 encoder.checkpoint=<pretrain run> <downstream overrides>``, and ``encoder=pixels`` for DrQ. Writes
 ``benchmarks/results/vision_jepa_<label>.{md,json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,14 +47,19 @@ def size_overrides(name: str, dim: int, depth: int, heads: int, predictor_depth:
         sized = []
     else:
         vit = {"dim": dim, "depth": depth, "heads": heads}
-        groups = {"salt": {"student": {**vit, "predictor_depth": predictor_depth},
-                           "teacher": {**vit, "decoder_depth": predictor_depth}}}
-        sized = [f"representation.{group}.{k}={v}"
-                 for group, values in groups.get(VARIANTS[name][0], {"model": {**vit, "predictor_depth": predictor_depth}}).items()
-                 for k, v in values.items()]
+        groups = {
+            "salt": {"student": {**vit, "predictor_depth": predictor_depth}, "teacher": {**vit, "decoder_depth": predictor_depth}}
+        }
+        sized = [
+            f"representation.{group}.{k}={v}"
+            for group, values in groups.get(VARIANTS[name][0], {"model": {**vit, "predictor_depth": predictor_depth}}).items()
+            for k, v in values.items()
+        ]
     if name == "SALT (small teacher)":
         sized += [f"representation.teacher.dim={dim // 2}", f"representation.teacher.depth={max(1, depth // 2)}"]
     return sized
+
+
 DRQ = "DrQ conv encoder (end-to-end, reference)"
 
 
@@ -70,10 +76,17 @@ def run(entry: str, overrides: list[str], run_dir: Path, threads: int = 0) -> di
         run_dir.mkdir(parents=True, exist_ok=True)
         env = entry_env(threads)
         with open(run_dir / "stdout.log", "w") as log:
-            code = subprocess.run([sys.executable, "-m", entry, *overrides, f"hydra.run.dir={run_dir}"], cwd=ROOT, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT).returncode
-        print(f"{run_dir.relative_to(run_dir.parents[1])}: {'ok' if code == 0 else f'FAILED (exit {code}), see {run_dir}/stdout.log'}",
-              flush=True)
+            code = subprocess.run(
+                [sys.executable, "-m", entry, *overrides, f"hydra.run.dir={run_dir}"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            ).returncode
+        print(
+            f"{run_dir.relative_to(run_dir.parents[1])}: {'ok' if code == 0 else f'FAILED (exit {code}), see {run_dir}/stdout.log'}",
+            flush=True,
+        )
     return json.loads(result.read_text()) if result.exists() else None
 
 
@@ -88,17 +101,34 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--flops", type=float, required=True, help="pretraining FLOP budget of every variant")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="VARIANT",
-                        help=f"any of {list(VARIANTS)}")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=list(VARIANTS),
+        choices=list(VARIANTS),
+        metavar="VARIANT",
+        help=f"any of {list(VARIANTS)}",
+    )
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time (after the first)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads per run (default: cores // parallel)")
-    parser.add_argument("--downstream", default=None, help="agents.zeroshot overrides: also train a zero-shot agent on "
-                        "each frozen encoder and on the DrQ encoder")
-    parser.add_argument("--vit", type=int, nargs=4, default=[0, 0, 0, 0], metavar=("DIM", "DEPTH", "HEADS", "PREDICTOR_DEPTH"),
-                        help="ViT size of every variant (default: the configs' ViT-tiny, 192 wide, 6 deep, 3 heads)")
+    parser.add_argument(
+        "--downstream",
+        default=None,
+        help="agents.zeroshot overrides: also train a zero-shot agent on each frozen encoder and on the DrQ encoder",
+    )
+    parser.add_argument(
+        "--vit",
+        type=int,
+        nargs=4,
+        default=[0, 0, 0, 0],
+        metavar=("DIM", "DEPTH", "HEADS", "PREDICTOR_DEPTH"),
+        help="ViT size of every variant (default: the configs' ViT-tiny, 192 wide, 6 deep, 3 heads)",
+    )
     parser.add_argument("--label", default="walker")
     parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/vision_jepa"))
-    parser.add_argument("--resume", metavar="RUNS_ROOT", help="the run folder root of an interrupted call: finished runs are kept")
+    parser.add_argument(
+        "--resume", metavar="RUNS_ROOT", help="the run folder root of an interrupted call: finished runs are kept"
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
     args = parser.parse_args(own)
     root = Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -108,39 +138,68 @@ def main(argv: list[str] | None = None) -> dict:
 
     def pretrain(job: tuple[str, int]) -> dict | None:
         name, seed = job
-        return run("agents.pretrain", ["data=frames", *overrides, f"train.flops={args.flops:g}", *VARIANTS[name][1],
-                                       *size_overrides(name, *args.vit), f"seed={seed}"], root / folder(name) / f"seed{seed}",
-                   threads)
+        return run(
+            "agents.pretrain",
+            [
+                "data=frames",
+                *overrides,
+                f"train.flops={args.flops:g}",
+                *VARIANTS[name][1],
+                *size_overrides(name, *args.vit),
+                f"seed={seed}",
+            ],
+            root / folder(name) / f"seed{seed}",
+            threads,
+        )
 
     pretrained = {jobs[0]: pretrain(jobs[0])}  # alone: collects the dataset and caches its frames
     with ThreadPoolExecutor(max(1, args.parallel)) as pool:
         pretrained.update(zip(jobs[1:], pool.map(pretrain, jobs[1:])))
     downstream: dict = {}
     if args.downstream is not None:
-        env_overrides = [o for o in overrides if o.split("=", 1)[0].split(".")[0] in ("env", "dataset", "device")
-                         and not o.startswith("dataset.batch_size")]
+        env_overrides = [
+            o
+            for o in overrides
+            if o.split("=", 1)[0].split(".")[0] in ("env", "dataset", "device") and not o.startswith("dataset.batch_size")
+        ]
         extra = shlex.split(args.downstream)
-        agent_jobs = {(name, seed): ["encoder=" + VARIANTS[name][0], f"encoder.checkpoint={root / folder(name) / f'seed{seed}'}"]
-                      for (name, seed), result in pretrained.items() if result is not None}
+        agent_jobs = {
+            (name, seed): ["encoder=" + VARIANTS[name][0], f"encoder.checkpoint={root / folder(name) / f'seed{seed}'}"]
+            for (name, seed), result in pretrained.items()
+            if result is not None
+        }
         agent_jobs.update({(DRQ, seed): ["encoder=pixels"] for seed in args.seeds})
 
         def zeroshot(job: tuple[str, int]) -> dict | None:
-            return run("agents.zeroshot", [*env_overrides, *agent_jobs[job], *extra, f"seed={job[1]}"],
-                       root / "downstream" / folder(job[0]) / f"seed{job[1]}", threads)
+            return run(
+                "agents.zeroshot",
+                [*env_overrides, *agent_jobs[job], *extra, f"seed={job[1]}"],
+                root / "downstream" / folder(job[0]) / f"seed{job[1]}",
+                threads,
+            )
 
         with ThreadPoolExecutor(max(1, args.parallel)) as pool:
             downstream = {job: result for job, result in zip(agent_jobs, pool.map(zeroshot, agent_jobs)) if result is not None}
 
     command = "python -m benchmarks.vision_jepa " + " ".join(shlex.quote(a) for a in argv)
     first = next((r for r in pretrained.values() if r is not None), {})
-    probes = [k for suffix in ("_r2_linear", "_r2_attentive") for k in first if k.endswith(suffix) and not k.startswith("teacher_")]
+    probes = [
+        k for suffix in ("_r2_linear", "_r2_attentive") for k in first if k.endswith(suffix) and not k.startswith("teacher_")
+    ]
     header = ["variant", "updates (teacher + student)", "pretraining FLOPs", *probes]
     if args.downstream is not None:
         header.append("zero-shot return (mean over tasks)")
-    lines = [f"# Vision JEPAs at matched pretraining FLOPs: {args.label}", "", f"Command: `{command}`", "",
-             f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. Frozen encoders; probes "
-             "fit on train episodes, selected on val, R² on test episodes (mean ± s.e. over seeds where there are several).", "",
-             "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    lines = [
+        f"# Vision JEPAs at matched pretraining FLOPs: {args.label}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. Frozen encoders; probes "
+        "fit on train episodes, selected on val, R² on test episodes (mean ± s.e. over seeds where there are several).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---" * len(header) + "|",
+    ]
     summary: dict = {"command": command, "flops": args.flops, "variants": {}}
     for name in [*args.variants, *([DRQ] if args.downstream is not None else [])]:
         results = [r for (n, _), r in pretrained.items() if n == name and r is not None]
@@ -154,7 +213,9 @@ def main(argv: list[str] | None = None) -> dict:
             for key in probes:
                 cell, entry[key] = mean_se_cell([r[key] for r in results], ".3f")
                 row.append(cell)
-            entry.update(updates=updates, pretrain_flops=[r["pretrain_flops"] for r in results], stages=[r["stages"] for r in results])
+            entry.update(
+                updates=updates, pretrain_flops=[r["pretrain_flops"] for r in results], stages=[r["stages"] for r in results]
+            )
         else:
             row += ["–", "–", *("–" for _ in probes)]
         if args.downstream is not None:

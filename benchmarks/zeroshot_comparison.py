@@ -13,6 +13,7 @@ seeds of the per-task score (return on DMC, success % on OGBench), for each z-in
 also each method's gap to it in standard errors of the difference, and the learning curve of every method.
 Writes ``benchmarks/results/zeroshot_comparison_<label>.{md,json}``.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,13 @@ def comparison_table(per_method: dict[str, dict[int, dict]], metric: str) -> tup
     methods = list(per_method)
     lines, numbers = [], {}
     for mode in modes:
-        lines += ["", f"**z inferred from: {mode}** ({'success %' if metric == 'success' else 'episode return'}, mean ± s.e. over seeds)", "",
-                  "| task | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+        lines += [
+            "",
+            f"**z inferred from: {mode}** ({'success %' if metric == 'success' else 'episode return'}, mean ± s.e. over seeds)",
+            "",
+            "| task | " + " | ".join(methods) + " |",
+            "|---" * (len(methods) + 1) + "|",
+        ]
         for task in tasks + ["mean"]:
             cells = []
             for method in methods:
@@ -57,8 +63,13 @@ def gap_to_reference(per_method: dict[str, dict[int, dict]], reference: str = UN
     (√(s.e.² + s.e._ref²) over seeds) — the issue's "≥ 3 s.e. above the untrained policy" test."""
     ref_runs = per_method[reference]
     modes = list(next(iter(ref_runs.values())))
-    lines = ["", f"**Gap to the {reference} policy** (mean over tasks; s.e. of the difference over seeds)", "",
-             "| method | " + " | ".join(f"{m} z: gap / s.e. / gap in s.e." for m in modes) + " |", "|---" * (len(modes) + 1) + "|"]
+    lines = [
+        "",
+        f"**Gap to the {reference} policy** (mean over tasks; s.e. of the difference over seeds)",
+        "",
+        "| method | " + " | ".join(f"{m} z: gap / s.e. / gap in s.e." for m in modes) + " |",
+        "|---" * (len(modes) + 1) + "|",
+    ]
     gaps: dict[str, dict[str, dict[str, float]]] = {}
     for method, runs in per_method.items():
         if method == reference:
@@ -67,7 +78,7 @@ def gap_to_reference(per_method: dict[str, dict[int, dict]], reference: str = UN
         for mode in modes:
             mu, se = mean_se([task_mean(r[mode]) for r in runs.values()])
             mu_ref, se_ref = mean_se([task_mean(r[mode]) for r in ref_runs.values()])
-            se_diff = math.sqrt(se ** 2 + se_ref ** 2)
+            se_diff = math.sqrt(se**2 + se_ref**2)
             ratio = (mu - mu_ref) / se_diff if se_diff > 0 else math.copysign(math.inf, mu - mu_ref) if mu != mu_ref else 0.0
             gaps.setdefault(method, {})[mode] = {"gap": mu - mu_ref, "se": se_diff, "gap_in_se": ratio}
             cells.append(f"{mu - mu_ref:+.1f} / {se_diff:.1f} / {ratio:+.1f}")
@@ -77,8 +88,13 @@ def gap_to_reference(per_method: dict[str, dict[int, dict]], reference: str = UN
 
 def curve_table(runs_by_method: dict[str, dict[int, dict]]) -> tuple[list[str], dict]:
     """The learning curve of each method (mean ± s.e. over seeds of the mean-over-tasks score per evaluation)."""
-    lines = ["", "**Learning curves** (mean over tasks, mean ± s.e. over seeds; training minutes exclude evaluations)", "",
-             "| method | updates | train time (min) | " + "score by mode |", "|---|---:|---:|---|"]
+    lines = [
+        "",
+        "**Learning curves** (mean over tasks, mean ± s.e. over seeds; training minutes exclude evaluations)",
+        "",
+        "| method | updates | train time (min) | " + "score by mode |",
+        "|---|---:|---:|---|",
+    ]
     curves: dict[str, list[dict]] = {}
     for method, runs in runs_by_method.items():
         steps = sorted({p["step"] for run in runs.values() for p in run.get("curve", [])})
@@ -96,10 +112,17 @@ def curve_table(runs_by_method: dict[str, dict[int, dict]]) -> tuple[list[str], 
 def main(argv: list[str] | None = None) -> dict:
     argv, own, overrides = split_overrides(argv)
     parser = benchmark_parser(__doc__, "zeroshot_comparison", seeds=[0, 1, 2], label="comparison")
-    parser.add_argument("--representations", nargs="+", default=["td_jepa", "fb", "hilp"],
-                        help="name or name:override:override (e.g. fb:experiment=dmc_cpu_fb)")
-    parser.add_argument("--untrained", action="store_true",
-                        help="also run the first representation with train.steps=0 (the untrained-policy reference)")
+    parser.add_argument(
+        "--representations",
+        nargs="+",
+        default=["td_jepa", "fb", "hilp"],
+        help="name or name:override:override (e.g. fb:experiment=dmc_cpu_fb)",
+    )
+    parser.add_argument(
+        "--untrained",
+        action="store_true",
+        help="also run the first representation with train.steps=0 (the untrained-policy reference)",
+    )
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time (one CPU thread each when > 1)")
     args = parser.parse_args(own)
     root = runs_root(args)
@@ -109,8 +132,15 @@ def main(argv: list[str] | None = None) -> dict:
     per_method, runs_by_method, failed, metric = {}, {}, {}, "return"
     for method, extra in specs:
         run_overrides = extra if method == UNTRAINED else [f"representation={method}", *extra]
-        runs, failures = run_seeds([*run_overrides, *overrides], args.seeds, root / method, parallel=args.parallel,
-                                   threads=1 if args.parallel > 1 else 0, result_key=None, reuse=bool(args.resume))
+        runs, failures = run_seeds(
+            [*run_overrides, *overrides],
+            args.seeds,
+            root / method,
+            parallel=args.parallel,
+            threads=1 if args.parallel > 1 else 0,
+            result_key=None,
+            reuse=bool(args.resume),
+        )
         failed[method] = failures
         if runs:
             runs_by_method[method] = runs
@@ -120,17 +150,28 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"no run finished; logs under {root}")
     command = "python -m benchmarks.zeroshot_comparison " + shlex.join(argv)
     lines, numbers = comparison_table(per_method, metric)
-    result = {"command": command, "metric": metric, "seeds": args.seeds, "per_method": per_method, "summary": numbers,
-              "failed": failed, "train_seconds": {m: {s: r.get("train_seconds") for s, r in runs.items()} for m, runs in runs_by_method.items()}}
+    result = {
+        "command": command,
+        "metric": metric,
+        "seeds": args.seeds,
+        "per_method": per_method,
+        "summary": numbers,
+        "failed": failed,
+        "train_seconds": {m: {s: r.get("train_seconds") for s, r in runs.items()} for m, runs in runs_by_method.items()},
+    }
     if UNTRAINED in per_method and len(per_method) > 1:
         gap_lines, result["gap_to_untrained"] = gap_to_reference(per_method)
         lines += gap_lines
     curve_lines, result["curves"] = curve_table({m: r for m, r in runs_by_method.items() if m != UNTRAINED})
     if result["curves"]:
         lines += curve_lines
-    header = [f"# Zero-shot comparison: {args.label}", "", f"Command: `{command}`", "",
-              f"Seeds per method: {args.seeds}; failed: {({m: f for m, f in failed.items() if f}) or 'none'}. "
-              f"Run folders: `{root}`."]
+    header = [
+        f"# Zero-shot comparison: {args.label}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Seeds per method: {args.seeds}; failed: {({m: f for m, f in failed.items() if f}) or 'none'}. Run folders: `{root}`.",
+    ]
     write_report(args.out, f"zeroshot_comparison_{args.label}", header + lines, result)
     return result
 

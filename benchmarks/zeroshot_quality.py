@@ -7,6 +7,7 @@ Each seed runs ``python -m agents.zeroshot <overrides> seed=<s>`` in its own pro
 at a time); their ``eval.json`` files are aggregated into
 ``benchmarks/results/zeroshot_quality_<env>.{md,json}`` (mean ± standard error over seeds).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,7 +47,7 @@ def split_overrides(argv: list[str] | None) -> tuple[list[str], list[str], list[
     if "--" not in argv:
         return argv, argv, []
     cut = argv.index("--")
-    return argv, argv[:cut], argv[cut + 1:]
+    return argv, argv[:cut], argv[cut + 1 :]
 
 
 def entry_env(threads: int = 0) -> dict[str, str]:
@@ -58,8 +59,17 @@ def entry_env(threads: int = 0) -> dict[str, str]:
     return env
 
 
-def run_seeds(overrides: list[str], seeds: list[int], runs_dir: Path, *, parallel: int = 1, threads: int = 0,
-              entry: str = "agents.zeroshot", result_key: str | None = "results", reuse: bool = False) -> tuple[dict, list[int]]:
+def run_seeds(
+    overrides: list[str],
+    seeds: list[int],
+    runs_dir: Path,
+    *,
+    parallel: int = 1,
+    threads: int = 0,
+    entry: str = "agents.zeroshot",
+    result_key: str | None = "results",
+    reuse: bool = False,
+) -> tuple[dict, list[int]]:
     """Runs ``python -m <entry> <overrides> seed=<s>`` for every seed (``parallel`` at a time), each in
     ``runs_dir/seed<s>``; returns ({seed: eval.json[result_key] (whole file if None)}, failed seeds).
     ``reuse``: seeds whose folder already holds an eval.json (an interrupted benchmark) are not rerun."""
@@ -94,20 +104,29 @@ def run_seeds(overrides: list[str], seeds: list[int], runs_dir: Path, *, paralle
     return per_seed, failures
 
 
-def benchmark_parser(doc: str, name: str, *, seeds: list[int], label: str = "cpu",
-                     variants: dict | None = None) -> argparse.ArgumentParser:
+def benchmark_parser(
+    doc: str, name: str, *, seeds: list[int], label: str = "cpu", variants: dict | None = None
+) -> argparse.ArgumentParser:
     """The options every multi-run benchmark shares: ``--seeds``, ``--label``, ``--runs-dir``
     (``outputs/benchmarks/<name>``), ``--out``, ``--resume`` (see :func:`runs_root`) and, given ``variants``,
     ``--variants`` (any of their names; default all)."""
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=seeds)
     if variants is not None:
-        parser.add_argument("--variants", nargs="+", default=list(variants), choices=list(variants), metavar="VARIANT",
-                            help=f"any of {list(variants)}")
+        parser.add_argument(
+            "--variants",
+            nargs="+",
+            default=list(variants),
+            choices=list(variants),
+            metavar="VARIANT",
+            help=f"any of {list(variants)}",
+        )
     parser.add_argument("--label", default=label)
     parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks" / name))
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
-    parser.add_argument("--resume", metavar="RUNS_ROOT", help="the run folder root of an interrupted call: finished runs are kept")
+    parser.add_argument(
+        "--resume", metavar="RUNS_ROOT", help="the run folder root of an interrupted call: finished runs are kept"
+    )
     return parser
 
 
@@ -116,14 +135,29 @@ def runs_root(args: argparse.Namespace) -> Path:
     return Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def run_variants(variants: dict[str, list[str]], base: list[str], seeds: list[int], root: Path, *, parallel: int = 1,
-                 entry: str = "agents.pretrain", reuse: bool = False) -> dict[str, dict[int, dict]]:
+def run_variants(
+    variants: dict[str, list[str]],
+    base: list[str],
+    seeds: list[int],
+    root: Path,
+    *,
+    parallel: int = 1,
+    entry: str = "agents.pretrain",
+    reuse: bool = False,
+) -> dict[str, dict[int, dict]]:
     """:func:`run_seeds` of ``<base> <variant overrides>`` for each named variant, in ``root/<variant slug>``;
     returns {variant: {seed: eval.json}} for the variants with a finished seed (exits when none has one)."""
     runs = {}
     for name, extra in variants.items():
-        per_seed, _ = run_seeds([*base, *extra], seeds, root / re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_"),
-                                parallel=parallel, entry=entry, result_key=None, reuse=reuse)
+        per_seed, _ = run_seeds(
+            [*base, *extra],
+            seeds,
+            root / re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_"),
+            parallel=parallel,
+            entry=entry,
+            result_key=None,
+            reuse=reuse,
+        )
         if per_seed:
             runs[name] = per_seed
     if not runs:
@@ -131,8 +165,9 @@ def run_variants(variants: dict[str, list[str]], base: list[str], seeds: list[in
     return runs
 
 
-def variant_rows(runs: dict[str, dict[int, dict]], columns: list[tuple[str, str]],
-                 lead: Callable[[dict], list[str]] = lambda first: []) -> tuple[list[str], dict]:
+def variant_rows(
+    runs: dict[str, dict[int, dict]], columns: list[tuple[str, str]], lead: Callable[[dict], list[str]] = lambda first: []
+) -> tuple[list[str], dict]:
     """One markdown row per variant: ``lead(first seed's results)`` cells, then a mean ± s.e. cell per
     (results key, format) of ``columns``; and the JSON summary {variant: {key: [mean, s.e., n]}}."""
     lines, summary = [], {}
@@ -174,10 +209,16 @@ def main(argv: list[str] | None = None) -> dict:
     tasks = sorted(next(iter(per_seed.values()))[modes[0]])
     env_name = next((o.split("=", 1)[1] for o in overrides if o.startswith("env.name=")), "pointmaze-medium-navigate")
     command = "python -m benchmarks.zeroshot_quality " + " ".join(argv)
-    lines = [f"# Zero-shot success on {env_name}", "", f"Command: `{command}`", "",
-             f"Seeds: {sorted(per_seed)} (failed: {failures or 'none'}); wall time {time.time() - started:.0f} s.", "",
-             "| task | " + " | ".join(f"{m}-inferred z: success % (mean ± s.e.)" for m in modes) + " |",
-             "|---" * (len(modes) + 1) + "|"]
+    lines = [
+        f"# Zero-shot success on {env_name}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Seeds: {sorted(per_seed)} (failed: {failures or 'none'}); wall time {time.time() - started:.0f} s.",
+        "",
+        "| task | " + " | ".join(f"{m}-inferred z: success % (mean ± s.e.)" for m in modes) + " |",
+        "|---" * (len(modes) + 1) + "|",
+    ]
     summary: dict = {"command": command, "seeds": sorted(per_seed), "failed": failures, "per_seed": per_seed, "mean": {}}
     for task in tasks + ["mean"]:
         cells = []
@@ -188,9 +229,14 @@ def main(argv: list[str] | None = None) -> dict:
             cells.append(f"{mu:.1f} ± {se:.1f}")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     if agreement:
-        lines += ["", "Oracle-direction agreement of the final policies (mean cosine over tasks and 500 dataset "
-                  "states; random 0, oracle 1; `benchmarks/oracle_agreement.py`):", "",
-                  "| seed | " + " | ".join(f"{m} z" for m in modes) + " |", "|---" * (len(modes) + 1) + "|"]
+        lines += [
+            "",
+            "Oracle-direction agreement of the final policies (mean cosine over tasks and 500 dataset "
+            "states; random 0, oracle 1; `benchmarks/oracle_agreement.py`):",
+            "",
+            "| seed | " + " | ".join(f"{m} z" for m in modes) + " |",
+            "|---" * (len(modes) + 1) + "|",
+        ]
         for seed, res in agreement.items():
             cells = [f"{sum(v['mean_cosine'] for v in res[m].values()) / len(res[m]):+.2f}" if m in res else "–" for m in modes]
             lines.append(f"| {seed} | " + " | ".join(cells) + " |")

@@ -24,6 +24,7 @@ collection env's physics, the domain's camera, rendered at S × S like the env's
 frames are cached as a memory-mapped TensorDict (``<cache_dir>/frames/<hash>/``) keyed by the dataset's
 cache folder, the kept rows, S and :data:`FRAMES_VERSION`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,16 @@ from envs.common import cfg_get, episode_bounds, kept_steps
 from data.trajectories import render_ogbench_frames
 from data.trajectories import split_episodes, valid_window_starts
 
-__all__ = ["FRAMES_VERSION", "PIXEL_SOURCES", "FrameSampler", "clip_starts", "frame_batch", "kept_steps", "load_frames",
-           "render_dmc_frames"]
+__all__ = [
+    "FRAMES_VERSION",
+    "PIXEL_SOURCES",
+    "FrameSampler",
+    "clip_starts",
+    "frame_batch",
+    "kept_steps",
+    "load_frames",
+    "render_dmc_frames",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +68,20 @@ def frame_batch(data: TensorDict, starts: torch.Tensor, clip_length: int = 1) ->
     """T = 1: ``pixels`` [B, 3, S, S], ``state``/``target`` [B, D], ``episode``/``step`` [B] of the steps ``starts``.
     T > 1: ``clips`` [B, T, 3, S, S], ``state``/``target`` [B, T, D], ``episode`` [B], ``step`` [B, T] from ``starts``."""
     if clip_length == 1:
-        return TensorDict({k: data[k][starts] for k in ("pixels", "state", "target", "episode", "step")}, batch_size=[len(starts)])
+        return TensorDict(
+            {k: data[k][starts] for k in ("pixels", "state", "target", "episode", "step")}, batch_size=[len(starts)]
+        )
     index = starts[:, None] + torch.arange(clip_length)[None, :]
-    return TensorDict({"clips": data["pixels"][index], "state": data["state"][index], "target": data["target"][index],
-                       "episode": data["episode"][starts], "step": data["step"][index]}, batch_size=[len(starts)])
+    return TensorDict(
+        {
+            "clips": data["pixels"][index],
+            "state": data["state"][index],
+            "target": data["target"][index],
+            "episode": data["episode"][starts],
+            "step": data["step"][index],
+        },
+        batch_size=[len(starts)],
+    )
 
 
 class FrameSampler:
@@ -115,7 +134,9 @@ def dmc_observation_targets(env, states: torch.Tensor) -> torch.Tensor:
     for state in states.double().numpy():
         physics.set_state(state)
         physics.forward()
-        rows.append(torch.cat([torch.as_tensor(v, dtype=torch.float32).reshape(-1) for v in task.get_observation(physics).values()]))
+        rows.append(
+            torch.cat([torch.as_tensor(v, dtype=torch.float32).reshape(-1) for v in task.get_observation(physics).values()])
+        )
     width = sum(hi - lo for lo, hi in dmc_observation_columns(env).values())
     return torch.stack(rows) if rows else torch.zeros(0, width)
 
@@ -146,19 +167,34 @@ def _source(dataset_cfg: Any, buffer, size: int, progress: bool) -> dict[str, An
         domain = get_domain(str(cfg_get(dataset_cfg, "domain"))).name
         env = dmc_collection_env(domain)
         model, physics = env.physics.model, buffer.arrays["physics"]
-        return dict(name=domain, starts=buffer.episodes[:, 0], lengths=buffer.episodes[:, 1],
-                    qpos=physics[:, :model.nq], qvel=physics[:, model.nq:model.nq + model.nv], stored=buffer.arrays.get("pixels"),
-                    render=lambda rows: render_dmc_frames(domain, physics[rows], size, progress),
-                    targets=lambda rows: dmc_observation_targets(env, physics[rows]),
-                    target_columns=dmc_observation_columns(env))
+        return dict(
+            name=domain,
+            starts=buffer.episodes[:, 0],
+            lengths=buffer.episodes[:, 1],
+            qpos=physics[:, : model.nq],
+            qvel=physics[:, model.nq : model.nq + model.nv],
+            stored=buffer.arrays.get("pixels"),
+            render=lambda rows: render_dmc_frames(domain, physics[rows], size, progress),
+            targets=lambda rows: dmc_observation_targets(env, physics[rows]),
+            target_columns=dmc_observation_columns(env),
+        )
     name, cols = str(cfg_get(dataset_cfg, "name")), buffer.columns
     starts, lengths = episode_bounds(buffer.terminals)
     qpos, qvel = buffer.rows[:, cols["qpos"]], buffer.rows[:, cols["qvel"]]
-    return dict(name=name, starts=starts, lengths=lengths, qpos=qpos, qvel=qvel, stored=None,
-                render=lambda rows: render_ogbench_frames(name, qpos[rows], qvel[rows], size, progress))
+    return dict(
+        name=name,
+        starts=starts,
+        lengths=lengths,
+        qpos=qpos,
+        qvel=qvel,
+        stored=None,
+        render=lambda rows: render_ogbench_frames(name, qpos[rows], qvel[rows], size, progress),
+    )
 
 
-def load_frames(data_cfg: Any, dataset_cfg: Any, env_cfg: Any = None) -> tuple[TensorDict, TensorDict, TensorDict, dict[str, Any]]:
+def load_frames(
+    data_cfg: Any, dataset_cfg: Any, env_cfg: Any = None
+) -> tuple[TensorDict, TensorDict, TensorDict, dict[str, Any]]:
     """``(train, val, test, info)`` frames of the offline dataset named by ``dataset_cfg`` (DMC or OGBench),
     as configured by ``data_cfg`` (``configs/data/frames.yaml``); ``env_cfg`` (optional) must be the same family."""
     from envs import make_dataset
@@ -182,47 +218,96 @@ def load_frames(data_cfg: Any, dataset_cfg: Any, env_cfg: Any = None) -> tuple[T
     rows, episode, step = kept_steps(src["starts"], src["lengths"], stride=stride, max_episodes=max_episodes)
     longest = int(torch.bincount(episode).max())
     if clip_length > longest:
-        raise ValueError(f"data.clip_length={clip_length} is longer than every episode (at most {longest} kept steps with "
-                         f"data.stride={stride}): lower data.clip_length or data.stride, or use longer episodes")
+        raise ValueError(
+            f"data.clip_length={clip_length} is longer than every episode (at most {longest} kept steps with "
+            f"data.stride={stride}): lower data.clip_length or data.stride, or use longer episodes"
+        )
     stored = src["stored"]
     use_stored = stored is not None and tuple(stored.shape[-2:]) == (size, size) and pixels_from != "render"
     if pixels_from == "dataset" and not use_stored:
         have = "no frames" if stored is None else f"{tuple(stored.shape[-2:])} frames"
-        raise ValueError(f"data.pixels_from=dataset but the dataset has {have}, not {size}x{size}: set data.pixels_from=auto "
-                         f"(render them), or data.image_size / env.obs=pixels to match the dataset")
+        raise ValueError(
+            f"data.pixels_from=dataset but the dataset has {have}, not {size}x{size}: set data.pixels_from=auto "
+            f"(render them), or data.image_size / env.obs=pixels to match the dataset"
+        )
     cached = None
     cache_dir = Path(str(cfg_get(data_cfg, "cache_dir", "~/.cache/jepa_rl"))).expanduser()
-    params = dict(family=family, env=src["name"], source=buffer.layout.get("cache_dir"), version=FRAMES_VERSION,
-                  rows=params_digest({"rows": rows.tolist()}))
+    params = dict(
+        family=family,
+        env=src["name"],
+        source=buffer.layout.get("cache_dir"),
+        version=FRAMES_VERSION,
+        rows=params_digest({"rows": rows.tolist()}),
+    )
     if use_stored:
         pixels = stored[rows]
     else:
         frames, cached = cached_tensordict(
             cache_dir / "frames" / params_digest({**params, "size": size}),
-            lambda: TensorDict({"pixels": src["render"](rows)}, batch_size=[len(rows)]), marker="frames.json",
-            describe={**params, "size": size})
+            lambda: TensorDict({"pixels": src["render"](rows)}, batch_size=[len(rows)]),
+            marker="frames.json",
+            describe={**params, "size": size},
+        )
         pixels = frames["pixels"]
     nq, nv = src["qpos"].shape[1], src["qvel"].shape[1]
     state = torch.cat([src["qpos"][rows], src["qvel"][rows]], dim=1).float()
     if "targets" in src:  # one physics step per row: computed once, cached beside the frames
-        target = cached_tensordict(cache_dir / "frame_targets" / params_digest(params),
-                                   lambda: TensorDict({"target": src["targets"](rows)}, batch_size=[len(rows)]),
-                                   marker="targets.json", describe=params)[0]["target"]
+        target = cached_tensordict(
+            cache_dir / "frame_targets" / params_digest(params),
+            lambda: TensorDict({"target": src["targets"](rows)}, batch_size=[len(rows)]),
+            marker="targets.json",
+            describe=params,
+        )[0]["target"]
         target_columns = src["target_columns"]
     else:
         target, target_columns = state, {"qpos": [0, nq], "qvel": [nq, nq + nv]}
-    data = TensorDict({"pixels": pixels, "state": state, "target": target, "episode": episode, "step": step, "row": rows},
-                      batch_size=[len(rows)])
-    train, val, test = (data[i] for i in split_episodes(
-        episode, val_fraction=float(cfg_get(data_cfg, "val_fraction", 0.1)),
-        test_fraction=float(cfg_get(data_cfg, "test_fraction", 0.1)), seed=int(cfg_get(data_cfg, "seed", 0))))
-    info = dict(family=family, env=src["name"], stride=stride, image_size=size, clip_length=clip_length, steps=len(data),
-                episodes=int(episode.max()) + 1, state_dim=nq + nv, state_columns={"qpos": [0, nq], "qvel": [nq, nq + nv]},
-                target_dim=target.shape[1], target_columns=target_columns,
-                pixels="dataset" if use_stored else "rendered", frames_cached=cached,
-                train_steps=len(train), val_steps=len(val), test_steps=len(test),
-                **{f"{k}_clips": len(clip_starts(d["episode"], clip_length)) for k, d in (("train", train), ("val", val), ("test", test))},
-                seconds=time.perf_counter() - t0)
-    log.info("frames %s: %d episodes, %d steps (stride %d, %s %dx%d, clips of %d); train %d / val %d / test %d steps", src["name"],
-             info["episodes"], info["steps"], stride, info["pixels"], size, size, clip_length, len(train), len(val), len(test))
+    data = TensorDict(
+        {"pixels": pixels, "state": state, "target": target, "episode": episode, "step": step, "row": rows},
+        batch_size=[len(rows)],
+    )
+    train, val, test = (
+        data[i]
+        for i in split_episodes(
+            episode,
+            val_fraction=float(cfg_get(data_cfg, "val_fraction", 0.1)),
+            test_fraction=float(cfg_get(data_cfg, "test_fraction", 0.1)),
+            seed=int(cfg_get(data_cfg, "seed", 0)),
+        )
+    )
+    info = dict(
+        family=family,
+        env=src["name"],
+        stride=stride,
+        image_size=size,
+        clip_length=clip_length,
+        steps=len(data),
+        episodes=int(episode.max()) + 1,
+        state_dim=nq + nv,
+        state_columns={"qpos": [0, nq], "qvel": [nq, nq + nv]},
+        target_dim=target.shape[1],
+        target_columns=target_columns,
+        pixels="dataset" if use_stored else "rendered",
+        frames_cached=cached,
+        train_steps=len(train),
+        val_steps=len(val),
+        test_steps=len(test),
+        **{
+            f"{k}_clips": len(clip_starts(d["episode"], clip_length)) for k, d in (("train", train), ("val", val), ("test", test))
+        },
+        seconds=time.perf_counter() - t0,
+    )
+    log.info(
+        "frames %s: %d episodes, %d steps (stride %d, %s %dx%d, clips of %d); train %d / val %d / test %d steps",
+        src["name"],
+        info["episodes"],
+        info["steps"],
+        stride,
+        info["pixels"],
+        size,
+        size,
+        clip_length,
+        len(train),
+        len(val),
+        len(test),
+    )
     return train, val, test, info

@@ -99,8 +99,9 @@ class LidarSpec:
     def __post_init__(self) -> None:
         _check_positive(self, ("beams", "azimuths", "max_range", "sensor_height"))
         if not -90.0 <= self.elevation_min <= self.elevation_max <= 90.0:
-            raise ValueError(f"LidarSpec needs -90 <= elevation_min <= elevation_max <= 90, "
-                             f"got {self.elevation_min}, {self.elevation_max}")
+            raise ValueError(
+                f"LidarSpec needs -90 <= elevation_min <= elevation_max <= 90, got {self.elevation_min}, {self.elevation_max}"
+            )
         if self.range_noise < 0:
             raise ValueError(f"LidarSpec.range_noise must be >= 0, got {self.range_noise}")
         if not 0.0 <= self.dropout < 1.0:
@@ -144,8 +145,7 @@ class BEVGrid:
     @property
     def channels(self) -> list[str]:
         """Names of :func:`bev_features`' channels."""
-        return (["log_count"] + [f"z_frac{k}" for k in range(self.z_bins)]
-                + ["max_height", "mean_height", "mean_intensity"])
+        return ["log_count"] + [f"z_frac{k}" for k in range(self.z_bins)] + ["max_height", "mean_height", "mean_intensity"]
 
     @property
     def num_channels(self) -> int:
@@ -164,8 +164,7 @@ BEV_CHANNELS: list[str] = BEVGrid().channels
 # OGBench mazes (unit 4 m, walls 2 m high, the point agent a 0.7 m ball whose top is at 1.4 m): a sensor
 # just above the agent, beams from 30° down to 10° up reaching 3 maze cells, and a grid of ±8 m
 # (two maze cells each way) from the ground (z = −1.6) to above the wall tops (+0.4).  Same 12 channels.
-MAZE_LIDAR = LidarSpec(beams=16, azimuths=180, elevation_min=-30.0, elevation_max=10.0, max_range=12.0,
-                       sensor_height=1.6)
+MAZE_LIDAR = LidarSpec(beams=16, azimuths=180, elevation_min=-30.0, elevation_max=10.0, max_range=12.0, sensor_height=1.6)
 MAZE_GRID = BEVGrid(rows=32, cols=32, cell_size=0.5, z_min=-1.8, z_max=0.6, z_bins=8)
 
 
@@ -186,8 +185,9 @@ def ray_directions(spec: LidarSpec) -> np.ndarray:
     return _directions(spec).copy()
 
 
-def _cast(model: mujoco.MjModel, data: mujoco.MjData, origin: np.ndarray, vec: np.ndarray,
-          exclude_body: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cast(
+    model: mujoco.MjModel, data: mujoco.MjData, origin: np.ndarray, vec: np.ndarray, exclude_body: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(geom id, distance, normal) of every ray from ``origin`` along the world directions ``vec`` [n, 3].
 
     No ``cutoff``: mj_multiRay prunes geoms by the distance to their centre, which drops a plane whose
@@ -197,18 +197,37 @@ def _cast(model: mujoco.MjModel, data: mujoco.MjData, origin: np.ndarray, vec: n
     dist = np.full(n, -1.0)
     normal = np.zeros(3 * n)
     if hasattr(mujoco, "mj_multiRay"):
-        mujoco.mj_multiRay(model, data, origin, np.ascontiguousarray(vec).reshape(-1), None, 1, exclude_body,
-                           geomid, dist, normal, n, mujoco.mjMAXVAL)
+        mujoco.mj_multiRay(
+            model,
+            data,
+            origin,
+            np.ascontiguousarray(vec).reshape(-1),
+            None,
+            1,
+            exclude_body,
+            geomid,
+            dist,
+            normal,
+            n,
+            mujoco.mjMAXVAL,
+        )
     else:  # pragma: no cover - mujoco without mj_multiRay
         gid, nrm = np.zeros(1, dtype=np.int32), np.zeros(3)
         for r in range(n):
             dist[r] = mujoco.mj_ray(model, data, origin, vec[r], None, 1, exclude_body, gid, nrm)
-            geomid[r], normal[3 * r: 3 * r + 3] = gid[0], nrm
+            geomid[r], normal[3 * r : 3 * r + 3] = gid[0], nrm
     return geomid, dist, normal.reshape(n, 3)
 
 
-def cast_scan(model: mujoco.MjModel, data: mujoco.MjData, origin: np.ndarray, spec: LidarSpec,
-              rng: np.random.Generator, yaw: float = 0.0, exclude_body: int = -1) -> np.ndarray:
+def cast_scan(
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    origin: np.ndarray,
+    spec: LidarSpec,
+    rng: np.random.Generator,
+    yaw: float = 0.0,
+    exclude_body: int = -1,
+) -> np.ndarray:
     """One LiDAR sweep from world point ``origin`` [3] with the sensor turned by ``yaw`` (radians).
 
     ``data`` must hold current geom poses (after ``mj_kinematics`` / ``mj_forward``); static geoms are
@@ -246,8 +265,7 @@ class SceneSpec:
     def __post_init__(self) -> None:
         _check_positive(self, ("extent",))
         if not 0 <= self.min_objects <= self.max_objects:
-            raise ValueError(f"SceneSpec needs 0 <= min_objects <= max_objects, got {self.min_objects}, "
-                             f"{self.max_objects}")
+            raise ValueError(f"SceneSpec needs 0 <= min_objects <= max_objects, got {self.min_objects}, {self.max_objects}")
         if self.max_walls < 0 or self.max_poles < 0 or self.clearance < 0 or not 0 <= self.size_jitter < 1:
             raise ValueError("SceneSpec: max_walls, max_poles, clearance must be >= 0 and size_jitter in [0, 1)")
         if len(self.class_probs) != 3 or min(self.class_probs) < 0 or sum(self.class_probs) <= 0:
@@ -308,8 +326,15 @@ def make_scene(rng: np.random.Generator, spec: SceneSpec = SceneSpec()) -> tuple
             quad = _corners(cx, cy, length, width, yaw)
             if all(_separated(quad, q, 0.3) for q in quads):
                 quads.append(quad)
-                placed.append(dict(class_id=class_id, shape=shape, center=(float(cx), float(cy), 0.5 * height),
-                                   size=(float(length), float(width), float(height)), yaw=yaw))
+                placed.append(
+                    dict(
+                        class_id=class_id,
+                        shape=shape,
+                        center=(float(cx), float(cy), 0.5 * height),
+                        size=(float(length), float(width), float(height)),
+                        yaw=yaw,
+                    )
+                )
                 return
 
     for _ in range(int(rng.integers(0, spec.max_walls + 1))):
@@ -329,11 +354,14 @@ def _scene_xml(objects: list[dict]) -> str:
     for k, obj in enumerate(objects):
         (x, y, z), (length, width, height), yaw = obj["center"], obj["size"], obj["yaw"]
         if obj["shape"] == "cylinder":
-            geoms.append(f'<geom name="o{k}" type="cylinder" size="{0.5 * length:.6g} {0.5 * height:.6g}" '
-                         f'pos="{x:.6g} {y:.6g} {z:.6g}"/>')
+            geoms.append(
+                f'<geom name="o{k}" type="cylinder" size="{0.5 * length:.6g} {0.5 * height:.6g}" pos="{x:.6g} {y:.6g} {z:.6g}"/>'
+            )
         else:
-            geoms.append(f'<geom name="o{k}" type="box" size="{0.5 * length:.6g} {0.5 * width:.6g} {0.5 * height:.6g}" '
-                         f'pos="{x:.6g} {y:.6g} {z:.6g}" quat="{math.cos(yaw / 2):.9g} 0 0 {math.sin(yaw / 2):.9g}"/>')
+            geoms.append(
+                f'<geom name="o{k}" type="box" size="{0.5 * length:.6g} {0.5 * width:.6g} {0.5 * height:.6g}" '
+                f'pos="{x:.6g} {y:.6g} {z:.6g}" quat="{math.cos(yaw / 2):.9g} 0 0 {math.sin(yaw / 2):.9g}"/>'
+            )
     return '<mujoco model="lidar_scene"><worldbody>' + "".join(geoms) + "</worldbody></mujoco>"
 
 
@@ -354,8 +382,15 @@ def _binned(points: np.ndarray | torch.Tensor, grid: BEVGrid) -> tuple[np.ndarra
     col = np.floor((p[:, 0] - grid.x_min) / grid.cell_size)
     row = np.floor((p[:, 1] - grid.y_min) / grid.cell_size)
     zbin = np.floor((p[:, 2] - grid.z_min) / (grid.z_max - grid.z_min) * grid.z_bins)
-    keep = ((col >= 0) & (col < grid.cols) & (row >= 0) & (row < grid.rows)
-            & (p[:, 2] >= grid.z_min) & (p[:, 2] < grid.z_max) & np.isfinite(intensity))
+    keep = (
+        (col >= 0)
+        & (col < grid.cols)
+        & (row >= 0)
+        & (row < grid.rows)
+        & (p[:, 2] >= grid.z_min)
+        & (p[:, 2] < grid.z_max)
+        & np.isfinite(intensity)
+    )
     cell = (row[keep] * grid.cols + col[keep]).astype(np.int64)
     return cell, np.clip(zbin[keep], 0, grid.z_bins - 1).astype(np.int64), p[keep, 2], intensity[keep]
 
@@ -387,18 +422,19 @@ def _bev_features(points: np.ndarray | torch.Tensor, grid: BEVGrid) -> np.ndarra
     height = (z - grid.z_min) / (grid.z_max - grid.z_min)
     max_height = np.zeros(ncell)
     np.maximum.at(max_height, cell, height)  # heights are >= 0, so 0 is a neutral start
-    out = np.concatenate([
-        np.log1p(count)[None],
-        (zfrac / denom[:, None]).T,
-        max_height[None],
-        (np.bincount(cell, weights=height, minlength=ncell) / denom)[None],
-        (np.bincount(cell, weights=intensity, minlength=ncell) / denom)[None],
-    ])
+    out = np.concatenate(
+        [
+            np.log1p(count)[None],
+            (zfrac / denom[:, None]).T,
+            max_height[None],
+            (np.bincount(cell, weights=height, minlength=ncell) / denom)[None],
+            (np.bincount(cell, weights=intensity, minlength=ncell) / denom)[None],
+        ]
+    )
     return out.reshape(grid.num_channels, *grid.shape).astype(np.float32)
 
 
-def bev_labels(objects: Sequence[Mapping], grid: BEVGrid = BEVGrid(),
-               sigma: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+def bev_labels(objects: Sequence[Mapping], grid: BEVGrid = BEVGrid(), sigma: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """BEV targets for objects given in the sensor frame's x/y (as :func:`make_scene` returns them).
 
     Returns ``segmentation`` i64 [rows, cols]: the class of the object whose (rotated) footprint covers
@@ -425,7 +461,7 @@ def _bev_labels(objects: Sequence[Mapping], grid: BEVGrid, sigma: float) -> tupl
             j, i = math.floor((cx - grid.x_min) / grid.cell_size), math.floor((cy - grid.y_min) / grid.cell_size)
             if 0 <= i < grid.rows and 0 <= j < grid.cols:
                 k = DETECTION_CLASSES.index(class_id)
-                gauss = np.exp(-((rows - i) ** 2 + (cols - j) ** 2) / (2.0 * sigma ** 2))
+                gauss = np.exp(-((rows - i) ** 2 + (cols - j) ** 2) / (2.0 * sigma**2))
                 np.maximum(heat[k], gauss, out=heat[k])
     return seg, heat
 
@@ -435,8 +471,16 @@ def _scene_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
 
 
-def generate_lidar_scenes(n: int, *, seed: int = 0, lidar: LidarSpec = LidarSpec(), grid: BEVGrid = BEVGrid(),
-                          scene: SceneSpec = SceneSpec(), sigma: float = 1.0, progress: bool = True) -> TensorDict:
+def generate_lidar_scenes(
+    n: int,
+    *,
+    seed: int = 0,
+    lidar: LidarSpec = LidarSpec(),
+    grid: BEVGrid = BEVGrid(),
+    scene: SceneSpec = SceneSpec(),
+    sigma: float = 1.0,
+    progress: bool = True,
+) -> TensorDict:
     """``n`` scenes (scene i depends only on (seed, i)) as a TensorDict [n] in storage dtypes:
     ``bev`` f16 [n, C, rows, cols], ``segmentation`` u8 [n, rows, cols], ``heatmap`` f16 [n, 3, rows, cols],
     ``boxes`` f32 [n, M, 8] = (class_id, x, y, z, length, width, height, yaw) of the scene's objects
@@ -494,8 +538,15 @@ def _params(data_cfg: Any) -> dict[str, Any]:
     lidar = _spec_from(LidarSpec, cfg_get(data_cfg, "lidar"), "lidar")
     grid = _spec_from(BEVGrid, cfg_get(data_cfg, "grid"), "grid")
     scene = _spec_from(SceneSpec, cfg_get(data_cfg, "scene"), "scene")
-    return dict(scenes=scenes, seed=int(cfg_get(data_cfg, "seed", 0)), sigma=sigma, lidar=dataclasses.asdict(lidar),
-                grid=dataclasses.asdict(grid), scene=dataclasses.asdict(scene), version=LIDAR_VERSION)
+    return dict(
+        scenes=scenes,
+        seed=int(cfg_get(data_cfg, "seed", 0)),
+        sigma=sigma,
+        lidar=dataclasses.asdict(lidar),
+        grid=dataclasses.asdict(grid),
+        scene=dataclasses.asdict(scene),
+        version=LIDAR_VERSION,
+    )
 
 
 def _split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
@@ -506,16 +557,22 @@ def _split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int
         raise ValueError(f"data.val_fraction + data.test_fraction must be < 1, got {val_fraction} + {test_fraction}")
     n_val, n_test = int(round(val_fraction * n)), int(round(test_fraction * n))
     if n - n_val - n_test < 1:
-        raise ValueError(f"data.scenes={n} leaves no training scene with val/test fractions "
-                         f"{val_fraction}/{test_fraction}")
+        raise ValueError(f"data.scenes={n} leaves no training scene with val/test fractions {val_fraction}/{test_fraction}")
     return n - n_val - n_test, n_val, n_test
 
 
 def _as_training(td: TensorDict) -> TensorDict:
-    return TensorDict(dict(bev=td["bev"].to(torch.float32), segmentation=td["segmentation"].to(torch.int64),
-                           heatmap=td["heatmap"].to(torch.float32), boxes=td["boxes"].clone(),
-                           num_objects=td["num_objects"].clone(), num_points=td["num_points"].clone()),
-                      batch_size=td.batch_size)
+    return TensorDict(
+        dict(
+            bev=td["bev"].to(torch.float32),
+            segmentation=td["segmentation"].to(torch.int64),
+            heatmap=td["heatmap"].to(torch.float32),
+            boxes=td["boxes"].clone(),
+            num_objects=td["num_objects"].clone(),
+            num_points=td["num_points"].clone(),
+        ),
+        batch_size=td.batch_size,
+    )
 
 
 def make_lidar_scenes(data_cfg: Mapping | Any) -> tuple[TensorDict, TensorDict, TensorDict, dict[str, Any]]:
@@ -531,27 +588,55 @@ def make_lidar_scenes(data_cfg: Mapping | Any) -> tuple[TensorDict, TensorDict, 
     (see :func:`generate_lidar_scenes`).  The same config gives bit-identical data.
     """
     params = _params(data_cfg)
-    n_train, n_val, n_test = _split_sizes(params["scenes"], float(cfg_get(data_cfg, "val_fraction", 0.1)),
-                                          float(cfg_get(data_cfg, "test_fraction", 0.1)))
+    n_train, n_val, n_test = _split_sizes(
+        params["scenes"], float(cfg_get(data_cfg, "val_fraction", 0.1)), float(cfg_get(data_cfg, "test_fraction", 0.1))
+    )
     cache_dir = Path(str(cfg_get(data_cfg, "cache_dir", "~/.cache/jepa_rl"))).expanduser()
     out_dir = cache_dir / "lidar" / params_digest(params)
     t0 = time.perf_counter()
-    data, cached = cached_tensordict(out_dir, lambda: generate_lidar_scenes(
-        params["scenes"], seed=params["seed"], lidar=LidarSpec(**params["lidar"]), grid=BEVGrid(**params["grid"]),
-        scene=SceneSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in params["scene"].items()}),
-        sigma=params["sigma"], progress=bool(cfg_get(data_cfg, "progress", True)),
-    ), marker=_MARKER, describe=params)
+    data, cached = cached_tensordict(
+        out_dir,
+        lambda: generate_lidar_scenes(
+            params["scenes"],
+            seed=params["seed"],
+            lidar=LidarSpec(**params["lidar"]),
+            grid=BEVGrid(**params["grid"]),
+            scene=SceneSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in params["scene"].items()}),
+            sigma=params["sigma"],
+            progress=bool(cfg_get(data_cfg, "progress", True)),
+        ),
+        marker=_MARKER,
+        describe=params,
+    )
     train = _as_training(data[:n_train])
-    val = _as_training(data[n_train: n_train + n_val])
-    test = _as_training(data[n_train + n_val:])
+    val = _as_training(data[n_train : n_train + n_val])
+    test = _as_training(data[n_train + n_val :])
     grid = BEVGrid(**params["grid"])
-    info = dict(scenes=params["scenes"], train_scenes=n_train, val_scenes=n_val, test_scenes=n_test,
-                channels=grid.channels, classes=list(CLASSES), detection_classes=[CLASSES[c] for c in DETECTION_CLASSES],
-                lidar=params["lidar"], grid=params["grid"], scene=params["scene"], cached=cached,
-                cache_dir=str(out_dir), seconds=time.perf_counter() - t0)
-    log.info("lidar scenes (%s in %.1fs): %d scenes, BEV %s; train %d / val %d / test %d",
-             "cached" if cached else "generated", info["seconds"], params["scenes"],
-             (grid.num_channels, *grid.shape), n_train, n_val, n_test)
+    info = dict(
+        scenes=params["scenes"],
+        train_scenes=n_train,
+        val_scenes=n_val,
+        test_scenes=n_test,
+        channels=grid.channels,
+        classes=list(CLASSES),
+        detection_classes=[CLASSES[c] for c in DETECTION_CLASSES],
+        lidar=params["lidar"],
+        grid=params["grid"],
+        scene=params["scene"],
+        cached=cached,
+        cache_dir=str(out_dir),
+        seconds=time.perf_counter() - t0,
+    )
+    log.info(
+        "lidar scenes (%s in %.1fs): %d scenes, BEV %s; train %d / val %d / test %d",
+        "cached" if cached else "generated",
+        info["seconds"],
+        params["scenes"],
+        (grid.num_channels, *grid.shape),
+        n_train,
+        n_val,
+        n_test,
+    )
     return train, val, test, info
 
 
@@ -561,9 +646,17 @@ def _body_of_qpos(model: mujoco.MjModel, qpos_adr: int) -> int:
     return int(model.jnt_bodyid[joints[0]]) if len(joints) else -1
 
 
-def maze_lidar_bev(model: mujoco.MjModel, data: mujoco.MjData, positions: np.ndarray, spec: LidarSpec = MAZE_LIDAR,
-                   grid: BEVGrid = MAZE_GRID, rng: np.random.Generator | None = None, exclude_body: int | None = None,
-                   *, qpos_adr: int = 0) -> torch.Tensor:
+def maze_lidar_bev(
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    positions: np.ndarray,
+    spec: LidarSpec = MAZE_LIDAR,
+    grid: BEVGrid = MAZE_GRID,
+    rng: np.random.Generator | None = None,
+    exclude_body: int | None = None,
+    *,
+    qpos_adr: int = 0,
+) -> torch.Tensor:
     """BEV features f32 [N, C, rows, cols] of LiDAR scans taken with the agent at each xy of ``positions`` [N, 2].
 
     For each position, ``data.qpos[qpos_adr: qpos_adr + 2]`` is set to it (OGBench's point and ant agents:
@@ -579,10 +672,9 @@ def maze_lidar_bev(model: mujoco.MjModel, data: mujoco.MjData, positions: np.nda
     out = np.empty((len(positions), grid.num_channels, *grid.shape), dtype=np.float32)
     try:
         for k, xy in enumerate(positions):
-            data.qpos[qpos_adr: qpos_adr + 2] = xy
+            data.qpos[qpos_adr : qpos_adr + 2] = xy
             mujoco.mj_kinematics(model, data)
-            points = cast_scan(model, data, np.array([xy[0], xy[1], spec.sensor_height]), spec, rng,
-                               exclude_body=exclude)
+            points = cast_scan(model, data, np.array([xy[0], xy[1], spec.sensor_height]), spec, rng, exclude_body=exclude)
             out[k] = _bev_features(points, grid)
     finally:
         data.qpos[:] = saved

@@ -15,6 +15,7 @@ Parquet file (``data.path=<file> data.target=<column>``; categorical columns are
 ``data.categorical=[...]`` names them); or ``env_states``: rows are the proprioceptive states of the env's
 offline dataset (``env=dmc|ogbench``; no label: T-JEPA pretrained there is ``encoder=t_jepa`` for agents).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,8 +36,12 @@ def _bundled(name: str):
     """(features DataFrame, target Series, task) of a scikit-learn bundled table."""
     from sklearn import datasets
 
-    loader = {"breast_cancer": datasets.load_breast_cancer, "diabetes": datasets.load_diabetes,
-              "wine": datasets.load_wine, "digits": datasets.load_digits}[name]
+    loader = {
+        "breast_cancer": datasets.load_breast_cancer,
+        "diabetes": datasets.load_diabetes,
+        "wine": datasets.load_wine,
+        "digits": datasets.load_digits,
+    }[name]
     bunch = loader(as_frame=True)
     return bunch.data, bunch.target, "regression" if name == "diabetes" else "classification"
 
@@ -94,12 +99,17 @@ def _split(n: int, labels: np.ndarray | None, val_fraction: float, test_fraction
     from sklearn.model_selection import train_test_split
 
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise ValueError(f"data.val_fraction={val_fraction} and data.test_fraction={test_fraction} must be in (0, 1) "
-                         "and sum to less than 1")
+        raise ValueError(
+            f"data.val_fraction={val_fraction} and data.test_fraction={test_fraction} must be in (0, 1) and sum to less than 1"
+        )
     rows = np.arange(n)
     rest, test = train_test_split(rows, test_size=test_fraction, random_state=seed, stratify=labels)
-    train, val = train_test_split(rest, test_size=val_fraction / (1 - test_fraction), random_state=seed + 1,
-                                  stratify=None if labels is None else labels[rest])
+    train, val = train_test_split(
+        rest,
+        test_size=val_fraction / (1 - test_fraction),
+        random_state=seed + 1,
+        stratify=None if labels is None else labels[rest],
+    )
     return np.sort(train), np.sort(val), np.sort(test)
 
 
@@ -116,8 +126,9 @@ def env_state_table(data_cfg: Mapping[str, Any], dataset_cfg: Any) -> tuple[Tens
     def states(buffer, n: int) -> torch.Tensor:
         observation = buffer.sample(n)["observation"] if len(buffer) else torch.zeros(0)
         if observation.ndim != 2:
-            raise ValueError(f"data.name=env_states needs state observations, got shape {list(observation.shape[1:])}: "
-                             "use env.obs=states")
+            raise ValueError(
+                f"data.name=env_states needs state observations, got shape {list(observation.shape[1:])}: use env.obs=states"
+            )
         return observation.double()
 
     train_x, held_out = states(train_rb, rows), states(val_rb, 2 * max(rows // 6, 1))
@@ -130,10 +141,18 @@ def env_state_table(data_cfg: Mapping[str, Any], dataset_cfg: Any) -> tuple[Tens
     half = len(held_out) // 2
     train, val, test = part(train_x), part(held_out[:half]), part(held_out[half:])
     name = str(cfg_get(dataset_cfg, "name") or cfg_get(dataset_cfg, "domain") or "env")
-    info = {"name": f"{name}_states", "task": "none", "rows": len(train) + len(val) + len(test),
-            "numeric_columns": [f"s{i}" for i in range(train_x.shape[1])], "categorical_columns": [], "cardinalities": [],
-            "numeric_mean": mean.tolist(), "numeric_std": std.tolist(), "categories": {},
-            "sizes": {"train": len(train), "val": len(val), "test": len(test)}}
+    info = {
+        "name": f"{name}_states",
+        "task": "none",
+        "rows": len(train) + len(val) + len(test),
+        "numeric_columns": [f"s{i}" for i in range(train_x.shape[1])],
+        "categorical_columns": [],
+        "cardinalities": [],
+        "numeric_mean": mean.tolist(),
+        "numeric_std": std.tolist(),
+        "categories": {},
+        "sizes": {"train": len(train), "val": len(val), "test": len(test)},
+    }
     return train, val, test, info
 
 
@@ -152,8 +171,10 @@ def load_table(data_cfg: Mapping[str, Any], dataset_cfg: Any = None) -> tuple[Te
     elif name == "synthetic_mixed":
         features, target, task = synthetic_mixed(int(data_cfg.get("rows", 2000)), int(data_cfg.get("seed", 0)))
     else:
-        raise ValueError(f"unknown data.name={name!r}: choose a bundled table {list(BUNDLED + GENERATED)}, or give a "
-                         "CSV/Parquet file with data.path=<file> data.target=<column>")
+        raise ValueError(
+            f"unknown data.name={name!r}: choose a bundled table {list(BUNDLED + GENERATED)}, or give a "
+            "CSV/Parquet file with data.path=<file> data.target=<column>"
+        )
     wanted = str(data_cfg.get("task", "auto"))  # an explicit data.task wins over the table's own
     task = _task_of(target, wanted if wanted != "auto" or task == "auto" else task)
     keep = target.notna().to_numpy()
@@ -161,8 +182,11 @@ def load_table(data_cfg: Mapping[str, Any], dataset_cfg: Any = None) -> tuple[Te
 
     categorical = data_cfg.get("categorical")
     if categorical is None:  # non-numeric (and boolean) columns
-        categorical = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])
-                       or pd.api.types.is_bool_dtype(features[c])]
+        categorical = [
+            c
+            for c in features.columns
+            if not pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])
+        ]
     categorical = [str(c) for c in categorical]
     unknown = [c for c in categorical if c not in features.columns]
     if unknown:
@@ -180,8 +204,7 @@ def load_table(data_cfg: Mapping[str, Any], dataset_cfg: Any = None) -> tuple[Te
     else:
         classes, y = None, torch.tensor(target.to_numpy(dtype=np.float64), dtype=torch.float64)
     val_fraction, test_fraction = float(data_cfg.get("val_fraction", 0.15)), float(data_cfg.get("test_fraction", 0.15))
-    split = _split(len(target), None if classes is None else y.numpy(), val_fraction, test_fraction,
-                   int(data_cfg.get("seed", 0)))
+    split = _split(len(target), None if classes is None else y.numpy(), val_fraction, test_fraction, int(data_cfg.get("seed", 0)))
     train_rows = split[0]
 
     # numeric: train-mean imputation, then train standardisation
@@ -204,9 +227,17 @@ def load_table(data_cfg: Mapping[str, Any], dataset_cfg: Any = None) -> tuple[Te
         vocab[c] = seen
     cat = torch.as_tensor(np.stack(codes, axis=1), dtype=torch.long) if categorical else None
 
-    info: dict[str, Any] = {"name": name, "task": task, "rows": len(target), "numeric_columns": numeric,
-                            "categorical_columns": categorical, "cardinalities": cardinalities,
-                            "numeric_mean": mean.tolist(), "numeric_std": std.tolist(), "categories": vocab}
+    info: dict[str, Any] = {
+        "name": name,
+        "task": task,
+        "rows": len(target),
+        "numeric_columns": numeric,
+        "categorical_columns": categorical,
+        "cardinalities": cardinalities,
+        "numeric_mean": mean.tolist(),
+        "numeric_std": std.tolist(),
+        "categories": vocab,
+    }
     if task == "classification":
         info.update(num_classes=len(classes), classes=[str(c) for c in classes])
     else:  # standardise the target with the train split's statistics

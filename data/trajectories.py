@@ -11,6 +11,7 @@ The dataset is a flat TensorDict [N] over the kept steps: ``views`` (f32 [N, D] 
 (train/val/test split by episode).  Pixel views are rendered once (state set from ``qpos``/``qvel``,
 the cheap render settings) and cached as a memory-mapped TensorDict.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,16 @@ from envs.buffer import cached_tensordict, params_digest
 from envs.common import cfg_get, episode_bounds, kept_steps
 from envs.ogbench.names import parse_name
 
-__all__ = ["VIEW_KINDS", "TrajectoryWindowSampler", "render_ogbench_frames", "trajectory_steps", "split_episodes", "window_batch",
-           "valid_window_starts", "load_trajectories"]
+__all__ = [
+    "VIEW_KINDS",
+    "TrajectoryWindowSampler",
+    "render_ogbench_frames",
+    "trajectory_steps",
+    "split_episodes",
+    "window_batch",
+    "valid_window_starts",
+    "load_trajectories",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +44,15 @@ VIEW_KINDS = ("states", "pixels")
 TRAJECTORIES_VERSION = 1
 
 
-def trajectory_steps(observations: torch.Tensor, actions: torch.Tensor, qpos: torch.Tensor, terminals: torch.Tensor,
-                     *, stride: int = 1, max_episodes: int | None = None) -> tuple[TensorDict, torch.Tensor]:
+def trajectory_steps(
+    observations: torch.Tensor,
+    actions: torch.Tensor,
+    qpos: torch.Tensor,
+    terminals: torch.Tensor,
+    *,
+    stride: int = 1,
+    max_episodes: int | None = None,
+) -> tuple[TensorDict, torch.Tensor]:
     """Every ``stride``-th step of each episode of flat rows (``terminals`` marks each episode's last
     row), with the concatenated actions up to the next kept step.  Returns (TensorDict [N] of
     ``views`` (the observations), ``action``, ``position``, ``episode``; the source row of each step)."""
@@ -48,8 +64,15 @@ def trajectory_steps(observations: torch.Tensor, actions: torch.Tensor, qpos: to
     offsets = rows_t[:, None] + torch.arange(stride)[None, :]
     chunk = actions[offsets.clamp(max=len(actions) - 1)]  # [N, s, A]
     action = torch.where(has_next[:, None, None], chunk, torch.zeros_like(chunk)).reshape(len(rows_t), -1)
-    data = TensorDict({"views": observations[rows_t].float(), "action": action.float(), "position": qpos[rows_t, :2].float(),
-                       "episode": episode_t}, batch_size=[len(rows_t)])
+    data = TensorDict(
+        {
+            "views": observations[rows_t].float(),
+            "action": action.float(),
+            "position": qpos[rows_t, :2].float(),
+            "episode": episode_t,
+        },
+        batch_size=[len(rows_t)],
+    )
     return data, rows_t
 
 
@@ -66,8 +89,10 @@ def window_batch(data: TensorDict, starts: torch.Tensor, length: int) -> TensorD
     """Windows of ``length`` consecutive steps from ``starts``: ``views`` [B, L, …], ``actions`` [B, L − 1, s·A]
     (action i leads from view i to view i + 1), ``position`` [B, L, 2]."""
     index = starts[:, None] + torch.arange(length)[None, :]
-    return TensorDict({"views": data["views"][index], "actions": data["action"][index[:, :-1]],
-                       "position": data["position"][index]}, batch_size=[len(starts)])
+    return TensorDict(
+        {"views": data["views"][index], "actions": data["action"][index[:, :-1]], "position": data["position"][index]},
+        batch_size=[len(starts)],
+    )
 
 
 class TrajectoryWindowSampler:
@@ -87,7 +112,9 @@ class TrajectoryWindowSampler:
         return window_batch(self.data, self.starts[pick], self.length)
 
 
-def split_episodes(episode: torch.Tensor, *, val_fraction: float, test_fraction: float, seed: int = 0) -> tuple[torch.Tensor, ...]:
+def split_episodes(
+    episode: torch.Tensor, *, val_fraction: float, test_fraction: float, seed: int = 0
+) -> tuple[torch.Tensor, ...]:
     """Row indices (train, val, test) of a seeded split of the episodes (at least one stays in train)."""
     episodes = torch.unique(episode)
     if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
@@ -95,7 +122,7 @@ def split_episodes(episode: torch.Tensor, *, val_fraction: float, test_fraction:
     order = episodes[torch.randperm(len(episodes), generator=torch.Generator().manual_seed(int(seed)))]
     n_val = min(int(round(val_fraction * len(order))), len(order) - 1)
     n_test = min(int(round(test_fraction * len(order))), len(order) - 1 - n_val)
-    groups = (order[n_val + n_test:], order[:n_val], order[n_val:n_val + n_test])
+    groups = (order[n_val + n_test :], order[:n_val], order[n_val : n_val + n_test])
     return tuple(torch.nonzero(torch.isin(episode, g)).reshape(-1) for g in groups)
 
 
@@ -124,8 +151,10 @@ def load_trajectories(data_cfg: Any, dataset_cfg: Any) -> tuple[TensorDict, Tens
         raise ValueError(f"data=trajectories reads OGBench datasets (env=ogbench), got dataset family {family!r}")
     name = str(cfg_get(dataset_cfg, "name"))
     if parse_name(name).kind != "maze":
-        raise ValueError(f"data=trajectories probes path integration, which needs a navigation env whose qpos[:2] is the "
-                         f"agent's xy (pointmaze/antmaze/humanoidmaze), got env.name={name}")
+        raise ValueError(
+            f"data=trajectories probes path integration, which needs a navigation env whose qpos[:2] is the "
+            f"agent's xy (pointmaze/antmaze/humanoidmaze), got env.name={name}"
+        )
     kind = str(cfg_get(data_cfg, "views", "states"))
     if kind not in VIEW_KINDS:
         raise ValueError(f"unknown data.views={kind!r}; choose one of {list(VIEW_KINDS)}")
@@ -139,21 +168,56 @@ def load_trajectories(data_cfg: Any, dataset_cfg: Any) -> tuple[TensorDict, Tens
     data, rows = trajectory_steps(observations, actions, qpos, buffer.terminals, stride=stride, max_episodes=max_episodes)
     cached = None
     if kind == "pixels":
-        params = dict(source=buffer.layout.get("cache_dir"), rows=params_digest({"rows": rows.tolist()}), size=size,
-                      version=TRAJECTORIES_VERSION)
+        params = dict(
+            source=buffer.layout.get("cache_dir"),
+            rows=params_digest({"rows": rows.tolist()}),
+            size=size,
+            version=TRAJECTORIES_VERSION,
+        )
         cache_dir = Path(str(cfg_get(data_cfg, "cache_dir", "~/.cache/jepa_rl"))).expanduser()
         frames, cached = cached_tensordict(
             cache_dir / "trajectory_frames" / params_digest(params),
-            lambda: TensorDict({"pixels": render_ogbench_frames(name, qpos[rows], qvel[rows], size,
-                                                         bool(cfg_get(data_cfg, "progress", True)))}, batch_size=[len(rows)]),
-            marker="frames.json", describe=params)
+            lambda: TensorDict(
+                {"pixels": render_ogbench_frames(name, qpos[rows], qvel[rows], size, bool(cfg_get(data_cfg, "progress", True)))},
+                batch_size=[len(rows)],
+            ),
+            marker="frames.json",
+            describe=params,
+        )
         data["views"] = frames["pixels"].clone()
-    train, val, test = (data[i] for i in split_episodes(
-        data["episode"], val_fraction=float(cfg_get(data_cfg, "val_fraction", 0.1)),
-        test_fraction=float(cfg_get(data_cfg, "test_fraction", 0.1)), seed=int(cfg_get(data_cfg, "seed", 0))))
-    info = dict(env=name, views=kind, stride=stride, steps=len(data), episodes=int(data["episode"].max()) + 1,
-                view_shape=list(data["views"].shape[1:]), action_dim=int(data["action"].shape[-1]), train_steps=len(train),
-                val_steps=len(val), test_steps=len(test), frames_cached=cached, seconds=time.perf_counter() - t0)
-    log.info("trajectories %s: %d episodes, %d steps (stride %d, %s views %s); train %d / val %d / test %d steps", name,
-             info["episodes"], info["steps"], stride, kind, info["view_shape"], len(train), len(val), len(test))
+    train, val, test = (
+        data[i]
+        for i in split_episodes(
+            data["episode"],
+            val_fraction=float(cfg_get(data_cfg, "val_fraction", 0.1)),
+            test_fraction=float(cfg_get(data_cfg, "test_fraction", 0.1)),
+            seed=int(cfg_get(data_cfg, "seed", 0)),
+        )
+    )
+    info = dict(
+        env=name,
+        views=kind,
+        stride=stride,
+        steps=len(data),
+        episodes=int(data["episode"].max()) + 1,
+        view_shape=list(data["views"].shape[1:]),
+        action_dim=int(data["action"].shape[-1]),
+        train_steps=len(train),
+        val_steps=len(val),
+        test_steps=len(test),
+        frames_cached=cached,
+        seconds=time.perf_counter() - t0,
+    )
+    log.info(
+        "trajectories %s: %d episodes, %d steps (stride %d, %s views %s); train %d / val %d / test %d steps",
+        name,
+        info["episodes"],
+        info["steps"],
+        stride,
+        kind,
+        info["view_shape"],
+        len(train),
+        len(val),
+        len(test),
+    )
     return train, val, test, info

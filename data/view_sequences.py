@@ -5,6 +5,7 @@ The dataset is a TensorDict [N] of instances with ``pixels`` uint8 [N, V, 3, S, 
 A sequence takes M + 1 distinct views of one instance in random order; action i is the relative
 rotation from view i to view i + 1 (quaternion), followed by the colour change when present.
 """
+
 from __future__ import annotations
 
 import torch
@@ -31,8 +32,10 @@ class ViewSequenceSampler:
     def __init__(self, data: TensorDict, *, observed_views: int, batch_size: int, seed: int = 0) -> None:
         total = data["pixels"].shape[1]
         if not 1 <= observed_views < total:
-            raise ValueError(f"observed views M={observed_views} must be in [1, {total - 1}]: each sequence also needs "
-                             f"a held-out target view, and instances have {total} views")
+            raise ValueError(
+                f"observed views M={observed_views} must be in [1, {total - 1}]: each sequence also needs "
+                f"a held-out target view, and instances have {total} views"
+            )
         self.data, self.m, self.batch_size = data, observed_views, batch_size
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -48,9 +51,12 @@ def sequence_batch(data: TensorDict, instances: torch.Tensor, order: torch.Tenso
     K − 1 actions between them."""
     rows = instances[:, None]
     color = data["color"][rows, order] if "color" in data.keys() else None
-    return TensorDict({
-        "views": data["pixels"][rows, order],
-        "actions": view_actions(data["rotation"][rows, order], color),
-        "rotation": data["rotation"][rows, order],
-        "label": data["label"][instances],
-    }, batch_size=[len(instances)])
+    return TensorDict(
+        {
+            "views": data["pixels"][rows, order],
+            "actions": view_actions(data["rotation"][rows, order], color),
+            "rotation": data["rotation"][rows, order],
+            "label": data["label"][instances],
+        },
+        batch_size=[len(instances)],
+    )

@@ -108,10 +108,12 @@ def relative_rotation(q1: torch.Tensor, q2: torch.Tensor) -> torch.Tensor:
 
 def euler_to_quat(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
     """Intrinsic z-y-x (yaw, pitch, roll) angles → (w, x, y, z): ``q = q_z(yaw) ⊗ q_y(pitch) ⊗ q_x(roll)``."""
+
     def axis(angle: torch.Tensor, i: int) -> torch.Tensor:
         q = torch.zeros(*angle.shape, 4, dtype=angle.dtype)
         q[..., 0], q[..., i] = torch.cos(angle / 2), torch.sin(angle / 2)
         return q
+
     return quat_multiply(quat_multiply(axis(yaw, 3), axis(pitch, 2)), axis(roll, 1))
 
 
@@ -340,11 +342,13 @@ def instance_params(cls: int | str, index: int, seed: int = 0) -> torch.Tensor:
 
 def _quat_matrix(q) -> np.ndarray:
     w, x, y, z = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def _half_extent(part: _Part) -> np.ndarray:
@@ -668,16 +672,21 @@ def load_views3d(cfg: Any) -> tuple[TensorDict, TensorDict, TensorDict, dict[str
     out_dir = _cache_dir_for(cache_dir, params)
     t0 = time.perf_counter()
     log.info("views3d: %s %s", "loading" if (out_dir / _MARKER).is_file() else f"generating {params} ->", out_dir)
-    data, cached = cached_tensordict(out_dir, lambda: generate_views3d(
-        classes=params["classes"],
-        instances_per_class=params["instances_per_class"],
-        views_per_instance=params["views_per_instance"],
-        image_size=params["image_size"],
-        seed=params["seed"],
-        color_actions=params["color_actions"],
-        max_angle=params["max_angle"],
-        progress=bool(cfg_get(data_cfg, "progress", True)),
-    ), marker=_MARKER, describe=params)
+    data, cached = cached_tensordict(
+        out_dir,
+        lambda: generate_views3d(
+            classes=params["classes"],
+            instances_per_class=params["instances_per_class"],
+            views_per_instance=params["views_per_instance"],
+            image_size=params["image_size"],
+            seed=params["seed"],
+            color_actions=params["color_actions"],
+            max_angle=params["max_angle"],
+            progress=bool(cfg_get(data_cfg, "progress", True)),
+        ),
+        marker=_MARKER,
+        describe=params,
+    )
     train_idx, val_idx, test_idx = split_by_instance(
         data.get("label"),
         val_fraction=float(cfg_get(data_cfg, "val_fraction", 0.1)),
@@ -700,8 +709,14 @@ def load_views3d(cfg: Any) -> tuple[TensorDict, TensorDict, TensorDict, dict[str
     )
     log.info(
         "views3d (%s in %.1fs): %d classes x %d instances x %d views at %dpx; train %d / val %d / test %d instances",
-        "cached" if cached else "generated", info["seconds"], len(params["classes"]), params["instances_per_class"],
-        params["views_per_instance"], params["image_size"], info["train_instances"], info["val_instances"],
+        "cached" if cached else "generated",
+        info["seconds"],
+        len(params["classes"]),
+        params["instances_per_class"],
+        params["views_per_instance"],
+        params["image_size"],
+        info["train_instances"],
+        info["val_instances"],
         info["test_instances"],
     )
     return train, val, test, info

@@ -65,6 +65,8 @@ def make_demonstrations(dataset_cfg: Any) -> tuple[Any, Any, dict]:
     """(train, validation, info) demonstration buffers of action-chunk windows (``dataset=demos``)."""
     family = cfg_get(dataset_cfg, "family")
     if family not in DEMONSTRATIONS:
-        raise ValueError(f"dataset family {family!r} has no demonstrations; behaviour cloning uses dataset=demos "
-                         "(scripted-oracle OGBench demonstrations)")
+        raise ValueError(
+            f"dataset family {family!r} has no demonstrations; behaviour cloning uses dataset=demos "
+            "(scripted-oracle OGBench demonstrations)"
+        )
     return _load(DEMONSTRATIONS[family])(dataset_cfg)

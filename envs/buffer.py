@@ -118,8 +118,11 @@ def npz_key_shapes(
             keys = set(npz.files)
             missing = [k for k in required if k not in keys]
             if missing:
-                raise DatasetError(missing_message(missing, keys) if missing_message else
-                                   f"{label} {path} lacks key(s) {missing} (has {sorted(keys)}). {hint}")
+                raise DatasetError(
+                    missing_message(missing, keys)
+                    if missing_message
+                    else f"{label} {path} lacks key(s) {missing} (has {sorted(keys)}). {hint}"
+                )
             return {k: npz_member_header(npz, k)[0] for k in (*required, *optional) if k in keys}
     except DatasetError:
         raise
@@ -175,7 +178,9 @@ def params_digest(params: Mapping) -> str:
     return hashlib.blake2b(json.dumps(dict(params), sort_keys=True).encode(), digest_size=16).hexdigest()[:16]
 
 
-def cached_tensordict(folder: Path, build: Callable[[], TensorDict], *, marker: str, describe: Mapping) -> tuple[TensorDict, bool]:
+def cached_tensordict(
+    folder: Path, build: Callable[[], TensorDict], *, marker: str, describe: Mapping
+) -> tuple[TensorDict, bool]:
     """The memory-mapped TensorDict in ``folder/data``: made by ``build()`` and written atomically
     (``marker`` holds ``describe`` and the row count) the first time, loaded afterwards.
     Returns (data, whether it came from the cache)."""
@@ -321,7 +326,10 @@ class OfflineReplayBuffer(OfflineDataset):
 def epoch_sampler(data: TensorDict, batch_size: int) -> TensorDictReplayBuffer:
     """Batches of ``batch_size`` (at most ``len(data)``) rows of ``data``, in epochs: every row once per epoch in a
     new random order (the last partial batch dropped). Its ``sampler.state_dict()`` is its place in the epoch."""
-    sampler = TensorDictReplayBuffer(storage=LazyTensorStorage(len(data)), sampler=SamplerWithoutReplacement(drop_last=True),
-                                     batch_size=min(int(batch_size), len(data)))
+    sampler = TensorDictReplayBuffer(
+        storage=LazyTensorStorage(len(data)),
+        sampler=SamplerWithoutReplacement(drop_last=True),
+        batch_size=min(int(batch_size), len(data)),
+    )
     sampler.extend(data)
     return sampler

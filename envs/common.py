@@ -60,8 +60,9 @@ def episode_bounds(terminals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return starts, episode_last_rows(terminals)[starts] - starts + 1
 
 
-def kept_steps(starts: torch.Tensor, lengths: torch.Tensor, *, stride: int = 1,
-               max_episodes: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def kept_steps(
+    starts: torch.Tensor, lengths: torch.Tensor, *, stride: int = 1, max_episodes: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(row, episode, step) of every ``stride``-th step of the episodes (first row, row count)."""
     if max_episodes is not None:
         starts, lengths = starts[: int(max_episodes)], lengths[: int(max_episodes)]
@@ -71,7 +72,9 @@ def kept_steps(starts: torch.Tensor, lengths: torch.Tensor, *, stride: int = 1,
     return starts.long()[episode] + step, episode, step
 
 
-def sample_future_rows(index: torch.Tensor, last_rows: torch.Tensor, future: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_future_rows(
+    index: torch.Tensor, last_rows: torch.Tensor, future: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Rows of future observations for transitions at rows ``index`` (observation row i, next row i+1).
 
     The offset k ≥ 1 is geometric with success probability 1 − ``future`` and clipped to the episode,
@@ -82,7 +85,11 @@ def sample_future_rows(index: torch.Tensor, last_rows: torch.Tensor, future: flo
         raise ValueError(f"dataset.future must be in [0, 1), got {future}")
     u = torch.rand(index.shape, generator=generator, dtype=torch.float64).clamp_min(1e-12)
     # inverse CDF of the geometric distribution on {1, 2, ...}
-    k = 1 + torch.floor(torch.log(u) / torch.log1p(torch.tensor(-(1.0 - future), dtype=torch.float64))).long() if future > 0 else torch.ones_like(index)
+    k = (
+        1 + torch.floor(torch.log(u) / torch.log1p(torch.tensor(-(1.0 - future), dtype=torch.float64))).long()
+        if future > 0
+        else torch.ones_like(index)
+    )
     return torch.minimum(index + k, last_rows[index])
 
 

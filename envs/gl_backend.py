@@ -6,6 +6,7 @@ module is imported first by every package of the project: when the named backend
 takes ``MUJOCO_GL`` out of the environment (MuJoCo then imports without a GL context) and keeps the request in
 ``JEPA_RL_MUJOCO_GL``, so the first render raises :class:`envs.render.RenderBackendError` naming it.
 """
+
 from __future__ import annotations
 
 import ctypes.util

@@ -1,5 +1,6 @@
 """MuJoCo rendering helpers shared by the environment families: one clear error when no OpenGL
 backend works, and the cheap render settings (no MSAA, shadows or reflections)."""
+
 from __future__ import annotations
 
 import os

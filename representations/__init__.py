@@ -4,6 +4,7 @@
 group; ``load_pretrained`` rebuilds a trained representation and policy from a checkpoint folder
 (``config.json`` + ``model.safetensors``) without any training code.
 """
+
 from __future__ import annotations
 
 import envs.gl_backend  # noqa: F401  (first: a missing MUJOCO_GL backend matters only when rendering)
@@ -41,8 +42,9 @@ def _lookup(name: str) -> tuple[type[ZeroShotRepresentation], type]:
         from representations.act_jepa import BC_POLICIES
 
         if name in BC_POLICIES:
-            raise ValueError(f"representation={name} is a behaviour-cloning policy: train it with "
-                             f"python -m agents.bc representation={name}")
+            raise ValueError(
+                f"representation={name} is a behaviour-cloning policy: train it with python -m agents.bc representation={name}"
+            )
         raise ValueError(f"unknown representation {name!r}; choose one of {sorted(REGISTRY)} (representation=<name>)")
     return REGISTRY[name]
 
@@ -52,7 +54,9 @@ def model_kwargs(rep_cfg: Mapping) -> dict:
     return {k: v for k, v in _plain(rep_cfg).items() if k not in _NON_MODEL_KEYS}
 
 
-def make_representation(rep_cfg: Mapping, obs_dim: int, action_dim: int, obs_encoder: nn.Module | None = None) -> ZeroShotRepresentation:
+def make_representation(
+    rep_cfg: Mapping, obs_dim: int, action_dim: int, obs_encoder: nn.Module | None = None
+) -> ZeroShotRepresentation:
     model_cls, _ = _lookup(_plain(rep_cfg)["name"])
     kwargs = model_kwargs(rep_cfg)
     try:
@@ -77,8 +81,10 @@ def read_checkpoint(path: str | Path, producer: str) -> tuple[Path, dict]:
     if (path / "checkpoints" / "latest").exists():  # a run folder
         path = path / "checkpoints" / (path / "checkpoints" / "latest").read_text().strip()
     if not (path / "config.json").exists() or not (path / "model.safetensors").exists():
-        raise FileNotFoundError(f"{path} is not a checkpoint of {producer}: expected config.json and model.safetensors "
-                                "(pass its run folder or a checkpoints/step* folder)")
+        raise FileNotFoundError(
+            f"{path} is not a checkpoint of {producer}: expected config.json and model.safetensors "
+            "(pass its run folder or a checkpoints/step* folder)"
+        )
     return path, json.loads((path / "config.json").read_text())
 
 
@@ -91,10 +97,11 @@ def load_weights(path: str | Path, modules: Mapping[str, nn.Module], device: str
     try:
         tensors = load_file(str(file), device=device)
     except (SafetensorError, OSError) as err:
-        raise ValueError(f"{file} is corrupt or truncated ({err}); use an earlier checkpoint of the run "
-                         "(checkpoints/step*) or train again") from None
+        raise ValueError(
+            f"{file} is corrupt or truncated ({err}); use an earlier checkpoint of the run (checkpoints/step*) or train again"
+        ) from None
     for prefix, module in modules.items():
-        module.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
+        module.load_state_dict({k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
 
 
 def load_pretrained(path: str | Path, device: str = "cpu") -> tuple[ZeroShotRepresentation, nn.Module, dict]:
@@ -117,4 +124,12 @@ def load_pretrained(path: str | Path, device: str = "cpu") -> tuple[ZeroShotRepr
     return model.eval().requires_grad_(False), actor.eval().requires_grad_(False), config
 
 
-__all__ = ["REGISTRY", "ZeroShotRepresentation", "load_pretrained", "load_weights", "make_representation", "make_representation_loss", "model_kwargs"]
+__all__ = [
+    "REGISTRY",
+    "ZeroShotRepresentation",
+    "load_pretrained",
+    "load_weights",
+    "make_representation",
+    "make_representation_loss",
+    "model_kwargs",
+]

@@ -5,6 +5,7 @@ the agent can score actions with Q(s, a, z) = SF(s, a, z)·z, and infer z from r
 The agent (actor, z sampling, evaluation) only uses the methods below, so FB, HILP and later
 encoders plug in by config without branches in the agent.
 """
+
 from __future__ import annotations
 
 import abc

@@ -1,4 +1,5 @@
 """A trained representation + actor as a plain policy for a fixed task latent z."""
+
 from __future__ import annotations
 
 import torch

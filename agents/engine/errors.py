@@ -1,4 +1,5 @@
 """Bad input ends a run with one message (key, problem, fix), never a traceback from deep inside."""
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,6 @@ def exit_with_user_error(err: BaseException) -> None:
         raise err
     print(f"error: {err}\n(set JEPA_RL_TRACEBACK=1 for the full traceback)", file=sys.stderr)
     raise SystemExit(2)
-
 
 
 def run_entry_point(train: Callable[[DictConfig, Path], Any], cfg: DictConfig) -> Any:

@@ -1,4 +1,5 @@
 """Where scalars go: CSV always, wandb (offline unless logged in) unless disabled."""
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,17 @@ class MultiLogger:
     one environment), so sweeps line up in the wandb UI.
     """
 
-    def __init__(self, logger_cfg: Mapping, run_dir: Path, exp_name: str, config: dict, *, enabled: bool = True,
-                 group: str | None = None, tags: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        logger_cfg: Mapping,
+        run_dir: Path,
+        exp_name: str,
+        config: dict,
+        *,
+        enabled: bool = True,
+        group: str | None = None,
+        tags: list[str] | None = None,
+    ) -> None:
         self.loggers: list[Logger] = [CSVLogger(exp_name, log_dir=str(run_dir / "logs"))] if enabled else []
         if not enabled:  # e.g. data-parallel ranks other than 0
             return
@@ -54,9 +64,15 @@ class MultiLogger:
 
             self.wandb_mode = resolve_wandb_mode(logger_cfg["mode"])
             wandb_logger = WandbLogger(
-                exp_name, offline=self.wandb_mode == "offline", save_dir=str(run_dir), project=logger_cfg["project"],
-                config=config, log_env_packages=False, group=logger_cfg.get("group") or group,
-                tags=[*(tags or []), *(logger_cfg.get("tags") or [])], job_type="train",
+                exp_name,
+                offline=self.wandb_mode == "offline",
+                save_dir=str(run_dir),
+                project=logger_cfg["project"],
+                config=config,
+                log_env_packages=False,
+                group=logger_cfg.get("group") or group,
+                tags=[*(tags or []), *(logger_cfg.get("tags") or [])],
+                job_type="train",
             )
             self.loggers.append(wandb_logger)
         elif logger_cfg["backend"] not in ("csv", "none"):
@@ -72,5 +88,3 @@ class MultiLogger:
             experiment = getattr(logger, "experiment", None)
             if hasattr(experiment, "finish"):
                 experiment.finish()
-
-

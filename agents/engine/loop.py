@@ -7,6 +7,7 @@ It owns what a long run needs around its gradient step, so that each recipe only
 - Ctrl-C: the current update finishes, a checkpoint is written and the run exits with 130 (a second Ctrl-C quits at
   once), so that ``resume=true`` continues it exactly.
 """
+
 from __future__ import annotations
 
 import signal
@@ -38,9 +39,15 @@ def check_finite(metrics: Mapping[str, torch.Tensor], step: int, hint: str | Cal
         )
 
 
-def gradient_step(losses_of_batch: Callable[[], TensorDictBase], optimizer: torch.optim.Optimizer, *, loss_key: str | None = None,
-                  scheduler=None, target_updater=None, autocast: Callable[[], ContextManager] = nullcontext
-                  ) -> Callable[[], TensorDictBase]:
+def gradient_step(
+    losses_of_batch: Callable[[], TensorDictBase],
+    optimizer: torch.optim.Optimizer,
+    *,
+    loss_key: str | None = None,
+    scheduler=None,
+    target_updater=None,
+    autocast: Callable[[], ContextManager] = nullcontext,
+) -> Callable[[], TensorDictBase]:
     """One update of a single-objective recipe: ``losses_of_batch()`` (under ``autocast()``: ``train.precision``, see
     :func:`agents.engine.runtime.autocast`) → backward of ``loss_key`` (default: the sum of the ``loss_*`` entries) →
     optimiser, schedule and target-EMA steps. Returns the losses, detached."""
@@ -71,13 +78,25 @@ def _printed(losses: TensorDictBase) -> dict[str, float]:
     return {k: v.item() for k, v in losses.items() if k.startswith("loss") or k in COLLAPSE_KEYS}
 
 
-def run_updates(update: Callable[[], TensorDictBase], *, start: int, steps: int, log_every: int, logger,
-                checkpoint: Callable[[int], Path | None] | None = None, checkpoint_every: int = 0,
-                evaluate: Callable[[int], None] | None = None, eval_every: int = 0,
-                validate: Callable[[TensorDictBase], tuple[TensorDictBase, dict[str, float]]] | None = None,
-                stage: str = "train", offset: int = 0, history: list[dict] | None = None, resume_hint: str | Callable[[], str]
-                = "resume from the last checkpoint with resume=true", is_main: bool = True,
-                any_rank: Callable[[bool], bool] = bool) -> LoopResult:
+def run_updates(
+    update: Callable[[], TensorDictBase],
+    *,
+    start: int,
+    steps: int,
+    log_every: int,
+    logger,
+    checkpoint: Callable[[int], Path | None] | None = None,
+    checkpoint_every: int = 0,
+    evaluate: Callable[[int], None] | None = None,
+    eval_every: int = 0,
+    validate: Callable[[TensorDictBase], tuple[TensorDictBase, dict[str, float]]] | None = None,
+    stage: str = "train",
+    offset: int = 0,
+    history: list[dict] | None = None,
+    resume_hint: str | Callable[[], str] = "resume from the last checkpoint with resume=true",
+    is_main: bool = True,
+    any_rank: Callable[[bool], bool] = bool,
+) -> LoopResult:
     """Runs updates ``start`` .. ``steps`` − 1 of one stage; update numbers seen by the loggers, the non-finite check
     and ``checkpoint_every`` are ``offset + done`` (stages after the first continue the run's count), while
     ``checkpoint(done)`` and ``evaluate(done)`` receive the stage's own count.
@@ -89,8 +108,9 @@ def run_updates(update: Callable[[], TensorDictBase], *, start: int, steps: int,
     """
     desc = "train" if stage == "train" else stage
     label = "" if stage == "train" else f"{stage} "
-    progress = tqdm(range(start, steps), initial=start, total=steps, desc=desc, unit="update", dynamic_ncols=True,
-                    disable=not is_main)
+    progress = tqdm(
+        range(start, steps), initial=start, total=steps, desc=desc, unit="update", dynamic_ncols=True, disable=not is_main
+    )
     interrupted: list[int] = []
     handle_sigint = threading.current_thread() is threading.main_thread()
 
@@ -113,13 +133,22 @@ def run_updates(update: Callable[[], TensorDictBase], *, start: int, steps: int,
                     if logger is not None:
                         logger.log({f"{stage}/{k}": v.item() for k, v in losses.items()} | extra, offset + done)
                     if history is not None:
-                        history.append({"step": offset + done, "stage": stage,
-                                        **{k: losses[k].item() for k in COLLAPSE_KEYS if k in losses.keys()}})
+                        history.append(
+                            {
+                                "step": offset + done,
+                                "stage": stage,
+                                **{k: losses[k].item() for k in COLLAPSE_KEYS if k in losses.keys()},
+                            }
+                        )
                     shown = _printed(losses)
-                    progress.set_postfix({k.removeprefix("loss_"): f"{v:.3g}" for k, v in shown.items() if k.startswith("loss")},
-                                         refresh=False)
-                    tqdm.write(f"{label}step {done}: " + " ".join(f"{k}={v:.4g}" for k, v in (shown | extra).items())
-                               + f" ({progress.format_dict.get('rate') or 0.0:.1f} updates/s)")
+                    progress.set_postfix(
+                        {k.removeprefix("loss_"): f"{v:.3g}" for k, v in shown.items() if k.startswith("loss")}, refresh=False
+                    )
+                    tqdm.write(
+                        f"{label}step {done}: "
+                        + " ".join(f"{k}={v:.4g}" for k, v in (shown | extra).items())
+                        + f" ({progress.format_dict.get('rate') or 0.0:.1f} updates/s)"
+                    )
             if evaluate is not None and eval_every and done % eval_every == 0 and done != steps and is_main:
                 evaluate(done)
             if checkpoint is not None and checkpoint_every and (offset + done) % checkpoint_every == 0:
@@ -133,8 +162,10 @@ def run_updates(update: Callable[[], TensorDictBase], *, start: int, steps: int,
     if done < steps:  # interrupted (on this or another rank)
         path = checkpoint(done) if checkpoint is not None else None
         if is_main:
-            print(f"\ninterrupted at {label}step {offset + done}; "
-                  + (f"saved {path}. Continue with the same command plus resume=true" if path else "no checkpoint written"))
+            print(
+                f"\ninterrupted at {label}step {offset + done}; "
+                + (f"saved {path}. Continue with the same command plus resume=true" if path else "no checkpoint written")
+            )
         if logger is not None:
             logger.close()
         raise SystemExit(130)

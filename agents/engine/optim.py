@@ -1,4 +1,5 @@
 """Optimisers: the zero-shot agent's one Adam over its network groups, and AdamW with warm-up + cosine for pretraining."""
+
 from __future__ import annotations
 
 import math
@@ -11,7 +12,12 @@ from representations.base import ZeroShotRepresentation
 
 
 def make_optimizer(
-    optim_cfg: Mapping, actor_lr: float, representation: ZeroShotRepresentation, actor: nn.Module, *, capturable: bool = False,
+    optim_cfg: Mapping,
+    actor_lr: float,
+    representation: ZeroShotRepresentation,
+    actor: nn.Module,
+    *,
+    capturable: bool = False,
     flow_lr: float = 3e-4,
 ) -> torch.optim.Adam:
     """One Adam over every trainable tensor, one parameter group (and lr) per network group.
@@ -24,7 +30,9 @@ def make_optimizer(
     unknown = set(lrs) - set(groups)
     missing = set(groups) - set(lrs)
     if unknown or missing:
-        raise ValueError(f"representation.optim.lr must set exactly {sorted(groups)}; unknown {sorted(unknown)}, missing {sorted(missing)}")
+        raise ValueError(
+            f"representation.optim.lr must set exactly {sorted(groups)}; unknown {sorted(unknown)}, missing {sorted(missing)}"
+        )
     param_groups = [{"params": params, "lr": lrs[name], "name": name} for name, params in groups.items() if params]
     flow = getattr(actor, "flow", None)  # flow-BC's behaviour flow has a learning rate of its own
     policy_params = [p for name, p in actor.named_parameters() if flow is None or not name.startswith("flow.")]
@@ -41,8 +49,10 @@ def make_adamw_schedule(optim_cfg: Mapping, module: nn.Module, steps: int):
     """AdamW (no weight decay on biases and norms) with linear warm-up then cosine decay to 0."""
     decay = [p for p in module.parameters() if p.dim() >= 2]
     no_decay = [p for p in module.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": optim_cfg["weight_decay"]},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=optim_cfg["lr"])
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": optim_cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=optim_cfg["lr"],
+    )
     warmup = max(1, int(optim_cfg["warmup_fraction"] * steps))
 
     def factor(step: int) -> float:
@@ -51,5 +61,3 @@ def make_adamw_schedule(optim_cfg: Mapping, module: nn.Module, steps: int):
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, steps - warmup))))
 
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-

@@ -1,4 +1,5 @@
 """A run's report: ``eval.json`` (every number, for scripts) and ``eval.md`` (the table a user reads)."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ def write_report(run_dir: Path, results: dict[str, Any], table: str) -> Path:
             failure = err
             continue
         if folder != Path(run_dir):
-            warnings.warn(f"could not write the report to {run_dir}; wrote {folder}/eval.json and eval.md instead",
-                          stacklevel=2)
+            warnings.warn(f"could not write the report to {run_dir}; wrote {folder}/eval.json and eval.md instead", stacklevel=2)
         return folder
-    raise OSError(f"could not write eval.json to {run_dir} nor to {folder} ({failure.strerror or failure}); "
-                  "free disk space or make the folder writable")
+    raise OSError(
+        f"could not write eval.json to {run_dir} nor to {folder} ({failure.strerror or failure}); "
+        "free disk space or make the folder writable"
+    )

@@ -1,4 +1,5 @@
 """Seeding, device and random-generator state: what every run sets up first and a checkpoint must restore."""
+
 from __future__ import annotations
 
 import random
@@ -41,8 +42,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def to_plain(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
-
-
 
 
 PRECISIONS = ("auto", "fp32", "bf16")  # train.precision of every entry point

@@ -11,6 +11,7 @@ override. :func:`check_ranges` applies them, and the groups declared here are cl
 silently. Environment, dataset, representation, encoder, actor and data groups stay open (``Any``): each group's
 builder checks its own keys, and the losses reject unknown hyperparameters by name.
 """
+
 from __future__ import annotations
 
 from dataclasses import MISSING as NO_DEFAULT
@@ -33,8 +34,6 @@ def _choice(choices: tuple[str, ...], example: str) -> Any:
 
 def _device() -> Any:
     return field(default=MISSING, metadata={"device": True, "example": "device=auto"})
-
-
 
 
 @dataclass

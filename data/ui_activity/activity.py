@@ -22,9 +22,31 @@ from PIL import Image, ImageDraw
 
 from data.ui_activity.intents import Intent, INTENTS
 from data.ui_activity.drawing import (
-    _album, _APPS, _avatar, _BASE, _BLUE, _Canvas, _CONTACTS, _cursor_sprite, _ease, _GENRES, _glyph, _KB_H,
-    _key_popup, _key_xy, _keyboard, _map_image, _MESSAGES, _mix, _photo_colours, _photo_thumb, _PLACES, _SB,
-    _SETTING_ROWS, _text_width, _toggle_switch,
+    _album,
+    _APPS,
+    _avatar,
+    _BASE,
+    _BLUE,
+    _Canvas,
+    _CONTACTS,
+    _cursor_sprite,
+    _ease,
+    _GENRES,
+    _glyph,
+    _KB_H,
+    _key_popup,
+    _key_xy,
+    _keyboard,
+    _map_image,
+    _MESSAGES,
+    _mix,
+    _photo_colours,
+    _photo_thumb,
+    _PLACES,
+    _SB,
+    _SETTING_ROWS,
+    _text_width,
+    _toggle_switch,
 )
 
 
@@ -32,10 +54,12 @@ from data.ui_activity.drawing import (
 # state in which every earlier action is complete, so it reads its start values from the state.
 def _set(**values) -> Callable[[dict, float], None]:
     """Numeric keys move to their values (eased), other keys switch once the animation starts."""
+
     def effect(s, p):
         for key, v in values.items():
             a = s.get(key)
             s[key] = a + (v - a) * _ease(p) if isinstance(v, float) else (v if p > 0 else a)
+
     return effect
 
 
@@ -48,12 +72,14 @@ def _go(screen: str, kind: str = "push", origin=None, **values) -> Callable[[dic
         s["trans"] = (kind, _ease(p), origin) if p < 1 else None
         s["screen"], s["scroll"] = screen, 0.0
         extra(s, p)
+
     return effect
 
 
 def _append(ch: str) -> Callable[[dict, float], None]:
     def effect(s, p):
         s["field"] = s["field"] + ch
+
     return effect
 
 
@@ -63,6 +89,7 @@ def _toggle(key: str, value: float, dark: bool) -> Callable[[dict, float], None]
         s["toggles"] = {**s["toggles"], key: a + (value - a) * _ease(p)}
         if dark:
             s["dark"] = s["toggles"][key]
+
     return effect
 
 
@@ -72,6 +99,7 @@ def _send(text: str, photo: bool = False) -> Callable[[dict, float], None]:
     def effect(s, p):
         s["bubbles"] = s["bubbles"] + ((True, width, 1, "photo" if photo else text),)
         s["field"], s["attach"] = "", 0.0
+
     return effect
 
 
@@ -80,6 +108,7 @@ def _picker(wheel: int, target: float) -> Callable[[dict, float], None]:
         values = list(s["picker"])
         values[wheel] += (target - values[wheel]) * _ease(p)
         s["picker"] = tuple(values)
+
     return effect
 
 
@@ -125,10 +154,31 @@ class _Clip:
         self.call_bg = self.jit((40, 44, 52), 10)
         self.clock_accent = self.jit((255, 149, 0), 8)
         self.state: dict[str, Any] = dict(
-            screen="home", prev=None, prev_scroll=0.0, trans=None, scroll=0.0, dark=0.0, toggles={}, kb=0.0,
-            field="", focus=False, who="alice", history=(), bubbles=(), attach=0.0, sheet=0.0, photo=0,
-            results=0.0, place="pizza", picker=None, alarms=(), new_alarm=0.0, flash=0.0, photo_taken=0.0,
-            focus_at=0.0)
+            screen="home",
+            prev=None,
+            prev_scroll=0.0,
+            trans=None,
+            scroll=0.0,
+            dark=0.0,
+            toggles={},
+            kb=0.0,
+            field="",
+            focus=False,
+            who="alice",
+            history=(),
+            bubbles=(),
+            attach=0.0,
+            sheet=0.0,
+            photo=0,
+            results=0.0,
+            place="pizza",
+            picker=None,
+            alarms=(),
+            new_alarm=0.0,
+            flash=0.0,
+            photo_taken=0.0,
+            focus_at=0.0,
+        )
         if rng.random() < 0.25:
             self.state["dark"] = 1.0
         self.steps: list[_Step] = []
@@ -240,8 +290,10 @@ class _Clip:
 
     def chat_history(self):
         rng = self.rng
-        self.state["history"] = tuple((bool(rng.random() < 0.5), float(rng.uniform(24, 70)), int(rng.integers(1, 3)),
-                                       None) for _ in range(int(rng.integers(1, 4))))
+        self.state["history"] = tuple(
+            (bool(rng.random() < 0.5), float(rng.uniform(24, 70)), int(rng.integers(1, 3)), None)
+            for _ in range(int(rng.integers(1, 4)))
+        )
 
     def script_call(self, who: str):
         rng = self.rng
@@ -261,8 +313,7 @@ class _Clip:
         i = int(rng.integers(0, 12))
         cell = (_BASE - 4) / 4
         self.state["photo"] = i
-        self.tap((2 + (i % 4 + 0.5) * cell, self.list_top() + (i // 4 + 0.5) * cell), _go("photo", "fade"),
-                 anim=(0.25, 0.4))
+        self.tap((2 + (i % 4 + 0.5) * cell, self.list_top() + (i // 4 + 0.5) * cell), _go("photo", "fade"), anim=(0.25, 0.4))
         self.wait(0.2, 0.6)
         self.tap((14, _BASE - 9), _set(sheet=1.0), anim=(0.3, 0.45))
         others = [n for n in (list(_CONTACTS)[j] for j in rng.permutation(len(_CONTACTS))) if n != who][:3]
@@ -329,8 +380,9 @@ class _Clip:
         self.open_app("camera")
         self.focus_xy = None
         if rng.random() < 0.5:
-            self.focus_xy = self.tap((float(rng.uniform(30, 98)), float(rng.uniform(30, 80))), _set(focus_at=1.0),
-                                     anim=(0.2, 0.3)).to
+            self.focus_xy = self.tap(
+                (float(rng.uniform(30, 98)), float(rng.uniform(30, 80))), _set(focus_at=1.0), anim=(0.2, 0.3)
+            ).to
         self.wait(0.2, 0.6)
         self.tap((64, _BASE - 14), _set(flash=1.0, photo_taken=1.0), anim=(0.2, 0.35))
         self.wait(0.6, 1.2)
@@ -431,9 +483,14 @@ class _Clip:
 
     def palette(self, s: dict) -> dict:
         d = s["dark"]
-        return dict(bg=_mix((242, 242, 247), (0, 0, 0), d), row=_mix((255, 255, 255), (28, 28, 30), d),
-                    fg=_mix((20, 20, 25), (245, 245, 245), d), sub=_mix((142, 142, 147), (150, 150, 155), d),
-                    sep=_mix((222, 222, 228), (56, 56, 60), d), field=_mix((232, 232, 238), (44, 44, 48), d))
+        return dict(
+            bg=_mix((242, 242, 247), (0, 0, 0), d),
+            row=_mix((255, 255, 255), (28, 28, 30), d),
+            fg=_mix((20, 20, 25), (245, 245, 245), d),
+            sub=_mix((142, 142, 147), (150, 150, 155), d),
+            sep=_mix((222, 222, 228), (56, 56, 60), d),
+            field=_mix((232, 232, 238), (44, 44, 48), d),
+        )
 
     def header_colour(self, screen: str):
         if screen in ("photo", "calling", "camera"):
@@ -531,8 +588,13 @@ class _Clip:
                 if content:
                     c.text(x0 + 4, y + 3, content, (255, 255, 255))
                 for i in range(lines if not content else 0):  # unreadable old messages: text as bars
-                    c.rect(x0 + 4, y + 4 + 9 * i, x0 + w - 6 - 8 * (i == lines - 1), y + 8 + 9 * i,
-                           fill=(190, 215, 255) if mine else pal["sub"])
+                    c.rect(
+                        x0 + 4,
+                        y + 4 + 9 * i,
+                        x0 + w - 6 - 8 * (i == lines - 1),
+                        y + 8 + 9 * i,
+                        fill=(190, 215, 255) if mine else pal["sub"],
+                    )
             y -= 4
         c.rect(0, bar, _BASE, bar + 18, fill=pal["bg"])
         fx1 = _BASE - 17
@@ -715,15 +777,16 @@ class _Clip:
             c.text(_BASE - 6, top + 5, "Save", accent, align="right")
             band = top + 44
             c.rect(8, band - 6, _BASE - 8, band + 6, fill=(58, 58, 62), r=3)
-            wheels = ((40, s["picker"][0], lambda v: str((v - 1) % 12 + 1)),  # hours 1-12
-                      (64, s["picker"][1], lambda v: f"{v % 12 * 5:02d}"))  # minutes 00-55
+            wheels = (
+                (40, s["picker"][0], lambda v: str((v - 1) % 12 + 1)),  # hours 1-12
+                (64, s["picker"][1], lambda v: f"{v % 12 * 5:02d}"),
+            )  # minutes 00-55
             for x, value, fmt in wheels:
                 base = math.floor(value)
                 for d in range(-2, 4):
                     y = band + (d - (value - base)) * 10
                     if abs(y - band) <= 26:
-                        c.text(x, y - 3.5, fmt(base + d), _mix(fg, (28, 28, 30), min(1.0, abs(y - band) / 30)),
-                               align="center")
+                        c.text(x, y - 3.5, fmt(base + d), _mix(fg, (28, 28, 30), min(1.0, abs(y - band) / 30)), align="center")
             c.text(92, band - 3.5, "AM", fg)
             c.text(92, band + 6.5, "PM", (100, 100, 104))
 

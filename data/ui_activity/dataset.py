@@ -38,9 +38,21 @@ def _clip_rng(seed: int, split: str, intent: int, j: int) -> np.random.Generator
 
 
 # ---------------------------------------------------------------------------------------- config
-_DEFAULTS: dict[str, Any] = dict(source="generated", path=None, intents=16, zeroshot_intents=4, clips_per_intent=40,
-                                 val_clips=6, test_clips=10, frames=16, image_size=64, fit="pad", seed=0,
-                                 cache_dir="~/.cache/jepa_rl", progress=True)
+_DEFAULTS: dict[str, Any] = dict(
+    source="generated",
+    path=None,
+    intents=16,
+    zeroshot_intents=4,
+    clips_per_intent=40,
+    val_clips=6,
+    test_clips=10,
+    frames=16,
+    image_size=64,
+    fit="pad",
+    seed=0,
+    cache_dir="~/.cache/jepa_rl",
+    progress=True,
+)
 _META_KEYS = ("name", "kind")  # config-group bookkeeping, ignored
 
 
@@ -56,11 +68,13 @@ def _config(data_cfg: Mapping | Any, extra_keys: Iterable[str] = ()) -> dict[str
         raise ValueError(f"unknown data keys {unknown} for UI activity data; allowed: {', '.join(_DEFAULTS)}")
     cfg = dict(_DEFAULTS)
     cfg.update({k: v for k, v in items.items() if k in _DEFAULTS and v is not None})
-    for key in ("intents", "zeroshot_intents", "clips_per_intent", "val_clips", "test_clips", "frames", "image_size",
-                "seed"):
+    for key in ("intents", "zeroshot_intents", "clips_per_intent", "val_clips", "test_clips", "frames", "image_size", "seed"):
         value = cfg[key]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) and not (
-                isinstance(value, float) and value.is_integer()):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, np.integer))
+            and not (isinstance(value, float) and value.is_integer())
+        ):
             raise ValueError(f"data.{key} must be an integer, got {value!r}")
         cfg[key] = int(value)
     if cfg["source"] not in ("generated", "path"):
@@ -74,8 +88,10 @@ def _config(data_cfg: Mapping | Any, extra_keys: Iterable[str] = ()) -> dict[str
     if not 2 <= cfg["intents"] <= len(INTENTS):
         raise ValueError(f"data.intents must be in [2, {len(INTENTS)}], got {cfg['intents']}")
     if not 0 <= cfg["zeroshot_intents"] < cfg["intents"]:
-        raise ValueError(f"data.zeroshot_intents must be in [0, data.intents={cfg['intents']}) so that some intents "
-                         f"are trained, got {cfg['zeroshot_intents']}")
+        raise ValueError(
+            f"data.zeroshot_intents must be in [0, data.intents={cfg['intents']}) so that some intents "
+            f"are trained, got {cfg['zeroshot_intents']}"
+        )
     if cfg["clips_per_intent"] < 1:
         raise ValueError(f"data.clips_per_intent must be >= 1, got {cfg['clips_per_intent']}")
     for key in ("val_clips", "test_clips"):
@@ -114,23 +130,36 @@ def _write_cache(tmp: Path, shape: tuple[int, ...], fill: Callable[[np.ndarray],
     del videos
     with open(tmp / "metadata.jsonl", "w") as fh:
         for i, row in enumerate(rows):
-            fh.write(json.dumps(dict(clip="videos.npy", index=i, split=row["split"], intent=row["intent"],
-                                     text=row["text"])) + "\n")
+            fh.write(
+                json.dumps(dict(clip="videos.npy", index=i, split=row["split"], intent=row["intent"], text=row["text"])) + "\n"
+            )
     layout = dict(layout, clips=len(rows), seconds=round(time.perf_counter() - t0, 2))
     (tmp / _MARKER).write_text(json.dumps(layout, indent=1))
 
 
 def _generated_layout(cfg: Mapping) -> tuple[dict, list[tuple[str, int, int]]]:
     fewshot, zeroshot = zeroshot_split(cfg["intents"], cfg["zeroshot_intents"])
-    plan = [(split, i, j) for split, intents, n in (("train", fewshot, cfg["clips_per_intent"]),
-                                                    ("val", fewshot, cfg["val_clips"]),
-                                                    ("fewshot_test", fewshot, cfg["test_clips"]),
-                                                    ("zeroshot_test", zeroshot, cfg["test_clips"]))
-            for i in intents for j in range(n)]
-    layout = dict(version=UI_ACTIVITY_VERSION, source="generated", frames=cfg["frames"],
-                  image_size=cfg["image_size"], intents=[INTENTS[i].text for i in range(cfg["intents"])],
-                  variants=[list(INTENTS[i].variants) for i in range(cfg["intents"])],
-                  fewshot_intents=fewshot, zeroshot_intents=zeroshot)
+    plan = [
+        (split, i, j)
+        for split, intents, n in (
+            ("train", fewshot, cfg["clips_per_intent"]),
+            ("val", fewshot, cfg["val_clips"]),
+            ("fewshot_test", fewshot, cfg["test_clips"]),
+            ("zeroshot_test", zeroshot, cfg["test_clips"]),
+        )
+        for i in intents
+        for j in range(n)
+    ]
+    layout = dict(
+        version=UI_ACTIVITY_VERSION,
+        source="generated",
+        frames=cfg["frames"],
+        image_size=cfg["image_size"],
+        intents=[INTENTS[i].text for i in range(cfg["intents"])],
+        variants=[list(INTENTS[i].variants) for i in range(cfg["intents"])],
+        fewshot_intents=fewshot,
+        zeroshot_intents=zeroshot,
+    )
     return layout, plan
 
 
@@ -142,8 +171,7 @@ def generate_ui_activity(out_dir: str | Path, cfg: Mapping) -> dict:
 
     def fill(videos: np.ndarray) -> list[dict]:
         rows = []
-        for n, (split, i, j) in enumerate(tqdm(plan, desc="UI activity clips", unit="clip",
-                                                 disable=not cfg["progress"])):
+        for n, (split, i, j) in enumerate(tqdm(plan, desc="UI activity clips", unit="clip", disable=not cfg["progress"])):
             rng = _clip_rng(cfg["seed"], split, i, j)
             rows.append(dict(split=split, intent=INTENTS[i].text, text=clip_text(i, rng)))
             videos[n] = render_clip(i, rng, frames, size)
@@ -162,15 +190,31 @@ def _folder_digest(folder: Path, cfg: Mapping) -> str:
         path = Path(clip) if Path(clip).is_absolute() else folder / clip
         st = path.stat() if path.exists() else None
         stats.append(f"{clip}:{st.st_size}:{st.st_mtime_ns}" if st else f"{clip}:missing")
-    return params_digest(dict(source="path", path=str(folder.resolve()), metadata=file_hash(folder / "metadata.jsonl"),
-                              clips=params_digest({"stats": stats}), frames=cfg["frames"],
-                              image_size=cfg["image_size"], fit=cfg["fit"], version=UI_ACTIVITY_VERSION))
+    return params_digest(
+        dict(
+            source="path",
+            path=str(folder.resolve()),
+            metadata=file_hash(folder / "metadata.jsonl"),
+            clips=params_digest({"stats": stats}),
+            frames=cfg["frames"],
+            image_size=cfg["image_size"],
+            fit=cfg["fit"],
+            version=UI_ACTIVITY_VERSION,
+        )
+    )
 
 
 def _convert_folder(out_dir: Path, folder: Path, cfg: Mapping) -> None:
     rows = _read_metadata(folder)
-    layout = dict(version=UI_ACTIVITY_VERSION, source="path", path=str(folder.resolve()), frames=cfg["frames"],
-                  image_size=cfg["image_size"], fit=cfg["fit"], **_folder_layout(rows, folder))
+    layout = dict(
+        version=UI_ACTIVITY_VERSION,
+        source="path",
+        path=str(folder.resolve()),
+        frames=cfg["frames"],
+        image_size=cfg["image_size"],
+        fit=cfg["fit"],
+        **_folder_layout(rows, folder),
+    )
     order = sorted(range(len(rows)), key=lambda n: SPLITS.index(rows[n]["split"]))  # stable: grouped by split
     stacks: dict = {}
 
@@ -185,8 +229,7 @@ def _convert_folder(out_dir: Path, folder: Path, cfg: Mapping) -> None:
 
 # ---------------------------------------------------------------------------------------- loading
 def _params(cfg: Mapping) -> dict:
-    keys = ("intents", "zeroshot_intents", "clips_per_intent", "val_clips", "test_clips", "frames", "image_size",
-            "seed")
+    keys = ("intents", "zeroshot_intents", "clips_per_intent", "val_clips", "test_clips", "frames", "image_size", "seed")
     return dict({k: cfg[k] for k in keys}, source="generated", version=UI_ACTIVITY_VERSION)
 
 
@@ -200,7 +243,7 @@ def _load_cache(folder: Path) -> tuple[dict[str, UISplit], dict]:
     for split in SPLITS:
         rows_n = [n for n, r in enumerate(rows) if r["split"] == split]
         if rows_n and rows_n == list(range(rows_n[0], rows_n[-1] + 1)):
-            block = videos[rows_n[0]: rows_n[-1] + 1]
+            block = videos[rows_n[0] : rows_n[-1] + 1]
         else:
             block = videos[rows_n] if rows_n else np.empty((0, t, s, s, 3), np.uint8)
         video = torch.from_numpy(np.ascontiguousarray(block.transpose(0, 1, 4, 2, 3)))
@@ -209,8 +252,9 @@ def _load_cache(folder: Path) -> tuple[dict[str, UISplit], dict]:
     return splits, layout
 
 
-def load_ui_activity(data_cfg: Mapping | Any = None, *, extra_keys: Iterable[str] = ()
-                     ) -> tuple[dict[str, UISplit], dict[str, Any]]:
+def load_ui_activity(
+    data_cfg: Mapping | Any = None, *, extra_keys: Iterable[str] = ()
+) -> tuple[dict[str, UISplit], dict[str, Any]]:
     """``(splits, info)``: UI activity clips for the ``data`` config, generated or read from ``data.path``.
 
     ``splits`` maps ``train`` / ``val`` / ``fewshot_test`` / ``zeroshot_test`` to :class:`UISplit` (clips
@@ -238,19 +282,37 @@ def load_ui_activity(data_cfg: Mapping | Any = None, *, extra_keys: Iterable[str
     else:
         folder = Path(str(cfg["path"])).expanduser()
         if not folder.is_dir():
-            raise DatasetError(f"data.path={cfg['path']!r} is not a folder (expected metadata.jsonl + clips, see "
-                               f"data/ui_activity/__init__.py)")
+            raise DatasetError(
+                f"data.path={cfg['path']!r} is not a folder (expected metadata.jsonl + clips, see data/ui_activity/__init__.py)"
+            )
         out_dir = root / _folder_digest(folder, cfg)
         cached = (out_dir / _MARKER).is_file()
         if not cached:
             _convert_folder(out_dir, folder, cfg)
     splits, layout = _load_cache(out_dir)
-    info = dict(intents=layout["intents"], fewshot_intents=layout["fewshot_intents"],
-                zeroshot_intents=layout["zeroshot_intents"], variants=layout["variants"], frames=layout["frames"],
-                image_size=layout["image_size"], cache_dir=str(out_dir), cached=cached, source=cfg["source"],
-                clips={k: len(v) for k, v in splits.items()}, seconds=time.perf_counter() - t0,
-                build_seconds=layout.get("seconds"))
-    log.info("UI activity (%s in %.1fs): %d intents (%d zero-shot), clips %s, [T=%d, 3, %d, %d]",
-             "cached" if cached else "built", info["seconds"], len(info["intents"]), len(info["zeroshot_intents"]),
-             info["clips"], info["frames"], info["image_size"], info["image_size"])
+    info = dict(
+        intents=layout["intents"],
+        fewshot_intents=layout["fewshot_intents"],
+        zeroshot_intents=layout["zeroshot_intents"],
+        variants=layout["variants"],
+        frames=layout["frames"],
+        image_size=layout["image_size"],
+        cache_dir=str(out_dir),
+        cached=cached,
+        source=cfg["source"],
+        clips={k: len(v) for k, v in splits.items()},
+        seconds=time.perf_counter() - t0,
+        build_seconds=layout.get("seconds"),
+    )
+    log.info(
+        "UI activity (%s in %.1fs): %d intents (%d zero-shot), clips %s, [T=%d, 3, %d, %d]",
+        "cached" if cached else "built",
+        info["seconds"],
+        len(info["intents"]),
+        len(info["zeroshot_intents"]),
+        info["clips"],
+        info["frames"],
+        info["image_size"],
+        info["image_size"],
+    )
     return splits, info

@@ -21,28 +21,54 @@ _BASE = 128  # drawing units: the screen is 128 × 128 units, k pixels each
 
 # ---------------------------------------------------------------------------------------- drawing
 _APPS = {  # name: (colour, glyph)
-    "settings": ((142, 142, 147), "gear"), "messages": ((52, 199, 89), "bubble"),
-    "phone": ((0, 168, 150), "handset"), "browser": ((20, 110, 235), "compass"),
-    "maps": ((88, 86, 214), "pin"), "music": ((250, 45, 85), "note"), "photos": ((255, 196, 0), "flower"),
-    "camera": ((64, 64, 70), "lens"), "clock": ((24, 24, 24), "clock"),
-    "weather": ((90, 200, 250), "sun"), "notes": ((255, 149, 0), "lines"), "calendar": ((255, 59, 48), "grid"),
+    "settings": ((142, 142, 147), "gear"),
+    "messages": ((52, 199, 89), "bubble"),
+    "phone": ((0, 168, 150), "handset"),
+    "browser": ((20, 110, 235), "compass"),
+    "maps": ((88, 86, 214), "pin"),
+    "music": ((250, 45, 85), "note"),
+    "photos": ((255, 196, 0), "flower"),
+    "camera": ((64, 64, 70), "lens"),
+    "clock": ((24, 24, 24), "clock"),
+    "weather": ((90, 200, 250), "sun"),
+    "notes": ((255, 149, 0), "lines"),
+    "calendar": ((255, 59, 48), "grid"),
     "health": ((250, 250, 250), "heart"),
 }
-_CONTACTS = {"alice": ("Alice", (175, 82, 222)), "bob": ("Bob", (255, 149, 0)), "carol": ("Carol", (48, 176, 199)),
-             "dave": ("Dave", (162, 132, 94)), "emma": ("Emma", (88, 86, 214)), "mom": ("Mom", (255, 45, 85))}
-_SETTING_ROWS = {  # key: (label, icon colour); toggles first
-    "airplane": ("Airplane Mode", (255, 149, 0)), "wifi": ("Wi-Fi", (0, 122, 255)),
-    "bluetooth": ("Bluetooth", (0, 122, 255)), "cellular": ("Cellular", (52, 199, 89)),
-    "notifications": ("Notifications", (255, 59, 48)), "sounds": ("Sounds", (255, 45, 85)),
-    "focus": ("Focus", (88, 86, 214)), "general": ("General", (142, 142, 147)),
-    "dark": ("Dark Mode", (40, 40, 60)), "display": ("Display", (0, 122, 255)),
-    "battery": ("Battery", (52, 199, 89)), "privacy": ("Privacy", (0, 122, 255)),
+_CONTACTS = {
+    "alice": ("Alice", (175, 82, 222)),
+    "bob": ("Bob", (255, 149, 0)),
+    "carol": ("Carol", (48, 176, 199)),
+    "dave": ("Dave", (162, 132, 94)),
+    "emma": ("Emma", (88, 86, 214)),
+    "mom": ("Mom", (255, 45, 85)),
 }
-_GENRES = {"jazz": ("Jazz", (40, 90, 200)), "rock": ("Rock", (200, 30, 30)), "pop": ("Pop", (240, 80, 170)),
-           "classical": ("Classical", (150, 110, 70)), "hiphop": ("Hip-Hop", (130, 60, 200)),
-           "country": ("Country", (120, 140, 40))}
-_PLACES = {"pizza": ("pizza", (230, 60, 40), ("Luigi's", "Pizza Roma", "Slice House", "Napoli")),
-           "coffee": ("coffee", (120, 80, 50), ("Bean Bar", "Cafe Mocha", "Brew Lab", "Daily Grind"))}
+_SETTING_ROWS = {  # key: (label, icon colour); toggles first
+    "airplane": ("Airplane Mode", (255, 149, 0)),
+    "wifi": ("Wi-Fi", (0, 122, 255)),
+    "bluetooth": ("Bluetooth", (0, 122, 255)),
+    "cellular": ("Cellular", (52, 199, 89)),
+    "notifications": ("Notifications", (255, 59, 48)),
+    "sounds": ("Sounds", (255, 45, 85)),
+    "focus": ("Focus", (88, 86, 214)),
+    "general": ("General", (142, 142, 147)),
+    "dark": ("Dark Mode", (40, 40, 60)),
+    "display": ("Display", (0, 122, 255)),
+    "battery": ("Battery", (52, 199, 89)),
+    "privacy": ("Privacy", (0, 122, 255)),
+}
+_GENRES = {
+    "jazz": ("Jazz", (40, 90, 200)),
+    "rock": ("Rock", (200, 30, 30)),
+    "pop": ("Pop", (240, 80, 170)),
+    "classical": ("Classical", (150, 110, 70)),
+    "hiphop": ("Hip-Hop", (130, 60, 200)),
+    "country": ("Country", (120, 140, 40)),
+}
+_PLACES = {
+    "pizza": ("pizza", (230, 60, 40), ("Luigi's", "Pizza Roma", "Slice House", "Napoli")),
+    "coffee": ("coffee", (120, 80, 50), ("Bean Bar", "Cafe Mocha", "Brew Lab", "Daily Grind")),
+}
 _MESSAGES = ("hi!", "on my way", "see you soon", "call me", "thanks", "ok", "running late", "lunch?")
 _KEY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _KB_H = 44.0
@@ -92,8 +118,7 @@ class _Canvas:
     def rect(self, x0, y0, x1, y1, fill=None, r=0.0, outline=None, width=1):
         box = self._b(x0, y0, x1, y1)
         if r > 0:
-            self.d.rounded_rectangle(box, radius=max(1, round(r * self.k)), fill=fill, outline=outline,
-                                     width=width * self.k)
+            self.d.rounded_rectangle(box, radius=max(1, round(r * self.k)), fill=fill, outline=outline, width=width * self.k)
         else:
             self.d.rectangle(box, fill=fill, outline=outline, width=width * self.k)
 
@@ -263,8 +288,15 @@ def _photo_colours(rng: np.random.Generator) -> tuple:
     ground = tuple(int(v) for v in rng.integers(30, 170, 3))
     horizon = float(rng.uniform(0.4, 0.75))
     sun = (float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, horizon - 0.1)), float(rng.uniform(0.06, 0.15)))
-    blobs = tuple((float(rng.uniform(0, 1)), float(rng.uniform(horizon - 0.1, 1)), float(rng.uniform(0.08, 0.2)),
-                   tuple(int(v) for v in rng.integers(0, 255, 3))) for _ in range(2))
+    blobs = tuple(
+        (
+            float(rng.uniform(0, 1)),
+            float(rng.uniform(horizon - 0.1, 1)),
+            float(rng.uniform(0.08, 0.2)),
+            tuple(int(v) for v in rng.integers(0, 255, 3)),
+        )
+        for _ in range(2)
+    )
     return sky, ground, horizon, sun, blobs
 
 

@@ -30,8 +30,10 @@ _IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
 def _read_metadata(folder: Path) -> list[dict]:
     meta = folder / "metadata.jsonl"
     if not meta.is_file():
-        raise DatasetError(f"UI activity folder {folder} has no metadata.jsonl: one JSON object per clip with "
-                           f"'clip', 'split', 'intent', 'text' (see data/ui_activity/__init__.py)")
+        raise DatasetError(
+            f"UI activity folder {folder} has no metadata.jsonl: one JSON object per clip with "
+            f"'clip', 'split', 'intent', 'text' (see data/ui_activity/__init__.py)"
+        )
     rows = []
     for n, line in enumerate(meta.read_text().splitlines(), 1):
         if not line.strip():
@@ -79,8 +81,9 @@ def _as_frames(array: np.ndarray, where: str) -> np.ndarray:
     if array.ndim == 3:
         array = array[..., None]
     if array.ndim != 4 or array.shape[-1] not in (1, 3, 4) or array.shape[0] < 1:
-        raise DatasetError(f"clip {where} has shape {tuple(array.shape)}; expected [T, H, W, 3] (T >= 1; grey "
-                           f"[T, H, W] and RGBA accepted)")
+        raise DatasetError(
+            f"clip {where} has shape {tuple(array.shape)}; expected [T, H, W, 3] (T >= 1; grey [T, H, W] and RGBA accepted)"
+        )
     return array
 
 
@@ -130,20 +133,26 @@ def _folder_layout(rows: list[dict], folder: Path) -> dict:
     zs_intents = list(dict.fromkeys(r["intent"] for r in rows if r["split"] == "zeroshot_test"))
     leaked = [i for i in zs_intents if i in train_intents]
     if leaked:
-        raise DatasetError(f"{folder / 'metadata.jsonl'}: zero-shot intents {leaked[:5]} also occur in train / val / "
-                           f"fewshot_test; zero-shot intents must be held out of those splits")
+        raise DatasetError(
+            f"{folder / 'metadata.jsonl'}: zero-shot intents {leaked[:5]} also occur in train / val / "
+            f"fewshot_test; zero-shot intents must be held out of those splits"
+        )
     intents = train_intents + zs_intents
     variants: dict[str, list[str]] = {i: [] for i in intents}
     for r in rows:
         if r["text"] not in variants[r["intent"]]:
             variants[r["intent"]].append(r["text"])
-    return dict(intents=intents, variants=[variants[i] for i in intents],
-                fewshot_intents=list(range(len(train_intents))),
-                zeroshot_intents=list(range(len(train_intents), len(intents))))
+    return dict(
+        intents=intents,
+        variants=[variants[i] for i in intents],
+        fewshot_intents=list(range(len(train_intents))),
+        zeroshot_intents=list(range(len(train_intents), len(intents))),
+    )
 
 
-def read_clip_folder(folder: str | Path, frames: int, image_size: int, *, fit: str = "pad",
-                     progress: bool = False) -> tuple[np.ndarray, list[dict]]:
+def read_clip_folder(
+    folder: str | Path, frames: int, image_size: int, *, fit: str = "pad", progress: bool = False
+) -> tuple[np.ndarray, list[dict]]:
     """All clips of a folder in the module's format: (uint8 [N, frames, S, S, 3], metadata rows)."""
     folder = Path(folder).expanduser()
     rows = _read_metadata(folder)

@@ -22,22 +22,27 @@ _TEMPLATES = {
     "message": ("send a message to {x}", "text {x}", "message {x}", "send {x} a text", "write a message to {x}"),
     "call": ("call {x}", "phone {x}", "give {x} a call", "make a call to {x}", "ring {x}"),
     "share": ("share a photo with {x}", "send a photo to {x}", "send {x} a picture", "share a picture with {x}"),
-    "search": ("search for {x} in {y}", "find {x} in {y}", "look up {x} in {y}", "search {y} for {x}",
-               "show me {x} in {y}"),
+    "search": ("search for {x} in {y}", "find {x} in {y}", "look up {x} in {y}", "search {y} for {x}", "show me {x} in {y}"),
     "alarm": ("set an alarm for {x}", "wake me up at {x}", "create an alarm for {x}", "set alarm at {x}"),
     "play": ("play {x}", "put on {x}", "start playing {x}", "listen to {x}"),
-    "camera": ("take a photo", "take a picture", "snap a photo", "open the camera and take a photo",
-               "capture a picture"),
+    "camera": ("take a photo", "take a picture", "snap a photo", "open the camera and take a photo", "capture a picture"),
 }
 # Arguments: synonyms (the first one is canonical).
 _SYNONYMS = {
-    "wifi": ("wifi", "wi-fi"), "bluetooth": ("bluetooth",), "airplane": ("airplane mode", "flight mode"),
+    "wifi": ("wifi", "wi-fi"),
+    "bluetooth": ("bluetooth",),
+    "airplane": ("airplane mode", "flight mode"),
     "dark": ("dark mode", "the dark theme"),
-    "alice": ("Alice",), "bob": ("Bob",),
-    "pizza": ("pizza places", "pizza restaurants"), "coffee": ("coffee shops", "cafes"),
-    "maps": ("maps", "the maps app"), "browser": ("the browser", "the web"),
-    "7am": ("7 am", "7:00 am"), "6am": ("6 am", "6:00 am"),
-    "jazz": ("some jazz", "jazz music"), "rock": ("some rock music", "rock music"),
+    "alice": ("Alice",),
+    "bob": ("Bob",),
+    "pizza": ("pizza places", "pizza restaurants"),
+    "coffee": ("coffee shops", "cafes"),
+    "maps": ("maps", "the maps app"),
+    "browser": ("the browser", "the web"),
+    "7am": ("7 am", "7:00 am"),
+    "6am": ("6 am", "6:00 am"),
+    "jazz": ("some jazz", "jazz music"),
+    "rock": ("some rock music", "rock music"),
 }
 
 

@@ -20,9 +20,19 @@ from data.ui_activity.activity import render_clip
 
 
 # ---------------------------------------------------------------------------------------- previews
-def save_preview(path: str | Path, videos: np.ndarray | torch.Tensor | None = None,
-                 texts: Sequence[str] | None = None, *, intents: Sequence[int] | None = None, frames: int = 8,
-                 size: int = 64, seed: int = 0, scale: int = 2, columns: int = 4, fps: float = 4.0) -> Path:
+def save_preview(
+    path: str | Path,
+    videos: np.ndarray | torch.Tensor | None = None,
+    texts: Sequence[str] | None = None,
+    *,
+    intents: Sequence[int] | None = None,
+    frames: int = 8,
+    size: int = 64,
+    seed: int = 0,
+    scale: int = 2,
+    columns: int = 4,
+    fps: float = 4.0,
+) -> Path:
     """Write clips as a PNG strip (one row per clip, frames left to right, the text on the left) or,
     for a ``.gif`` path, an animation of the clips tiled ``columns`` wide.
 
@@ -49,7 +59,7 @@ def save_preview(path: str | Path, videos: np.ndarray | torch.Tensor | None = No
         grid = np.zeros((t, rows * (h + 2), columns * (w + 2), 3), np.uint8)
         for n in range(k):
             y, x = (n // columns) * (h + 2), (n % columns) * (w + 2)
-            grid[:, y: y + h, x: x + w] = videos[n]
+            grid[:, y : y + h, x : x + w] = videos[n]
         images = [Image.fromarray(f) for f in grid]
         images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
         return path

@@ -159,8 +159,9 @@ class DMCReplayBuffer(OfflineReplayBuffer):
                 td.set("future_pixels", self.frame_stack_at(rows))
 
     @torch.no_grad()
-    def encode_frame_stacks(self, encode: Callable[[torch.Tensor], torch.Tensor], *, chunk: int = 512,
-                            progress: bool = True) -> torch.Tensor:
+    def encode_frame_stacks(
+        self, encode: Callable[[torch.Tensor], torch.Tensor], *, chunk: int = 512, progress: bool = True
+    ) -> torch.Tensor:
         """``encode`` (u8 [B, 3k, H, W] → [B, F]) applied to the frame stack ending at every row: f32 [N, F]."""
         if not self.has_pixels:
             raise ValueError("this DMC buffer holds no pixels (env.obs=states): there are no frames to encode")
@@ -174,8 +175,9 @@ class DMCReplayBuffer(OfflineReplayBuffer):
     def use_frame_features(self, features: torch.Tensor | None) -> None:
         """Serve ``features[row]`` (from :meth:`encode_frame_stacks`) under the pixel keys; ``None`` restores frames."""
         if features is not None and (features.ndim != 2 or features.shape[0] != self.arrays["pixels"].shape[0]):
-            raise ValueError(f"frame features must be [{self.arrays['pixels'].shape[0]}, F] (one row per frame), "
-                             f"got {list(features.shape)}")
+            raise ValueError(
+                f"frame features must be [{self.arrays['pixels'].shape[0]}, F] (one row per frame), got {list(features.shape)}"
+            )
         self.frame_features = features
 
     def frame_stack_at(self, rows: torch.Tensor) -> torch.Tensor:
@@ -248,8 +250,9 @@ def _convert(files: list[Path], suite, out_dir: Path, *, pixels: bool, fingerpri
         if pixels:
             size = suite.render_size
             out["pixels"] = np.lib.format.open_memmap(tmp / "pixels.npy", "w+", np.uint8, (n, 3, size, size))
-        for path, start, rows in tqdm(list(zip(files, starts, lengths)), desc="cache ExoRL episodes", unit="ep",
-                                      disable=not progress or len(files) < 50):
+        for path, start, rows in tqdm(
+            list(zip(files, starts, lengths)), desc="cache ExoRL episodes", unit="ep", disable=not progress or len(files) < 50
+        ):
             with np.load(path, allow_pickle=False) as npz:
                 for key, dst in out.items():
                     arr = _read_key(npz, key, path)
@@ -314,8 +317,10 @@ def build_buffers(
         )
     t0 = time.perf_counter()
     fingerprint = _fingerprint(files, suite, pixels)
-    out_dir = Path(cache_dir).expanduser() / "dmc" / "buffers" / f"{suite.name}-{files[0].parent.parent.name}-" \
+    out_dir = (
+        Path(cache_dir).expanduser() / "dmc" / "buffers" / f"{suite.name}-{files[0].parent.parent.name}-"
         f"{'pixels' if pixels else 'states'}-{fingerprint[:16]}"
+    )
     cached = (out_dir / "layout.json").is_file()
     if not cached:
         log.info("converting %d episodes from %s -> %s", len(files), files[0].parent, out_dir)
@@ -339,15 +344,31 @@ def build_buffers(
     for valid, split_seed in ((train_valid, seed), (val_valid, None if seed is None else int(seed) + 1)):
         generator = None if split_seed is None else torch.Generator().manual_seed(int(split_seed))
         meta = dict(layout, cached=cached, cache_dir=str(out_dir))
-        buffers.append(DMCReplayBuffer(arrays, episodes, valid, meta, frame_stack=suite.frame_stack,
-                                       batch_size=batch_size, generator=generator, future=future))
+        buffers.append(
+            DMCReplayBuffer(
+                arrays,
+                episodes,
+                valid,
+                meta,
+                frame_stack=suite.frame_stack,
+                batch_size=batch_size,
+                generator=generator,
+                future=future,
+            )
+        )
     train_rb, val_rb = buffers
     train_rb.layout["split"], val_rb.layout["split"] = "train", "val"
     seconds = time.perf_counter() - t0
     for rb in buffers:
         rb.layout["load_seconds"] = seconds
-    log.info("%s DMC buffer %s: %d train / %d val transitions in %.2fs", "cached" if cached else "new",
-             out_dir.name, len(train_rb), len(val_rb), seconds)
+    log.info(
+        "%s DMC buffer %s: %d train / %d val transitions in %.2fs",
+        "cached" if cached else "new",
+        out_dir.name,
+        len(train_rb),
+        len(val_rb),
+        seconds,
+    )
     return train_rb, val_rb
 
 
@@ -390,11 +411,20 @@ def resolve_episode_files(dataset_cfg: Any, suite) -> tuple[list[Path], str]:
         log.info("dataset %s: using collected episodes in %s", suite.name, directory)
     else:
         why = f"no official {suite.name}/{algo} files under {data_dir}; " if source == "auto" else ""
-        log.warning("dataset %s: %scollecting %d uniform-random-action episodes into %s",
-                    suite.name, why, num_episodes, directory)
-        collect_dataset(suite.name, root, num_episodes=num_episodes, seed=seed, episode_length=length, pixels=pixels,
-                        render_size=suite.render_size, cheap_render=suite.cheap_render,
-                        progress=bool(cfg_get(dataset_cfg, "progress", True)))
+        log.warning(
+            "dataset %s: %scollecting %d uniform-random-action episodes into %s", suite.name, why, num_episodes, directory
+        )
+        collect_dataset(
+            suite.name,
+            root,
+            num_episodes=num_episodes,
+            seed=seed,
+            episode_length=length,
+            pixels=pixels,
+            render_size=suite.render_size,
+            cheap_render=suite.cheap_render,
+            progress=bool(cfg_get(dataset_cfg, "progress", True)),
+        )
     return list_episode_files(directory)[:num_episodes], "collected"
 
 

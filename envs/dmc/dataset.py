@@ -107,14 +107,19 @@ def check_episode_header(path: str | os.PathLike, suite, *, pixels: bool = False
 
     def missing_message(missing: list[str], keys: set[str]) -> str:
         if missing == ["pixels"]:
-            return (f"Episode file {path} has no 'pixels' (needed for obs=pixels; official ExoRL files are state-only). "
-                    f"Fix: render them into the files (TD-JEPA scripts/data_processing/exorl/update_data.py --save_rgb), "
-                    f"or set dataset.source=collected to collect episodes with pixels locally.")
-        return (f"Episode file {path} lacks key(s) {missing} (has {sorted(keys)}); an ExoRL episode needs "
-                f"{list(required)}. {_fix_hint(path)}")
+            return (
+                f"Episode file {path} has no 'pixels' (needed for obs=pixels; official ExoRL files are state-only). "
+                f"Fix: render them into the files (TD-JEPA scripts/data_processing/exorl/update_data.py --save_rgb), "
+                f"or set dataset.source=collected to collect episodes with pixels locally."
+            )
+        return (
+            f"Episode file {path} lacks key(s) {missing} (has {sorted(keys)}); an ExoRL episode needs "
+            f"{list(required)}. {_fix_hint(path)}"
+        )
 
-    shapes = npz_key_shapes(path, required, OPTIONAL_KEYS, label="Episode file", hint=_fix_hint(path),
-                            missing_message=missing_message)
+    shapes = npz_key_shapes(
+        path, required, OPTIONAL_KEYS, label="Episode file", hint=_fix_hint(path), missing_message=missing_message
+    )
 
     rows = shapes["observation"][0] if shapes["observation"] else 0
     if rows < 2:
@@ -191,8 +196,12 @@ def collect_dataset(
     env = make_scaled_env(spec.name, spec.collection_task, seed)
     renderer = PixelRenderer(env.physics, render_size, spec.camera_id, cheap=cheap_render) if pixels else None
     rows = length + 1
-    bar = tqdm(total=num_episodes * length, unit="step", desc=f"collect {spec.name} ({'pixels' if pixels else 'states'})",
-               disable=not progress)
+    bar = tqdm(
+        total=num_episodes * length,
+        unit="step",
+        desc=f"collect {spec.name} ({'pixels' if pixels else 'states'})",
+        disable=not progress,
+    )
     try:
         for ep in range(num_episodes):
             path = out / episode_name(ep, length)
@@ -203,9 +212,17 @@ def collect_dataset(
         bar.close()
         if renderer is not None:
             renderer.close()
-    meta = dict(domain=spec.name, algo=algo, num_episodes=num_episodes, episode_length=length, seed=int(seed),
-                pixels=bool(pixels), render_size=int(render_size), cheap_render=bool(cheap_render),
-                reward_task=spec.collection_task)
+    meta = dict(
+        domain=spec.name,
+        algo=algo,
+        num_episodes=num_episodes,
+        episode_length=length,
+        seed=int(seed),
+        pixels=bool(pixels),
+        render_size=int(render_size),
+        cheap_render=bool(cheap_render),
+        reward_task=spec.collection_task,
+    )
     _write_json_atomic(out.parent / COLLECTION_MARKER, meta)
     log.info("collected %d x %d steps of %s into %s", num_episodes, length, spec.name, out)
     return out

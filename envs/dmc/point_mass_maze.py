@@ -162,7 +162,10 @@ def maze_reward(task: str, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray)
         up, right, left, down = y > 0.15, x > 0.15, x < -0.15, y < -0.15
         cvx, cvy = np.clip(vx, -0.1, 0.1), np.clip(vy, -0.1, 0.1)
         path = _one_side_only(
-            up, right, left, down,
+            up,
+            right,
+            left,
+            down,
             cvx * up * np.where(vx >= 0, 5, 100),
             -cvy * right * np.where(vy <= 0, 5, 100),
             cvy * left * np.where(vy >= 0, 5, 100),
@@ -185,7 +188,10 @@ def maze_reward(task: str, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray)
         # Move clockwise along the outer ring (beyond |0.2|), rewarded by speed up to 0.1.
         up, right, left, down = y > 0.2, x > 0.2, x < -0.2, y < -0.2
         return _one_side_only(
-            up, right, left, down,
+            up,
+            right,
+            left,
+            down,
             np.abs(np.clip(vx, 0, 0.1) * 10 * up),
             np.abs(np.clip(vy, -0.1, 0) * 10 * right),
             np.abs(np.clip(vy, 0, 0.1) * 10 * left),
@@ -197,7 +203,10 @@ def maze_reward(task: str, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray)
         up, right = (y > 0.2) & (y < 0.28), (x > 0.2) & (x < 0.28)
         left, down = (x < -0.2) & (x > -0.28), (y < -0.2) & (y > -0.28)
         return _one_side_only(
-            up, right, left, down,
+            up,
+            right,
+            left,
+            down,
             _band(vx, -0.05, -0.04) * up,
             _band(vy, 0.09, 0.1) * right,
             _band(vy, -0.1, -0.09) * left,

@@ -52,8 +52,12 @@ class DMCTaskSuite(TaskSuite):
         #: shape of the ``pixels`` key (``None`` for state observations)
         self.pixel_shape = (3 * self.frame_stack, self.render_size, self.render_size) if obs == "pixels" else None
         self._env_kwargs = dict(
-            obs=obs, frame_stack=frame_stack, render_size=render_size, cheap_render=cheap_render,
-            max_episode_steps=self.max_episode_steps, video_size=video_size,
+            obs=obs,
+            frame_stack=frame_stack,
+            render_size=render_size,
+            cheap_render=cheap_render,
+            max_episode_steps=self.max_episode_steps,
+            video_size=video_size,
         )
         self._physics = None  # relabelling physics, built lazily
         self._reward_tasks: dict[str, Any] = {}
@@ -64,8 +68,10 @@ class DMCTaskSuite(TaskSuite):
         domain = cfg_get(env_cfg, "domain")
         if domain is None:
             raise ValueError("env config for family 'dmc' needs a 'domain', e.g. 'walker' or 'point_mass_maze'")
-        return cls(domain, **cfg_options(env_cfg, ("obs", "max_episode_steps", "frame_stack", "render_size", "cheap_render",
-                                                   "video_size")))
+        return cls(
+            domain,
+            **cfg_options(env_cfg, ("obs", "max_episode_steps", "frame_stack", "render_size", "cheap_render", "video_size")),
+        )
 
     # ------------------------------------------------------------------ TaskSuite API
     @property

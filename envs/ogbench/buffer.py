@@ -121,8 +121,14 @@ class OGBenchReplayBuffer(OfflineReplayBuffer):
         super().__init__(self._views(), valid, batch_size=batch_size, generator=generator, source=layout.get("source"))
 
     # ---------------------------------------------------------------- views / gathers
-    def _split(self, cur: torch.Tensor, nxt: torch.Tensor, done: torch.Tensor, n: int,
-               lidar: tuple[torch.Tensor, torch.Tensor] | None = None) -> TensorDict:
+    def _split(
+        self,
+        cur: torch.Tensor,
+        nxt: torch.Tensor,
+        done: torch.Tensor,
+        n: int,
+        lidar: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> TensorDict:
         out, nested = {}, {}
         for key, sl in self.columns.items():
             dtype = self.dtypes[key]
@@ -195,8 +201,14 @@ def _convert(npz_path: Path, suite, out_dir: Path, digest: str) -> None:
                 arr = _read_key(npz, k, npz_path)
                 if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
                     bad = int((~np.isfinite(arr)).reshape(n, -1).any(axis=1).sum())
-                    raise DatasetError(f"Dataset file {npz_path}: '{k}' contains NaN/inf values in {bad} rows. {_fix_hint(npz_path)}")
-                dtypes[k] = "float32" if np.issubdtype(arr.dtype, np.floating) else str(torch.from_numpy(np.zeros(0, arr.dtype)).dtype).replace("torch.", "")
+                    raise DatasetError(
+                        f"Dataset file {npz_path}: '{k}' contains NaN/inf values in {bad} rows. {_fix_hint(npz_path)}"
+                    )
+                dtypes[k] = (
+                    "float32"
+                    if np.issubdtype(arr.dtype, np.floating)
+                    else str(torch.from_numpy(np.zeros(0, arr.dtype)).dtype).replace("torch.", "")
+                )
                 if k == "qpos":
                     check_maze_positions(arr, suite, npz_path)
                 rows[:, columns[k][0] : columns[k][1]] = arr
@@ -235,12 +247,21 @@ def lidar_row_rng(row: int) -> np.random.Generator:
 def _lidar_digest(suite) -> str:
     from data.lidar import LIDAR_VERSION, MAZE_GRID, MAZE_LIDAR
 
-    return params_digest(dict(version=LIDAR_CACHE_VERSION, lidar_version=LIDAR_VERSION, env=suite.env_id, seed=LIDAR_SEED,
-                              spec=dataclasses.asdict(MAZE_LIDAR), grid=dataclasses.asdict(MAZE_GRID)))
+    return params_digest(
+        dict(
+            version=LIDAR_CACHE_VERSION,
+            lidar_version=LIDAR_VERSION,
+            env=suite.env_id,
+            seed=LIDAR_SEED,
+            spec=dataclasses.asdict(MAZE_LIDAR),
+            grid=dataclasses.asdict(MAZE_GRID),
+        )
+    )
 
 
-def dataset_lidar(out_dir: str | os.PathLike, rows: torch.Tensor, qpos_columns: tuple[int, int], suite, *,
-                  progress: bool = True) -> tuple[torch.Tensor, bool, Path]:
+def dataset_lidar(
+    out_dir: str | os.PathLike, rows: torch.Tensor, qpos_columns: tuple[int, int], suite, *, progress: bool = True
+) -> tuple[torch.Tensor, bool, Path]:
     """LiDAR grids of every row of a cached buffer: ``(f16 [N, 12, 32, 32] memmap, cached, path)``.
 
     Row i is ``suite.lidar_scan(qpos_i[:2], lidar_row_rng(i))`` (the agent at the row's xy, the maze
@@ -252,7 +273,7 @@ def dataset_lidar(out_dir: str | os.PathLike, rows: torch.Tensor, qpos_columns: 
     path = out_dir / f"lidar-{_lidar_digest(suite)}.npy"
     cached = path.is_file()
     if not cached:
-        xy = rows[:, qpos_columns[0]: qpos_columns[0] + 2].numpy().astype(np.float64)
+        xy = rows[:, qpos_columns[0] : qpos_columns[0] + 2].numpy().astype(np.float64)
         n = xy.shape[0]
         from envs.ogbench.env import LIDAR_SHAPE
 
@@ -263,7 +284,7 @@ def dataset_lidar(out_dir: str | os.PathLike, rows: torch.Tensor, qpos_columns: 
                 for start in range(0, n, _LIDAR_CHUNK):
                     stop = min(start + _LIDAR_CHUNK, n)
                     for i in range(start, stop):
-                        chunk[i - start] = suite.lidar_scan(xy[i: i + 1], lidar_row_rng(i))[0].numpy()
+                        chunk[i - start] = suite.lidar_scan(xy[i : i + 1], lidar_row_rng(i))[0].numpy()
                     out[start:stop] = chunk[: stop - start]
                     bar.update(stop - start)
             out.flush()
@@ -312,21 +333,28 @@ def build_buffer(
     lidar = None
     if getattr(suite, "obs_type", "states") == "lidar":
         t1 = time.perf_counter()
-        lidar, lidar_cached, lidar_path = dataset_lidar(out_dir, rows, tuple(layout["columns"]["qpos"]), suite,
-                                                        progress=progress)
+        lidar, lidar_cached, lidar_path = dataset_lidar(out_dir, rows, tuple(layout["columns"]["qpos"]), suite, progress=progress)
         layout["lidar"] = dict(path=str(lidar_path), cached=lidar_cached, seconds=time.perf_counter() - t1)
         if not lidar_cached:
-            log.info("scanned %d rows of %s with the LiDAR in %.1fs -> %s", rows.shape[0], out_dir.name,
-                     layout["lidar"]["seconds"], lidar_path.name)
+            log.info(
+                "scanned %d rows of %s with the LiDAR in %.1fs -> %s",
+                rows.shape[0],
+                out_dir.name,
+                layout["lidar"]["seconds"],
+                lidar_path.name,
+            )
     if max_transitions is not None:
         valid = valid[: int(max_transitions)]
     generator = None
     if seed is not None:
         generator = torch.Generator().manual_seed(int(seed))
-    rb = OGBenchReplayBuffer(rows, terminals, valid, layout, batch_size=batch_size, generator=generator, future=future,
-                             lidar=lidar)
+    rb = OGBenchReplayBuffer(
+        rows, terminals, valid, layout, batch_size=batch_size, generator=generator, future=future, lidar=lidar
+    )
     layout["load_seconds"] = time.perf_counter() - t0
-    log.info("%s buffer %s: %d transitions in %.2fs", "cached" if cached else "new", out_dir.name, len(rb), layout["load_seconds"])
+    log.info(
+        "%s buffer %s: %d transitions in %.2fs", "cached" if cached else "new", out_dir.name, len(rb), layout["load_seconds"]
+    )
     return rb
 
 
@@ -426,16 +454,22 @@ def load_ogbench_dataset(dataset_cfg: Any, suite=None) -> tuple[OGBenchReplayBuf
 
         suite = OGBenchTaskSuite(cfg_get(dataset_cfg, "name"), obs=obs or "states")
     elif obs is not None and obs != getattr(suite, "obs_type", "states"):
-        raise ValueError(f"dataset.obs={obs!r} but the suite observes {getattr(suite, 'obs_type', 'states')!r}: "
-                         f"set env.obs and dataset.obs alike")
+        raise ValueError(
+            f"dataset.obs={obs!r} but the suite observes {getattr(suite, 'obs_type', 'states')!r}: "
+            f"set env.obs and dataset.obs alike"
+        )
     train_path, val_path, how = resolve_dataset_files(dataset_cfg)
     cache_dir = Path(str(cfg_get(dataset_cfg, "cache_dir", "~/.cache/jepa_rl"))).expanduser()
     batch_size = int(cfg_get(dataset_cfg, "batch_size", 256))
     max_tr = cfg_get(dataset_cfg, "max_transitions")
     seed = cfg_get(dataset_cfg, "seed", 0)
     future = cfg_get(dataset_cfg, "future")
-    common = dict(cache_dir=cache_dir, batch_size=batch_size, future=None if future is None else float(future),
-                  progress=bool(cfg_get(dataset_cfg, "progress", True)))
+    common = dict(
+        cache_dir=cache_dir,
+        batch_size=batch_size,
+        future=None if future is None else float(future),
+        progress=bool(cfg_get(dataset_cfg, "progress", True)),
+    )
     train_rb = build_buffer(train_path, suite, max_transitions=max_tr, seed=seed, **common)
     val_rb = build_buffer(val_path, suite, seed=None if seed is None else int(seed) + 1, **common)
     for rb in (train_rb, val_rb):

@@ -97,8 +97,12 @@ def _maze_cells(maze_map: np.ndarray) -> tuple[list, list]:
             if maze_map[i, j] != 0:
                 continue
             all_cells.append((i, j))
-            vertical_hall = maze_map[i - 1, j] == 0 and maze_map[i + 1, j] == 0 and maze_map[i, j - 1] == 1 and maze_map[i, j + 1] == 1
-            horizontal_hall = maze_map[i, j - 1] == 0 and maze_map[i, j + 1] == 0 and maze_map[i - 1, j] == 1 and maze_map[i + 1, j] == 1
+            vertical_hall = (
+                maze_map[i - 1, j] == 0 and maze_map[i + 1, j] == 0 and maze_map[i, j - 1] == 1 and maze_map[i, j + 1] == 1
+            )
+            horizontal_hall = (
+                maze_map[i, j - 1] == 0 and maze_map[i, j + 1] == 0 and maze_map[i - 1, j] == 1 and maze_map[i + 1, j] == 1
+            )
             if not (vertical_hall or horizontal_hall):
                 vertex_cells.append((i, j))
     return all_cells, vertex_cells
@@ -264,9 +268,16 @@ def check_dataset_header(path: str | os.PathLike, suite) -> dict[str, tuple[int,
             f"dataset.source=generated (or auto) to generate one."
         )
     shapes = npz_key_shapes(
-        path, REQUIRED_KEYS, OPTIONAL_KEYS, label="Dataset file", hint=_fix_hint(path),
-        missing_message=lambda missing, keys: (f"Dataset file {path} lacks key(s) {missing} (has {sorted(keys)}); an OGBench "
-                                               f"file needs {list(REQUIRED_KEYS)}. {_fix_hint(path)}"))
+        path,
+        REQUIRED_KEYS,
+        OPTIONAL_KEYS,
+        label="Dataset file",
+        hint=_fix_hint(path),
+        missing_message=lambda missing, keys: (
+            f"Dataset file {path} lacks key(s) {missing} (has {sorted(keys)}); an OGBench "
+            f"file needs {list(REQUIRED_KEYS)}. {_fix_hint(path)}"
+        ),
+    )
 
     n = shapes["terminals"][0] if shapes["terminals"] else 0
     if n == 0:
@@ -291,8 +302,9 @@ def check_dataset_header(path: str | os.PathLike, suite) -> dict[str, tuple[int,
     return shapes
 
 
-def check_maze_positions(qpos: np.ndarray, suite, path: str | os.PathLike, *, min_free: float = 0.99,
-                         samples: int = 20000) -> None:
+def check_maze_positions(
+    qpos: np.ndarray, suite, path: str | os.PathLike, *, min_free: float = 0.99, samples: int = 20000
+) -> None:
     """Maze datasets: the agent's x-y positions must lie in the free cells of the suite's maze.
 
     Raises :class:`DatasetError` when more than ``1 − min_free`` of ``samples`` evenly spaced rows fall on walls or
@@ -340,9 +352,7 @@ def validate_dataset(path: str | os.PathLike, suite, *, check_finite: bool = Tru
                     ) from exc
                 if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
                     bad = int((~np.isfinite(arr)).reshape(len(arr), -1).any(axis=1).sum())
-                    raise DatasetError(
-                        f"Dataset file {path}: '{key}' contains NaN/inf values in {bad} rows. {_fix_hint(path)}"
-                    )
+                    raise DatasetError(f"Dataset file {path}: '{key}' contains NaN/inf values in {bad} rows. {_fix_hint(path)}")
                 if key == "qpos":
                     check_maze_positions(arr, suite, path)
     return shapes

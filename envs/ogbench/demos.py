@@ -207,8 +207,9 @@ def collect_demonstrations(
     horizon = int(max_episode_steps or gymnasium.spec(env_id).max_episode_steps)
     with warnings.catch_warnings():  # manipspace builds a float32 Box from float64 bounds
         warnings.filterwarnings("ignore", message=".*precision lowered.*")
-        env = OGBenchEnv(env_id, 1, seed=int(seed), success_timing="post", terminate_at_goal=False, max_episode_steps=horizon,
-                         pixels=pixels)
+        env = OGBenchEnv(
+            env_id, 1, seed=int(seed), success_timing="post", terminate_at_goal=False, max_episode_steps=horizon, pixels=pixels
+        )
     raw = env.unwrapped
     oracle = _MazeOracle(raw, noise) if env_id.startswith("pointmaze") else _CubeOracle(raw, noise)
 
@@ -266,7 +267,9 @@ def _params(dataset_cfg: Any) -> dict[str, Any]:
         # None and the official value are the same demos
         max_episode_steps=int(max_steps or gymnasium.spec(env_id).max_episode_steps),
         version=DEMOS_VERSION,
-        **({"pixels": int(cfg_get(dataset_cfg, "pixels"))} if cfg_get(dataset_cfg, "pixels") else {}),  # states-only keys unchanged
+        **(
+            {"pixels": int(cfg_get(dataset_cfg, "pixels"))} if cfg_get(dataset_cfg, "pixels") else {}
+        ),  # states-only keys unchanged
     )
 
 
@@ -289,16 +292,23 @@ def load_demonstrations(cfg: Any) -> tuple[DemoBuffer, DemoBuffer | None, dict[s
     cache_dir = Path(str(cfg_get(dataset_cfg, "cache_dir", "~/.cache/jepa_rl"))).expanduser()
     out_dir = _cache_dir_for(cache_dir, params)
     t0 = time.perf_counter()
-    log.info("demos %s: %s %s", params["env_id"], "loading" if (out_dir / _MARKER).is_file() else f"generating {params} ->", out_dir)
-    data, cached = cached_tensordict(out_dir, lambda: collect_demonstrations(
-        params["env_id"],
-        episodes_per_task=params["episodes_per_task"],
-        seed=params["seed"],
-        noise=params["noise"],
-        max_episode_steps=params["max_episode_steps"],
-        progress=bool(cfg_get(dataset_cfg, "progress", True)),
-        pixels=params.get("pixels"),
-    ), marker=_MARKER, describe=params)
+    log.info(
+        "demos %s: %s %s", params["env_id"], "loading" if (out_dir / _MARKER).is_file() else f"generating {params} ->", out_dir
+    )
+    data, cached = cached_tensordict(
+        out_dir,
+        lambda: collect_demonstrations(
+            params["env_id"],
+            episodes_per_task=params["episodes_per_task"],
+            seed=params["seed"],
+            noise=params["noise"],
+            max_episode_steps=params["max_episode_steps"],
+            progress=bool(cfg_get(dataset_cfg, "progress", True)),
+            pixels=params.get("pixels"),
+        ),
+        marker=_MARKER,
+        describe=params,
+    )
 
     chunk = int(cfg_get(dataset_cfg, "chunk", 30))
     batch_size = int(cfg_get(dataset_cfg, "batch_size", 128))
@@ -331,7 +341,12 @@ def load_demonstrations(cfg: Any) -> tuple[DemoBuffer, DemoBuffer | None, dict[s
     )
     log.info(
         "demos %s (%s): %d episodes, %d steps (mean length %.1f); train %d / val %d episodes",
-        params["env_id"], "cached" if cached else "generated", n_episodes, n_steps, info["mean_episode_length"],
-        info["train_episodes"], info["val_episodes"],
+        params["env_id"],
+        "cached" if cached else "generated",
+        n_episodes,
+        n_steps,
+        info["mean_episode_length"],
+        info["train_episodes"],
+        info["val_episodes"],
     )
     return train, val, info

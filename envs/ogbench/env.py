@@ -40,11 +40,14 @@ LIDAR_SHAPE = (MAZE_GRID.num_channels, *MAZE_GRID.shape)
 def check_obs(obs: str, env_id: str) -> str:
     """Validate the ``obs`` option (``env.obs``) for ``env_id``; returns it."""
     if obs not in OBS_TYPES:
-        raise ValueError(f"env.obs={obs!r} is not known for OGBench: use env.obs=states or env.obs=lidar "
-                         f"(LiDAR grids, maze envs only)")
+        raise ValueError(
+            f"env.obs={obs!r} is not known for OGBench: use env.obs=states or env.obs=lidar (LiDAR grids, maze envs only)"
+        )
     if obs == "lidar" and "maze" not in env_id:
-        raise ValueError(f"env.obs=lidar needs a maze environment (pointmaze-*, antmaze-*), but {env_id} has no maze "
-                         f"to scan: use env.obs=states, or a maze, e.g. env.name=pointmaze-medium-navigate")
+        raise ValueError(
+            f"env.obs=lidar needs a maze environment (pointmaze-*, antmaze-*), but {env_id} has no maze "
+            f"to scan: use env.obs=states, or a maze, e.g. env.name=pointmaze-medium-navigate"
+        )
     return obs
 
 
@@ -78,8 +81,9 @@ def pin_action_space(raw) -> gymnasium.spaces.Space:
         warnings.filterwarnings("ignore", message=".*precision lowered.*")
         space = raw.action_space
     cls = type(raw)
-    raw.__class__ = type(f"FixedActionSpace{cls.__name__}", (cls,),
-                         {"action_space": property(lambda self: space), "_pinned_action_space": space})
+    raw.__class__ = type(
+        f"FixedActionSpace{cls.__name__}", (cls,), {"action_space": property(lambda self: space), "_pinned_action_space": space}
+    )
     return space
 
 
@@ -181,8 +185,9 @@ class OGBenchEnv(EnvBase):
         )
         self.pixel_size = None if pixels is None else int(pixels)
         if self.pixel_size is not None:
-            self.observation_spec["pixels"] = Bounded(0, 255, shape=(3, self.pixel_size, self.pixel_size), dtype=torch.uint8,
-                                                      device=self.device)
+            self.observation_spec["pixels"] = Bounded(
+                0, 255, shape=(3, self.pixel_size, self.pixel_size), dtype=torch.uint8, device=self.device
+            )
         self._scan_data = None
         if self.obs_type == "lidar":
             self._scan_data = mujoco.MjData(self._env.model)  # scans move the agent: never in the live sim
@@ -253,9 +258,7 @@ class OGBenchEnv(EnvBase):
         self._t += 1
         success = bool(info["success"])
         truncated = self._t >= self.max_episode_steps
-        return self._state_td(
-            ob, success=success, reward=float(success), terminated=bool(terminated), truncated=truncated
-        )
+        return self._state_td(ob, success=success, reward=float(success), terminated=bool(terminated), truncated=truncated)
 
     # ------------------------------------------------------------------ extras
     def goal_observation(self) -> torch.Tensor | None:

@@ -59,8 +59,9 @@ def _build() -> dict[str, DatasetSpec]:
 
 SUPPORTED_DATASETS: dict[str, DatasetSpec] = _build()
 # env id -> its default dataset: "navigate" for mazes, "play" for manipulation
-_DEFAULT_DATASET = {spec.env_id: name for name, spec in reversed(SUPPORTED_DATASETS.items())
-                    if spec.dataset_type in ("navigate", "play")}
+_DEFAULT_DATASET = {
+    spec.env_id: name for name, spec in reversed(SUPPORTED_DATASETS.items()) if spec.dataset_type in ("navigate", "play")
+}
 
 
 def parse_name(name: str) -> DatasetSpec:
@@ -74,8 +75,7 @@ def parse_name(name: str) -> DatasetSpec:
     key = name.strip()
     if key.startswith("visual-"):
         raise ValueError(
-            f"Pixel-based OGBench dataset {name!r} is not supported (state-based only). "
-            f"Supported: {sorted(SUPPORTED_DATASETS)}"
+            f"Pixel-based OGBench dataset {name!r} is not supported (state-based only). Supported: {sorted(SUPPORTED_DATASETS)}"
         )
     if not key.endswith("-v0"):
         key = f"{key}-v0"
@@ -83,7 +83,6 @@ def parse_name(name: str) -> DatasetSpec:
         key = _DEFAULT_DATASET[key]
     if key not in SUPPORTED_DATASETS:
         raise ValueError(
-            f"Unsupported OGBench dataset name {name!r}. Supported (the '-v0' suffix is optional): "
-            f"{sorted(SUPPORTED_DATASETS)}"
+            f"Unsupported OGBench dataset name {name!r}. Supported (the '-v0' suffix is optional): {sorted(SUPPORTED_DATASETS)}"
         )
     return SUPPORTED_DATASETS[key]

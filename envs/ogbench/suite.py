@@ -99,8 +99,9 @@ class OGBenchTaskSuite(TaskSuite):
         name = cfg_get(env_cfg, "name")
         if name is None:
             raise ValueError("env config for family 'ogbench' needs a 'name', e.g. 'pointmaze-medium-navigate'")
-        kwargs = cfg_options(env_cfg, ("render_size", "max_episode_steps", "success_timing", "terminate_at_goal", "cheap_render",
-                                       "pixels", "obs"))
+        kwargs = cfg_options(
+            env_cfg, ("render_size", "max_episode_steps", "success_timing", "terminate_at_goal", "cheap_render", "pixels", "obs")
+        )
         if "render_size" in kwargs and not isinstance(kwargs["render_size"], int):
             kwargs["render_size"] = tuple(kwargs["render_size"])  # (height, width)
         return cls(name, **kwargs)

@@ -3,6 +3,7 @@
 ``make_bc_policy(rep_cfg, state_dim, action_dim)`` builds any of them from the ``representation``
 config group (``name``: act_jepa | act | mlp_bc).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,10 @@ def make_bc_policy(rep_cfg: Mapping, state_dim: int, action_dim: int) -> nn.Modu
     cfg = _plain(rep_cfg)
     name = cfg["name"]
     if name not in BC_POLICIES:
-        raise ValueError(f"representation={name} is not a behaviour-cloning policy; agents.bc trains {list(BC_POLICIES)} "
-                         "(zero-shot representations train with python -m agents.zeroshot)")
+        raise ValueError(
+            f"representation={name} is not a behaviour-cloning policy; agents.bc trains {list(BC_POLICIES)} "
+            "(zero-shot representations train with python -m agents.zeroshot)"
+        )
     kwargs = {k: v for k, v in cfg.items() if k not in _NON_MODEL_KEYS}
     if "image_size" in kwargs:  # the model only needs to know whether frames come; their size is the env's
         kwargs["image_tokens"] = kwargs.pop("image_size") is not None
@@ -38,8 +41,6 @@ def make_bc_policy(rep_cfg: Mapping, state_dim: int, action_dim: int) -> nn.Modu
         return ACTJEPA(state_dim, action_dim, jepa=name == "act_jepa", **kwargs)
     except TypeError as err:
         raise ValueError(f"bad option for representation {name!r}: {err}") from None
-
-
 
 
 def load_bc_policy(path: str | Path) -> tuple[nn.Module, dict]:
@@ -67,8 +68,10 @@ class BCPolicyEncoder(nn.Module):
         if self.policy.image_tokens:
             raise ValueError(f"the policy at {checkpoint} reads image tokens; encoder=act_jepa encodes state vectors only")
         if self.policy.state_dim != obs_dim:
-            raise ValueError(f"the behaviour-cloning policy at {checkpoint} reads {self.policy.state_dim}-d states "
-                             f"({config['env'].get('name')}) but this environment has {obs_dim}-d observations")
+            raise ValueError(
+                f"the behaviour-cloning policy at {checkpoint} reads {self.policy.state_dim}-d states "
+                f"({config['env'].get('name')}) but this environment has {obs_dim}-d observations"
+            )
         self.frozen = frozen
         self.feature_dim = self.policy.feature_dim
         if frozen:
@@ -88,4 +91,13 @@ class BCPolicyEncoder(nn.Module):
         return self.policy.features(flat, goal, task).reshape(*observation.shape[:-1], -1)
 
 
-__all__ = ["ACTJEPA", "ActionChunkLoss", "BCPolicyEncoder", "BC_POLICIES", "MLPBC", "load_bc_policy", "make_bc_policy", "masked_l1"]
+__all__ = [
+    "ACTJEPA",
+    "ActionChunkLoss",
+    "BCPolicyEncoder",
+    "BC_POLICIES",
+    "MLPBC",
+    "load_bc_policy",
+    "make_bc_policy",
+    "masked_l1",
+]

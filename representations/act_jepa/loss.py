@@ -7,6 +7,7 @@ Both L1 terms ignore padded entries (windows that run past the end of an episode
 always in eval mode; its momentum follows ``core.targets.linear_momentum`` (0.996 → 1.0), stepped
 by torchrl's ``SoftUpdate`` after each optimiser step. ACT and MLP-BC use the action term only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -13,6 +13,7 @@ ACT is the same model without P and Ē (``jepa=False``; the official ACT baselin
 With ``image_tokens`` the context encoder also reads the current frame as a grid of tokens (a small
 conv net here, a ResNet-18 feature map in the official code); the target encoder reads states only.
 """
+
 from __future__ import annotations
 
 import torch
@@ -60,9 +61,12 @@ class ImageTokenizer(nn.Module):
     def __init__(self, d_model: int, *, channels: int = 32, in_channels: int = 3) -> None:
         super().__init__()
         self.net = nn.Sequential(  # each stride-2 layer halves the side: 64 px -> an 8 x 8 grid
-            nn.Conv2d(in_channels, channels, 4, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(channels, channels, 4, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(in_channels, channels, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
         )
         self.proj = nn.Conv2d(channels, d_model, 1)
 
@@ -77,19 +81,39 @@ class ObservationSequenceEncoder(nn.Module):
     LayerNorm). The context encoder reads one state; the target encoder, the same class, reads the
     future state sequence with 1-D sin-cos positions and a padding mask."""
 
-    def __init__(self, state_dim: int, d_model: int, *, heads: int, ffn_dim: int, layers: int, dropout: float,
-                 condition: str, goal_dim: int | None, num_tasks: int, image_tokens: bool = False,
-                image_channels: int = 32) -> None:
+    def __init__(
+        self,
+        state_dim: int,
+        d_model: int,
+        *,
+        heads: int,
+        ffn_dim: int,
+        layers: int,
+        dropout: float,
+        condition: str,
+        goal_dim: int | None,
+        num_tasks: int,
+        image_tokens: bool = False,
+        image_channels: int = 32,
+    ) -> None:
         super().__init__()
         self.d_model = d_model
         self.images = ImageTokenizer(d_model, channels=image_channels) if image_tokens else None
         self.condition = ConditionToken(d_model, condition=condition, goal_dim=goal_dim, num_tasks=num_tasks)
         self.state_proj = nn.Linear(state_dim, d_model)
-        layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, activation="relu", batch_first=True, norm_first=False)
+        layer = nn.TransformerEncoderLayer(
+            d_model, heads, ffn_dim, dropout, activation="relu", batch_first=True, norm_first=False
+        )
         self.transformer = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
 
-    def forward(self, states: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None,
-                state_is_pad: torch.Tensor | None = None, pixels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        states: torch.Tensor,
+        goal: torch.Tensor | None = None,
+        task: torch.Tensor | None = None,
+        state_is_pad: torch.Tensor | None = None,
+        pixels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``states`` [B, T, D] (and a frame ``pixels`` [B, 3, S, S]) → tokens [B, 1 + T (+ h·w), d]:
         the condition, the states, then the image tokens."""
         batch, length = states.shape[:2]
@@ -103,7 +127,7 @@ class ObservationSequenceEncoder(nn.Module):
         pad = None
         if state_is_pad is not None:
             pad = torch.zeros(tokens.shape[:2], dtype=torch.bool, device=states.device)
-            pad[:, 1:1 + length] = state_is_pad.bool()
+            pad[:, 1 : 1 + length] = state_is_pad.bool()
         return self.transformer(tokens, src_key_padding_mask=pad)
 
 
@@ -111,12 +135,24 @@ class QueryDecoder(nn.Module):
     """``num_queries`` learned queries cross-attending to encoder tokens (DETR/ACT decoder), then a
     linear head. The action decoder and ACT-JEPA's narrow predictor are both of this kind."""
 
-    def __init__(self, num_queries: int, memory_dim: int, d_model: int, out_dim: int, *, heads: int, ffn_dim: int,
-                 layers: int, dropout: float) -> None:
+    def __init__(
+        self,
+        num_queries: int,
+        memory_dim: int,
+        d_model: int,
+        out_dim: int,
+        *,
+        heads: int,
+        ffn_dim: int,
+        layers: int,
+        dropout: float,
+    ) -> None:
         super().__init__()
         self.queries = nn.Parameter(torch.randn(num_queries, d_model) * 0.02)
         self.in_proj = nn.Linear(memory_dim, d_model) if memory_dim != d_model else nn.Identity()
-        layer = nn.TransformerDecoderLayer(d_model, heads, ffn_dim, dropout, activation="relu", batch_first=True, norm_first=False)
+        layer = nn.TransformerDecoderLayer(
+            d_model, heads, ffn_dim, dropout, activation="relu", batch_first=True, norm_first=False
+        )
         self.decoder = nn.TransformerDecoder(layer, layers, norm=nn.LayerNorm(d_model))
         self.head = nn.Linear(d_model, out_dim)
 
@@ -156,29 +192,69 @@ class ACTJEPA(nn.Module):
         self.condition = condition
         goal_dim = goal_dim if goal_dim is not None else state_dim
         self.context_encoder = ObservationSequenceEncoder(
-            state_dim, d_model, heads=heads, ffn_dim=ffn_dim, layers=encoder_layers, dropout=dropout,
-            condition=condition, goal_dim=goal_dim, num_tasks=num_tasks, image_tokens=image_tokens,
-            image_channels=image_channels)
-        self.action_decoder = QueryDecoder(chunk, d_model, d_model, action_dim, heads=heads, ffn_dim=ffn_dim,
-                                           layers=decoder_layers, dropout=dropout)
-        self.predictor = QueryDecoder(chunk, d_model, predictor_dim, d_model, heads=heads, ffn_dim=predictor_ffn_dim,
-                                      layers=predictor_layers, dropout=dropout) if jepa else None
+            state_dim,
+            d_model,
+            heads=heads,
+            ffn_dim=ffn_dim,
+            layers=encoder_layers,
+            dropout=dropout,
+            condition=condition,
+            goal_dim=goal_dim,
+            num_tasks=num_tasks,
+            image_tokens=image_tokens,
+            image_channels=image_channels,
+        )
+        self.action_decoder = QueryDecoder(
+            chunk, d_model, d_model, action_dim, heads=heads, ffn_dim=ffn_dim, layers=decoder_layers, dropout=dropout
+        )
+        self.predictor = (
+            QueryDecoder(
+                chunk,
+                d_model,
+                predictor_dim,
+                d_model,
+                heads=heads,
+                ffn_dim=predictor_ffn_dim,
+                layers=predictor_layers,
+                dropout=dropout,
+            )
+            if jepa
+            else None
+        )
         self.feature_dim = 2 * d_model  # condition token + state token
 
-    def encode(self, observation: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None,
-               pixels: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(
+        self,
+        observation: torch.Tensor,
+        goal: torch.Tensor | None = None,
+        task: torch.Tensor | None = None,
+        pixels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Context tokens [B, 2 (+ h·w), d] of the current state (and frame)."""
         if self.image_tokens and pixels is None:
-            raise ValueError("this policy reads image tokens: pass the frame (pixels); collect demonstrations with env.pixels=<size>")
+            raise ValueError(
+                "this policy reads image tokens: pass the frame (pixels); collect demonstrations with env.pixels=<size>"
+            )
         return self.context_encoder(observation.unsqueeze(1), goal, task, pixels=pixels)
 
-    def features(self, observation: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None,
-                 pixels: torch.Tensor | None = None) -> torch.Tensor:
+    def features(
+        self,
+        observation: torch.Tensor,
+        goal: torch.Tensor | None = None,
+        task: torch.Tensor | None = None,
+        pixels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Flat encoding [B, 2d] of the condition and state tokens (what the probes and the zero-shot agent read)."""
         return self.encode(observation, goal, task, pixels)[:, :2].flatten(1)
 
-    def predict_actions(self, observation: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None,
-                        pixels: torch.Tensor | None = None, context: torch.Tensor | None = None) -> torch.Tensor:
+    def predict_actions(
+        self,
+        observation: torch.Tensor,
+        goal: torch.Tensor | None = None,
+        task: torch.Tensor | None = None,
+        pixels: torch.Tensor | None = None,
+        context: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """The action chunk [B, H, A] for the next H steps."""
         context = self.encode(observation, goal, task, pixels) if context is None else context
         return self.action_decoder(context)
@@ -193,8 +269,18 @@ class ACTJEPA(nn.Module):
 class MLPBC(nn.Module):
     """Behaviour-cloning baseline: an MLP from [s_t, goal] (or a one-hot task) to the action chunk."""
 
-    def __init__(self, state_dim: int, action_dim: int, *, chunk: int = 30, condition: str = "goal", goal_dim: int | None = None,
-                 num_tasks: int = 50, hidden_dim: int = 512, hidden_layers: int = 3) -> None:
+    def __init__(
+        self,
+        state_dim: int,
+        action_dim: int,
+        *,
+        chunk: int = 30,
+        condition: str = "goal",
+        goal_dim: int | None = None,
+        num_tasks: int = 50,
+        hidden_dim: int = 512,
+        hidden_layers: int = 3,
+    ) -> None:
         super().__init__()
         if condition not in CONDITIONS:
             raise ValueError(f"unknown condition {condition!r}; use one of {list(CONDITIONS)}")
@@ -223,13 +309,24 @@ class MLPBC(nn.Module):
 
     image_tokens = False
 
-    def features(self, observation: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None,
-                 pixels: torch.Tensor | None = None) -> torch.Tensor:
+    def features(
+        self,
+        observation: torch.Tensor,
+        goal: torch.Tensor | None = None,
+        task: torch.Tensor | None = None,
+        pixels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         return self.trunk(self._input(observation, goal, task))  # state input only: pixels are not read
 
     encode = features  # what predict_actions(context=...) consumes
 
-    def predict_actions(self, observation: torch.Tensor, goal: torch.Tensor | None = None, task: torch.Tensor | None = None,
-                        pixels: torch.Tensor | None = None, context: torch.Tensor | None = None) -> torch.Tensor:
+    def predict_actions(
+        self,
+        observation: torch.Tensor,
+        goal: torch.Tensor | None = None,
+        task: torch.Tensor | None = None,
+        pixels: torch.Tensor | None = None,
+        context: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         features = self.features(observation, goal, task) if context is None else context
         return self.head(features).reshape(-1, self.chunk, self.action_dim)

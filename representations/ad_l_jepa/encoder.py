@@ -6,6 +6,7 @@ pretrained with ``data.source=maze`` on the same maze) into ``encode_pooled`` fe
 non-empty BEV cells ‖ the mean over all cells (2C wide). ``encoder.part``: ``target`` (AD-L-JEPA's EMA backbone,
 the default) or ``online`` (the context encoder; the only one an Occupancy-MAE run has).
 """
+
 from __future__ import annotations
 
 import copy
@@ -44,8 +45,10 @@ def load_lidar_encoder(path: str | Path, part: str | None = None) -> tuple[BEVTo
     path, config = read_checkpoint(path, "agents.pretrain representation=ad_l_jepa data=lidar")
     rep = config.get("representation", {})
     if rep.get("kind") != "lidar":
-        raise ValueError(f"{path} is not a LiDAR checkpoint of agents.pretrain (representation.name={rep.get('name')!r}; "
-                         f"expected one of {list(OBJECTIVES)})")
+        raise ValueError(
+            f"{path} is not a LiDAR checkpoint of agents.pretrain (representation.name={rep.get('name')!r}; "
+            f"expected one of {list(OBJECTIVES)})"
+        )
     objective = rep.get("objective", rep.get("name"))
     part = part or ("target" if objective == "ad_l_jepa" else "online")
     if part not in PARTS:
@@ -67,17 +70,18 @@ class LidarEncoder(nn.Module):
 
     pretrained = True  # the representation's reference initialisation must not overwrite it
 
-    def __init__(self, checkpoint: str | Path, obs_shape: Sequence[int], *, part: str | None = None,
-                 frozen: bool = True) -> None:
+    def __init__(self, checkpoint: str | Path, obs_shape: Sequence[int], *, part: str | None = None, frozen: bool = True) -> None:
         super().__init__()
         self.encoder, config = load_lidar_encoder(checkpoint, part)
         self.model_name = config["representation"]["name"]
         grid = config["dims"]["grid_shape"]
         obs = tuple(int(d) for d in obs_shape)
         if obs != tuple(grid):
-            raise ValueError(f"the LiDAR encoder at {checkpoint} reads BEV grids of shape {list(grid)} but this "
-                             f"environment's observations have shape {list(obs)}: use env.obs=lidar, and pretrain on "
-                             "the same env with data=lidar data.source=maze")
+            raise ValueError(
+                f"the LiDAR encoder at {checkpoint} reads BEV grids of shape {list(grid)} but this "
+                f"environment's observations have shape {list(obs)}: use env.obs=lidar, and pretrain on "
+                "the same env with data=lidar data.source=maze"
+            )
         self.frozen, self.feature_dim = frozen, self.encoder.feature_dim
         if frozen:
             self.encoder.requires_grad_(False)

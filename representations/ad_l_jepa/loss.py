@@ -19,6 +19,7 @@ take the online ``empty_token``, which therefore also learns from that side (the
 Masks are not read from the tensordict: the loss samples them with its own CPU ``torch.Generator`` (``seed``).
 The only key read is the BEV grid (``bev``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,8 +31,15 @@ from tensordict.nn import TensorDictParams
 from tensordict.utils import NestedKey
 from torchrl.objectives import LossModule
 
-from representations.ad_l_jepa.model import (ADLJEPA, BEVTokenEncoder, OccupancyMAE, bev_masks, input_occupancy,
-                                             l2_normalize, split_points)
+from representations.ad_l_jepa.model import (
+    ADLJEPA,
+    BEVTokenEncoder,
+    OccupancyMAE,
+    bev_masks,
+    input_occupancy,
+    l2_normalize,
+    split_points,
+)
 from representations.core.targets import add_target_network
 from representations.core.collapse import rankme
 
@@ -45,15 +53,19 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: tuple[int, ...] |
     return total / count.clamp_min(1.0)
 
 
-def jepa_cosine_loss(prediction: torch.Tensor, target: torch.Tensor, masked_nonempty: torch.Tensor,
-                     masked_empty: torch.Tensor, nonempty_weight: float = 0.75, empty_weight: float = 0.25
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def jepa_cosine_loss(
+    prediction: torch.Tensor,
+    target: torch.Tensor,
+    masked_nonempty: torch.Tensor,
+    masked_empty: torch.Tensor,
+    nonempty_weight: float = 0.75,
+    empty_weight: float = 0.25,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(L_jepa, mean cos at masked non-empty cells, mean cos at masked empty cells) for L2-normalised maps
     [B, C, Hc, Wc] (paper: 0.75 · mean(1 − cos) over masked non-empty + 0.25 · over masked empty cells)."""
     cos = (prediction * target).sum(dim=1)  # both maps are unit vectors per cell
     cos_nonempty, cos_empty = masked_mean(cos, masked_nonempty), masked_mean(cos, masked_empty)
-    loss = (nonempty_weight * masked_mean(1 - cos, masked_nonempty)
-            + empty_weight * masked_mean(1 - cos, masked_empty))
+    loss = nonempty_weight * masked_mean(1 - cos, masked_nonempty) + empty_weight * masked_mean(1 - cos, masked_empty)
     return loss, cos_nonempty, cos_empty
 
 
@@ -115,8 +127,10 @@ class _BEVLoss(LossModule):
 
     def _finite(self, name: str, value: torch.Tensor) -> None:
         if self.check_finite and not bool(torch.isfinite(value).all()):
-            raise FloatingPointError(f"{type(self).__name__}: {name} is {value.item()} (not finite); check the BEV "
-                                     "inputs for NaN/inf and lower the learning rate")
+            raise FloatingPointError(
+                f"{type(self).__name__}: {name} is {value.item()} (not finite); check the BEV "
+                "inputs for NaN/inf and lower the learning rate"
+            )
 
 
 class ADLJEPALoss(_BEVLoss):
@@ -125,24 +139,32 @@ class ADLJEPALoss(_BEVLoss):
     (channel-mean std across masked non-empty cells; ≈ 1/√C for spread-out unit vectors, → 0 at collapse) and
     ``masked_fraction`` (share of all BEV cells masked, ≈ mask_ratio)."""
 
-    out_keys = ["loss_jepa", "loss_variance", "cos_nonempty", "cos_empty", "target_std", "prediction_std",
-                "masked_fraction"]
+    out_keys = ["loss_jepa", "loss_variance", "cos_nonempty", "cos_empty", "target_std", "prediction_std", "masked_fraction"]
 
     encoder_params: TensorDictParams
     target_encoder_params: TensorDictParams
 
-    def __init__(self, model: ADLJEPA, *, mask_ratio: float = 0.5, nonempty_weight: float = 0.75,
-                 empty_weight: float = 0.25, alpha: float = 1.0, beta: float = 1.0,
-                 variance_target: float | None = None, seed: int | None = None, check_finite: bool = True) -> None:
+    def __init__(
+        self,
+        model: ADLJEPA,
+        *,
+        mask_ratio: float = 0.5,
+        nonempty_weight: float = 0.75,
+        empty_weight: float = 0.25,
+        alpha: float = 1.0,
+        beta: float = 1.0,
+        variance_target: float | None = None,
+        seed: int | None = None,
+        check_finite: bool = True,
+    ) -> None:
         super().__init__(mask_ratio, seed, check_finite)
         self.model = model
         self.nonempty_weight, self.empty_weight = float(nonempty_weight), float(empty_weight)
         self.alpha, self.beta = float(alpha), float(beta)
-        self.variance_target = float(variance_target) if variance_target is not None else model.channels ** -0.5
+        self.variance_target = float(variance_target) if variance_target is not None else model.channels**-0.5
         self.target_encoder = add_target_network(self, "encoder", model.encoder.backbone)  # Ē: EMA backbone
 
-    def target_tokens(self, target_bev: torch.Tensor, masked_nonempty: torch.Tensor,
-                      masked_empty: torch.Tensor) -> torch.Tensor:
+    def target_tokens(self, target_bev: torch.Tensor, masked_nonempty: torch.Tensor, masked_empty: torch.Tensor) -> torch.Tensor:
         """Target map: L2-normalised Ē(only the masked points) at masked non-empty cells, the normalised (online)
         empty token at masked empty cells; other cells are never read."""
         with torch.no_grad():
@@ -168,16 +190,20 @@ class ADLJEPALoss(_BEVLoss):
         context = encoder.tokenize(encoder.backbone(context_bev), occupancy, masked)
         prediction = self.model.predictor(context)
 
-        l_jepa, cos_nonempty, cos_empty = jepa_cosine_loss(prediction, targets, masked_nonempty, masked_empty,
-                                                           self.nonempty_weight, self.empty_weight)
-        l_reg = (variance_hinge(context, occupancy & ~masked, self.variance_target)  # context non-empty cells
-                 + variance_hinge(prediction, masked_nonempty, self.variance_target))
+        l_jepa, cos_nonempty, cos_empty = jepa_cosine_loss(
+            prediction, targets, masked_nonempty, masked_empty, self.nonempty_weight, self.empty_weight
+        )
+        l_reg = (
+            variance_hinge(context, occupancy & ~masked, self.variance_target)  # context non-empty cells
+            + variance_hinge(prediction, masked_nonempty, self.variance_target)
+        )
         loss_jepa, loss_variance = self.alpha * l_jepa, self.beta * l_reg
         self._finite("loss_jepa", loss_jepa)
         self._finite("loss_variance", loss_variance)
         with torch.no_grad():
             diagnostics = {
-                "cos_nonempty": cos_nonempty.detach(), "cos_empty": cos_empty.detach(),
+                "cos_nonempty": cos_nonempty.detach(),
+                "cos_empty": cos_empty.detach(),
                 "target_std": _pooled_std(targets.detach(), masked_nonempty),
                 "prediction_std": _pooled_std(prediction.detach(), masked_nonempty),
                 # effective rank of the per-sample means over masked non-empty cells ([B, C])
@@ -205,8 +231,16 @@ class OccupancyMAELoss(_BEVLoss):
 
     out_keys = ["loss_occupancy", "occupancy_accuracy", "occupancy_recall", "masked_fraction"]
 
-    def __init__(self, model: OccupancyMAE, *, mask_ratio: float = 0.5, pos_weight: float | None = None,
-                 max_pos_weight: float = 20.0, seed: int | None = None, check_finite: bool = True) -> None:
+    def __init__(
+        self,
+        model: OccupancyMAE,
+        *,
+        mask_ratio: float = 0.5,
+        pos_weight: float | None = None,
+        max_pos_weight: float = 20.0,
+        seed: int | None = None,
+        check_finite: bool = True,
+    ) -> None:
         super().__init__(mask_ratio, seed, check_finite)
         self.model = model
         self.pos_weight, self.max_pos_weight = pos_weight, float(max_pos_weight)

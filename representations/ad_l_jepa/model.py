@@ -14,6 +14,7 @@ a dense 3×3 conv on zeroed inputs, evaluated only at active cells, *is* a subma
 activates an output cell when any input cell of its 2×2 block is active, and BatchNorm statistics are taken
 over active cells only, as sparse BN does over active voxels. So masked-out points are truly invisible.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,9 @@ def expand_cells(cells: torch.Tensor, downsample: int) -> torch.Tensor:
     return cells.repeat_interleave(downsample, dim=1).repeat_interleave(downsample, dim=2)
 
 
-def bev_masks(occupancy: torch.Tensor, ratio: float, generator: torch.Generator | None = None
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+def bev_masks(
+    occupancy: torch.Tensor, ratio: float, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(masked_nonempty, masked_empty), bool like ``occupancy`` [B, Hc, Wc] (paper §3, "BEV masking").
 
     Non-empty cells of each sample are shuffled and exactly ⌊ratio·n_b + ½⌋ of its n_b non-empty cells are
@@ -148,8 +150,7 @@ class BEVEncoder(nn.Module):
     and flattened to a 256-channel BEV map, scaled down). Output [B, channels, H/s, W/s], exactly zero at BEV
     cells without points."""
 
-    def __init__(self, in_channels: int = 12, channels: int = 64, downsample: int = 2,
-                 stem_channels: int | None = None) -> None:
+    def __init__(self, in_channels: int = 12, channels: int = 64, downsample: int = 2, stem_channels: int | None = None) -> None:
         super().__init__()
         if downsample < 1 or downsample & (downsample - 1):
             raise ValueError(f"downsample must be a power of 2, got {downsample}")
@@ -182,8 +183,7 @@ class BEVTokenEncoder(nn.Module):
     init, as the released code; only their direction matters): the object downstream code uses (``encode`` /
     ``encode_pooled``), whichever objective — AD-L-JEPA, Occupancy-MAE or none ("scratch") — trained it."""
 
-    def __init__(self, in_channels: int = 12, channels: int = 64, downsample: int = 2,
-                 stem_channels: int | None = None) -> None:
+    def __init__(self, in_channels: int = 12, channels: int = 64, downsample: int = 2, stem_channels: int | None = None) -> None:
         super().__init__()
         self.backbone = BEVEncoder(in_channels, channels, downsample, stem_channels)
         self.mask_token = nn.Parameter(torch.randn(1, channels, 1, 1))
@@ -196,8 +196,9 @@ class BEVTokenEncoder(nn.Module):
             shape = tuple(bev.shape) if isinstance(bev, torch.Tensor) else type(bev).__name__
             raise ValueError(f"AD-L-JEPA expects BEV pillar grids of shape [B, C_in, H, W]; got {shape}")
         if bev.shape[1] != self.in_channels:
-            raise ValueError(f"AD-L-JEPA expects {self.in_channels} BEV channels (in_channels); got a grid of "
-                             f"shape {tuple(bev.shape)}")
+            raise ValueError(
+                f"AD-L-JEPA expects {self.in_channels} BEV channels (in_channels); got a grid of shape {tuple(bev.shape)}"
+            )
         if bev.shape[-2] % self.downsample or bev.shape[-1] % self.downsample:
             raise ValueError(f"BEV grid {tuple(bev.shape[-2:])} is not divisible by downsample={self.downsample}")
         if not bev.is_floating_point():
@@ -214,8 +215,7 @@ class BEVTokenEncoder(nn.Module):
         """Raw backbone map [B, C, Hc, Wc] (zero at cells without points)."""
         return self.backbone(self.check(bev))
 
-    def tokenize(self, features: torch.Tensor, occupancy: torch.Tensor, masked: torch.Tensor | None = None
-                 ) -> torch.Tensor:
+    def tokenize(self, features: torch.Tensor, occupancy: torch.Tensor, masked: torch.Tensor | None = None) -> torch.Tensor:
         """Token map [B, C, Hc, Wc], every token L2-normalised over channels (paper §3, "Tokens"): ``masked``
         cells → mask_token; other cells without points (``~occupancy``) → empty_token; the rest → features.
         Normalising a sparse backbone's near-zero empty-cell vectors would be meaningless: hence the token."""
@@ -311,8 +311,15 @@ class ADLJEPA(_BEVModel):
     downsampling. ``encode`` / ``encode_pooled`` are the downstream interface (see :class:`BEVTokenEncoder`).
     """
 
-    def __init__(self, in_channels: int = 12, *, channels: int = 64, downsample: int = 2,
-                 stem_channels: int | None = None, predictor_depth: int = 3) -> None:
+    def __init__(
+        self,
+        in_channels: int = 12,
+        *,
+        channels: int = 64,
+        downsample: int = 2,
+        stem_channels: int | None = None,
+        predictor_depth: int = 3,
+    ) -> None:
         super().__init__()
         self.encoder = BEVTokenEncoder(in_channels, channels, downsample, stem_channels)
         self.predictor = BEVPredictor(channels, predictor_depth)
@@ -334,10 +341,16 @@ class OccupancyDecoder(nn.Module):
     def __init__(self, channels: int, downsample: int, hidden: int = 16) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
             nn.ConvTranspose2d(channels, hidden, downsample, stride=downsample, bias=False)
-            if downsample > 1 else nn.Conv2d(channels, hidden, 1, bias=False),
-            nn.BatchNorm2d(hidden), nn.ReLU(), nn.Conv2d(hidden, 1, 1))
+            if downsample > 1
+            else nn.Conv2d(channels, hidden, 1, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(),
+            nn.Conv2d(hidden, 1, 1),
+        )
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """[B, C, Hc, Wc] → logits [B, Hc·s, Wc·s]."""
@@ -348,8 +361,15 @@ class OccupancyMAE(_BEVModel):
     """The Occupancy-MAE baseline on the same :class:`BEVTokenEncoder` (so ``encode`` is identical) plus an
     :class:`OccupancyDecoder`."""
 
-    def __init__(self, in_channels: int = 12, *, channels: int = 64, downsample: int = 2,
-                 stem_channels: int | None = None, decoder_hidden: int = 16) -> None:
+    def __init__(
+        self,
+        in_channels: int = 12,
+        *,
+        channels: int = 64,
+        downsample: int = 2,
+        stem_channels: int | None = None,
+        decoder_hidden: int = 16,
+    ) -> None:
         super().__init__()
         self.encoder = BEVTokenEncoder(in_channels, channels, downsample, stem_channels)
         self.decoder = OccupancyDecoder(channels, downsample, decoder_hidden)

@@ -1,4 +1,5 @@
 """Pieces shared by every representation: network blocks, z-space utilities, regularisers."""
+
 from representations.core.networks import (
     ConditionedPredictor,
     EnsembleLayerNorm,

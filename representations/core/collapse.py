@@ -5,6 +5,7 @@
 - ``rankme``: the effective rank of a batch of embeddings (Garrido et al. 2023, RankMe): exp of the entropy of the
   normalised singular values. D (or the batch size, if smaller) for isotropic embeddings, 1 for rank-one ones.
 """
+
 from __future__ import annotations
 
 import torch
@@ -29,5 +30,9 @@ def rankme(embeddings: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
 def collapse_diagnostics(features: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
     """``feature_std`` and ``feature_rankme`` of the online side (predictions or context features, pooled to [B, D]),
     ``target_std`` and ``target_rankme`` of the targets (pooled to [B, D])."""
-    return {"feature_std": spread(features), "feature_rankme": rankme(features),
-            "target_std": spread(targets), "target_rankme": rankme(targets)}
+    return {
+        "feature_std": spread(features),
+        "feature_rankme": rankme(features),
+        "target_std": spread(targets),
+        "target_rankme": rankme(targets),
+    }

@@ -6,6 +6,7 @@ Convention: each rank holds an equal shard of the global batch, rank r owning ro
 [r·b, (r+1)·b). A loss on rank r is written so that the mean over ranks of the per-rank losses equals
 the single-process loss on the global batch, and gradients are averaged over ranks after backward.
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,7 +37,7 @@ class _GatherRows(torch.autograd.Function):
         grad = grad.contiguous().clone()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
         start = rank() * ctx.rows
-        return grad[start:start + ctx.rows]
+        return grad[start : start + ctx.rows]
 
 
 def gather_rows(local: torch.Tensor) -> torch.Tensor:

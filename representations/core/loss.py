@@ -1,5 +1,6 @@
 """Plumbing shared by the representation objectives (TD-JEPA, FB, HILP): TorchRL key handling,
 the discount and the target policy's next action."""
+
 from __future__ import annotations
 
 import torch
@@ -19,7 +20,9 @@ class RepresentationLoss(LossModule):
 
     in_key_names: tuple[str, ...] = ("observation", "action", "next_observation", "terminated")
 
-    def __init__(self, model: nn.Module, actor: nn.Module, *, gamma: float, target_noise_std: float, target_noise_clip: float) -> None:
+    def __init__(
+        self, model: nn.Module, actor: nn.Module, *, gamma: float, target_noise_std: float, target_noise_clip: float
+    ) -> None:
         super().__init__()
         self._set_in_keys()
         self.__dict__["model"] = model

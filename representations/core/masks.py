@@ -11,6 +11,7 @@ function); index tensors live on the CPU like the reference collators'. One bloc
 batch and the *positions* per sample; index lists of unequal length are cut to the batch minimum
 (keeping the lowest indices, as the reference collators do) so they stack into one tensor.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,7 @@ def _uniform(generator: torch.Generator, low: float, high: float) -> float:
     return low + torch.rand(1, generator=generator).item() * (high - low)
 
 
-def _block_shape(generator: torch.Generator, height: int, width: int, scale: Range, aspect: Range,
-                 name: str) -> tuple[int, int]:
+def _block_shape(generator: torch.Generator, height: int, width: int, scale: Range, aspect: Range, name: str) -> tuple[int, int]:
     """Block (h, w) covering ≈ scale · H · W patches with h / w ≈ aspect (I-JEPA ``_sample_block_size``)."""
     scale, aspect = _as_range(scale, name), _as_range(aspect, "aspect ratio", upper=None)
     if int(height * width * scale[0]) < 1:
@@ -45,8 +45,9 @@ def _block_shape(generator: torch.Generator, height: int, width: int, scale: Ran
     return h, w
 
 
-def _place_blocks(generator: torch.Generator, batch: int, count: int, grid: tuple[int, ...],
-                  block: tuple[int, ...]) -> torch.Tensor:
+def _place_blocks(
+    generator: torch.Generator, batch: int, count: int, grid: tuple[int, ...], block: tuple[int, ...]
+) -> torch.Tensor:
     """Boolean [batch, count, *grid]: ``count`` blocks of shape ``block`` per sample, each at a uniformly random
     position (one ``randint`` per grid axis for the whole batch: no Python loop over samples)."""
     mask = torch.ones(batch, count, *([1] * len(grid)), dtype=torch.bool)
@@ -67,10 +68,18 @@ def _stack_trimmed(masks: torch.Tensor) -> torch.Tensor:
     return order[:, :keep]
 
 
-def multiblock_masks_2d(batch_size: int, grid: tuple[int, int], *, generator: torch.Generator, num_targets: int = 4,
-                        target_scale: Range = (0.15, 0.2), target_aspect: Range = (0.75, 1.5),
-                        context_scale: Range = (0.85, 1.0), min_keep: int = 4,
-                        max_tries: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+def multiblock_masks_2d(
+    batch_size: int,
+    grid: tuple[int, int],
+    *,
+    generator: torch.Generator,
+    num_targets: int = 4,
+    target_scale: Range = (0.15, 0.2),
+    target_aspect: Range = (0.75, 1.5),
+    context_scale: Range = (0.85, 1.0),
+    min_keep: int = 4,
+    max_tries: int = 20,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """I-JEPA masks on an (H, W) patch grid.
 
     Returns ``(context_idx [B, Kc], target_idx [B, num_targets, Kt])``: every target block has the same
@@ -94,15 +103,26 @@ def multiblock_masks_2d(batch_size: int, grid: tuple[int, int], *, generator: to
             break
     context[pending] = free[pending]
     if (context.flatten(1).sum(1) < min_keep).any():
-        raise ValueError(f"{num_targets} targets of {target_block[0]}×{target_block[1]} patches leave fewer than "
-                         f"min_keep={min_keep} context patches on a {height}×{width} grid; use fewer or smaller targets")
+        raise ValueError(
+            f"{num_targets} targets of {target_block[0]}×{target_block[1]} patches leave fewer than "
+            f"min_keep={min_keep} context patches on a {height}×{width} grid; use fewer or smaller targets"
+        )
     targets = _stack_trimmed(blocks.flatten(0, 1)).reshape(batch_size, num_targets, -1)
     return _stack_trimmed(context), targets
 
 
-def multiblock_masks_3d(batch_size: int, grid: tuple[int, int, int], *, generator: torch.Generator, num_blocks: int,
-                        spatial_scale: Range, temporal_scale: Range = 1.0, aspect: Range = (0.75, 1.5),
-                        min_keep: int = 1, max_tries: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+def multiblock_masks_3d(
+    batch_size: int,
+    grid: tuple[int, int, int],
+    *,
+    generator: torch.Generator,
+    num_blocks: int,
+    spatial_scale: Range,
+    temporal_scale: Range = 1.0,
+    aspect: Range = (0.75, 1.5),
+    min_keep: int = 1,
+    max_tries: int = 20,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """V-JEPA masks on a (T, H, W) tubelet grid: ``num_blocks`` blocks of one t × h × w size per batch.
 
     Returns ``(context_idx [B, Kc], target_idx [B, Kt])``: target = union of the blocks, context = its
@@ -124,28 +144,38 @@ def multiblock_masks_3d(batch_size: int, grid: tuple[int, int, int], *, generato
         if not len(pending):
             break
     else:
-        raise ValueError(f"{num_blocks} blocks of {block} left fewer than min_keep={min_keep} context tokens "
-                         f"on a {tuple(grid)} grid in {max_tries} tries")
+        raise ValueError(
+            f"{num_blocks} blocks of {block} left fewer than min_keep={min_keep} context tokens "
+            f"on a {tuple(grid)} grid in {max_tries} tries"
+        )
     return _stack_trimmed(~covered), _stack_trimmed(covered)
 
 
-def random_tube_masks(batch_size: int, grid: tuple[int, int, int], *, generator: torch.Generator,
-                      ratio: float = 0.9) -> tuple[torch.Tensor, torch.Tensor]:
+def random_tube_masks(
+    batch_size: int, grid: tuple[int, int, int], *, generator: torch.Generator, ratio: float = 0.9
+) -> tuple[torch.Tensor, torch.Tensor]:
     """VideoMAE tube masks: ``round(ratio · H · W)`` spatial positions masked per sample, the same in every
     frame. Returns ``(context_idx [B, T · (H·W − M)], target_idx [B, T · M])`` — equal lengths, no trimming."""
     frames, height, width = grid
     num_masked = round(ratio * height * width)
     if not 0 < num_masked < height * width:
-        raise ValueError(f"ratio {ratio} masks {num_masked} of {height * width} positions; need at least one "
-                         "masked and one visible")
+        raise ValueError(
+            f"ratio {ratio} masks {num_masked} of {height * width} positions; need at least one masked and one visible"
+        )
     picked = torch.rand(batch_size, height * width, generator=generator).argsort(dim=1)[:, :num_masked]  # a random subset
     masked = torch.zeros(batch_size, height * width, dtype=torch.bool).scatter_(1, picked, True)
     tubes = masked[:, None, :].expand(batch_size, frames, height * width)
     return _stack_trimmed(~tubes), _stack_trimmed(tubes)
 
 
-def temporal_masks(batch_size: int, grid: tuple[int, int, int], *, generator: torch.Generator,
-                   num_masked: int | None = None, ratio: Range | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def temporal_masks(
+    batch_size: int,
+    grid: tuple[int, int, int],
+    *,
+    generator: torch.Generator,
+    num_masked: int | None = None,
+    ratio: Range | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """UI-JEPA temporal masks (Fu et al. 2024, arXiv 2409.04081 §3): hide every spatial token of some whole
     time steps of the (T, H, W) tubelet grid — 2-frame "hyper-frames" with tubelet 2 — chosen at random and
     not necessarily adjacent, independently per sample.
@@ -172,9 +202,15 @@ def temporal_masks(batch_size: int, grid: tuple[int, int, int], *, generator: to
     return _stack_trimmed(~steps), _stack_trimmed(steps)
 
 
-def feature_subset_masks(batch_size: int, num_features: int, *, generator: torch.Generator,
-                         context_share: Range = (0.136, 0.368), target_share: Range = (0.156, 0.622),
-                         num_targets: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+def feature_subset_masks(
+    batch_size: int,
+    num_features: int,
+    *,
+    generator: torch.Generator,
+    context_share: Range = (0.136, 0.368),
+    target_share: Range = (0.156, 0.622),
+    num_targets: int = 4,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """T-JEPA masks over the D features of a row: per batch, the context size in ``context_share`` · D and the
     target size in ``target_share`` · D (at least 1 each); per sample, a random context subset and
     ``num_targets`` random target subsets of the *remaining* features (disjoint from the context, possibly

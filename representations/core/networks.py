@@ -4,6 +4,7 @@ Shapes follow the TD-JEPA / Meta Motivo architectures (arXiv 2510.00739 App. E; 
 encoders are Linear→LN→Tanh→[Linear→ReLU]×(L−1)→Linear→√d-normalisation, and predictors embed
 [x, z] and [x, a] separately before a shared trunk, as a batched ensemble.
 """
+
 from __future__ import annotations
 
 import math
@@ -139,7 +140,9 @@ class ConditionedPredictor(nn.Module):
 class ZConditionedActor(nn.Module):
     """Deterministic latent-conditioned policy μ(x, z) ∈ [-1, 1]^A (TD3-style, as in Meta Motivo)."""
 
-    def __init__(self, in_dim: int, z_dim: int, action_dim: int, *, hidden_dim: int, hidden_layers: int, embedding_layers: int = 2) -> None:
+    def __init__(
+        self, in_dim: int, z_dim: int, action_dim: int, *, hidden_dim: int, hidden_layers: int, embedding_layers: int = 2
+    ) -> None:
         super().__init__()
         self.embed_z = _embedding(in_dim + z_dim, hidden_dim, embedding_layers, 1)
         self.embed_s = _embedding(in_dim, hidden_dim, embedding_layers, 1)
@@ -159,7 +162,9 @@ class NoiseConditionedActor(nn.Module):
 
     noise_conditioned = True  # its samples are already stochastic: no TD3 noise on top
 
-    def __init__(self, in_dim: int, z_dim: int, action_dim: int, *, hidden_dim: int, hidden_layers: int, embedding_layers: int = 2) -> None:
+    def __init__(
+        self, in_dim: int, z_dim: int, action_dim: int, *, hidden_dim: int, hidden_layers: int, embedding_layers: int = 2
+    ) -> None:
         super().__init__()
         self.action_dim = action_dim
         self.embed_z = _embedding(in_dim + z_dim + action_dim, hidden_dim, embedding_layers, 1)
@@ -202,11 +207,22 @@ class FlowBCActor(nn.Module):
 
     noise_conditioned = True
 
-    def __init__(self, in_dim: int, z_dim: int, action_dim: int, *, hidden_dim: int, hidden_layers: int, embedding_layers: int = 2,
-                 flow_hidden_dim: int = 512, flow_hidden_layers: int = 4) -> None:
+    def __init__(
+        self,
+        in_dim: int,
+        z_dim: int,
+        action_dim: int,
+        *,
+        hidden_dim: int,
+        hidden_layers: int,
+        embedding_layers: int = 2,
+        flow_hidden_dim: int = 512,
+        flow_hidden_layers: int = 4,
+    ) -> None:
         super().__init__()
-        self.policy = NoiseConditionedActor(in_dim, z_dim, action_dim, hidden_dim=hidden_dim, hidden_layers=hidden_layers,
-                                            embedding_layers=embedding_layers)
+        self.policy = NoiseConditionedActor(
+            in_dim, z_dim, action_dim, hidden_dim=hidden_dim, hidden_layers=hidden_layers, embedding_layers=embedding_layers
+        )
         self.flow = VelocityField(in_dim, action_dim, hidden_dim=flow_hidden_dim, hidden_layers=flow_hidden_layers)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:

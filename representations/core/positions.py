@@ -1,4 +1,5 @@
 """Fixed sin-cos position embeddings (Transformer, Vaswani et al. 2017 §3.5; used by ACT/ACT-JEPA)."""
+
 from __future__ import annotations
 
 import torch

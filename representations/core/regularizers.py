@@ -1,4 +1,5 @@
 """Regularisers shared by representations."""
+
 from __future__ import annotations
 
 import torch

@@ -4,6 +4,7 @@ TorchRL's updaters look for ``<name>_params`` / ``target_<name>_params`` pairs o
 We keep each target as a frozen deep copy of the online module (so forward passes need no parameter
 swapping) and register both parameter sets under those names.
 """
+
 from __future__ import annotations
 
 import copy

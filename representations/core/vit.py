@@ -6,6 +6,7 @@
 * :class:`MaskedPredictor` — the narrow I-JEPA / V-JEPA predictor (``src/models/predictor.py``).
 * :class:`AttentivePooler` — one learned query cross-attending to tokens (V-JEPA's frozen-probe pooler).
 """
+
 from __future__ import annotations
 
 import math
@@ -33,11 +34,14 @@ def transformer_blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn
     # independent layers (nn.TransformerEncoder would deep-copy one, starting every layer from the same weights)
     if dim % heads:
         raise ValueError(f"width {dim} is not divisible by {heads} attention heads")
-    return nn.Sequential(*[
-        nn.TransformerEncoderLayer(dim, heads, int(dim * mlp_ratio), dropout=0.0, activation="gelu",
-                                   batch_first=True, norm_first=True)
-        for _ in range(depth)
-    ])
+    return nn.Sequential(
+        *[
+            nn.TransformerEncoderLayer(
+                dim, heads, int(dim * mlp_ratio), dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+            )
+            for _ in range(depth)
+        ]
+    )
 
 
 def init_linear_trunc_normal(module: nn.Module) -> None:
@@ -85,9 +89,18 @@ class ViTEncoder(nn.Module):
     ``keep_idx`` [B, K] are kept *before* attention (I-JEPA's context encoder sees the context only).
     """
 
-    def __init__(self, image_size: int | tuple[int, int], patch_size: int, in_channels: int = 3, dim: int = 192,
-                 depth: int = 4, heads: int = 3, mlp_ratio: float = 4.0, frames: int | None = None,
-                 tubelet: int = 2) -> None:
+    def __init__(
+        self,
+        image_size: int | tuple[int, int],
+        patch_size: int,
+        in_channels: int = 3,
+        dim: int = 192,
+        depth: int = 4,
+        heads: int = 3,
+        mlp_ratio: float = 4.0,
+        frames: int | None = None,
+        tubelet: int = 2,
+    ) -> None:
         super().__init__()
         height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
         if height % patch_size or width % patch_size:
@@ -127,9 +140,19 @@ class MaskedPredictor(nn.Module):
     per-block targets [B, M, Kt], fold the M blocks into the batch.
     """
 
-    def __init__(self, num_patches: int, encoder_dim: int, *, dim: int = 96, depth: int = 3, heads: int = 3,
-                 mlp_ratio: float = 4.0, out_dim: int | None = None, num_mask_tokens: int = 1,
-                 grid: tuple[int, ...] | None = None) -> None:
+    def __init__(
+        self,
+        num_patches: int,
+        encoder_dim: int,
+        *,
+        dim: int = 96,
+        depth: int = 3,
+        heads: int = 3,
+        mlp_ratio: float = 4.0,
+        out_dim: int | None = None,
+        num_mask_tokens: int = 1,
+        grid: tuple[int, ...] | None = None,
+    ) -> None:
         super().__init__()
         grid = tuple(grid) if grid is not None else (num_patches,)
         if math.prod(grid) != num_patches:
@@ -144,15 +167,16 @@ class MaskedPredictor(nn.Module):
         self.proj = nn.Linear(dim, out_dim or encoder_dim)
         self.apply(init_linear_trunc_normal)
 
-    def forward(self, context_tokens: torch.Tensor, context_idx: torch.Tensor, target_idx: torch.Tensor,
-                mask_index: int = 0) -> torch.Tensor:
+    def forward(
+        self, context_tokens: torch.Tensor, context_idx: torch.Tensor, target_idx: torch.Tensor, mask_index: int = 0
+    ) -> torch.Tensor:
         """context_tokens [B, Kc, encoder_dim], context_idx [B, Kc], target_idx [B, Kt] → [B, Kt, out_dim]."""
         if not 0 <= mask_index < len(self.mask_tokens):
             raise ValueError(f"mask_index {mask_index} out of range for {len(self.mask_tokens)} mask tokens")
         context = self.embed(context_tokens) + apply_masks(self.pos_embed, context_idx)
         queries = self.mask_tokens[mask_index] + apply_masks(self.pos_embed, target_idx)
         hidden = self.blocks(torch.cat([context, queries], dim=1))
-        return self.proj(self.norm(hidden[:, context.shape[1]:]))
+        return self.proj(self.norm(hidden[:, context.shape[1] :]))
 
 
 class AttentivePooler(nn.Module):

@@ -1,4 +1,5 @@
 """The task-latent space z shared by successor-feature methods: sampling, projection, inference."""
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,9 @@ def project_to_sphere(z: torch.Tensor) -> torch.Tensor:
     return math.sqrt(z.shape[-1]) * F.normalize(z, dim=-1)
 
 
-def sample_sphere(batch: int, z_dim: int, *, device: torch.device | str = "cpu", generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_sphere(
+    batch: int, z_dim: int, *, device: torch.device | str = "cpu", generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Uniform samples on the √d-sphere (normalised Gaussians)."""
     return project_to_sphere(torch.randn(batch, z_dim, device=device, generator=generator))
 

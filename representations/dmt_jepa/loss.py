@@ -7,6 +7,7 @@ official configs): both are registered target networks, so one ``SoftUpdate(loss
 The online head learns only through the context branch; its EMA builds the targets. Masks: I-JEPA's four
 target blocks and one context block, sampled each step by :class:`IJEPAMasks` with the loss's generator.
 """
+
 from __future__ import annotations
 
 import torch
@@ -37,14 +38,17 @@ class DMTJEPALoss(MaskedLatentLoss):
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         x = tensordict.get(self.tensor_keys.pixels)
-        (context_idx, target_idx), = self.sample_masks(x.shape[0])  # target_idx [B, M, Kt]
+        ((context_idx, target_idx),) = self.sample_masks(x.shape[0])  # target_idx [B, M, Kt]
         with torch.no_grad():
             features = self.target_encoder(x)
             features = F.layer_norm(features, features.shape[-1:])
             targets = apply_masks(self.target_head.targets(features), target_idx)  # [B, M, Kt, D]
         predicted = self.model.predict(x, context_idx, target_idx)
-        return TensorDict({
-            "loss_prediction": F.smooth_l1_loss(predicted, targets),
-            **collapse_diagnostics(predicted.detach().flatten(1, 2).mean(1), targets.flatten(1, 2).mean(1)),  # collapse watch
-            "context_fraction": torch.tensor(context_idx.shape[1] / self.model.encoder.num_patches),
-        }, batch_size=[])
+        return TensorDict(
+            {
+                "loss_prediction": F.smooth_l1_loss(predicted, targets),
+                **collapse_diagnostics(predicted.detach().flatten(1, 2).mean(1), targets.flatten(1, 2).mean(1)),  # collapse watch
+                "context_fraction": torch.tensor(context_idx.shape[1] / self.model.encoder.num_patches),
+            },
+            batch_size=[],
+        )

@@ -12,6 +12,7 @@ The context branch runs the *same* head over the visible tokens (mean of the vis
 pooled vector added to every token, then a per-token MLP; ``loc=False`` in the code) before the predictor.
 Windows wrap around the grid edges (indices modulo H and W), as the official ``get_local_index``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,8 +29,7 @@ def window_indices(grid: tuple[int, int], window: int = 3, *, device: torch.devi
     """[H·W, window² − 1]: each patch's window neighbours (self excluded), wrapping modulo the grid."""
     height, width = grid
     if window % 2 == 0 or window > min(height, width):
-        raise ValueError(f"window {window} must be odd and fit the {height}×{width} grid "
-                         "(else wrapped neighbours repeat)")
+        raise ValueError(f"window {window} must be odd and fit the {height}×{width} grid (else wrapped neighbours repeat)")
     r = window // 2
     offsets = [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1) if (dy, dx) != (0, 0)]
     dy, dx = (torch.tensor(o, device=device) for o in zip(*offsets))
@@ -77,8 +77,17 @@ class ClassAttentionBlock(nn.Module):
 class LocalAggregationHead(nn.Module):
     """DMT-JEPA's ``LocalAggHead``: :meth:`targets` for the (EMA) target branch, :meth:`context` for the context."""
 
-    def __init__(self, dim: int, grid: tuple[int, int], *, heads: int = 3, depth: int = 2, k: int = 4, window: int = 3,
-                 mlp_ratio: float = 4.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        grid: tuple[int, int],
+        *,
+        heads: int = 3,
+        depth: int = 2,
+        k: int = 4,
+        window: int = 3,
+        mlp_ratio: float = 4.0,
+    ) -> None:
         super().__init__()
         window_indices(grid, window)  # validate the window against the grid now
         self.grid, self.k, self.window = tuple(grid), k, window
@@ -122,24 +131,53 @@ class IJEPAMasks:
     min_keep: int = 4  # official: 10 on a 14 × 14 grid
 
     def __call__(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        return multiblock_masks_2d(batch_size, tuple(self.grid), generator=generator, num_targets=self.num_targets,
-                                   target_scale=self.target_scale, target_aspect=self.target_aspect,
-                                   context_scale=self.context_scale, min_keep=self.min_keep)
+        return multiblock_masks_2d(
+            batch_size,
+            tuple(self.grid),
+            generator=generator,
+            num_targets=self.num_targets,
+            target_scale=self.target_scale,
+            target_aspect=self.target_aspect,
+            context_scale=self.context_scale,
+            min_keep=self.min_keep,
+        )
 
 
 class DMTJEPA(EncoderModel):
     """Image ViT encoder, local aggregation head and predictor. ``encode`` (frozen use) reads the encoder only."""
 
-    def __init__(self, image_size: int | tuple[int, int], patch_size: int, *, in_channels: int = 3, dim: int = 192,
-                 depth: int = 4, heads: int = 3, mlp_ratio: float = 4.0, predictor_dim: int = 96,
-                 predictor_depth: int = 3, predictor_heads: int = 3, head_depth: int = 2, head_heads: int | None = None,
-                 k: int = 4, window: int = 3) -> None:
+    def __init__(
+        self,
+        image_size: int | tuple[int, int],
+        patch_size: int,
+        *,
+        in_channels: int = 3,
+        dim: int = 192,
+        depth: int = 4,
+        heads: int = 3,
+        mlp_ratio: float = 4.0,
+        predictor_dim: int = 96,
+        predictor_depth: int = 3,
+        predictor_heads: int = 3,
+        head_depth: int = 2,
+        head_heads: int | None = None,
+        k: int = 4,
+        window: int = 3,
+    ) -> None:
         super().__init__()
         self.encoder = ViTEncoder(image_size, patch_size, in_channels, dim, depth, heads, mlp_ratio)
-        self.head = LocalAggregationHead(dim, self.encoder.grid, heads=head_heads or heads, depth=head_depth, k=k,
-                                         window=window, mlp_ratio=mlp_ratio)
-        self.predictor = MaskedPredictor(self.encoder.num_patches, dim, dim=predictor_dim, depth=predictor_depth,
-                                         heads=predictor_heads, mlp_ratio=mlp_ratio, grid=self.encoder.grid)
+        self.head = LocalAggregationHead(
+            dim, self.encoder.grid, heads=head_heads or heads, depth=head_depth, k=k, window=window, mlp_ratio=mlp_ratio
+        )
+        self.predictor = MaskedPredictor(
+            self.encoder.num_patches,
+            dim,
+            dim=predictor_dim,
+            depth=predictor_depth,
+            heads=predictor_heads,
+            mlp_ratio=mlp_ratio,
+            grid=self.encoder.grid,
+        )
         self.feature_dim = dim
 
     def predict(self, x: torch.Tensor, context_idx: torch.Tensor, target_idx: torch.Tensor) -> torch.Tensor:
@@ -148,6 +186,9 @@ class DMTJEPA(EncoderModel):
         context_idx, target_idx = context_idx.to(x.device), target_idx.to(x.device)
         batch, blocks, kt = target_idx.shape
         context = self.head.context(self.encoder(x, context_idx))
-        predicted = self.predictor(context.repeat_interleave(blocks, dim=0),
-                                   context_idx.repeat_interleave(blocks, dim=0), target_idx.reshape(batch * blocks, kt))
+        predicted = self.predictor(
+            context.repeat_interleave(blocks, dim=0),
+            context_idx.repeat_interleave(blocks, dim=0),
+            target_idx.reshape(batch * blocks, kt),
+        )
         return predicted.reshape(batch, blocks, kt, -1)

@@ -4,6 +4,7 @@
 picks ``identity`` for flat observations and ``pixels`` for [C, H, W] frames. Each encoder registers a builder in
 :data:`BUILDERS`; the pretrained ones read a run folder of the entry point named in their error message.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Mapping, Sequence
@@ -19,13 +20,18 @@ def _identity(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:
     if len(shape) != 1:
         raise ValueError(f"encoder=identity needs flat observations, got shape {shape}: use encoder=pixels (or auto) for images")
     if cfg.get("fourier_features") and not cfg.get("standardize", False):
-        raise ValueError("encoder.fourier_features needs encoder.standardize=true (the frequencies are in units of the "
-                         "data's standard deviation)")
+        raise ValueError(
+            "encoder.fourier_features needs encoder.standardize=true (the frequencies are in units of the "
+            "data's standard deviation)"
+        )
     if cfg.get("standardize", False):
         from representations.encoders.standardize import ObservationStandardizer
 
-        encoder = ObservationStandardizer(shape[0], fourier_features=int(cfg.get("fourier_features", 0) or 0),
-                                          fourier_scale=float(cfg.get("fourier_scale", 1.0)))
+        encoder = ObservationStandardizer(
+            shape[0],
+            fourier_features=int(cfg.get("fourier_features", 0) or 0),
+            fourier_scale=float(cfg.get("fourier_scale", 1.0)),
+        )
         return encoder, encoder.feature_dim
     return nn.Identity(), shape[0]
 
@@ -53,8 +59,12 @@ def _act_jepa(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:  # a trained
 def _seq_jepa(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:  # aggregate or per-view features
     from representations.seq_jepa.encoder import SeqJEPAEncoder
 
-    encoder = SeqJEPAEncoder(_checkpoint(cfg, "seq_jepa", "python -m agents.pretrain"), shape,
-                             features=str(cfg.get("features", "aggregate")), frozen=bool(cfg.get("frozen", True)))
+    encoder = SeqJEPAEncoder(
+        _checkpoint(cfg, "seq_jepa", "python -m agents.pretrain"),
+        shape,
+        features=str(cfg.get("features", "aggregate")),
+        frozen=bool(cfg.get("frozen", True)),
+    )
     return encoder, encoder.feature_dim
 
 
@@ -65,8 +75,9 @@ def _vision(name: str) -> Callable[[Mapping, Shape], tuple[nn.Module, int]]:  # 
         checkpoint = _checkpoint(cfg, name, f"python -m agents.pretrain representation={name} data=frames")
         encoder = VisionJEPAEncoder(checkpoint, shape, part=cfg.get("part"), frozen=bool(cfg.get("frozen", True)))
         if encoder.model_name != name:
-            raise ValueError(f"encoder={name} but {checkpoint} holds a {encoder.model_name} checkpoint: "
-                             f"use encoder={encoder.model_name}")
+            raise ValueError(
+                f"encoder={name} but {checkpoint} holds a {encoder.model_name} checkpoint: use encoder={encoder.model_name}"
+            )
         return encoder, encoder.feature_dim
 
     return build
@@ -76,23 +87,30 @@ def _t_jepa(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:  # a T-JEPA pr
     from representations.t_jepa.encoder import TJEPAEncoder
 
     checkpoint = _checkpoint(cfg, "t_jepa", "python -m agents.pretrain representation=t_jepa data=table data.name=env_states")
-    encoder = TJEPAEncoder(checkpoint, shape, part=cfg.get("part"), pool=str(cfg.get("pool", "mean")),
-                           frozen=bool(cfg.get("frozen", True)))
+    encoder = TJEPAEncoder(
+        checkpoint, shape, part=cfg.get("part"), pool=str(cfg.get("pool", "mean")), frozen=bool(cfg.get("frozen", True))
+    )
     return encoder, encoder.feature_dim
 
 
 def _ad_l_jepa(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:  # a LiDAR BEV encoder
     from representations.ad_l_jepa.encoder import LidarEncoder
 
-    checkpoint = _checkpoint(cfg, "ad_l_jepa", "python -m agents.pretrain representation=ad_l_jepa data=lidar "
-                                               "data.source=maze env=ogbench")
+    checkpoint = _checkpoint(
+        cfg, "ad_l_jepa", "python -m agents.pretrain representation=ad_l_jepa data=lidar data.source=maze env=ogbench"
+    )
     encoder = LidarEncoder(checkpoint, shape, part=cfg.get("part"), frozen=bool(cfg.get("frozen", True)))
     return encoder, encoder.feature_dim
 
 
 BUILDERS: dict[str, Callable[[Mapping, Shape], tuple[nn.Module, int]]] = {
-    "identity": _identity, "pixels": _pixels, "act_jepa": _act_jepa, "seq_jepa": _seq_jepa,
-    **{name: _vision(name) for name in ("vjepa", "salt", "dmt_jepa")}, "t_jepa": _t_jepa, "ad_l_jepa": _ad_l_jepa,
+    "identity": _identity,
+    "pixels": _pixels,
+    "act_jepa": _act_jepa,
+    "seq_jepa": _seq_jepa,
+    **{name: _vision(name) for name in ("vjepa", "salt", "dmt_jepa")},
+    "t_jepa": _t_jepa,
+    "ad_l_jepa": _ad_l_jepa,
 }
 ENCODERS = ("auto", *BUILDERS)
 

@@ -1,5 +1,6 @@
 """Pixel observation encoder: the DrQ-v2 convolutional trunk (Yarats et al. 2021) with random-shift
 augmentation, as TD-JEPA/FB/HILP use it from pixels (notes §1 "Networks"; official ``nn_models``)."""
+
 from __future__ import annotations
 
 import torch
@@ -31,17 +32,23 @@ class PixelEncoder(nn.Module):
     Floating-point inputs (e.g. LiDAR BEV grids, channels already in about [0, 1]) are used as they
     are, without the uint8 rescaling."""
 
-    def __init__(self, obs_shape: tuple[int, int, int], *, channels: int = 32, feature_dim: int = 256, shift_pad: int = 2) -> None:
+    def __init__(
+        self, obs_shape: tuple[int, int, int], *, channels: int = 32, feature_dim: int = 256, shift_pad: int = 2
+    ) -> None:
         super().__init__()
         if len(obs_shape) != 3:
             raise ValueError(f"the pixel encoder needs [C, H, W] observations, got shape {tuple(obs_shape)}")
         c, h, w = obs_shape
         self.obs_shape, self.shift_pad = tuple(obs_shape), shift_pad
         self.conv = nn.Sequential(
-            nn.Conv2d(c, channels, 3, stride=2), nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
+            nn.Conv2d(c, channels, 3, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=1),
+            nn.ReLU(),
         )
         with torch.no_grad():
             flat = self.conv(torch.zeros(1, c, h, w)).numel()

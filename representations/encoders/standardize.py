@@ -6,6 +6,7 @@ scale of s, so at initialisation φ(s) and ψ(s) see only the direction of s fro
 that break this move by about the learning rate per update. Standardising with the dataset's mean and
 standard deviation removes that bottleneck. The statistics are buffers, so checkpoints carry them.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,8 +25,9 @@ class ObservationStandardizer(nn.Module):
     def __init__(self, dim: int, *, min_std: float = 1e-3, fourier_features: int = 0, fourier_scale: float = 1.0) -> None:
         super().__init__()
         if fourier_features < 0 or fourier_scale <= 0:
-            raise ValueError(f"encoder.fourier_features must be >= 0 and encoder.fourier_scale > 0, got "
-                             f"{fourier_features} and {fourier_scale}")
+            raise ValueError(
+                f"encoder.fourier_features must be >= 0 and encoder.fourier_scale > 0, got {fourier_features} and {fourier_scale}"
+            )
         self.min_std = min_std
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))

@@ -8,6 +8,7 @@ either as a clip (a checkpoint pretrained on clips of k frames, ``data.clip_leng
 frame by frame (an image checkpoint: the k features concatenated). A frozen encoder also accepts its own
 precomputed features ([.., feature_dim] floats, e.g. from a replay buffer's feature cache) and returns them as they are.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,8 +43,10 @@ def build_vision_models(rep_cfg: Mapping, *, image_size: int, clip_length: int =
         from representations.dmt_jepa import DMTJEPA
 
         if clip_length > 1:
-            raise ValueError("DMT-JEPA is an image method (I-JEPA masks on a 2-D grid): use data.clip_length=1, or "
-                             "representation=vjepa|salt for clips")
+            raise ValueError(
+                "DMT-JEPA is an image method (I-JEPA masks on a 2-D grid): use data.clip_length=1, or "
+                "representation=vjepa|salt for clips"
+            )
         return {"model": DMTJEPA(**grid, **dict(rep_cfg["model"]))}
     if name == "salt":
         from representations.salt import PixelTeacher, SALTStudent
@@ -69,8 +72,10 @@ def load_vision_jepa(path: str | Path, part: str | None = None) -> tuple[Encoder
     path, config = read_checkpoint(path, "agents.pretrain")
     name = config.get("representation", {}).get("name")
     if name not in METHODS or "frames" not in config.get("dims", {}):
-        raise ValueError(f"{path} is not a vision-JEPA checkpoint of agents.pretrain (representation.name={name!r}; "
-                         f"expected one of {list(METHODS)})")
+        raise ValueError(
+            f"{path} is not a vision-JEPA checkpoint of agents.pretrain (representation.name={name!r}; "
+            f"expected one of {list(METHODS)})"
+        )
     dims = config["dims"]
     models = build_vision_models(config["representation"], image_size=dims["image_size"], clip_length=dims["frames"])
     load_weights(path, models)
@@ -83,20 +88,23 @@ class VisionJEPAEncoder(nn.Module):
     pretrained = True  # the representation's reference initialisation must not overwrite it
     accepts_features = True  # frozen: forward passes cached features through (agents.update.cache_frozen_features)
 
-    def __init__(self, checkpoint: str | Path, obs_shape: Sequence[int], *, part: str | None = None,
-                 frozen: bool = True) -> None:
+    def __init__(self, checkpoint: str | Path, obs_shape: Sequence[int], *, part: str | None = None, frozen: bool = True) -> None:
         super().__init__()
         self.model, config = load_vision_jepa(checkpoint, part)
         dims, obs = config["dims"], tuple(int(d) for d in obs_shape)
         size, frames = int(dims["image_size"]), int(dims["frames"])
         if len(obs) != 3 or obs[1:] != (size, size) or obs[0] % 3:
-            raise ValueError(f"the {config['representation']['name']} encoder at {checkpoint} reads {size}x{size} RGB frames, "
-                             f"but this environment's observations have shape {list(obs)}: use env.obs=pixels with "
-                             f"env.render_size={size}, or pretrain with data.image_size={obs[-1]}")
+            raise ValueError(
+                f"the {config['representation']['name']} encoder at {checkpoint} reads {size}x{size} RGB frames, "
+                f"but this environment's observations have shape {list(obs)}: use env.obs=pixels with "
+                f"env.render_size={size}, or pretrain with data.image_size={obs[-1]}"
+            )
         stacked = obs[0] // 3
         if frames > 1 and stacked != frames:
-            raise ValueError(f"the encoder at {checkpoint} was pretrained on clips of {frames} frames but observations stack "
-                             f"{stacked}: set env.frame_stack={frames}, or pretrain with data.clip_length={stacked}")
+            raise ValueError(
+                f"the encoder at {checkpoint} was pretrained on clips of {frames} frames but observations stack "
+                f"{stacked}: set env.frame_stack={frames}, or pretrain with data.clip_length={stacked}"
+            )
         self.model_name = config["representation"]["name"]
         self.obs_shape, self.stacked, self.clip = obs, stacked, frames > 1
         self.feature_dim = self.model.feature_dim * (1 if self.clip else stacked)
@@ -114,9 +122,11 @@ class VisionJEPAEncoder(nn.Module):
         if tuple(observation.shape[-3:]) != self.obs_shape:
             if self.frozen and observation.shape[-1] == self.feature_dim and observation.is_floating_point():
                 return observation  # already encoded (cached features of the frozen encoder)
-            raise ValueError(f"the {self.model_name} encoder reads observations of shape {list(self.obs_shape)}"
-                             f"{' (or its cached ' + str(self.feature_dim) + '-d features)' if self.frozen else ''}, "
-                             f"got a batch of shape {list(observation.shape)}")
+            raise ValueError(
+                f"the {self.model_name} encoder reads observations of shape {list(self.obs_shape)}"
+                f"{' (or its cached ' + str(self.feature_dim) + '-d features)' if self.frozen else ''}, "
+                f"got a batch of shape {list(observation.shape)}"
+            )
         lead, (h, w) = observation.shape[:-3], observation.shape[-2:]
         frames = observation.reshape(-1, self.stacked, 3, h, w)  # [B, k, 3, H, W], oldest first
         if self.clip:

@@ -6,6 +6,7 @@ the target M′ = mean_ens F′(L′(s′), a′, z)·B′(s′)ᵀ, a′ ~ π(s
     L_FB = ½ Σ_{i≠j} diff_ij² / (B(B−1)) − Σ_ens mean_i diff_ii        (summed over the ensemble)
 plus λ·L_orth(B) on the online backward features (the same regulariser as TD-JEPA's Eq. 10).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ from representations.core.zspace import ZSampler, ensemble_reduce
 from representations.fb.model import FB
 
 
-def fb_loss(m: torch.Tensor, target_m: torch.Tensor, discount: torch.Tensor, diag_offset: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def fb_loss(
+    m: torch.Tensor, target_m: torch.Tensor, discount: torch.Tensor, diag_offset: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """FB's TD loss on successor-measure matrices: ``m`` [E, b, B], ``target_m`` [b, B], ``discount`` [b, 1].
 
     Row i pairs with column ``diag_offset + i`` (b = B in one process; under data parallelism the
@@ -33,7 +36,7 @@ def fb_loss(m: torch.Tensor, target_m: torch.Tensor, discount: torch.Tensor, dia
     """
     rows, cols = m.shape[-2], m.shape[-1]
     diff = m - discount * target_m
-    diag = torch.diagonal(diff[..., diag_offset:diag_offset + rows], dim1=-2, dim2=-1)  # [E, b]
+    diag = torch.diagonal(diff[..., diag_offset : diag_offset + rows], dim1=-2, dim2=-1)  # [E, b]
     # Σ_{i≠j} diff² = ‖diff‖_F² − Σ_i diff_ii² (no B×B mask needed)
     off_diag = 0.5 * (diff.square().sum() - diag.square().sum()) / (rows * (cols - 1))
     diag_term = -diag.mean(-1).sum()

@@ -7,6 +7,7 @@ pure inference, no training state.
 - zero-shot inference: z ∝ Σ_i r_i B(s′_i) projected onto the √d-sphere (``fb/model.py``), or
   z = B(g) for a goal.
 """
+
 from __future__ import annotations
 
 import torch
@@ -66,7 +67,9 @@ class FB(ZeroShotRepresentation):
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         # Official: one Adam for F + left encoder (+ pixel encoder), one for B.
         return {
-            "forward": list(self.forward_map.parameters()) + list(self.left_encoder.parameters()) + list(self.obs_encoder.parameters()),
+            "forward": list(self.forward_map.parameters())
+            + list(self.left_encoder.parameters())
+            + list(self.obs_encoder.parameters()),
             "backward": list(self.backward_map.parameters()),
         }
 

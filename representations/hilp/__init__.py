@@ -1,4 +1,5 @@
 """Hilbert foundation policies (HILP) baseline: model and LossModule."""
+
 from representations.hilp.loss import HILPLoss, expectile_loss, hilbert_value
 from representations.hilp.model import HILP
 

@@ -8,6 +8,7 @@
 2. Successor features on the centred φ: SF(L(s), a, z) ≈ φ(s′) + γ(1−d)·mean_ens SF′(L′(s′), a′, z),
    loss ½·E·mse (summed over the ensemble), z mixed from the sphere and Σ⁻¹φ(s′).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -92,7 +93,9 @@ class HILPLoss(RepresentationLoss):
             target_g1, target_g2 = self.target_features(goal), self.target_features2(goal)
             next_v1 = hilbert_value(self.target_features(next_obs), target_g1)
             next_v2 = hilbert_value(self.target_features2(next_obs), target_g2)
-            v_target = 0.5 * (hilbert_value(self.target_features(obs), target_g1) + hilbert_value(self.target_features2(obs), target_g2))
+            v_target = 0.5 * (
+                hilbert_value(self.target_features(obs), target_g1) + hilbert_value(self.target_features2(obs), target_g2)
+            )
             advantage = reward + self.gamma * mask * torch.minimum(next_v1, next_v2) - v_target
             q1 = reward + self.gamma * mask * next_v1
             q2 = reward + self.gamma * mask * next_v2
@@ -119,7 +122,9 @@ class HILPLoss(RepresentationLoss):
         if self.random_goal_ratio > 0:
             # argsort of uniforms = a random permutation without a host sync
             random_goal = next_obs[torch.argsort(torch.rand(obs.shape[0], device=obs.device))]
-            use_random = (torch.rand(obs.shape[0], device=obs.device) < self.random_goal_ratio).reshape(-1, *[1] * (goal.dim() - 1))
+            use_random = (torch.rand(obs.shape[0], device=obs.device) < self.random_goal_ratio).reshape(
+                -1, *[1] * (goal.dim() - 1)
+            )
             goal = torch.where(use_random, random_goal, goal)
 
         # 1. Hilbert features (the value's episodes end at the goal, not at dataset terminals).

@@ -10,6 +10,7 @@
   goal-conditioned RL"), or with ``goal_inference="features"`` one z = Σ⁻¹φ(g) per episode, projected onto the
   √d-sphere (the training goal distribution, as the SF baselines infer goals).
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,8 +45,10 @@ class HILP(ZeroShotRepresentation):
         self.z_dim, self.left_dim = z_dim, left_dim
         self.center_features, self.actor_uses_features = center_features, actor_uses_features
         if goal_inference not in ("direction", "features"):
-            raise ValueError(f"representation.goal_inference={goal_inference!r}: use 'direction' (the HILP paper's z, "
-                             "re-inferred every step) or 'features' (one z = Σ⁻¹φ(g) per episode)")
+            raise ValueError(
+                f"representation.goal_inference={goal_inference!r}: use 'direction' (the HILP paper's z, "
+                "re-inferred every step) or 'features' (one z = Σ⁻¹φ(g) per episode)"
+            )
         self.goal_z_per_step = goal_inference == "direction"
         self.obs_encoder = obs_encoder if obs_encoder is not None else nn.Identity()
         # Official HILP on DMC: features not √d-normalised (the distance must be free to grow).
@@ -83,7 +86,9 @@ class HILP(ZeroShotRepresentation):
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         # Official: one Adam for φ₁, φ₂ (+ pixel encoder), one for SF + left encoder.
         return {
-            "features": list(self.features.parameters()) + list(self.features2.parameters()) + list(self.obs_encoder.parameters()),
+            "features": list(self.features.parameters())
+            + list(self.features2.parameters())
+            + list(self.obs_encoder.parameters()),
             "successor_features": list(self.sf_net.parameters()) + list(self.left_encoder.parameters()),
         }
 

@@ -12,6 +12,7 @@ Gradient descent with step size lr on the layers is exactly Euler on u with dt =
 The half-learning time of a feature: the time at which u has covered half the way from ε^{1/L} to u*
 (u* = ρ for JEPA, ρ^{1/(L+1)} for MAE); it may be a decrease when ε^{1/L} > u*.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -31,18 +32,27 @@ def ode_rhs(wbar: np.ndarray, objectives: Sequence[str], depths: Sequence[int], 
     is_jepa, L = _per_config(objectives, depths)
     lam, rho = np.asarray(lam, dtype=np.float64), np.asarray(rho, dtype=np.float64)
     power = np.where(is_jepa, 3.0 - 1.0 / L, 2.0 - 1.0 / L)
-    return L * lam * (rho * wbar ** power - wbar ** 3)
+    return L * lam * (rho * wbar**power - wbar**3)
 
 
 def u_rhs(u: np.ndarray, objectives: Sequence[str], depths: Sequence[int], lam, rho) -> np.ndarray:
     """du/dt for u = w̄^{1/L} (one layer's diagonal entry), shape (B, d)."""
     is_jepa, L = _per_config(objectives, depths)
     lam, rho = np.asarray(lam, dtype=np.float64), np.asarray(rho, dtype=np.float64)
-    return np.where(is_jepa, lam * u ** (2 * L) * (rho - u), lam * u ** L * (rho - u ** (L + 1)))
+    return np.where(is_jepa, lam * u ** (2 * L) * (rho - u), lam * u**L * (rho - u ** (L + 1)))
 
 
-def integrate_ode(objectives: Sequence[str], depths: Sequence[int], lam, rho, eps: float = 0.05, dt: float = 2e-3,
-                  steps: int = 1000, variable: str = "wbar", progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def integrate_ode(
+    objectives: Sequence[str],
+    depths: Sequence[int],
+    lam,
+    rho,
+    eps: float = 0.05,
+    dt: float = 2e-3,
+    steps: int = 1000,
+    variable: str = "wbar",
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """Forward Euler from w̄(0) = ε, all configurations and features at once; returns (times (steps+1,),
     w̄ (steps+1, B, d)). ``variable="wbar"`` steps the w̄ ODE; ``"u"`` steps u = w̄^{1/L} (exactly what gradient
     descent on the balanced network does) and reports w̄ = u^L."""
@@ -60,7 +70,7 @@ def integrate_ode(objectives: Sequence[str], depths: Sequence[int], lam, rho, ep
         x = x + dt * rhs(x, objectives, depths, lam, rho)
         out[k + 1] = x
     if variable == "u":
-        out = out ** L
+        out = out**L
     return np.arange(steps + 1) * dt, out
 
 
@@ -68,7 +78,7 @@ def fixed_points(objectives: Sequence[str], depths: Sequence[int], rho) -> np.nd
     """w̄* per configuration and feature, (B, d): ρ^L (JEPA), ρ^{L/(L+1)} (MAE)."""
     is_jepa, L = _per_config(objectives, depths)
     rho = np.asarray(rho, dtype=np.float64)
-    return np.where(is_jepa, rho ** L, rho ** (L / (L + 1)))
+    return np.where(is_jepa, rho**L, rho ** (L / (L + 1)))
 
 
 def _crossing_time(times: np.ndarray, s: np.ndarray) -> float:

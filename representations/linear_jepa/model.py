@@ -15,6 +15,7 @@ into ``(L_max, B, d, d)`` tensors, shallower configurations are padded with iden
 masked, and the population losses only need the d×d covariances, so one step is a handful of tiny batched
 matmuls.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ class NoisyViews:
 def fixed_point(objective: str, depth: int, rho) -> torch.Tensor | float:
     """The learned w̄* of a feature: JEPA ρ^L, MAE ρ^{L/(L+1)} (balanced-init gradient flow)."""
     if objective == "jepa":
-        return rho ** depth
+        return rho**depth
     if objective == "mae":
         return rho ** (depth / (depth + 1))
     raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
@@ -141,14 +142,13 @@ class DeepLinearBatch:
         sxx, syx, syy = (s.to(self.eye.dtype) for s in features.covariances(self.eye.dtype))
         wbar = self.encoder() if wbar is None else wbar
         vw, t = self.V @ wbar, self.target_map(wbar)
-        return (0.5 * ((vw @ sxx) * vw).sum((-2, -1)) - ((vw @ syx.mT) * t).sum((-2, -1))
-                + 0.5 * ((t @ syy) * t).sum((-2, -1)))
+        return 0.5 * ((vw @ sxx) * vw).sum((-2, -1)) - ((vw @ syx.mT) * t).sum((-2, -1)) + 0.5 * ((t @ syy) * t).sum((-2, -1))
 
     def minibatch_loss(self, x: torch.Tensor, y: torch.Tensor, wbar: torch.Tensor | None = None) -> torch.Tensor:
         """The sample estimate of the same loss on views x, y (n, d), (B,)."""
         wbar = self.encoder() if wbar is None else wbar
-        pred = x @ (self.V @ wbar).mT           # (B, n, d): V W̄ x
-        target = y @ self.target_map(wbar).mT   # (B, n, d): SG(W̄) y or y
+        pred = x @ (self.V @ wbar).mT  # (B, n, d): V W̄ x
+        target = y @ self.target_map(wbar).mT  # (B, n, d): SG(W̄) y or y
         return 0.5 * (pred - target).pow(2).sum(-1).mean(-1)
 
     @torch.no_grad()
@@ -165,9 +165,17 @@ class DeepLinearBatch:
         return self.encoder().diagonal(dim1=-2, dim2=-1).clone()
 
 
-def train(model: DeepLinearBatch, features: FeatureModel | None = None, steps: int = 1000, lr: float = 2e-3,
-          views: NoisyViews | None = None, batch_size: int = 256, seed: int = 0, progress: bool = False,
-          desc: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+def train(
+    model: DeepLinearBatch,
+    features: FeatureModel | None = None,
+    steps: int = 1000,
+    lr: float = 2e-3,
+    views: NoisyViews | None = None,
+    batch_size: int = 256,
+    seed: int = 0,
+    progress: bool = False,
+    desc: str = "train",
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Plain gradient descent on every configuration at once; returns (times, w̄) with times = k·lr, (steps+1,) and
     w̄ = diag(W̄) after k updates, (steps+1, B, d).
 
@@ -198,4 +206,3 @@ def population_gradient(objective: str, wbar: torch.Tensor, V: torch.Tensor, fea
     sxx, syx, _ = features.covariances(wbar.dtype)
     t = wbar if objective == "jepa" else torch.eye(wbar.shape[-1], dtype=wbar.dtype)
     return V.mT @ V @ wbar @ sxx - V.mT @ t @ syx
-

@@ -16,6 +16,7 @@ already end in the encoder's LayerNorm; ``layer_norm_targets=True`` adds V-JEPA'
 ``F.layer_norm``. Because the target never moves, ``loss_prediction`` is comparable across steps and runs:
 SALT uses it as the model-selection signal.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -41,8 +42,14 @@ def normalize_patches(patches: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 class PixelTeacherLoss(MaskedLatentLoss):
     out_keys = ["loss_reconstruction"]
 
-    def __init__(self, teacher: PixelTeacher, *, mask_generators: Sequence[MaskGenerator] | None = None,
-                 norm_pix: bool = True, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        teacher: PixelTeacher,
+        *,
+        mask_generators: Sequence[MaskGenerator] | None = None,
+        norm_pix: bool = True,
+        seed: int | None = None,
+    ) -> None:
         generators = default_mask_generators(teacher.grid) if mask_generators is None else mask_generators
         super().__init__(generators, len(teacher.decoder.mask_tokens), seed)
         self.teacher, self.norm_pix = teacher, norm_pix
@@ -62,15 +69,25 @@ class PixelTeacherLoss(MaskedLatentLoss):
 class StudentLoss(MaskedLatentLoss):
     out_keys = ["loss_prediction"]
 
-    def __init__(self, student: SALTStudent, teacher: PixelTeacher, *,
-                 mask_generators: Sequence[MaskGenerator] | None = None, layer_norm_targets: bool = False,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        student: SALTStudent,
+        teacher: PixelTeacher,
+        *,
+        mask_generators: Sequence[MaskGenerator] | None = None,
+        layer_norm_targets: bool = False,
+        seed: int | None = None,
+    ) -> None:
         if tuple(student.grid) != tuple(teacher.grid):
-            raise ValueError(f"student token grid {student.grid} differs from the teacher's {teacher.grid}: "
-                             "use the same image/clip size, patch size and tubelet")
+            raise ValueError(
+                f"student token grid {student.grid} differs from the teacher's {teacher.grid}: "
+                "use the same image/clip size, patch size and tubelet"
+            )
         if student.target_dim != teacher.feature_dim:
-            raise ValueError(f"the student predicts {student.target_dim}-d tokens but the teacher's are "
-                             f"{teacher.feature_dim}-d: build SALTStudent(teacher_dim={teacher.feature_dim})")
+            raise ValueError(
+                f"the student predicts {student.target_dim}-d tokens but the teacher's are "
+                f"{teacher.feature_dim}-d: build SALTStudent(teacher_dim={teacher.feature_dim})"
+            )
         generators = default_mask_generators(student.grid) if mask_generators is None else mask_generators
         super().__init__(generators, len(student.predictor.mask_tokens), seed)
         self.student, self.layer_norm_targets = student, layer_norm_targets
@@ -94,6 +111,10 @@ class StudentLoss(MaskedLatentLoss):
             errors.append((predicted - apply_masks(targets, target_idx)).abs().mean())
             pooled.append(predicted.detach().flatten(1, -2).mean(1))
         # collapse watch: the student's predictions vs the frozen teacher's features (which cannot collapse)
-        return TensorDict({"loss_prediction": torch.stack(errors).mean(),
-                           **collapse_diagnostics(torch.stack(pooled).mean(0), targets.flatten(1, -2).mean(1))},
-                          batch_size=[])
+        return TensorDict(
+            {
+                "loss_prediction": torch.stack(errors).mean(),
+                **collapse_diagnostics(torch.stack(pooled).mean(0), targets.flatten(1, -2).mean(1)),
+            },
+            batch_size=[],
+        )

@@ -10,6 +10,7 @@ Two stages on the same V-JEPA multi-block masks:
 Teacher and student sizes are independent; only their token grids (image/clip size, patch, tubelet) must
 match. Inputs: images [B, C, H, W] or clips [B, C, T, H, W] (channels, then time), uint8 or normalised float.
 """
+
 from __future__ import annotations
 
 import torch
@@ -39,25 +40,47 @@ def patchify(pixels: torch.Tensor, patch_size: int, tubelet: int | None = None) 
 class PixelTeacher(EncoderModel):
     """Stage-1 teacher: ViT encoder + pixel decoder (out width = pixels per patch or tubelet)."""
 
-    def __init__(self, image_size: int | tuple[int, int], patch_size: int, *, in_channels: int = 3,
-                 frames: int | None = None, tubelet: int = 2, dim: int = 192, depth: int = 4, heads: int = 3,
-                 mlp_ratio: float = 4.0, decoder_dim: int = 96, decoder_depth: int = 3, decoder_heads: int = 3,
-                 num_mask_tokens: int = 2) -> None:
+    def __init__(
+        self,
+        image_size: int | tuple[int, int],
+        patch_size: int,
+        *,
+        in_channels: int = 3,
+        frames: int | None = None,
+        tubelet: int = 2,
+        dim: int = 192,
+        depth: int = 4,
+        heads: int = 3,
+        mlp_ratio: float = 4.0,
+        decoder_dim: int = 96,
+        decoder_depth: int = 3,
+        decoder_heads: int = 3,
+        num_mask_tokens: int = 2,
+    ) -> None:
         super().__init__()
         self.encoder = ViTEncoder(image_size, patch_size, in_channels, dim, depth, heads, mlp_ratio, frames, tubelet)
         self.patch_size, self.tubelet = patch_size, (tubelet if frames is not None else None)
         self.patch_pixels = (self.tubelet or 1) * patch_size * patch_size * in_channels
-        self.decoder = MaskedPredictor(self.encoder.num_patches, dim, dim=decoder_dim, depth=decoder_depth,
-                                       heads=decoder_heads, mlp_ratio=mlp_ratio, out_dim=self.patch_pixels,
-                                       num_mask_tokens=num_mask_tokens, grid=self.encoder.grid)
+        self.decoder = MaskedPredictor(
+            self.encoder.num_patches,
+            dim,
+            dim=decoder_dim,
+            depth=decoder_depth,
+            heads=decoder_heads,
+            mlp_ratio=mlp_ratio,
+            out_dim=self.patch_pixels,
+            num_mask_tokens=num_mask_tokens,
+            grid=self.encoder.grid,
+        )
         self.feature_dim = dim
 
     def patches(self, x: torch.Tensor) -> torch.Tensor:
         """The input's patches [B, N, patch_pixels] in token order (the reconstruction targets, unnormalised)."""
         return patchify(x, self.patch_size, self.tubelet)
 
-    def reconstruct(self, x: torch.Tensor, context_idx: torch.Tensor, target_idx: torch.Tensor,
-                    mask_index: int = 0) -> torch.Tensor:
+    def reconstruct(
+        self, x: torch.Tensor, context_idx: torch.Tensor, target_idx: torch.Tensor, mask_index: int = 0
+    ) -> torch.Tensor:
         """Predicted pixels [B, Kt, patch_pixels] of the target patches from the context tokens."""
         context_idx, target_idx = context_idx.to(x.device), target_idx.to(x.device)
         return self.decoder(self.encoder(x, context_idx), context_idx, target_idx, mask_index)

@@ -10,6 +10,7 @@ history encoder: ``encoder=seq_jepa encoder.checkpoint=<pretrain run>``.
 - ``view``: the per-view encoding (the equivariant one); a stack of k frames gives the k encodings
   concatenated.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,14 +22,25 @@ from torch import nn
 from representations.seq_jepa.model import SeqJEPA
 
 FEATURES = ("aggregate", "view")
-MODEL_KEYS = ("feature_dim", "channels", "action_embed_dim", "layers", "heads", "mlp_ratio", "predictor_hidden_dim",
-              "action_conditioning")
+MODEL_KEYS = (
+    "feature_dim",
+    "channels",
+    "action_embed_dim",
+    "layers",
+    "heads",
+    "mlp_ratio",
+    "predictor_hidden_dim",
+    "action_conditioning",
+)
 
 
 def build_seq_jepa(rep_cfg, dims) -> SeqJEPA:
     """The model described by a ``representation`` sub-config and the data's ``dims`` (action_dim, view_shape)."""
-    return SeqJEPA(int(dims["action_dim"]), view_shape=tuple(dims["view_shape"]),
-                   **{k: (tuple(rep_cfg[k]) if k == "channels" else rep_cfg[k]) for k in MODEL_KEYS})
+    return SeqJEPA(
+        int(dims["action_dim"]),
+        view_shape=tuple(dims["view_shape"]),
+        **{k: (tuple(rep_cfg[k]) if k == "channels" else rep_cfg[k]) for k in MODEL_KEYS},
+    )
 
 
 def load_seq_jepa(path: str | Path) -> tuple[SeqJEPA, dict]:
@@ -37,8 +49,10 @@ def load_seq_jepa(path: str | Path) -> tuple[SeqJEPA, dict]:
 
     path, config = read_checkpoint(path, "agents.pretrain")
     if config.get("representation", {}).get("name") != "seq_jepa" or "view_shape" not in config.get("dims", {}):
-        raise ValueError(f"{path} is not a seq-JEPA checkpoint of agents.pretrain (representation.name="
-                         f"{config.get('representation', {}).get('name')!r})")
+        raise ValueError(
+            f"{path} is not a seq-JEPA checkpoint of agents.pretrain (representation.name="
+            f"{config.get('representation', {}).get('name')!r})"
+        )
     model = build_seq_jepa(config["representation"], config["dims"])
     load_weights(path, {"model": model})
     return model.eval(), config
@@ -49,8 +63,9 @@ class SeqJEPAEncoder(nn.Module):
 
     pretrained = True  # the representation's reference initialisation must not overwrite it
 
-    def __init__(self, checkpoint: str | Path, obs_shape: Sequence[int], *, features: str = "aggregate",
-                 frozen: bool = True) -> None:
+    def __init__(
+        self, checkpoint: str | Path, obs_shape: Sequence[int], *, features: str = "aggregate", frozen: bool = True
+    ) -> None:
         super().__init__()
         if features not in FEATURES:
             raise ValueError(f"unknown encoder.features={features!r}; choose one of {list(FEATURES)}")
@@ -58,14 +73,18 @@ class SeqJEPAEncoder(nn.Module):
         view, obs = tuple(self.model.view_shape), tuple(int(d) for d in obs_shape)
         stacked = len(view) == 3 and len(obs) == 3 and obs[1:] == view[1:] and obs[0] % view[0] == 0
         if obs != view and not stacked:
-            raise ValueError(f"the seq-JEPA at {checkpoint} was pretrained on views of shape {list(view)} "
-                             f"({config.get('data', {}).get('name')}), but this environment's observations have shape "
-                             f"{list(obs)}: pretrain on this environment's observations")
+            raise ValueError(
+                f"the seq-JEPA at {checkpoint} was pretrained on views of shape {list(view)} "
+                f"({config.get('data', {}).get('name')}), but this environment's observations have shape "
+                f"{list(obs)}: pretrain on this environment's observations"
+            )
         self.views = obs[0] // view[0] if stacked else 1
         if features == "aggregate" and self.views > 1 and self.model.action_conditioning:
-            raise ValueError(f"observations stack {self.views} frames, and the zero-shot agent does not see the actions "
-                             "between them, but this seq-JEPA was pretrained with action conditioning: pretrain with "
-                             "representation.action_conditioning=false, or use encoder.features=view")
+            raise ValueError(
+                f"observations stack {self.views} frames, and the zero-shot agent does not see the actions "
+                "between them, but this seq-JEPA was pretrained with action conditioning: pretrain with "
+                "representation.action_conditioning=false, or use encoder.features=view"
+            )
         self.features, self.frozen = features, frozen
         self.feature_dim = self.model.aggregate_dim if features == "aggregate" else self.views * self.model.feature_dim
         if frozen:
@@ -79,7 +98,7 @@ class SeqJEPAEncoder(nn.Module):
 
     def forward(self, observation: torch.Tensor) -> torch.Tensor:
         view = self.model.view_shape
-        lead = observation.shape[:-len(view)]
+        lead = observation.shape[: -len(view)]
         views = observation.reshape(-1, self.views, *view)  # [B, k, *view], oldest view first
         encodings = self.model.encoder(views)
         if self.features == "view":

@@ -7,6 +7,7 @@ The target encoder is an EMA copy of the view encoder (official: fixed decay 0.9
 normalises with the batch's statistics (as BYOL's target does), which is part of what keeps the
 encodings from collapsing to one point.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,10 +61,13 @@ class SeqJEPALoss(_ViewSequenceLoss):
         with torch.no_grad():
             target = self.target_encoder.train(self.training)(target_view)  # not a registered child: follow our mode
         cosine = F.cosine_similarity(predicted, target, dim=-1)
-        return TensorDict({
-            "loss_prediction": (1.0 - cosine).mean(),
-            **collapse_diagnostics(predicted.detach(), target),  # collapse watch
-        }, batch_size=[])
+        return TensorDict(
+            {
+                "loss_prediction": (1.0 - cosine).mean(),
+                **collapse_diagnostics(predicted.detach(), target),  # collapse watch
+            },
+            batch_size=[],
+        )
 
 
 class SupervisedRotationLoss(_ViewSequenceLoss):
@@ -75,8 +79,9 @@ class SupervisedRotationLoss(_ViewSequenceLoss):
     def __init__(self, model: SeqJEPA, *, hidden_dim: int = 512) -> None:
         super().__init__()
         self.model = model
-        self.head = torch.nn.Sequential(torch.nn.Linear(2 * model.feature_dim, hidden_dim), torch.nn.ReLU(),
-                                        torch.nn.Linear(hidden_dim, 4))
+        self.head = torch.nn.Sequential(
+            torch.nn.Linear(2 * model.feature_dim, hidden_dim), torch.nn.ReLU(), torch.nn.Linear(hidden_dim, 4)
+        )
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         views, actions = tensordict.get(self.tensor_keys.views), tensordict.get(self.tensor_keys.actions)

@@ -14,6 +14,7 @@ pair (e_i, e_j) must still tell the action between them.
 
 ``action_conditioning=False`` is the paper's ablation: zero actions everywhere.
 """
+
 from __future__ import annotations
 
 import torch
@@ -110,12 +111,16 @@ class SeqJEPA(nn.Module):
         token_dim = feature_dim + action_embed_dim
         self.agg_token = nn.Parameter(torch.zeros(1, 1, token_dim))
         nn.init.trunc_normal_(self.agg_token, std=0.02)
-        layer = nn.TransformerEncoderLayer(token_dim, heads, mlp_ratio * token_dim, dropout=0.0, activation="gelu",
-                                           batch_first=True, norm_first=False)
+        layer = nn.TransformerEncoderLayer(
+            token_dim, heads, mlp_ratio * token_dim, dropout=0.0, activation="gelu", batch_first=True, norm_first=False
+        )
         self.aggregator = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(token_dim), enable_nested_tensor=False)
         self.predictor = nn.Sequential(
             nn.Linear(token_dim + action_embed_dim, predictor_hidden_dim, bias=False),
-            nn.BatchNorm1d(predictor_hidden_dim), nn.ReLU(), nn.Linear(predictor_hidden_dim, feature_dim))
+            nn.BatchNorm1d(predictor_hidden_dim),
+            nn.ReLU(),
+            nn.Linear(predictor_hidden_dim, feature_dim),
+        )
         self.feature_dim, self.aggregate_dim = feature_dim, token_dim
 
     def _actions(self, actions: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """T-JEPA (arXiv 2410.05016): a JEPA over the features of a table row or a proprioceptive state."""
+
 from representations.t_jepa.loss import TJEPALoss
 from representations.t_jepa.model import FeatureTokenizer, TJEPA
 

@@ -5,6 +5,7 @@ pretrained with ``data.name=env_states`` on the same env) with the EMA target en
 downstream code does: the row is standardised with the pretraining statistics, tokenised, encoded, and pooled
 (``encoder.pool``: mean → dim features; flatten → (R + D) · dim).
 """
+
 from __future__ import annotations
 
 import copy
@@ -41,8 +42,9 @@ def load_t_jepa(path: str | Path, part: str = "target") -> tuple[TJEPA, dict]:
         raise ValueError(f"unknown encoder.part={part!r} for t_jepa; choose one of {list(PARTS)}")
     path, config = read_checkpoint(path, "agents.pretrain representation=t_jepa data=table")
     if config.get("representation", {}).get("name") != "t_jepa":
-        raise ValueError(f"{path} is not a T-JEPA checkpoint (representation.name="
-                         f"{config.get('representation', {}).get('name')!r})")
+        raise ValueError(
+            f"{path} is not a T-JEPA checkpoint (representation.name={config.get('representation', {}).get('name')!r})"
+        )
     model = build_t_jepa(config["representation"], config["dims"])
     load_weights(path, {"model": model})
     if part == "target":
@@ -58,20 +60,31 @@ class TJEPAEncoder(nn.Module):
 
     pretrained = True  # the representation's reference initialisation must not overwrite it
 
-    def __init__(self, checkpoint: str | Path, obs_shape: Sequence[int], *, part: str | None = None, pool: str = "mean",
-                 frozen: bool = True) -> None:
+    def __init__(
+        self,
+        checkpoint: str | Path,
+        obs_shape: Sequence[int],
+        *,
+        part: str | None = None,
+        pool: str = "mean",
+        frozen: bool = True,
+    ) -> None:
         super().__init__()
         self.model, config = load_t_jepa(checkpoint, part or "target")
         dims = config["dims"]
         obs = tuple(int(d) for d in obs_shape)
         if dims["cardinalities"]:
-            raise ValueError(f"the T-JEPA at {checkpoint} has categorical columns; agents' states are numeric: pretrain "
-                             "with data.name=env_states")
+            raise ValueError(
+                f"the T-JEPA at {checkpoint} has categorical columns; agents' states are numeric: pretrain "
+                "with data.name=env_states"
+            )
         if len(obs) != 1 or obs[0] != int(dims["num_numeric"]):
             table = config.get("table", {}).get("name", "?")
-            raise ValueError(f"the T-JEPA at {checkpoint} reads rows of {dims['num_numeric']} numeric features (table "
-                             f"{table}) but this environment's observations have shape {list(obs)}: pretrain it with "
-                             "data=table data.name=env_states on the same env")
+            raise ValueError(
+                f"the T-JEPA at {checkpoint} reads rows of {dims['num_numeric']} numeric features (table "
+                f"{table}) but this environment's observations have shape {list(obs)}: pretrain it with "
+                "data=table data.name=env_states on the same env"
+            )
         if pool not in ("mean", "flatten"):
             raise ValueError(f"unknown encoder.pool={pool!r}; choose mean or flatten")
         self.pool, self.frozen = pool, frozen
@@ -89,5 +102,5 @@ class TJEPAEncoder(nn.Module):
 
     def forward(self, observation: torch.Tensor) -> torch.Tensor:
         lead = observation.shape[:-1]
-        rows = ((observation.reshape(-1, observation.shape[-1]).float() - self.mean) / self.std)
+        rows = (observation.reshape(-1, observation.shape[-1]).float() - self.mean) / self.std
         return self.model.encode(rows, pool=self.pool).reshape(*lead, self.feature_dim)

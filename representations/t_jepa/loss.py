@@ -8,6 +8,7 @@ each optimiser step. Masks (:func:`~representations.core.masks.feature_subset_ma
 each step with its own CPU generator. Keys: ``observation`` (numeric features) and, for tables with
 categorical columns, ``categorical`` (codes).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,8 +51,15 @@ class TJEPALoss(LossModule):
     encoder_params: TensorDictParams
     target_encoder_params: TensorDictParams
 
-    def __init__(self, model: TJEPA, *, context_share: Range = (0.136, 0.368), target_share: Range = (0.156, 0.622),
-                 num_targets: int = 4, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        model: TJEPA,
+        *,
+        context_share: Range = (0.136, 0.368),
+        target_share: Range = (0.156, 0.622),
+        num_targets: int = 4,
+        seed: int | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.masks = dict(context_share=context_share, target_share=target_share, num_targets=num_targets)
@@ -70,16 +78,20 @@ class TJEPALoss(LossModule):
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         numeric = tensordict.get(self.tensor_keys.observation)
         categorical = tensordict.get(self.tensor_keys.categorical, None)
-        context_idx, target_idx = feature_subset_masks(numeric.shape[0], self.model.num_features, generator=self.generator,
-                                                       **self.masks)
+        context_idx, target_idx = feature_subset_masks(
+            numeric.shape[0], self.model.num_features, generator=self.generator, **self.masks
+        )
         with torch.no_grad():
             tokens = self.target_encoder(numeric, categorical)  # Ē(x): the full row
             targets = apply_masks(tokens, self.model.token_index(target_idx.to(tokens.device)))  # [B, M, Kt, dim]
         predicted = self.model.predict(numeric, categorical, context_idx, target_idx)
-        return TensorDict({
-            "loss_prediction": F.mse_loss(predicted, targets),
-            # collapse watch (no grad): predictions and full-row targets pooled over tokens; target_std keeps its
-            # per-token definition (spread over rows of each normalised token, 0 when every row looks alike)
-            **collapse_diagnostics(predicted.detach().flatten(1, -2).mean(1), tokens.mean(1)),
-            "target_std": F.normalize(tokens, dim=-1).std(dim=0).mean(),
-        }, batch_size=[])
+        return TensorDict(
+            {
+                "loss_prediction": F.mse_loss(predicted, targets),
+                # collapse watch (no grad): predictions and full-row targets pooled over tokens; target_std keeps its
+                # per-token definition (spread over rows of each normalised token, 0 when every row looks alike)
+                **collapse_diagnostics(predicted.detach().flatten(1, -2).mean(1), tokens.mean(1)),
+                "target_std": F.normalize(tokens, dim=-1).std(dim=0).mean(),
+            },
+            batch_size=[],
+        )

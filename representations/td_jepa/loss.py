@@ -6,6 +6,7 @@ Targets (′ = EMA target networks, a′ ~ π(s′, z) with clipped noise):
 Loss:  mean ‖T_φ(φ(s),a,z) − y_φ‖² + mean ‖T_ψ(ψ(s),a,z) − y_ψ‖² + λ_φ L_orth(φ) + λ_ψ L_orth(ψ).
 Symmetric (ψ ≡ φ): mean ‖T_φ(φ(s),a,z) − (φ′(s′) + γ T_φ′)‖² + λ_φ L_orth(φ).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -71,7 +72,9 @@ class TDJEPALoss(RepresentationLoss):
         self.phi_ortho_coef, self.psi_ortho_coef = phi_ortho_coef, psi_ortho_coef
         self.predictor_pessimism = predictor_pessimism
         self.feature_cov_rate = feature_cov_rate
-        self.z_sampler = ZSampler(model.z_dim, goal_ratio=goal_ratio, whiten_goals=model.whiten_goals, future_ratio=future_goal_ratio)
+        self.z_sampler = ZSampler(
+            model.z_dim, goal_ratio=goal_ratio, whiten_goals=model.whiten_goals, future_ratio=future_goal_ratio
+        )
         self.target_phi_encoder = add_target_network(self, "phi_encoder", model.phi_encoder)
         self.target_phi_predictor = add_target_network(self, "phi_predictor", model.phi_predictor)
         if not model.symmetric:

@@ -6,6 +6,7 @@
   with ``symmetric=True`` ψ ≡ φ and only T_φ exists (Eq. 7);
 - zero-shot inference: z = lstsq(ψ(s′), r) projected to the √d-sphere (§3.3), or a goal's ψ.
 """
+
 from __future__ import annotations
 
 import torch

@@ -13,6 +13,7 @@ tokens and writes the user intent.
   LoRA r=16, α=16, dropout 0.05 on qkv/o/gate_up/down, NF4 + bf16): same prefix and loss, LoRA via ``peft``.
   ``transformers`` and ``peft`` are optional; they are imported only when this class is built.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -58,7 +59,7 @@ class WordTokenizer:
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
         out = []
-        for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids):
+        for i in ids.tolist() if isinstance(ids, torch.Tensor) else ids:
             if i == self.EOS:
                 break
             if i not in (self.PAD, self.BOS):
@@ -71,10 +72,10 @@ class WordTokenizer:
         if max_len is not None:
             if max_len < 2:
                 raise ValueError(f"max_len={max_len} leaves no room for BOS and EOS")
-            rows = [row if len(row) <= max_len else [*row[:max_len - 1], self.EOS] for row in rows]
+            rows = [row if len(row) <= max_len else [*row[: max_len - 1], self.EOS] for row in rows]
         ids = torch.full((len(rows), max(map(len, rows))), self.PAD, dtype=torch.long)
         for i, row in enumerate(rows):
-            ids[i, :len(row)] = torch.tensor(row)
+            ids[i, : len(row)] = torch.tensor(row)
         return ids
 
 
@@ -94,8 +95,17 @@ class IntentDecoder(nn.Module):
     The video tokens are used as given: encode them under ``torch.no_grad()`` to keep the encoder frozen.
     """
 
-    def __init__(self, tokenizer: WordTokenizer, video_dim: int, *, dim: int = 128, depth: int = 2, heads: int = 4,
-                 mlp_ratio: float = 4.0, max_text_len: int = 32) -> None:
+    def __init__(
+        self,
+        tokenizer: WordTokenizer,
+        video_dim: int,
+        *,
+        dim: int = 128,
+        depth: int = 2,
+        heads: int = 4,
+        mlp_ratio: float = 4.0,
+        max_text_len: int = 32,
+    ) -> None:
         super().__init__()
         self.tokenizer, self.max_text_len = tokenizer, max_text_len
         self.video_projection = nn.Linear(video_dim, dim)  # the paper's dense layer into the LM input space
@@ -128,7 +138,7 @@ class IntentDecoder(nn.Module):
         mask = self.attention_mask(prefix.shape[1], length, hidden.device)
         for block in self.blocks:
             hidden = block(hidden, src_mask=mask)
-        return self.head(self.norm(hidden[:, prefix.shape[1]:]))
+        return self.head(self.norm(hidden[:, prefix.shape[1] :]))
 
     def loss(self, video_tokens: torch.Tensor, texts: Sequence[str] | torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy of the text tokens (``w_1 … w_n, EOS``) given the prefix; padding is ignored."""
@@ -162,8 +172,10 @@ class IntentDecoder(nn.Module):
 # ---------------------------------------------------------------- Hugging Face causal LM + LoRA (optional)
 
 # LoRA targets tried in order of preference: Phi-3's fused names, then Llama/Mistral/Qwen-style names.
-_LORA_TARGETS = (("qkv_proj", "o_proj", "gate_up_proj", "down_proj"),
-                 ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"))
+_LORA_TARGETS = (
+    ("qkv_proj", "o_proj", "gate_up_proj", "down_proj"),
+    ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+)
 
 
 def _import_hf():
@@ -171,8 +183,10 @@ def _import_hf():
         import peft
         import transformers
     except ImportError as error:
-        raise ImportError(f"HFIntentDecoder needs the optional packages transformers and peft ({error}); install them "
-                          f"with `{HF_INSTALL_HINT}`, or use the built-in IntentDecoder") from error
+        raise ImportError(
+            f"HFIntentDecoder needs the optional packages transformers and peft ({error}); install them "
+            f"with `{HF_INSTALL_HINT}`, or use the built-in IntentDecoder"
+        ) from error
     return transformers, peft
 
 
@@ -183,8 +197,10 @@ def default_lora_targets(model: nn.Module) -> list[str]:
         found = [name for name in family if name in names]
         if found:
             return found
-    raise ValueError("found none of the known attention/MLP projection names "
-                     f"{sorted({n for f in _LORA_TARGETS for n in f})}; pass target_modules=[...]")
+    raise ValueError(
+        "found none of the known attention/MLP projection names "
+        f"{sorted({n for f in _LORA_TARGETS for n in f})}; pass target_modules=[...]"
+    )
 
 
 class HFIntentDecoder(nn.Module):
@@ -199,9 +215,19 @@ class HFIntentDecoder(nn.Module):
     quantises the frozen base to NF4 with bf16 compute (needs ``bitsandbytes`` and a GPU, as in the paper).
     """
 
-    def __init__(self, model_path: str, video_dim: int, *, lora_r: int = 16, lora_alpha: int = 16,
-                 lora_dropout: float = 0.05, target_modules: Sequence[str] | None = None, load_in_4bit: bool = False,
-                 torch_dtype: torch.dtype | str | None = None, max_text_len: int = 64) -> None:
+    def __init__(
+        self,
+        model_path: str,
+        video_dim: int,
+        *,
+        lora_r: int = 16,
+        lora_alpha: int = 16,
+        lora_dropout: float = 0.05,
+        target_modules: Sequence[str] | None = None,
+        load_in_4bit: bool = False,
+        torch_dtype: torch.dtype | str | None = None,
+        max_text_len: int = 64,
+    ) -> None:
         super().__init__()
         transformers, peft = _import_hf()
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(model_path, local_files_only=True)
@@ -210,13 +236,15 @@ class HFIntentDecoder(nn.Module):
             kwargs["torch_dtype"] = torch_dtype
         if load_in_4bit:
             kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+            )
         lm = transformers.AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
         if load_in_4bit:
             lm = peft.prepare_model_for_kbit_training(lm)
         targets = list(target_modules) if target_modules is not None else default_lora_targets(lm)
-        config = peft.LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
-                                 target_modules=targets, bias="none", task_type="CAUSAL_LM")
+        config = peft.LoraConfig(
+            r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=targets, bias="none", task_type="CAUSAL_LM"
+        )
         self.lm = peft.get_peft_model(lm, config)  # freezes the base weights
         self.video_projection = nn.Linear(video_dim, lm.config.hidden_size)
         self.max_text_len = max_text_len
@@ -231,12 +259,12 @@ class HFIntentDecoder(nn.Module):
         rows = []
         for text in texts:
             body = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-            rows.append([*start, *body][:self.max_text_len - 1] + [self.eos_id])
+            rows.append([*start, *body][: self.max_text_len - 1] + [self.eos_id])
         width = max(map(len, rows))
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         valid = torch.zeros(len(rows), width, dtype=torch.bool)
         for i, row in enumerate(rows):
-            ids[i, :len(row)], valid[i, :len(row)] = torch.tensor(row), True
+            ids[i, : len(row)], valid[i, : len(row)] = torch.tensor(row), True
         return ids, valid
 
     def _inputs(self, video_tokens: torch.Tensor, ids: torch.Tensor, valid: torch.Tensor) -> dict:
@@ -247,10 +275,12 @@ class HFIntentDecoder(nn.Module):
         text_positions = (valid.long().cumsum(dim=1) - 1).clamp(min=0)  # 0, 1, … on the text; padding repeats
         return {
             "inputs_embeds": torch.cat([prefix, text], dim=1),
-            "attention_mask": torch.cat([torch.ones(batch, prefix_len, dtype=torch.long, device=ids.device),
-                                         valid.long()], dim=1),
-            "position_ids": torch.cat([torch.zeros(batch, prefix_len, dtype=torch.long, device=ids.device),
-                                       text_positions], dim=1),
+            "attention_mask": torch.cat(
+                [torch.ones(batch, prefix_len, dtype=torch.long, device=ids.device), valid.long()], dim=1
+            ),
+            "position_ids": torch.cat(
+                [torch.zeros(batch, prefix_len, dtype=torch.long, device=ids.device), text_positions], dim=1
+            ),
         }
 
     def loss(self, video_tokens: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
@@ -285,6 +315,6 @@ class HFIntentDecoder(nn.Module):
         texts = []
         for i in range(batch):
             row = [int(t[i]) for t in generated]
-            row = row[:row.index(self.eos_id)] if self.eos_id in row else row
+            row = row[: row.index(self.eos_id)] if self.eos_id in row else row
             texts.append(self.tokenizer.decode(row, skip_special_tokens=True).strip())
         return texts

@@ -8,6 +8,7 @@ optimiser step set ``SoftUpdate(loss, eps=m).eps = core.targets.linear_momentum(
 
 Reads ``video``: the data contract's uint8 [B, T, C, S, S] (time before channels), transposed to V-JEPA's clips.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,12 +36,19 @@ class UIJEPALoss(VJEPALoss):
     default_keys = _AcceptedKeys
     tensor_keys: _AcceptedKeys
 
-    def __init__(self, model: UIJEPA, *, mask_generators: Sequence[MaskGenerator] | None = None,
-                 temporal_ratio: Range | None = 0.75, temporal_num_masked: int | None = None,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        model: UIJEPA,
+        *,
+        mask_generators: Sequence[MaskGenerator] | None = None,
+        temporal_ratio: Range | None = 0.75,
+        temporal_num_masked: int | None = None,
+        seed: int | None = None,
+    ) -> None:
         if mask_generators is None:
-            mask_generators = ui_jepa_mask_generators(model.grid, temporal_ratio=temporal_ratio,
-                                                      temporal_num_masked=temporal_num_masked)
+            mask_generators = ui_jepa_mask_generators(
+                model.grid, temporal_ratio=temporal_ratio, temporal_num_masked=temporal_num_masked
+            )
         super().__init__(model, mask_generators=mask_generators, seed=seed)
 
     @property

@@ -17,6 +17,7 @@ a space, words split on whitespace. All scores are on these word tokens.
   - ``nearest``: the prediction is assigned to the intent whose best variant has the highest ROUGE-L F1 with it
     (ties → the intent listed first), and counted correct when that is the true intent.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,7 +44,7 @@ def _f1(matches: int, candidate_count: int, reference_count: int) -> float:
 
 
 def _ngrams(tokens: Sequence[str], n: int) -> Counter:
-    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
 def rouge_n(candidate: str, reference: str, n: int) -> float:
@@ -80,8 +81,11 @@ def rouge_scores(candidate: str, reference: str | Sequence[str]) -> dict[str, fl
     """``{"rouge1", "rouge2", "rougeL", "intent_similarity"}`` (F1s in [0, 1]) against the best-matching variant."""
     best = None
     for variant in _as_variants(reference):
-        scores = {"rouge1": rouge_n(candidate, variant, 1), "rouge2": rouge_n(candidate, variant, 2),
-                  "rougeL": rouge_l(candidate, variant)}
+        scores = {
+            "rouge1": rouge_n(candidate, variant, 1),
+            "rouge2": rouge_n(candidate, variant, 2),
+            "rougeL": rouge_l(candidate, variant),
+        }
         scores["intent_similarity"] = (scores["rouge1"] + scores["rouge2"] + scores["rougeL"]) / 3
         if best is None or scores["intent_similarity"] > best["intent_similarity"]:
             best = scores
@@ -96,8 +100,9 @@ def intent_similarity(candidate: str, reference: str | Sequence[str]) -> float:
 def corpus_scores(predictions: Sequence[str], references: Sequence[str | Sequence[str]]) -> dict[str, float]:
     """Means over the examples of :func:`rouge_scores`."""
     if len(predictions) != len(references) or not predictions:
-        raise ValueError(f"need as many predictions as references (and at least one), got "
-                         f"{len(predictions)} and {len(references)}")
+        raise ValueError(
+            f"need as many predictions as references (and at least one), got {len(predictions)} and {len(references)}"
+        )
     rows = [rouge_scores(p, r) for p, r in zip(predictions, references)]
     return {key: sum(row[key] for row in rows) / len(rows) for key in rows[0]}
 
@@ -112,13 +117,13 @@ def nearest_intent(text: str, intents: Mapping[Hashable, str | Sequence[str]]) -
     return best_key
 
 
-def intent_accuracy(predictions: Sequence[str], labels: Sequence[Hashable],
-                    intents: Mapping[Hashable, str | Sequence[str]]) -> dict[str, float]:
+def intent_accuracy(
+    predictions: Sequence[str], labels: Sequence[Hashable], intents: Mapping[Hashable, str | Sequence[str]]
+) -> dict[str, float]:
     """``{"exact", "nearest"}`` accuracies of generated texts against their true intents ``labels`` (keys of
     ``intents``, which maps each intent to its reference text or texts)."""
     if len(predictions) != len(labels) or not predictions:
-        raise ValueError(f"need as many predictions as labels (and at least one), got {len(predictions)} and "
-                         f"{len(labels)}")
+        raise ValueError(f"need as many predictions as labels (and at least one), got {len(predictions)} and {len(labels)}")
     normalised = {key: {normalize_text(v) for v in _as_variants(variants)} for key, variants in intents.items()}
     exact = sum(normalize_text(p) in normalised[label] for p, label in zip(predictions, labels))
     nearest = sum(nearest_intent(p, intents) == label for p, label in zip(predictions, labels))

@@ -10,6 +10,7 @@ Videos follow the UI-activity data contract: uint8 ``[B, T, C, S, S]`` (time, th
 of 64 px). The inherited ``encode``/``predict`` keep V-JEPA's channels-first clips ``[B, C, T, S, S]``;
 :meth:`UIJEPA.encode_video` and :class:`FrameAveragedEncoder` take the data-contract layout.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,17 +46,19 @@ class TemporalMasks:
 
     def __call__(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         ratio = None if self.num_masked is not None else self.ratio
-        return temporal_masks(batch_size, tuple(self.grid), generator=generator, num_masked=self.num_masked,
-                              ratio=ratio)
+        return temporal_masks(batch_size, tuple(self.grid), generator=generator, num_masked=self.num_masked, ratio=ratio)
 
 
-def ui_jepa_mask_generators(grid: tuple[int, int, int], *, temporal_ratio: Range | None = 0.75,
-                            temporal_num_masked: int | None = None) -> list:
+def ui_jepa_mask_generators(
+    grid: tuple[int, int, int], *, temporal_ratio: Range | None = 0.75, temporal_num_masked: int | None = None
+) -> list:
     """The paper's best masking: V-JEPA short-range + long-range multi-blocks, then temporal masks."""
     if len(grid) != 3:
         raise ValueError(f"UI-JEPA masks need a (T, H, W) video token grid, got {tuple(grid)}")
-    return [*default_mask_generators(tuple(grid)),
-            TemporalMasks(tuple(grid), num_masked=temporal_num_masked, ratio=temporal_ratio)]
+    return [
+        *default_mask_generators(tuple(grid)),
+        TemporalMasks(tuple(grid), num_masked=temporal_num_masked, ratio=temporal_ratio),
+    ]
 
 
 class UIJEPA(VJEPA):
@@ -67,17 +70,40 @@ class UIJEPA(VJEPA):
     L1). Frozen use: :meth:`encode_video` (tokens or mean-pooled) and :meth:`hyperframe_embeddings`.
     """
 
-    def __init__(self, image_size: int | tuple[int, int] = 64, patch_size: int = 8, *, in_channels: int = 3,
-                 frames: int = 16, tubelet: int = 2, dim: int = 128, depth: int = 4, heads: int = 4,
-                 mlp_ratio: float = 4.0, predictor_dim: int = 64, predictor_depth: int = 2, predictor_heads: int = 4,
-                 num_mask_tokens: int = 3) -> None:
+    def __init__(
+        self,
+        image_size: int | tuple[int, int] = 64,
+        patch_size: int = 8,
+        *,
+        in_channels: int = 3,
+        frames: int = 16,
+        tubelet: int = 2,
+        dim: int = 128,
+        depth: int = 4,
+        heads: int = 4,
+        mlp_ratio: float = 4.0,
+        predictor_dim: int = 64,
+        predictor_depth: int = 2,
+        predictor_heads: int = 4,
+        num_mask_tokens: int = 3,
+    ) -> None:
         if frames is None or frames // tubelet < 2:
-            raise ValueError(f"UI-JEPA needs videos of at least 2 tubelet time steps (frames={frames}, "
-                             f"tubelet={tubelet})")
-        super().__init__(image_size, patch_size, in_channels=in_channels, frames=frames, tubelet=tubelet, dim=dim,
-                         depth=depth, heads=heads, mlp_ratio=mlp_ratio, predictor_dim=predictor_dim,
-                         predictor_depth=predictor_depth, predictor_heads=predictor_heads,
-                         num_mask_tokens=num_mask_tokens)
+            raise ValueError(f"UI-JEPA needs videos of at least 2 tubelet time steps (frames={frames}, tubelet={tubelet})")
+        super().__init__(
+            image_size,
+            patch_size,
+            in_channels=in_channels,
+            frames=frames,
+            tubelet=tubelet,
+            dim=dim,
+            depth=depth,
+            heads=heads,
+            mlp_ratio=mlp_ratio,
+            predictor_dim=predictor_dim,
+            predictor_depth=predictor_depth,
+            predictor_heads=predictor_heads,
+            num_mask_tokens=num_mask_tokens,
+        )
         self.in_channels = in_channels
 
     def encode_video(self, video: torch.Tensor, *, pool: bool = False) -> torch.Tensor:
@@ -111,9 +137,18 @@ class FrameAveragedEncoder(nn.Module):
         self.dim = self.feature_dim = encoder.dim
 
     @classmethod
-    def build(cls, image_size: int | tuple[int, int] = 64, patch_size: int = 8, *, tubelet: int = 1,
-              in_channels: int = 3, dim: int = 128, depth: int = 4, heads: int = 4,
-              mlp_ratio: float = 4.0) -> "FrameAveragedEncoder":
+    def build(
+        cls,
+        image_size: int | tuple[int, int] = 64,
+        patch_size: int = 8,
+        *,
+        tubelet: int = 1,
+        in_channels: int = 3,
+        dim: int = 128,
+        depth: int = 4,
+        heads: int = 4,
+        mlp_ratio: float = 4.0,
+    ) -> "FrameAveragedEncoder":
         """A fresh per-frame (``tubelet=1``) or per-tubelet ViT of the shared core."""
         frames = None if tubelet == 1 else tubelet
         return cls(ViTEncoder(image_size, patch_size, in_channels, dim, depth, heads, mlp_ratio, frames, tubelet))

@@ -1,4 +1,5 @@
 """V-JEPA (Bardes et al. 2024): masked latent prediction against an EMA target encoder, for images and clips."""
+
 from representations.vjepa.loss import MaskedLatentLoss, VJEPALoss
 from representations.vjepa.model import VJEPA, MultiblockMasks, default_mask_generators
 

@@ -10,6 +10,7 @@ momentum rises linearly 0.998 → 1.0 (``core.targets.linear_momentum(..., start
 Masks are not read from the tensordict: the loss samples them each step from its mask generators with its
 own CPU ``torch.Generator`` (``seed``), as V-JEPA's collator does per batch. The only key read is the pixels.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,8 +45,10 @@ class MaskedLatentLoss(LossModule):
         super().__init__()
         self.mask_generators = list(mask_generators)
         if not 1 <= len(self.mask_generators) <= num_mask_tokens:
-            raise ValueError(f"{len(self.mask_generators)} mask generators need as many mask tokens (1 or more); "
-                             f"the predictor has {num_mask_tokens} (num_mask_tokens)")
+            raise ValueError(
+                f"{len(self.mask_generators)} mask generators need as many mask tokens (1 or more); "
+                f"the predictor has {num_mask_tokens} (num_mask_tokens)"
+            )
         self.generator = torch.Generator()
         if seed is not None:
             self.generator.manual_seed(seed)
@@ -68,8 +71,7 @@ class VJEPALoss(MaskedLatentLoss):
     encoder_params: TensorDictParams
     target_encoder_params: TensorDictParams
 
-    def __init__(self, model: VJEPA, *, mask_generators: Sequence[MaskGenerator] | None = None,
-                 seed: int | None = None) -> None:
+    def __init__(self, model: VJEPA, *, mask_generators: Sequence[MaskGenerator] | None = None, seed: int | None = None) -> None:
         generators = default_mask_generators(model.grid) if mask_generators is None else mask_generators
         super().__init__(generators, len(model.predictor.mask_tokens), seed)
         self.model = model
@@ -86,8 +88,11 @@ class VJEPALoss(MaskedLatentLoss):
             errors.append((predicted - apply_masks(targets, target_idx)).abs().mean())  # L1 (loss_exp = 1)
             context.append(context_idx.shape[1] / self.model.encoder.num_patches)
             pooled.append(predicted.detach().flatten(1, -2).mean(1))
-        return TensorDict({
-            "loss_prediction": torch.stack(errors).mean(),
-            **collapse_diagnostics(torch.stack(pooled).mean(0), targets.mean(1)),  # collapse watch (no grad)
-            "context_fraction": torch.tensor(sum(context) / len(context)),
-        }, batch_size=[])
+        return TensorDict(
+            {
+                "loss_prediction": torch.stack(errors).mean(),
+                **collapse_diagnostics(torch.stack(pooled).mean(0), targets.mean(1)),  # collapse watch (no grad)
+                "context_fraction": torch.tensor(sum(context) / len(context)),
+            },
+            batch_size=[],
+        )

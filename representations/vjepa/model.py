@@ -12,6 +12,7 @@ must be passed as ``x.transpose(1, 2)``. Pixels are uint8 (scaled by the encoder
 Masks come from :class:`MultiblockMasks` callables (V-JEPA's ``MaskCollator``, one per generator) that the
 loss samples each step with its own ``torch.Generator``; images use the same 3-D masks on a (1, H, W) grid.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,36 +38,66 @@ class MultiblockMasks:
 
     def __call__(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         grid = tuple(self.grid) if len(self.grid) == 3 else (1, *self.grid)
-        return multiblock_masks_3d(batch_size, grid, generator=generator, num_blocks=self.num_blocks,
-                                   spatial_scale=self.spatial_scale, temporal_scale=self.temporal_scale,
-                                   aspect=self.aspect, min_keep=self.min_keep)
+        return multiblock_masks_3d(
+            batch_size,
+            grid,
+            generator=generator,
+            num_blocks=self.num_blocks,
+            spatial_scale=self.spatial_scale,
+            temporal_scale=self.temporal_scale,
+            aspect=self.aspect,
+            min_keep=self.min_keep,
+        )
 
 
 def default_mask_generators(grid: tuple[int, ...]) -> list[MultiblockMasks]:
     """V-JEPA ``configs/pretrain/vitl16.yaml``: short-range (8 blocks, spatial scale 0.15) and long-range
     (2 blocks, spatial scale 0.7), both spanning the whole clip (temporal scale 1.0), aspect 0.75–1.5."""
-    return [MultiblockMasks(tuple(grid), num_blocks=8, spatial_scale=0.15),
-            MultiblockMasks(tuple(grid), num_blocks=2, spatial_scale=0.7)]
+    return [
+        MultiblockMasks(tuple(grid), num_blocks=8, spatial_scale=0.15),
+        MultiblockMasks(tuple(grid), num_blocks=2, spatial_scale=0.7),
+    ]
 
 
 class VJEPA(EncoderModel):
     """Context encoder + predictor. ``target_dim`` sets the predictor's output width (default: the encoder's;
     SALT's student predicts a teacher of another width). ``num_mask_tokens`` ≥ the number of mask generators."""
 
-    def __init__(self, image_size: int | tuple[int, int], patch_size: int, *, in_channels: int = 3,
-                 frames: int | None = None, tubelet: int = 2, dim: int = 192, depth: int = 4, heads: int = 3,
-                 mlp_ratio: float = 4.0, predictor_dim: int = 96, predictor_depth: int = 3, predictor_heads: int = 3,
-                 num_mask_tokens: int = 2, target_dim: int | None = None) -> None:
+    def __init__(
+        self,
+        image_size: int | tuple[int, int],
+        patch_size: int,
+        *,
+        in_channels: int = 3,
+        frames: int | None = None,
+        tubelet: int = 2,
+        dim: int = 192,
+        depth: int = 4,
+        heads: int = 3,
+        mlp_ratio: float = 4.0,
+        predictor_dim: int = 96,
+        predictor_depth: int = 3,
+        predictor_heads: int = 3,
+        num_mask_tokens: int = 2,
+        target_dim: int | None = None,
+    ) -> None:
         super().__init__()
         self.encoder = ViTEncoder(image_size, patch_size, in_channels, dim, depth, heads, mlp_ratio, frames, tubelet)
-        self.predictor = MaskedPredictor(self.encoder.num_patches, dim, dim=predictor_dim, depth=predictor_depth,
-                                         heads=predictor_heads, mlp_ratio=mlp_ratio, out_dim=target_dim,
-                                         num_mask_tokens=num_mask_tokens, grid=self.encoder.grid)
+        self.predictor = MaskedPredictor(
+            self.encoder.num_patches,
+            dim,
+            dim=predictor_dim,
+            depth=predictor_depth,
+            heads=predictor_heads,
+            mlp_ratio=mlp_ratio,
+            out_dim=target_dim,
+            num_mask_tokens=num_mask_tokens,
+            grid=self.encoder.grid,
+        )
         self.feature_dim = dim
         self.target_dim = target_dim or dim
 
-    def predict(self, x: torch.Tensor, context_idx: torch.Tensor, target_idx: torch.Tensor,
-                mask_index: int = 0) -> torch.Tensor:
+    def predict(self, x: torch.Tensor, context_idx: torch.Tensor, target_idx: torch.Tensor, mask_index: int = 0) -> torch.Tensor:
         """Predicted target tokens [B, Kt, target_dim] from the context tokens of ``x``."""
         context_idx, target_idx = context_idx.to(x.device), target_idx.to(x.device)
         return self.predictor(self.encoder(x, context_idx), context_idx, target_idx, mask_index)

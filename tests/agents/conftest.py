@@ -1,11 +1,21 @@
 """Tiny behaviour-cloning, seq-JEPA, vision-JEPA, T-JEPA and AD-L-JEPA checkpoints shared by their tests and the encoder matrix."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from tiny import (TINY_ENV_STATES, TINY_MAZE_LIDAR, TINY_SEQ_JEPA, TINY_T_JEPA, TINY_TRAJECTORIES, bc_overrides, compose_bc, compose_pretrain,
-                  vision_overrides)
+from tiny import (
+    TINY_ENV_STATES,
+    TINY_MAZE_LIDAR,
+    TINY_SEQ_JEPA,
+    TINY_T_JEPA,
+    TINY_TRAJECTORIES,
+    bc_overrides,
+    compose_bc,
+    compose_pretrain,
+    vision_overrides,
+)
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +34,18 @@ def seq_jepa_checkpoint(tmp_path_factory) -> Path:
     from agents.pretrain import pretrain
 
     root, cache = tmp_path_factory.mktemp("seq-jepa-checkpoint"), tmp_path_factory.getbasetemp() / "matrix-data"
-    pretrain(compose_pretrain([*TINY_SEQ_JEPA, *TINY_TRAJECTORIES, f"dataset.cache_dir={cache}",
-                               f"dataset.data_dir={cache / 'official'}", f"data.cache_dir={cache}"]), root / "run")
+    pretrain(
+        compose_pretrain(
+            [
+                *TINY_SEQ_JEPA,
+                *TINY_TRAJECTORIES,
+                f"dataset.cache_dir={cache}",
+                f"dataset.data_dir={cache / 'official'}",
+                f"data.cache_dir={cache}",
+            ]
+        ),
+        root / "run",
+    )
     return root / "run"
 
 
@@ -34,16 +54,21 @@ def _vision_checkpoint(tmp_path_factory, representation: str, *extra: str) -> Pa
     from agents.pretrain import pretrain
 
     root, cache = tmp_path_factory.mktemp(f"{representation}-checkpoint"), tmp_path_factory.getbasetemp() / "matrix-data"
-    pretrain(compose_pretrain(vision_overrides(representation, cache, "env.domain=point_mass_maze", "env.obs=pixels",
-                                               "data.image_size=64", *extra)), root / "run")
+    pretrain(
+        compose_pretrain(
+            vision_overrides(representation, cache, "env.domain=point_mass_maze", "env.obs=pixels", "data.image_size=64", *extra)
+        ),
+        root / "run",
+    )
     return root / "run"
 
 
 @pytest.fixture(scope="session")
 def vjepa_checkpoint(tmp_path_factory) -> Path:
     """V-JEPA on clips of 3 frames: the agent's 3-frame stack is encoded as one clip."""
-    return _vision_checkpoint(tmp_path_factory, "vjepa", "representation.patch_size=16", "data.clip_length=3",
-                              "representation.tubelet=3")
+    return _vision_checkpoint(
+        tmp_path_factory, "vjepa", "representation.patch_size=16", "data.clip_length=3", "representation.tubelet=3"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +87,12 @@ def t_jepa_checkpoint(tmp_path_factory) -> Path:
     from agents.pretrain import pretrain
 
     root, cache = tmp_path_factory.mktemp("t-jepa-checkpoint"), tmp_path_factory.getbasetemp() / "matrix-data"
-    pretrain(compose_pretrain([*TINY_T_JEPA, *TINY_ENV_STATES, f"dataset.cache_dir={cache}",
-                               f"dataset.data_dir={cache / 'official'}"]), root / "run")
+    pretrain(
+        compose_pretrain(
+            [*TINY_T_JEPA, *TINY_ENV_STATES, f"dataset.cache_dir={cache}", f"dataset.data_dir={cache / 'official'}"]
+        ),
+        root / "run",
+    )
     return root / "run"
 
 
@@ -73,6 +102,7 @@ def ad_l_jepa_checkpoint(tmp_path_factory) -> Path:
     from agents.pretrain import pretrain
 
     root, cache = tmp_path_factory.mktemp("ad-l-jepa-checkpoint"), tmp_path_factory.getbasetemp() / "matrix-data"
-    pretrain(compose_pretrain([*TINY_MAZE_LIDAR, f"dataset.cache_dir={cache}", f"dataset.data_dir={cache / 'official'}"]),
-             root / "run")
+    pretrain(
+        compose_pretrain([*TINY_MAZE_LIDAR, f"dataset.cache_dir={cache}", f"dataset.data_dir={cache / 'official'}"]), root / "run"
+    )
     return root / "run"

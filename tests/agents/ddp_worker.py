@@ -7,6 +7,7 @@ Each rank trains on its shard of the same global batches; ``run_updates`` with o
 single-process reference. The random draws (z, target and actor noise, HILP's random goals) are
 taken out — z is given in the batch, noise is zero — so the two must agree up to float rounding.
 """
+
 from __future__ import annotations
 
 import sys
@@ -36,10 +37,22 @@ GLOBAL_BATCH, STEPS = 16, 3
 
 
 def config(representation: str, cache_dir: str):
-    overrides = [f"representation={representation}", *TINY[representation], "env=ogbench", "dataset.source=generated",
-                 "dataset.num_episodes=2", "dataset.episode_length=40", f"dataset.cache_dir={cache_dir}",
-                 f"dataset.data_dir={cache_dir}/official", f"dataset.batch_size={GLOBAL_BATCH}", "actor=td3", "actor.hidden_dim=16",
-                 "actor.noise_std=0", "representation.loss.target_noise_std=0", "actor.bc_coeff=0.5"]
+    overrides = [
+        f"representation={representation}",
+        *TINY[representation],
+        "env=ogbench",
+        "dataset.source=generated",
+        "dataset.num_episodes=2",
+        "dataset.episode_length=40",
+        f"dataset.cache_dir={cache_dir}",
+        f"dataset.data_dir={cache_dir}/official",
+        f"dataset.batch_size={GLOBAL_BATCH}",
+        "actor=td3",
+        "actor.hidden_dim=16",
+        "actor.noise_std=0",
+        "representation.loss.target_noise_std=0",
+        "actor.bc_coeff=0.5",
+    ]
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
         return compose("zeroshot", overrides=overrides)
 
@@ -67,8 +80,10 @@ def run_updates(representation: str, cache_dir: str, rank: int = 0, world_size: 
     losses = []
     for _ in range(STEPS):
         batch = train_rb.sample(GLOBAL_BATCH)
-        batch["z"] = torch.nn.functional.normalize(torch.randn(GLOBAL_BATCH, model.z_dim, generator=z_rng), dim=-1) * model.z_dim ** 0.5
-        metrics = update(batch[rank * shard:(rank + 1) * shard])
+        batch["z"] = (
+            torch.nn.functional.normalize(torch.randn(GLOBAL_BATCH, model.z_dim, generator=z_rng), dim=-1) * model.z_dim**0.5
+        )
+        metrics = update(batch[rank * shard : (rank + 1) * shard])
         losses.append({k: v.item() for k, v in metrics.items() if k.startswith("loss_")})
     weights = {f"representation.{k}": v for k, v in model.state_dict().items()}
     weights.update({f"actor.{k}": v for k, v in actor.state_dict().items()})

@@ -1,4 +1,5 @@
 """python -m agents.bc: the three policies train, evaluate, probe, checkpoint and resume (tiny budgets)."""
+
 from __future__ import annotations
 
 import json

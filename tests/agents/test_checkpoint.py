@@ -7,15 +7,26 @@ from agents.actor import make_actor
 from agents.engine.checkpoint import find_resume_checkpoint, latest_checkpoint, save_checkpoint
 from representations import load_pretrained, make_representation
 
-REP = {"name": "td_jepa", "z_dim": 4, "phi_dim": 4, "phi_encoder": {"hidden_dim": 8, "hidden_layers": 2},
-       "psi_encoder": {"hidden_dim": 8, "hidden_layers": 2}, "predictor": {"hidden_dim": 8, "hidden_layers": 1}}
+REP = {
+    "name": "td_jepa",
+    "z_dim": 4,
+    "phi_dim": 4,
+    "phi_encoder": {"hidden_dim": 8, "hidden_layers": 2},
+    "psi_encoder": {"hidden_dim": 8, "hidden_layers": 2},
+    "predictor": {"hidden_dim": 8, "hidden_layers": 1},
+}
 ACTOR = {"hidden_dim": 8, "hidden_layers": 1, "embedding_layers": 2}
 
 
 def _save(root, step, rep, actor, keep=2, rep_cfg=REP):
-    return save_checkpoint(root, step=step, keep=keep,
-                           config={"representation": rep_cfg, "dims": {"obs_shape": [3], "action_dim": 2}, "actor_net": ACTOR},
-                           weights={"representation": rep, "actor": actor}, training_state={"step": step})
+    return save_checkpoint(
+        root,
+        step=step,
+        keep=keep,
+        config={"representation": rep_cfg, "dims": {"obs_shape": [3], "action_dim": 2}, "actor_net": ACTOR},
+        weights={"representation": rep, "actor": actor},
+        training_state={"step": step},
+    )
 
 
 @pytest.mark.parametrize("symmetric", [False, True])
@@ -86,7 +97,9 @@ def test_resume_prefers_its_own_folder_and_skips_siblings_of_another_configurati
     assert find_resume_checkpoint(True, sweep / "1").name == "step000000002"  # its own, though older
     (sweep / "2").mkdir()
     assert find_resume_checkpoint(True, sweep / "2", same={"representation.name": "td_jepa"}).parent.parent.name in {"0", "1"}
-    with pytest.raises(FileNotFoundError, match="no earlier run with a checkpoint under .* with the same representation.name, seed"):
+    with pytest.raises(
+        FileNotFoundError, match="no earlier run with a checkpoint under .* with the same representation.name, seed"
+    ):
         find_resume_checkpoint(True, sweep / "2", same={"representation.name": "td_jepa", "seed": 3})
 
 
@@ -126,7 +139,9 @@ def test_resume_refuses_other_settings_and_a_smaller_budget(tmp_path):
     check_resume_compatible(ckpt, {**saved, "train": {"steps": 200, "log_every": 1}}, steps=200, step=40)
     other = {**saved, "representation": {"z_dim": 32, "loss": {"gamma": 0.99}}, "encoder": {"standardize": True}}
     assert config_differences(saved, other) == ["encoder.standardize: '(absent)' → True", "representation.z_dim: 50 → 32"]
-    with pytest.raises(ValueError, match=r"other settings \(encoder.standardize: .*representation.z_dim: 50 → 32\).*resume=false"):
+    with pytest.raises(
+        ValueError, match=r"other settings \(encoder.standardize: .*representation.z_dim: 50 → 32\).*resume=false"
+    ):
         check_resume_compatible(ckpt, other, steps=200, step=40)
     with pytest.raises(ValueError, match=r"already at step 40, past train.steps=30; pass train.steps >= 40"):
         check_resume_compatible(ckpt, saved, steps=30, step=40)
@@ -146,7 +161,9 @@ def test_unwritable_checkpoint_folder_falls_back_and_says_where(tmp_path, monkey
     blocker = tmp_path / "run"
     blocker.write_text("a file where the run folder should be")  # mkdir under it fails, even as root
     rep = make_representation(REP, 3, 2)
-    with pytest.warns(UserWarning, match=r"could not write the checkpoint to .*run/checkpoints .*wrote it to .*rescued/run/checkpoints"):
+    with pytest.warns(
+        UserWarning, match=r"could not write the checkpoint to .*run/checkpoints .*wrote it to .*rescued/run/checkpoints"
+    ):
         path = _save(blocker / "checkpoints", 4, rep, make_actor(ACTOR, rep, 2))
     assert path == tmp_path / "home" / ".cache" / "jepa_rl" / "rescued" / "run" / "checkpoints" / "step000000004"
     rep2, _, _ = load_pretrained(path)
@@ -162,6 +179,8 @@ def test_failed_write_leaves_no_temporary_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(ckpt_module, "save_file", full_disk)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     rep = make_representation(REP, 3, 2)
-    with pytest.raises(OSError, match=r"could not write the step-4 checkpoint to .* \(No space left on device\) nor to .*free disk space"):
+    with pytest.raises(
+        OSError, match=r"could not write the step-4 checkpoint to .* \(No space left on device\) nor to .*free disk space"
+    ):
         _save(tmp_path / "ckpts", 4, rep, make_actor(ACTOR, rep, 2))
     assert not list((tmp_path / "ckpts").glob(".tmp-*")) and not list((tmp_path / "home").rglob(".tmp-*"))

@@ -1,4 +1,5 @@
 """Open-loop chunk execution and ACT's temporal ensembling."""
+
 import math
 
 import pytest

@@ -24,8 +24,16 @@ def test_defaults_compose():
 
 
 def test_issue_overrides_compose():
-    cfg = _compose(["env=ogbench", "env.name=cube-single-play", "representation=td_jepa", "representation.z_dim=50",
-                    "train.steps=200000", "seed=3"])
+    cfg = _compose(
+        [
+            "env=ogbench",
+            "env.name=cube-single-play",
+            "representation=td_jepa",
+            "representation.z_dim=50",
+            "train.steps=200000",
+            "seed=3",
+        ]
+    )
     assert cfg.env.name == "cube-single-play" and cfg.dataset.name == "cube-single-play"
     assert cfg.train.steps == 200000 and cfg.seed == 3
 

@@ -1,4 +1,5 @@
 """Data-parallel training with torchrun (2 CPU processes, gloo) equals one process on the global batch."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,16 @@ def two_process_run(tmp_path_factory):
     cache, out = tmp_path_factory.mktemp("ddp-cache"), tmp_path_factory.mktemp("ddp-out")
     references = {rep: run_updates(rep, str(cache)) for rep in REPRESENTATIONS}  # also generates the dataset
     env = {**os.environ, "MUJOCO_GL": "egl", "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(ROOT / "tests" / "agents" / "ddp_worker.py"), str(cache), str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(ROOT / "tests" / "agents" / "ddp_worker.py"),
+        str(cache),
+        str(out),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return references, out
@@ -49,11 +58,31 @@ def test_two_processes_match_one_process_on_the_global_batch(two_process_run, re
 def test_torchrun_trains_the_zeroshot_agent_with_two_processes(tmp_path):
     run_dir = tmp_path / "run"
     env = {**os.environ, "MUJOCO_GL": "egl", "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "agents.zeroshot",
-           "env=ogbench", "env.max_episode_steps=8", "dataset.source=generated", "dataset.num_episodes=2",
-           "dataset.episode_length=40", "dataset.batch_size=32", f"dataset.cache_dir={tmp_path / 'cache'}",
-           f"dataset.data_dir={tmp_path / 'official'}", *TINY_REPRESENTATION["td_jepa"], "actor.hidden_dim=16", "train.steps=6", "train.log_every=3",
-           "eval.episodes=1", "eval.inference_samples=64", "logger.backend=csv", f"hydra.run.dir={run_dir}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "agents.zeroshot",
+        "env=ogbench",
+        "env.max_episode_steps=8",
+        "dataset.source=generated",
+        "dataset.num_episodes=2",
+        "dataset.episode_length=40",
+        "dataset.batch_size=32",
+        f"dataset.cache_dir={tmp_path / 'cache'}",
+        f"dataset.data_dir={tmp_path / 'official'}",
+        *TINY_REPRESENTATION["td_jepa"],
+        "actor.hidden_dim=16",
+        "train.steps=6",
+        "train.log_every=3",
+        "eval.episodes=1",
+        "eval.inference_samples=64",
+        "logger.backend=csv",
+        f"hydra.run.dir={run_dir}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "2 data-parallel processes x 16 samples" in proc.stdout

@@ -1,4 +1,5 @@
 """The one update loop (agents.engine.run_updates) and its pieces, on hand-made updates."""
+
 from __future__ import annotations
 
 import json
@@ -36,10 +37,21 @@ def constant_losses(values: list[float]):
 
 def test_logs_evaluates_and_checkpoints_on_schedule():
     logger, checkpoints, evaluations, history = RecordingLogger(), [], [], []
-    result = run_updates(constant_losses([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), start=0, steps=6, log_every=2, logger=logger,
-                         checkpoint=checkpoints.append, checkpoint_every=3, evaluate=evaluations.append, eval_every=2,
-                         stage="student", offset=10, history=history,
-                         validate=lambda losses: (losses, {"val/loss_x": 2 * losses["loss_x"].item()}))
+    result = run_updates(
+        constant_losses([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+        start=0,
+        steps=6,
+        log_every=2,
+        logger=logger,
+        checkpoint=checkpoints.append,
+        checkpoint_every=3,
+        evaluate=evaluations.append,
+        eval_every=2,
+        stage="student",
+        offset=10,
+        history=history,
+        validate=lambda losses: (losses, {"val/loss_x": 2 * losses["loss_x"].item()}),
+    )
     assert [step for step, _ in logger.logged] == [12, 14, 16]  # the run's count: offset + the stage's
     assert logger.logged[1][1] == {"student/loss_x": 4.0, "student/feature_std": 0.5, "val/loss_x": 8.0}
     assert history == [{"step": s, "stage": "student", "feature_std": 0.5} for s in (12, 14, 16)]
@@ -51,8 +63,16 @@ def test_logs_evaluates_and_checkpoints_on_schedule():
 def test_a_non_finite_loss_stops_the_run_at_that_update_before_its_checkpoint():
     logger, checkpoints = RecordingLogger(), []
     with pytest.raises(FloatingPointError, match=r"non-finite loss \(loss_x\) at step 3\..*resume from step000000002"):
-        run_updates(constant_losses([1.0, 2.0, float("nan"), 4.0]), start=0, steps=4, log_every=100, logger=logger,
-                    checkpoint=checkpoints.append, checkpoint_every=1, resume_hint="resume from step000000002")
+        run_updates(
+            constant_losses([1.0, 2.0, float("nan"), 4.0]),
+            start=0,
+            steps=4,
+            log_every=100,
+            logger=logger,
+            checkpoint=checkpoints.append,
+            checkpoint_every=1,
+            resume_hint="resume from step000000002",
+        )
     assert checkpoints == [1, 2]
 
 
@@ -67,7 +87,9 @@ def test_ctrl_c_finishes_the_update_writes_a_checkpoint_and_exits_130(capsys):
 
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(SystemExit) as stop:
-        run_updates(update, start=0, steps=10, log_every=100, logger=logger, checkpoint=lambda s: checkpoints.append(s) or f"ckpt{s}")
+        run_updates(
+            update, start=0, steps=10, log_every=100, logger=logger, checkpoint=lambda s: checkpoints.append(s) or f"ckpt{s}"
+        )
     assert stop.value.code == 130 and calls == [1, 2, 3] and checkpoints == [3] and logger.closed
     assert "interrupted at step 3; saved ckpt3. Continue with the same command plus resume=true" in capsys.readouterr().out
     assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
@@ -82,15 +104,19 @@ def test_resumed_loop_starts_at_its_step():
 def test_gradient_step_descends_the_sum_of_the_losses_then_steps_schedule_and_targets():
     w = torch.nn.Parameter(torch.tensor(1.0))
     optimizer = torch.optim.SGD([w], lr=0.1)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 0.5 ** k)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 0.5**k)
     targets = []
 
     class Target:
         def step(self) -> None:
             targets.append(w.item())
 
-    update = gradient_step(lambda: TensorDict({"loss_a": w * 1.0, "loss_b": 2.0 * w, "diag": 10.0 * w}, []), optimizer,
-                           scheduler=scheduler, target_updater=Target())
+    update = gradient_step(
+        lambda: TensorDict({"loss_a": w * 1.0, "loss_b": 2.0 * w, "diag": 10.0 * w}, []),
+        optimizer,
+        scheduler=scheduler,
+        target_updater=Target(),
+    )
     losses = update()
     assert losses["loss_a"].item() == pytest.approx(1.0) and not losses["loss_a"].requires_grad
     assert w.item() == pytest.approx(1.0 - 0.1 * 3.0)  # d(loss_a + loss_b)/dw = 3; "diag" is not a loss

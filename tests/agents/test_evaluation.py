@@ -1,4 +1,5 @@
 """The evaluation path scores a competent policy as successful, and the table reports it."""
+
 import numpy as np
 import torch
 
@@ -44,13 +45,21 @@ def test_vectorised_rollouts_score_exactly_like_one_episode_at_a_time():
 
     torch.manual_seed(0)
     suite = DMCTaskSuite("walker", max_episode_steps=25)
-    model = FB(suite.observation_dim, suite.action_dim, z_dim=4, left_dim=4, backward=dict(hidden_dim=8, hidden_layers=1),
-               forward_map=dict(hidden_dim=8, hidden_layers=1)).eval()
+    model = FB(
+        suite.observation_dim,
+        suite.action_dim,
+        z_dim=4,
+        left_dim=4,
+        backward=dict(hidden_dim=8, hidden_layers=1),
+        forward_map=dict(hidden_dim=8, hidden_layers=1),
+    ).eval()
     actor = make_actor(dict(hidden_dim=16, hidden_layers=1), model, suite.action_dim).eval()
     tasks, seeds = ["walk", "run", "walk", "spin"], [0, 0, 1, 2]
     latents = torch.randn(4, 4)
     scores = rollout_all(suite, model, actor, tasks, latents, seeds)["score"]
-    expected = [run_episode(suite, task, LatentPolicy(model, actor, z), seed=seed) for task, z, seed in zip(tasks, latents, seeds)]
+    expected = [
+        run_episode(suite, task, LatentPolicy(model, actor, z), seed=seed) for task, z, seed in zip(tasks, latents, seeds)
+    ]
     assert scores.shape == (4,) and any(abs(e) > 1e-3 for e in expected)
     np.testing.assert_allclose(scores.numpy(), expected, rtol=1e-5, atol=1e-5)
 
@@ -65,8 +74,15 @@ def test_goal_rows_reinfer_z_every_step_like_the_goal_policy():
 
     torch.manual_seed(0)
     suite = DMCTaskSuite("walker", max_episode_steps=25)
-    model = HILP(suite.observation_dim, suite.action_dim, z_dim=4, left_dim=4, features=dict(hidden_dim=8, hidden_layers=1),
-                 left_encoder=dict(hidden_dim=8, hidden_layers=0), successor_features=dict(hidden_dim=8, hidden_layers=1)).eval()
+    model = HILP(
+        suite.observation_dim,
+        suite.action_dim,
+        z_dim=4,
+        left_dim=4,
+        features=dict(hidden_dim=8, hidden_layers=1),
+        left_encoder=dict(hidden_dim=8, hidden_layers=0),
+        successor_features=dict(hidden_dim=8, hidden_layers=1),
+    ).eval()
     actor = make_actor(dict(hidden_dim=16, hidden_layers=1), model, suite.action_dim).eval()
     tasks, seeds = ["walk", "walk", "run"], [0, 1, 2]
     latents = torch.randn(3, 4)
@@ -103,14 +119,25 @@ def _timer_suite(lengths: dict[str, int]):
         def _step(self, td):
             self.t += 1
             done = torch.tensor([self.t >= self.length])
-            return TensorDict({"observation": torch.full((1,), float(self.t)), "reward": td["action"].clone(), "done": done,
-                               "terminated": done}, [])
+            return TensorDict(
+                {
+                    "observation": torch.full((1,), float(self.t)),
+                    "reward": td["action"].clone(),
+                    "done": done,
+                    "terminated": done,
+                },
+                [],
+            )
 
         def _set_seed(self, seed):
             pass
 
-    return SimpleNamespace(metric="return", max_episode_steps=10, observation_key="observation",
-                           make_env=lambda task, seed=0, render=False: Timer(lengths[task]))
+    return SimpleNamespace(
+        metric="return",
+        max_episode_steps=10,
+        observation_key="observation",
+        make_env=lambda task, seed=0, render=False: Timer(lengths[task]),
+    )
 
 
 def test_rows_that_end_early_are_masked_and_the_rollout_stops_when_all_have_ended():
@@ -140,8 +167,9 @@ def test_maze_evaluation_reports_the_final_distance_to_the_goal():
     act = lambda td, t: oracle(td["observation"][0]).reshape(1, -1)  # noqa: E731
     scores = score_episodes(suite, ["task1"], *rollout_episodes(suite, ["task1"], [0], act)[:2])
     assert scores["score"].item() == 1.0 and scores["final_distance"].item() <= suite.goal_tol  # ended at the goal
-    still = score_episodes(suite, ["task1"], *rollout_episodes(suite, ["task1"], [0], lambda td, t: torch.zeros(1, 2),
-                                                               max_steps=5)[:2])
+    still = score_episodes(
+        suite, ["task1"], *rollout_episodes(suite, ["task1"], [0], lambda td, t: torch.zeros(1, 2), max_steps=5)[:2]
+    )
     assert still["score"].item() == 0.0 and still["final_distance"].item() > 5 * suite.goal_tol
 
 

@@ -1,4 +1,5 @@
 """flow-BC actor, actor initialisation and the TD3+BC normaliser, on tiny hand-made networks."""
+
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -14,8 +15,15 @@ from tests.agents.tiny import CONFIGS
 
 def _constant_q_model():
     """2-d observations; the φ-predictor members are constant: member 0 ≡ (1, −3), member 1 ≡ (3, 1)."""
-    model = TDJEPA(2, 2, z_dim=2, phi_dim=2, phi_encoder=dict(hidden_dim=4, hidden_layers=0),
-                   psi_encoder=dict(hidden_dim=4, hidden_layers=0), predictor=dict(hidden_dim=4, hidden_layers=1, ensemble_size=2))
+    model = TDJEPA(
+        2,
+        2,
+        z_dim=2,
+        phi_dim=2,
+        phi_encoder=dict(hidden_dim=4, hidden_layers=0),
+        psi_encoder=dict(hidden_dim=4, hidden_layers=0),
+        predictor=dict(hidden_dim=4, hidden_layers=1, ensemble_size=2),
+    )
     with torch.no_grad():
         last = model.phi_predictor.trunk[-1]
         last.weight.zero_()
@@ -24,11 +32,14 @@ def _constant_q_model():
 
 
 def _batch():
-    return TensorDict({
-        "observation": torch.tensor([[2.0, 0.0], [0.0, 3.0]]),
-        "action": torch.tensor([[0.5, -0.5], [0.0, 0.25]]),
-        "z": torch.tensor([[1.0, 0.0], [0.0, 1.0]]),  # Q rows: member 0 (1, −3), member 1 (3, 1)
-    }, batch_size=[2])
+    return TensorDict(
+        {
+            "observation": torch.tensor([[2.0, 0.0], [0.0, 3.0]]),
+            "action": torch.tensor([[0.5, -0.5], [0.0, 0.25]]),
+            "z": torch.tensor([[1.0, 0.0], [0.0, 1.0]]),  # Q rows: member 0 (1, −3), member 1 (3, 1)
+        },
+        batch_size=[2],
+    )
 
 
 def test_q_scale_is_the_mean_over_individual_members():
@@ -105,8 +116,9 @@ def test_flow_matching_fits_the_behaviour_actions():
     loss = FlowBCActorLoss(actor, model, bc_coeff=0.0)
     opt = torch.optim.Adam(actor.flow.parameters(), lr=3e-3)
     obs = torch.randn(128, 2)
-    td = TensorDict({"observation": obs, "action": torch.tensor([0.6, -0.3]).expand(128, 2), "z": torch.zeros(128, 2)},
-                    batch_size=[128])
+    td = TensorDict(
+        {"observation": obs, "action": torch.tensor([0.6, -0.3]).expand(128, 2), "z": torch.zeros(128, 2)}, batch_size=[128]
+    )
     for _ in range(400):
         opt.zero_grad()
         loss(td)["loss_flow"].backward()
@@ -159,15 +171,18 @@ def test_flow_has_its_own_learning_rate():
     assert {id(p) for p in groups["actor"]["params"]} == {id(p) for p in actor.policy.parameters()}
 
 
-@pytest.mark.parametrize("overrides, name, bc_coeff", [
-    ([], "flow_bc", 0.3),
-    (["env.name=cube-single-play"], "flow_bc", 3.0),
-    (["representation=fb"], "flow_bc", 0.3),
-    (["representation=hilp", "actor=td3"], "td3", 0.0),
-    (["env=dmc"], "td3", 0.0),
-    (["env=dmc", "actor=flow_bc"], "flow_bc", 0.3),
-    (["actor.bc_coeff=1.5"], "flow_bc", 1.5),
-])
+@pytest.mark.parametrize(
+    "overrides, name, bc_coeff",
+    [
+        ([], "flow_bc", 0.3),
+        (["env.name=cube-single-play"], "flow_bc", 3.0),
+        (["representation=fb"], "flow_bc", 0.3),
+        (["representation=hilp", "actor=td3"], "td3", 0.0),
+        (["env=dmc"], "td3", 0.0),
+        (["env=dmc", "actor=flow_bc"], "flow_bc", 0.3),
+        (["actor.bc_coeff=1.5"], "flow_bc", 1.5),
+    ],
+)
 def test_default_actor_per_env_family(overrides, name, bc_coeff):
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
         cfg = compose("zeroshot", overrides=overrides)

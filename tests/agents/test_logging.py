@@ -1,4 +1,5 @@
 """wandb: offline unless logged in, runs named and grouped from the config."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The presets and experiment recipes compose, and the symmetric TD-JEPA preset trains on both env families."""
+
 from __future__ import annotations
 
 import json
@@ -25,11 +26,26 @@ def _compose(overrides: list[str]):
 def test_symmetric_preset_trains_and_reloads(environment, tmp_path_factory):
     cache = tmp_path_factory.getbasetemp() / "matrix-data"
     run_dir = tmp_path_factory.mktemp(f"sym-{environment}")
-    tiny = ["representation.z_dim=8", "representation.psi_encoder.hidden_dim=16", "representation.predictor.hidden_dim=16",
-            "actor.flow_hidden_dim=16"] if environment.startswith("ogbench") else \
-           ["representation.z_dim=8", "representation.psi_encoder.hidden_dim=16", "representation.predictor.hidden_dim=16"]
-    cfg = _compose(["representation=td_jepa_sym", *ENVIRONMENTS[environment], *tiny, *COMMON,
-                    f"dataset.cache_dir={cache}", f"dataset.data_dir={cache / 'official'}"])
+    tiny = (
+        [
+            "representation.z_dim=8",
+            "representation.psi_encoder.hidden_dim=16",
+            "representation.predictor.hidden_dim=16",
+            "actor.flow_hidden_dim=16",
+        ]
+        if environment.startswith("ogbench")
+        else ["representation.z_dim=8", "representation.psi_encoder.hidden_dim=16", "representation.predictor.hidden_dim=16"]
+    )
+    cfg = _compose(
+        [
+            "representation=td_jepa_sym",
+            *ENVIRONMENTS[environment],
+            *tiny,
+            *COMMON,
+            f"dataset.cache_dir={cache}",
+            f"dataset.data_dir={cache / 'official'}",
+        ]
+    )
     results = train_zeroshot(cfg, run_dir)
     assert results and json.loads((run_dir / "eval.json").read_text())["results"] == results
     model, _, config = load_pretrained(run_dir / "checkpoints" / (run_dir / "checkpoints" / "latest").read_text().strip())

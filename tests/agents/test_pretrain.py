@@ -1,4 +1,5 @@
 """python -m agents.pretrain: seq-JEPA on rendered views pretrains, probes and checkpoints (tiny budgets)."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,17 @@ def test_too_many_views_is_a_clear_error(tmp_path):
 
 def test_cli_runs_as_a_user_types_it(tmp_path):
     env = {**os.environ, "MUJOCO_GL": "egl", "WANDB_MODE": "offline"}
-    cmd = [sys.executable, "-m", "agents.pretrain", "representation=seq_jepa", "data=views3d", *TINY_SEQ_JEPA, *VIEWS3D,
-           f"data.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "agents.pretrain",
+        "representation=seq_jepa",
+        "data=views3d",
+        *TINY_SEQ_JEPA,
+        *VIEWS3D,
+        f"data.cache_dir={tmp_path / 'cache'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| top1_views2 |" in proc.stdout and "| relative_rotation_r2 |" in proc.stdout
@@ -51,8 +61,14 @@ def test_cli_runs_as_a_user_types_it(tmp_path):
 
 @pytest.mark.parametrize("views", ["states", "pixels"])
 def test_seq_jepa_pretrains_on_offline_trajectories_and_probes_path_integration(tmp_path, views):
-    cfg = config(tmp_path, f"data.views={views}", "data.image_size=16", f"dataset.cache_dir={tmp_path / 'cache'}",
-                 f"dataset.data_dir={tmp_path / 'data'}", data=TINY_TRAJECTORIES)
+    cfg = config(
+        tmp_path,
+        f"data.views={views}",
+        "data.image_size=16",
+        f"dataset.cache_dir={tmp_path / 'cache'}",
+        f"dataset.data_dir={tmp_path / 'data'}",
+        data=TINY_TRAJECTORIES,
+    )
     results = pretrain(cfg, tmp_path / "run")
     assert set(results) >= {"position_r2_views1", "position_r2_views3", "displacement_r2_views3", "action_r2"}
     assert "displacement_r2_views1" not in results  # no displacement after a single view

@@ -1,5 +1,6 @@
 """python -m agents.pretrain representation=ad_l_jepa|occupancy_mae data=lidar: pretraining, downstream
 segmentation and position probes, resume, and the LiDAR encoder for agents (issue #8)."""
+
 from __future__ import annotations
 
 import json
@@ -76,8 +77,13 @@ def test_the_ad_l_jepa_encoder_is_its_ema_target(tmp_path):
 
 
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, capsys):
-    extra = ("representation=ad_l_jepa", "train.steps=6", "train.checkpoint_every=2", "train.keep_checkpoints=10",
-             "data.downstream.fractions=[1.0]")
+    extra = (
+        "representation=ad_l_jepa",
+        "train.steps=6",
+        "train.checkpoint_every=2",
+        "train.keep_checkpoints=10",
+        "data.downstream.fractions=[1.0]",
+    )
     pretrain(config(tmp_path, *extra), tmp_path / "full")
     interrupted = interrupted_copy(tmp_path / "full", tmp_path / "interrupted", at=2)
     capsys.readouterr()
@@ -95,8 +101,11 @@ def test_maze_scans_pretrain_an_encoder_for_lidar_agents(tmp_path):
     assert encoder(grids).shape == (2, 5, 16)
     encoder.train()
     assert not encoder.encoder.training  # frozen: BatchNorm keeps its pretraining statistics
-    with pytest.raises(ValueError, match=r"reads BEV grids of shape \[12, 32, 32\] but this environment's observations "
-                                         r"have shape \[2\]: use env.obs=lidar"):
+    with pytest.raises(
+        ValueError,
+        match=r"reads BEV grids of shape \[12, 32, 32\] but this environment's observations "
+        r"have shape \[2\]: use env.obs=lidar",
+    ):
         make_encoder({"name": "ad_l_jepa", "checkpoint": str(tmp_path / "run")}, (2,))
     with pytest.raises(ValueError, match="encoder=ad_l_jepa needs encoder.checkpoint="):
         make_encoder({"name": "ad_l_jepa", "checkpoint": None}, (12, 32, 32))
@@ -117,8 +126,16 @@ def test_wrong_combinations_fail_with_clear_messages(tmp_path):
 
 def test_cli_runs_as_a_user_types_it(tmp_path):
     env = {**os.environ, "MUJOCO_GL": "egl", "WANDB_MODE": "offline"}
-    cmd = [sys.executable, "-m", "agents.pretrain", "representation=ad_l_jepa", *TINY_LIDAR, "data.downstream.fractions=[1.0]",
-           f"data.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "agents.pretrain",
+        "representation=ad_l_jepa",
+        *TINY_LIDAR,
+        "data.downstream.fractions=[1.0]",
+        f"data.cache_dir={tmp_path / 'cache'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ad_l_jepa on LiDAR scenes after 4 updates" in proc.stdout and "| miou_100pct |" in proc.stdout

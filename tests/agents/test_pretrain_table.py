@@ -1,5 +1,6 @@
 """python -m agents.pretrain representation=t_jepa data=table: pretraining, downstream scores, resume, and
 T-JEPA as an observation encoder (issue #8)."""
+
 from __future__ import annotations
 
 import json
@@ -75,7 +76,9 @@ def test_t_jepa_on_env_states_encodes_the_agents_observations(tmp_path):
     torch.testing.assert_close(features.reshape(-1, 8), model.encode(rows.float(), pool="mean"))
     flat = TJEPAEncoder(tmp_path / "run", (2,), pool="flatten", frozen=False)
     assert flat.feature_dim == 8 * (1 + 2) and all(p.requires_grad for p in flat.model.parameters())
-    with pytest.raises(ValueError, match=r"reads rows of 2 numeric features .* but this environment's observations have shape \[24\]"):
+    with pytest.raises(
+        ValueError, match=r"reads rows of 2 numeric features .* but this environment's observations have shape \[24\]"
+    ):
         make_encoder({"name": "t_jepa", "checkpoint": str(tmp_path / "run")}, (24,))
     with pytest.raises(ValueError, match=r"encoder=t_jepa needs encoder.checkpoint="):
         make_encoder({"name": "t_jepa", "checkpoint": None}, (2,))
@@ -94,8 +97,15 @@ def test_cli_runs_on_a_users_csv_as_a_user_types_it(tmp_path):
     features, label, _ = synthetic_mixed(200, seed=3)
     features.assign(label=label).to_csv(tmp_path / "mine.csv", index=False)
     env = {**os.environ, "MUJOCO_GL": "egl", "WANDB_MODE": "offline"}
-    cmd = [sys.executable, "-m", "agents.pretrain", *TINY_T_JEPA, f"data.path={tmp_path / 'mine.csv'}", "data.target=label",
-           f"hydra.run.dir={tmp_path / 'run'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "agents.pretrain",
+        *TINY_T_JEPA,
+        f"data.path={tmp_path / 'mine.csv'}",
+        "data.target=label",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "T-JEPA on mine after 4 updates" in proc.stdout and "| gbdt_raw_accuracy |" in proc.stdout

@@ -1,5 +1,6 @@
 """python -m agents.pretrain representation=ui_jepa data=ui_activity: JEPA-tuning, the intent decoder, few- and
 zero-shot metrics, the frame-averaged baseline, resume (issue #9)."""
+
 from __future__ import annotations
 
 import json
@@ -88,8 +89,14 @@ def test_wrong_combinations_fail_with_clear_messages(tmp_path):
 
 def test_cli_runs_as_a_user_types_it(tmp_path):
     env = {**os.environ, "MUJOCO_GL": "egl", "WANDB_MODE": "offline"}
-    cmd = [sys.executable, "-m", "agents.pretrain", *TINY_UI, f"data.cache_dir={tmp_path / 'cache'}",
-           f"hydra.run.dir={tmp_path / 'run'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "agents.pretrain",
+        *TINY_UI,
+        f"data.cache_dir={tmp_path / 'cache'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "UI-JEPA (ui_jepa encoder) after 3 JEPA-tuning updates" in proc.stdout

@@ -1,5 +1,6 @@
 """python -m agents.pretrain representation=vjepa|salt|dmt_jepa data=frames: stages, FLOP counts and budgets,
 state probes, checkpoints usable as frozen encoders, resuming, and clear errors (tiny budgets)."""
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,7 @@ def test_pretrains_on_frames_counts_flops_probes_and_checkpoints_an_encoder(repr
     encoder, feature_dim = make_encoder({"name": representation, "checkpoint": str(tmp_path / "run")}, (9, 32, 32))
     assert feature_dim == 3 * model.feature_dim == 48
     frames = torch.randint(0, 256, (2, 9, 32, 32), dtype=torch.uint8)
-    expected = torch.cat([model.encode(frames[:, 3 * i:3 * i + 3]) for i in range(3)], dim=1)
+    expected = torch.cat([model.encode(frames[:, 3 * i : 3 * i + 3]) for i in range(3)], dim=1)
     torch.testing.assert_close(encoder(frames), expected)
     assert not any(p.requires_grad for p in encoder.parameters())
 

@@ -1,4 +1,5 @@
 """The public rollout API (agents.api), video writing and the rollout CLI, on tiny checkpoints."""
+
 from __future__ import annotations
 
 import json
@@ -19,16 +20,34 @@ from tiny import TINY_REPRESENTATION
 
 ROOT = Path(__file__).resolve().parents[2]
 # The deterministic TD3-style actor, so that a recorded episode's actions can be recomputed from its states.
-TINY = ["representation=fb", *TINY_REPRESENTATION["fb"], "actor=td3", "actor.hidden_dim=16",
-        "train.steps=3", "train.log_every=3", "dataset.batch_size=16", "eval.episodes=1", "eval.inference_samples=64",
-        "logger.backend=none", "dataset.num_episodes=2"]
+TINY = [
+    "representation=fb",
+    *TINY_REPRESENTATION["fb"],
+    "actor=td3",
+    "actor.hidden_dim=16",
+    "train.steps=3",
+    "train.log_every=3",
+    "dataset.batch_size=16",
+    "eval.episodes=1",
+    "eval.inference_samples=64",
+    "logger.backend=none",
+    "dataset.num_episodes=2",
+]
 
 
 @pytest.fixture(scope="module")
 def ogbench_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("rollout-ogbench")
-    train(*TINY, "env=ogbench", "env.max_episode_steps=12", "dataset.source=generated", "dataset.episode_length=40",
-          f"dataset.cache_dir={root / 'cache'}", f"dataset.data_dir={root / 'official'}", run_dir=root / "run")
+    train(
+        *TINY,
+        "env=ogbench",
+        "env.max_episode_steps=12",
+        "dataset.source=generated",
+        "dataset.episode_length=40",
+        f"dataset.cache_dir={root / 'cache'}",
+        f"dataset.data_dir={root / 'official'}",
+        run_dir=root / "run",
+    )
     return root / "run"
 
 
@@ -55,7 +74,7 @@ def test_z_from_a_reward_function_solves_the_reward_regression_on_dataset_states
     next_obs = batch["next", "observation"]
     expected = agent.representation.infer_z_from_rewards(next_obs, -torch.linalg.norm(next_obs - target, dim=-1))
     torch.testing.assert_close(z, expected)
-    assert z.norm().item() == pytest.approx(8 ** 0.5, rel=1e-5)  # projected onto the √d sphere
+    assert z.norm().item() == pytest.approx(8**0.5, rel=1e-5)  # projected onto the √d sphere
     # z is the direction of the least-squares weights: scaling the reward does not change it
     torch.testing.assert_close(agent.infer_z(reward_fn=lambda s: 3.0 * reward_fn(s), samples=64), z)
 
@@ -135,8 +154,19 @@ def run_cli(args, check=True, env_extra=None):
 
 def test_rollout_cli_writes_videos_and_scores(ogbench_run, tmp_path):
     out = tmp_path / "rollout"
-    proc = run_cli(["-m", "agents.rollout", f"checkpoint={ogbench_run}", "task=task2", "z_from=goal", "episodes=2",
-                    "video=true", "video_format=gif", f"hydra.run.dir={out}"])
+    proc = run_cli(
+        [
+            "-m",
+            "agents.rollout",
+            f"checkpoint={ogbench_run}",
+            "task=task2",
+            "z_from=goal",
+            "episodes=2",
+            "video=true",
+            "video_format=gif",
+            f"hydra.run.dir={out}",
+        ]
+    )
     assert "task2 episode 1:" in proc.stdout
     assert sorted(p.name for p in out.glob("*.gif")) == ["task2_ep0.gif", "task2_ep1.gif"]
     saved = json.loads((out / "rollout.json").read_text())
@@ -144,7 +174,9 @@ def test_rollout_cli_writes_videos_and_scores(ogbench_run, tmp_path):
 
 
 def test_rollout_cli_reports_a_missing_checkpoint_in_one_line(tmp_path):
-    proc = run_cli(["-m", "agents.rollout", f"checkpoint={tmp_path / 'nothing'}", f"hydra.run.dir={tmp_path / 'out'}"], check=False)
+    proc = run_cli(
+        ["-m", "agents.rollout", f"checkpoint={tmp_path / 'nothing'}", f"hydra.run.dir={tmp_path / 'out'}"], check=False
+    )
     assert proc.returncode == 2
     assert "error: no checkpoint at" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -163,8 +195,10 @@ def test_a_missing_backend_library_matters_only_when_rendering():
 
     if ctypes.util.find_library("OSMesa") is not None:
         pytest.skip("libOSMesa is installed here: nothing is deferred")
-    code = ("import agents.zeroshot, representations\nprint('imports ok')\n"
-            "from envs.dmc.env import DMCEnv\nDMCEnv('walker', 'walk').render()")
+    code = (
+        "import agents.zeroshot, representations\nprint('imports ok')\n"
+        "from envs.dmc.env import DMCEnv\nDMCEnv('walker', 'walk').render()"
+    )
     proc = run_cli(["-c", code], check=False, env_extra={"MUJOCO_GL": "osmesa"})
     assert "imports ok" in proc.stdout, proc.stderr[-2000:]
     assert proc.returncode != 0
@@ -172,11 +206,28 @@ def test_a_missing_backend_library_matters_only_when_rendering():
 
 
 def test_pixel_agent_rolls_out_with_videos_at_their_own_size(tmp_path):
-    train("representation=td_jepa", *TINY_REPRESENTATION["td_jepa"], "actor.hidden_dim=16",
-          "env=dmc", "env.domain=point_mass_maze", "env.obs=pixels", "env.max_episode_steps=6", "dataset.num_episodes=2",
-          "dataset.episode_length=30", "dataset.batch_size=16", "encoder.pixels.feature_dim=16", "encoder.pixels.channels=4",
-          "train.steps=2", "train.log_every=2", "eval.episodes=1", "eval.inference_samples=32", "logger.backend=none",
-          f"dataset.cache_dir={tmp_path / 'cache'}", f"dataset.data_dir={tmp_path / 'official'}", run_dir=tmp_path / "run")
+    train(
+        "representation=td_jepa",
+        *TINY_REPRESENTATION["td_jepa"],
+        "actor.hidden_dim=16",
+        "env=dmc",
+        "env.domain=point_mass_maze",
+        "env.obs=pixels",
+        "env.max_episode_steps=6",
+        "dataset.num_episodes=2",
+        "dataset.episode_length=30",
+        "dataset.batch_size=16",
+        "encoder.pixels.feature_dim=16",
+        "encoder.pixels.channels=4",
+        "train.steps=2",
+        "train.log_every=2",
+        "eval.episodes=1",
+        "eval.inference_samples=32",
+        "logger.backend=none",
+        f"dataset.cache_dir={tmp_path / 'cache'}",
+        f"dataset.data_dir={tmp_path / 'official'}",
+        run_dir=tmp_path / "run",
+    )
     agent = ZeroShotAgent.from_checkpoint(tmp_path / "run", env={"video_size": 48})
     assert agent.suite.observation_key == "pixels"
     episode = agent.rollout(agent.infer_z(task="reach_top_left", samples=32), task="reach_top_left", render=True)

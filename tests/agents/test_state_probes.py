@@ -1,4 +1,5 @@
 """Frozen-encoder state probes: ridge R² per column, pooled R² per quantity, attentive pooling (hand-checked)."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,9 +33,11 @@ def test_attentive_probe_reads_one_token_that_mean_pooling_dilutes():
     tokens = torch.cat([content, torch.eye(6).expand(800, 6, 6)], dim=-1)  # + a position code, as ViT tokens carry
     y = content[:, 2, :1] * 2.0  # the first feature of token 2 only
     torch.manual_seed(0)
-    predict = fit_regressor(AttentivePooler(10, out_dim=1), tokens[:600], y[:600], val_x=tokens[600:700], val_y=y[600:700],
-                            steps=800, lr=1e-2)
+    predict = fit_regressor(
+        AttentivePooler(10, out_dim=1), tokens[:600], y[:600], val_x=tokens[600:700], val_y=y[600:700], steps=800, lr=1e-2
+    )
     attentive = r2_per_dim(predict(tokens[700:]), y[700:]).item()
-    linear = ridge_r2_per_dim(tokens[:600].mean(1), y[:600], tokens[700:].mean(1), y[700:], val_x=tokens[600:700].mean(1),
-                              val_y=y[600:700]).item()
+    linear = ridge_r2_per_dim(
+        tokens[:600].mean(1), y[:600], tokens[700:].mean(1), y[700:], val_x=tokens[600:700].mean(1), val_y=y[600:700]
+    ).item()
     assert attentive > 0.9 and linear < 0.3  # mean pooling keeps 1/6 of the signal among the other tokens' noise

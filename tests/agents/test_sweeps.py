@@ -1,4 +1,5 @@
 """Hydra multirun sweeps: the SLURM launcher config composes; the same submitit path runs locally."""
+
 from __future__ import annotations
 
 import json
@@ -32,12 +33,33 @@ def test_slurm_launcher_config_composes_with_our_defaults_and_cli_overrides():
 
 def test_submitit_sweep_runs_each_seed_in_its_own_folder(tmp_path):
     sweep = tmp_path / "sweep"
-    tiny = ["env=ogbench", "env.max_episode_steps=8", "dataset.source=generated", "dataset.num_episodes=2",
-            "dataset.episode_length=40", "dataset.batch_size=16", f"dataset.cache_dir={tmp_path / 'cache'}",
-            f"dataset.data_dir={tmp_path / 'official'}", *TINY_REPRESENTATION["td_jepa"], "actor.hidden_dim=16", "train.steps=3", "train.log_every=3",
-            "eval.episodes=1", "eval.inference_samples=64", "logger.backend=csv"]
-    cmd = [sys.executable, "-m", "agents.zeroshot", "-m", "hydra/launcher=submitit_local", "seed=0,1", *tiny,
-           f"hydra.sweep.dir={sweep}"]
+    tiny = [
+        "env=ogbench",
+        "env.max_episode_steps=8",
+        "dataset.source=generated",
+        "dataset.num_episodes=2",
+        "dataset.episode_length=40",
+        "dataset.batch_size=16",
+        f"dataset.cache_dir={tmp_path / 'cache'}",
+        f"dataset.data_dir={tmp_path / 'official'}",
+        *TINY_REPRESENTATION["td_jepa"],
+        "actor.hidden_dim=16",
+        "train.steps=3",
+        "train.log_every=3",
+        "eval.episodes=1",
+        "eval.inference_samples=64",
+        "logger.backend=csv",
+    ]
+    cmd = [
+        sys.executable,
+        "-m",
+        "agents.zeroshot",
+        "-m",
+        "hydra/launcher=submitit_local",
+        "seed=0,1",
+        *tiny,
+        f"hydra.sweep.dir={sweep}",
+    ]
     env = {**os.environ, "MUJOCO_GL": "egl", "WANDB_MODE": "offline"}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

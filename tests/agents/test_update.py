@@ -1,4 +1,5 @@
 """The agent's gradient step (agents.update.make_update): fp32 and bf16-autocast agree."""
+
 from __future__ import annotations
 
 import copy
@@ -22,11 +23,16 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 def _agent(precision: str, device: str = "cpu", cudagraphs: bool = False):
     torch.manual_seed(0)
     rep_cfg = OmegaConf.load(CONFIGS / "representation/td_jepa.yaml")
-    rep_cfg.merge_with({
-        "z_dim": 8, "phi_dim": 8, "phi_encoder": {"hidden_dim": 32, "hidden_layers": 2},
-        "psi_encoder": {"hidden_dim": 32, "hidden_layers": 2}, "predictor": {"hidden_dim": 32},
-        "optim": {"lr": {"phi_encoder": 1e-3, "psi_encoder": 1e-3, "predictors": 1e-3}},
-    })
+    rep_cfg.merge_with(
+        {
+            "z_dim": 8,
+            "phi_dim": 8,
+            "phi_encoder": {"hidden_dim": 32, "hidden_layers": 2},
+            "psi_encoder": {"hidden_dim": 32, "hidden_layers": 2},
+            "predictor": {"hidden_dim": 32},
+            "optim": {"lr": {"phi_encoder": 1e-3, "psi_encoder": 1e-3, "predictors": 1e-3}},
+        }
+    )
     actor_cfg = OmegaConf.load(CONFIGS / "actor/td3.yaml")
     actor_cfg.merge_with({"hidden_dim": 32, "lr": 1e-3})
     model = make_representation(rep_cfg, OBS, ACT).to(device)
@@ -40,11 +46,14 @@ def _agent(precision: str, device: str = "cpu", cudagraphs: bool = False):
 
 def _batch() -> TensorDict:
     g = torch.Generator().manual_seed(1)
-    return TensorDict({
-        "observation": torch.randn(BATCH, OBS, generator=g),
-        "action": torch.rand(BATCH, ACT, generator=g) * 2 - 1,
-        "next": {"observation": torch.randn(BATCH, OBS, generator=g), "terminated": torch.zeros(BATCH, 1, dtype=torch.bool)},
-    }, batch_size=[BATCH])
+    return TensorDict(
+        {
+            "observation": torch.randn(BATCH, OBS, generator=g),
+            "action": torch.rand(BATCH, ACT, generator=g) * 2 - 1,
+            "next": {"observation": torch.randn(BATCH, OBS, generator=g), "terminated": torch.zeros(BATCH, 1, dtype=torch.bool)},
+        },
+        batch_size=[BATCH],
+    )
 
 
 def test_bf16_autocast_update_matches_fp32():

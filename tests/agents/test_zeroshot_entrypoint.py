@@ -1,4 +1,5 @@
 """End-to-end runs of ``python -m agents.zeroshot`` as a user would type it (tiny budgets)."""
+
 import json
 import os
 import subprocess
@@ -10,17 +11,34 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [
-    "env=ogbench", "env.max_episode_steps=30", "dataset.num_episodes=3", "dataset.episode_length=60", "dataset.batch_size=32",
-    "representation.phi_encoder.hidden_dim=32", "representation.psi_encoder.hidden_dim=32",
-    "representation.predictor.hidden_dim=32", "actor.hidden_dim=32", "train.log_every=5", "train.checkpoint_every=5",
-    "eval.episodes=1", "eval.inference_samples=100", "logger.backend=csv",
+    "env=ogbench",
+    "env.max_episode_steps=30",
+    "dataset.num_episodes=3",
+    "dataset.episode_length=60",
+    "dataset.batch_size=32",
+    "representation.phi_encoder.hidden_dim=32",
+    "representation.psi_encoder.hidden_dim=32",
+    "representation.predictor.hidden_dim=32",
+    "actor.hidden_dim=32",
+    "train.log_every=5",
+    "train.checkpoint_every=5",
+    "eval.episodes=1",
+    "eval.inference_samples=100",
+    "logger.backend=csv",
 ]
 
 
 def run(args, tmp_path, check=True):
     env = dict(os.environ, MUJOCO_GL="egl", WANDB_MODE="offline")
-    cmd = [sys.executable, "-m", "agents.zeroshot", *TINY, f"dataset.cache_dir={tmp_path / 'cache'}",
-           f"dataset.data_dir={tmp_path / 'official'}", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "agents.zeroshot",
+        *TINY,
+        f"dataset.cache_dir={tmp_path / 'cache'}",
+        f"dataset.data_dir={tmp_path / 'official'}",
+        *args,
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-3000:]}\nSTDERR:\n{proc.stderr[-3000:]}")
@@ -47,7 +65,9 @@ def test_smoke_run_trains_evaluates_and_checkpoints(tmp_path):
     assert set(agreement) == {"reward", "goal"} and len(agreement["goal"]) == 5
     assert all(-1.0 <= v["mean_cosine"] <= 1.0 for r in agreement.values() for v in r.values())
     # the straight line's agreement is the no-learning reference: the same states whatever the policy or z mode
-    assert all(agreement["goal"][t]["straight_line_cosine"] == agreement["reward"][t]["straight_line_cosine"] for t in agreement["goal"])
+    assert all(
+        agreement["goal"][t]["straight_line_cosine"] == agreement["reward"][t]["straight_line_cosine"] for t in agreement["goal"]
+    )
     assert all(len(v["q_by_distance"]) == 7 for r in agreement.values() for v in r.values())
 
     # and the rollout / wall-leak diagnostic
@@ -97,8 +117,10 @@ def test_evaluating_and_logging_more_often_leaves_the_weights_unchanged(tmp_path
     busy = load_file(runs / "busy" / "checkpoints" / "step000000010" / "model.safetensors")
     assert all(torch.equal(quiet[k], busy[k]) for k in quiet)
     # and the final evaluation, a function of the weights and the seed, is the same too
-    assert (json.loads((runs / "quiet" / "eval.json").read_text())["results"]
-            == json.loads((runs / "busy" / "eval.json").read_text())["results"])
+    assert (
+        json.loads((runs / "quiet" / "eval.json").read_text())["results"]
+        == json.loads((runs / "busy" / "eval.json").read_text())["results"]
+    )
 
 
 def test_interrupt_saves_a_checkpoint_and_resume_continues(tmp_path):
@@ -107,8 +129,17 @@ def test_interrupt_saves_a_checkpoint_and_resume_continues(tmp_path):
 
     run_dir = tmp_path / "runs" / "interrupted"
     env = dict(os.environ, MUJOCO_GL="egl", WANDB_MODE="offline", PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "agents.zeroshot", *TINY, f"dataset.cache_dir={tmp_path / 'cache'}", "dataset.source=generated",
-           "train.steps=100000", "train.checkpoint_every=100000", f"hydra.run.dir={run_dir}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "agents.zeroshot",
+        *TINY,
+        f"dataset.cache_dir={tmp_path / 'cache'}",
+        "dataset.source=generated",
+        "train.steps=100000",
+        "train.checkpoint_every=100000",
+        f"hydra.run.dir={run_dir}",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines = []
     deadline = time.time() + 240
@@ -128,8 +159,15 @@ def test_interrupt_saves_a_checkpoint_and_resume_continues(tmp_path):
     state = torch.load(run_dir / "checkpoints" / saved / "training_state.pt", weights_only=False)
     assert state["step"] == step
     assert int(state["optimizer"]["state"][0]["step"]) == step  # saved step == updates actually applied
-    resumed = run(["train.steps=" + str(step + 5), "dataset.source=generated", "resume=true",
-                   f"hydra.run.dir={tmp_path / 'runs' / 'resumed'}"], tmp_path)
+    resumed = run(
+        [
+            "train.steps=" + str(step + 5),
+            "dataset.source=generated",
+            "resume=true",
+            f"hydra.run.dir={tmp_path / 'runs' / 'resumed'}",
+        ],
+        tmp_path,
+    )
     assert f"at step {step}" in resumed.stdout
 
 
@@ -143,8 +181,14 @@ def test_corrupt_dataset_gives_one_clear_error(tmp_path):
     official = tmp_path / "official"
     official.mkdir()
     bad = official / "pointmaze-medium-navigate-v0.npz"
-    np.savez(bad, observations=np.full((10, 2), np.nan, np.float32), actions=np.zeros((10, 2), np.float32),
-             terminals=np.zeros(10, bool), qpos=np.zeros((10, 2), np.float32), qvel=np.zeros((10, 2), np.float32))
+    np.savez(
+        bad,
+        observations=np.full((10, 2), np.nan, np.float32),
+        actions=np.zeros((10, 2), np.float32),
+        terminals=np.zeros(10, bool),
+        qpos=np.zeros((10, 2), np.float32),
+        qvel=np.zeros((10, 2), np.float32),
+    )
     np.savez(official / "pointmaze-medium-navigate-v0-val.npz", observations=np.zeros((10, 2), np.float32))
     proc = run(["train.steps=2", "dataset.source=official", f"hydra.run.dir={tmp_path / 'r'}"], tmp_path, check=False)
     assert proc.returncode != 0
@@ -159,7 +203,17 @@ def test_unknown_option_is_rejected_before_any_work(tmp_path):
 def test_resume_with_other_settings_is_refused_by_name(tmp_path):
     runs = tmp_path / "runs"
     run(["train.steps=5", "dataset.source=generated", "eval.modes=[goal]", f"hydra.run.dir={runs / 'a'}"], tmp_path)
-    proc = run(["train.steps=10", "dataset.source=generated", "eval.modes=[goal]", "representation.z_dim=8",
-                f"resume={runs / 'a'}", f"hydra.run.dir={runs / 'b'}"], tmp_path, check=False)
+    proc = run(
+        [
+            "train.steps=10",
+            "dataset.source=generated",
+            "eval.modes=[goal]",
+            "representation.z_dim=8",
+            f"resume={runs / 'a'}",
+            f"hydra.run.dir={runs / 'b'}",
+        ],
+        tmp_path,
+        check=False,
+    )
     assert proc.returncode == 2 and "representation.z_dim: 50 → 8" in proc.stderr and "resume=false" in proc.stderr
     assert "size mismatch" not in proc.stderr

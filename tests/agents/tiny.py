@@ -1,4 +1,5 @@
 """Tiny network sizes per representation, shared by the tests that train (seconds on a CPU)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,30 +7,70 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 TINY_REPRESENTATION = {
-    "td_jepa": ["representation.z_dim=8", "representation.phi_dim=8", "representation.phi_encoder.hidden_dim=16",
-                "representation.psi_encoder.hidden_dim=16", "representation.predictor.hidden_dim=16"],
-    "fb": ["representation.z_dim=8", "representation.left_dim=8", "representation.left_encoder.hidden_dim=16",
-           "representation.backward.hidden_dim=16", "representation.forward_map.hidden_dim=16"],
-    "hilp": ["representation.z_dim=8", "representation.left_dim=8", "representation.features.hidden_dim=16",
-             "representation.left_encoder.hidden_dim=16", "representation.successor_features.hidden_dim=16"],
+    "td_jepa": [
+        "representation.z_dim=8",
+        "representation.phi_dim=8",
+        "representation.phi_encoder.hidden_dim=16",
+        "representation.psi_encoder.hidden_dim=16",
+        "representation.predictor.hidden_dim=16",
+    ],
+    "fb": [
+        "representation.z_dim=8",
+        "representation.left_dim=8",
+        "representation.left_encoder.hidden_dim=16",
+        "representation.backward.hidden_dim=16",
+        "representation.forward_map.hidden_dim=16",
+    ],
+    "hilp": [
+        "representation.z_dim=8",
+        "representation.left_dim=8",
+        "representation.features.hidden_dim=16",
+        "representation.left_encoder.hidden_dim=16",
+        "representation.successor_features.hidden_dim=16",
+    ],
 }
 
 CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
 TINY_BC = {
-    "act_jepa": ["representation.chunk=5", "representation.d_model=16", "representation.heads=2", "representation.ffn_dim=32",
-                 "representation.encoder_layers=1", "representation.predictor_dim=8", "representation.predictor_ffn_dim=16",
-                 "representation.predictor_layers=1"],
-    "act": ["representation.chunk=5", "representation.d_model=16", "representation.heads=2", "representation.ffn_dim=32",
-            "representation.encoder_layers=1"],
+    "act_jepa": [
+        "representation.chunk=5",
+        "representation.d_model=16",
+        "representation.heads=2",
+        "representation.ffn_dim=32",
+        "representation.encoder_layers=1",
+        "representation.predictor_dim=8",
+        "representation.predictor_ffn_dim=16",
+        "representation.predictor_layers=1",
+    ],
+    "act": [
+        "representation.chunk=5",
+        "representation.d_model=16",
+        "representation.heads=2",
+        "representation.ffn_dim=32",
+        "representation.encoder_layers=1",
+    ],
     "mlp_bc": ["representation.chunk=5", "representation.hidden_dim=16", "representation.hidden_layers=2"],
 }
 
 
 def bc_overrides(representation: str, cache: Path) -> list[str]:
-    return [f"representation={representation}", *TINY_BC[representation], "env=ogbench", "env.max_episode_steps=12",
-            "dataset.episodes_per_task=2", "dataset.val_episodes_per_task=1", "dataset.batch_size=16", "train.steps=4",
-            "train.log_every=2", "train.checkpoint_every=2", "eval.episodes=1", "probe.steps=3", "probe.hidden_dim=8",
-            "logger.backend=csv", f"dataset.cache_dir={cache}"]
+    return [
+        f"representation={representation}",
+        *TINY_BC[representation],
+        "env=ogbench",
+        "env.max_episode_steps=12",
+        "dataset.episodes_per_task=2",
+        "dataset.val_episodes_per_task=1",
+        "dataset.batch_size=16",
+        "train.steps=4",
+        "train.log_every=2",
+        "train.checkpoint_every=2",
+        "eval.episodes=1",
+        "probe.steps=3",
+        "probe.hidden_dim=8",
+        "logger.backend=csv",
+        f"dataset.cache_dir={cache}",
+    ]
 
 
 def compose_bc(overrides: list[str]):
@@ -38,12 +79,31 @@ def compose_bc(overrides: list[str]):
 
 
 # seq-JEPA pretraining (agents.pretrain): tiny model, and tiny OGBench trajectories
-TINY_SEQ_JEPA = ["representation.feature_dim=16", "representation.channels=[4,8]", "representation.action_embed_dim=8",
-                 "representation.layers=1", "representation.heads=2", "representation.predictor_hidden_dim=32",
-                 "representation.views=2", "train.steps=3", "train.log_every=3", "dataset.batch_size=8", "probe.steps=5",
-                 "probe.hidden_dim=8", "logger.backend=csv"]
-TINY_TRAJECTORIES = ["data=trajectories", "env=ogbench", "dataset.source=generated", "dataset.num_episodes=10",
-                     "dataset.episode_length=40", "data.stride=2", "eval.views=[1,3]", "probe.windows=64"]
+TINY_SEQ_JEPA = [
+    "representation.feature_dim=16",
+    "representation.channels=[4,8]",
+    "representation.action_embed_dim=8",
+    "representation.layers=1",
+    "representation.heads=2",
+    "representation.predictor_hidden_dim=32",
+    "representation.views=2",
+    "train.steps=3",
+    "train.log_every=3",
+    "dataset.batch_size=8",
+    "probe.steps=5",
+    "probe.hidden_dim=8",
+    "logger.backend=csv",
+]
+TINY_TRAJECTORIES = [
+    "data=trajectories",
+    "env=ogbench",
+    "dataset.source=generated",
+    "dataset.num_episodes=10",
+    "dataset.episode_length=40",
+    "data.stride=2",
+    "eval.views=[1,3]",
+    "probe.windows=64",
+]
 
 
 def compose_pretrain(overrides: list[str]):
@@ -53,8 +113,17 @@ def compose_pretrain(overrides: list[str]):
 
 # vision JEPAs (agents.pretrain data=frames): one-block ViTs on 32 px frames of a few tiny DMC episodes
 def _vit(group: str, predictor: str = "predictor") -> list[str]:
-    return [f"representation.{group}.{k}={v}" for k, v in (("dim", 16), ("depth", 1), ("heads", 2), (f"{predictor}_dim", 8),
-                                                            (f"{predictor}_depth", 1), (f"{predictor}_heads", 2))]
+    return [
+        f"representation.{group}.{k}={v}"
+        for k, v in (
+            ("dim", 16),
+            ("depth", 1),
+            ("heads", 2),
+            (f"{predictor}_dim", 8),
+            (f"{predictor}_depth", 1),
+            (f"{predictor}_heads", 2),
+        )
+    ]
 
 
 TINY_VISION = {
@@ -62,43 +131,128 @@ TINY_VISION = {
     "dmt_jepa": [*_vit("model"), "representation.patch_size=4"],  # an 8 x 8 grid leaves room for I-JEPA's context
     "salt": [*_vit("student"), *_vit("teacher", "decoder")],
 }
-TINY_FRAMES = ["data=frames", "data.image_size=32", "data.progress=false", "data.val_fraction=0.25", "data.test_fraction=0.25",
-               "env=dmc", "env.domain=walker", "dataset.num_episodes=4", "dataset.episode_length=30", "train.steps=6",
-               "train.log_every=3", "dataset.batch_size=8", "probe.steps=5", "probe.frames=64", "logger.backend=csv"]
+TINY_FRAMES = [
+    "data=frames",
+    "data.image_size=32",
+    "data.progress=false",
+    "data.val_fraction=0.25",
+    "data.test_fraction=0.25",
+    "env=dmc",
+    "env.domain=walker",
+    "dataset.num_episodes=4",
+    "dataset.episode_length=30",
+    "train.steps=6",
+    "train.log_every=3",
+    "dataset.batch_size=8",
+    "probe.steps=5",
+    "probe.frames=64",
+    "logger.backend=csv",
+]
 
 
 def vision_overrides(representation: str, cache: Path, *extra: str) -> list[str]:
-    return [f"representation={representation}", *TINY_VISION[representation], *TINY_FRAMES, f"dataset.cache_dir={cache}",
-            f"dataset.data_dir={cache / 'official'}", f"data.cache_dir={cache}", *extra]
+    return [
+        f"representation={representation}",
+        *TINY_VISION[representation],
+        *TINY_FRAMES,
+        f"dataset.cache_dir={cache}",
+        f"dataset.data_dir={cache / 'official'}",
+        f"data.cache_dir={cache}",
+        *extra,
+    ]
 
 
 # T-JEPA (agents.pretrain data=table): a one-block transformer over the features of a row
-TINY_T_JEPA = ["representation=t_jepa", "data=table", "representation.model.dim=8", "representation.model.depth=1",
-               "representation.model.predictor_dim=8", "representation.model.predictor_depth=1", "train.steps=4",
-               "train.log_every=2", "dataset.batch_size=32", "probe.steps=20", "probe.hidden_dim=8", "logger.backend=csv"]
-TINY_ENV_STATES = ["data.name=env_states", "data.rows=200", "env=ogbench", "dataset.source=generated", "dataset.num_episodes=2",
-                   "dataset.episode_length=40"]
+TINY_T_JEPA = [
+    "representation=t_jepa",
+    "data=table",
+    "representation.model.dim=8",
+    "representation.model.depth=1",
+    "representation.model.predictor_dim=8",
+    "representation.model.predictor_depth=1",
+    "train.steps=4",
+    "train.log_every=2",
+    "dataset.batch_size=32",
+    "probe.steps=20",
+    "probe.hidden_dim=8",
+    "logger.backend=csv",
+]
+TINY_ENV_STATES = [
+    "data.name=env_states",
+    "data.rows=200",
+    "env=ogbench",
+    "dataset.source=generated",
+    "dataset.num_episodes=2",
+    "dataset.episode_length=40",
+]
 
 
 # AD-L-JEPA / Occupancy-MAE (agents.pretrain data=lidar): a narrow BEV encoder on a few small scenes
-TINY_LIDAR = ["representation=ad_l_jepa", "data=lidar", "data.scenes=40", "data.progress=false", "data.val_fraction=0.25", "data.test_fraction=0.25",
-              "data.grid.rows=16", "data.grid.cols=16", "data.lidar.beams=8", "data.lidar.azimuths=64",
-              "representation.model.channels=8", "train.steps=4", "train.log_every=2", "dataset.batch_size=8",
-              "data.downstream.steps=4", "data.downstream.eval_every=2", "data.downstream.batch_size=8",
-              "logger.backend=csv"]
-TINY_MAZE_LIDAR = ["representation=ad_l_jepa", "data=lidar", "data.source=maze", "data.positions=60", "env=ogbench", "dataset.source=generated",
-                   "dataset.num_episodes=2", "dataset.episode_length=40", "representation.model.channels=8",
-                   "train.steps=4", "train.log_every=2", "dataset.batch_size=8", "logger.backend=csv"]
+TINY_LIDAR = [
+    "representation=ad_l_jepa",
+    "data=lidar",
+    "data.scenes=40",
+    "data.progress=false",
+    "data.val_fraction=0.25",
+    "data.test_fraction=0.25",
+    "data.grid.rows=16",
+    "data.grid.cols=16",
+    "data.lidar.beams=8",
+    "data.lidar.azimuths=64",
+    "representation.model.channels=8",
+    "train.steps=4",
+    "train.log_every=2",
+    "dataset.batch_size=8",
+    "data.downstream.steps=4",
+    "data.downstream.eval_every=2",
+    "data.downstream.batch_size=8",
+    "logger.backend=csv",
+]
+TINY_MAZE_LIDAR = [
+    "representation=ad_l_jepa",
+    "data=lidar",
+    "data.source=maze",
+    "data.positions=60",
+    "env=ogbench",
+    "dataset.source=generated",
+    "dataset.num_episodes=2",
+    "dataset.episode_length=40",
+    "representation.model.channels=8",
+    "train.steps=4",
+    "train.log_every=2",
+    "dataset.batch_size=8",
+    "logger.backend=csv",
+]
 
 
 # UI-JEPA (agents.pretrain data=ui_activity): a one-block video ViT on a few tiny clips
-TINY_UI = ["representation=ui_jepa", "data=ui_activity", "data.intents=6", "data.zeroshot_intents=2",
-           "data.clips_per_intent=4", "data.val_clips=2", "data.test_clips=2", "data.frames=4", "data.image_size=32",
-           "data.progress=false", "representation.model.dim=16", "representation.model.depth=1",
-           "representation.model.heads=2", "representation.model.predictor_dim=8", "representation.model.predictor_depth=1",
-           "representation.model.predictor_heads=2", "representation.decoder.dim=16", "representation.decoder.depth=1",
-           "representation.decoder.heads=2", "representation.decoder.steps=20", "representation.decoder.eval_every=10",
-           "train.steps=3", "train.log_every=3", "dataset.batch_size=4", "logger.backend=csv"]
+TINY_UI = [
+    "representation=ui_jepa",
+    "data=ui_activity",
+    "data.intents=6",
+    "data.zeroshot_intents=2",
+    "data.clips_per_intent=4",
+    "data.val_clips=2",
+    "data.test_clips=2",
+    "data.frames=4",
+    "data.image_size=32",
+    "data.progress=false",
+    "representation.model.dim=16",
+    "representation.model.depth=1",
+    "representation.model.heads=2",
+    "representation.model.predictor_dim=8",
+    "representation.model.predictor_depth=1",
+    "representation.model.predictor_heads=2",
+    "representation.decoder.dim=16",
+    "representation.decoder.depth=1",
+    "representation.decoder.heads=2",
+    "representation.decoder.steps=20",
+    "representation.decoder.eval_every=10",
+    "train.steps=3",
+    "train.log_every=3",
+    "dataset.batch_size=4",
+    "logger.backend=csv",
+]
 
 
 def interrupted_copy(full: Path, interrupted: Path, at: int) -> Path:

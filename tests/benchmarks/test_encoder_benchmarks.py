@@ -1,4 +1,5 @@
 """The issue-#8 benchmarks: table cells by hand, and every variant / pipeline composes from the configs."""
+
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,22 @@ CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
 
 
 def test_t_jepa_table_cells_are_mean_and_standard_error_per_model():
-    runs = {0: {"task": "classification", "mlp_raw_accuracy": 0.9, "mlp_t_jepa_accuracy": 0.8, "mlp_random_init_accuracy": 0.7,
-                "gbdt_raw_accuracy": 1.0},
-            1: {"task": "classification", "mlp_raw_accuracy": 0.7, "mlp_t_jepa_accuracy": 0.8, "mlp_random_init_accuracy": 0.7,
-                "gbdt_raw_accuracy": 1.0}}
+    runs = {
+        0: {
+            "task": "classification",
+            "mlp_raw_accuracy": 0.9,
+            "mlp_t_jepa_accuracy": 0.8,
+            "mlp_random_init_accuracy": 0.7,
+            "gbdt_raw_accuracy": 1.0,
+        },
+        1: {
+            "task": "classification",
+            "mlp_raw_accuracy": 0.7,
+            "mlp_t_jepa_accuracy": 0.8,
+            "mlp_random_init_accuracy": 0.7,
+            "gbdt_raw_accuracy": 1.0,
+        },
+    }
     metric, cells, summary = t_jepa_tables.score_cells(runs)
     assert metric == "accuracy"
     assert cells == ["0.800 ± 0.100", "0.800 ± 0.000", "0.700 ± 0.000", "1.000 ± 0.000"]

@@ -1,4 +1,5 @@
 """The straight-line baseline: what a point maze gives away without any learning."""
+
 import json
 from types import SimpleNamespace
 
@@ -19,8 +20,12 @@ def test_the_straight_line_solves_exactly_the_tasks_with_no_wall_to_go_around(tm
 
 
 def test_the_policy_heads_straight_at_the_goal(monkeypatch):
-    suite = SimpleNamespace(name="pointmaze-medium-navigate-v0", task_names=["task1"], observation_key="observation",
-                            goal_observation=lambda task: torch.tensor([3.0, 4.0]))
+    suite = SimpleNamespace(
+        name="pointmaze-medium-navigate-v0",
+        task_names=["task1"],
+        observation_key="observation",
+        goal_observation=lambda task: torch.tensor([3.0, 4.0]),
+    )
     seen = {}
 
     def fake_rollout(suite_, tasks, seeds, act):

@@ -1,4 +1,5 @@
 """benchmarks.same_weights: the comparison of two runs' checkpoints and reports."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,13 @@ def test_identical_runs_and_a_differing_tensor(tmp_path):
     same = compare(_run(tmp_path / "a", a, report), _run(tmp_path / "a2", a, {**report, "train_seconds": 9.0}))
     assert same["checkpoints"]["step000000001"] == {"tensors": 2, "max_abs_difference": 0.0, "identical": True}
     assert same["report_equal"] and same["report_numbers"] == 2  # the times are left out
-    other = compare(_run(tmp_path / "b", b, {**report, "results": {"goal": {"task1": 0.4}}, "final_distance": 2.0}), tmp_path / "a")
-    assert other["checkpoints"]["step000000001"]["max_abs_difference"] == 0.5 and not other["checkpoints"]["step000000001"]["identical"]
+    other = compare(
+        _run(tmp_path / "b", b, {**report, "results": {"goal": {"task1": 0.4}}, "final_distance": 2.0}), tmp_path / "a"
+    )
+    assert (
+        other["checkpoints"]["step000000001"]["max_abs_difference"] == 0.5
+        and not other["checkpoints"]["step000000001"]["identical"]
+    )
     assert other["report_differing"] == ["results.goal.task1"] and other["report_added"] == ["final_distance"]
     assert not other["report_equal"]
 

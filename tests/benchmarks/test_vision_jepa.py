@@ -1,4 +1,5 @@
 """The vision-JEPA benchmark sizes every variant alike under each method's own config keys."""
+
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,10 @@ def test_every_variant_composes_at_one_vit_size(name):
 
 def test_config_sizes_are_kept_without_vit_option():
     assert size_overrides("V-JEPA", 0, 0, 0, 0) == []
-    assert size_overrides("SALT (small teacher)", 0, 0, 0, 0) == ["representation.teacher.dim=96", "representation.teacher.depth=3"]
+    assert size_overrides("SALT (small teacher)", 0, 0, 0, 0) == [
+        "representation.teacher.dim=96",
+        "representation.teacher.depth=3",
+    ]
 
 
 def test_mean_return_reads_reward_inferred_z():

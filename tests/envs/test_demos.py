@@ -64,8 +64,17 @@ def test_pointmaze_demos_are_deterministic(maze_demos):
 
 def test_cache_round_trip(tmp_path, monkeypatch):
     cfg = dict(
-        family="ogbench_demos", name="pointmaze-medium-navigate", episodes_per_task=2, val_episodes_per_task=1,
-        noise=0.1, seed=0, chunk=4, batch_size=8, cache_dir=str(tmp_path), max_episode_steps=None, progress=False,
+        family="ogbench_demos",
+        name="pointmaze-medium-navigate",
+        episodes_per_task=2,
+        val_episodes_per_task=1,
+        noise=0.1,
+        seed=0,
+        chunk=4,
+        batch_size=8,
+        cache_dir=str(tmp_path),
+        max_episode_steps=None,
+        progress=False,
     )
     train, val, info = load_demonstrations(cfg)
     assert not info["cached"]
@@ -97,8 +106,9 @@ def test_unsupported_and_failing_collection():
     with pytest.raises(ValueError, match="cube-single"):
         collect_demonstrations("antmaze-medium-navigate", episodes_per_task=1, progress=False)
     with pytest.raises(DatasetError, match="success rate 0%"):
-        collect_demonstrations("pointmaze-medium-navigate", episodes_per_task=1, max_episode_steps=3,
-                               max_attempts_per_task=2, progress=False)
+        collect_demonstrations(
+            "pointmaze-medium-navigate", episodes_per_task=1, max_episode_steps=3, max_attempts_per_task=2, progress=False
+        )
 
 
 # ---------------------------------------------------------------------------------------- cube
@@ -177,8 +187,10 @@ def test_sampled_windows_start_on_real_steps_and_never_mix_episodes(lengths):
         seen_starts |= set(w["index"].tolist())
     assert seen_starts == set(range(td.batch_size[0]))  # every step, the episode ends included
     # same seed -> same batches
-    assert torch.equal(DemoBuffer(td, chunk=3, batch_size=8, seed=3).sample()["index"],
-                       DemoBuffer(td, chunk=3, batch_size=8, seed=3).sample()["index"])
+    assert torch.equal(
+        DemoBuffer(td, chunk=3, batch_size=8, seed=3).sample()["index"],
+        DemoBuffer(td, chunk=3, batch_size=8, seed=3).sample()["index"],
+    )
 
 
 def test_chunk_index_clamps_to_the_episode():

@@ -14,8 +14,13 @@ from envs.buffer import DatasetError, write_npz
 from envs.dmc import DMCTaskSuite, check_episode_header, collect_dataset, list_episode_files, load_dmc_dataset
 
 # Official format (ExoRL replay_buffer.py, TD-JEPA update_data.py): key -> (dtype, width)
-WALKER = {"observation": (np.float32, 24), "action": (np.float32, 6), "reward": (np.float32, 1),
-          "discount": (np.float32, 1), "physics": (np.float64, 18)}
+WALKER = {
+    "observation": (np.float32, 24),
+    "action": (np.float32, 6),
+    "reward": (np.float32, 1),
+    "discount": (np.float32, 1),
+    "physics": (np.float64, 18),
+}
 LEN = 6  # transitions per tiny episode
 
 
@@ -36,9 +41,22 @@ def tiny(tmp_path_factory):
 
 
 def _cfg(tmp_path, data_dir, **kw):
-    cfg = dict(family="dmc", domain="walker", obs="states", algo="rnd", source="official", data_dir=str(data_dir),
-               cache_dir=str(tmp_path / "cache"), num_episodes=2, episode_length=LEN, val_episodes=1, seed=0,
-               batch_size=16, max_transitions=None, progress=False)
+    cfg = dict(
+        family="dmc",
+        domain="walker",
+        obs="states",
+        algo="rnd",
+        source="official",
+        data_dir=str(data_dir),
+        cache_dir=str(tmp_path / "cache"),
+        num_episodes=2,
+        episode_length=LEN,
+        val_episodes=1,
+        seed=0,
+        batch_size=16,
+        max_transitions=None,
+        progress=False,
+    )
     cfg.update(kw)
     return cfg
 
@@ -143,11 +161,17 @@ def test_pixel_dataset_frame_stacking(tmp_path):
     # the next episode starts with its own first frame repeated, never frames of the previous one
     f1 = torch.from_numpy(episodes[1]["pixels"])
     vd = val.gather(val.valid[:1])
-    assert torch.equal(vd["pixels"][0], torch.cat([f1[0]] * 3)) and torch.equal(vd["next", "pixels"][0], torch.cat([f1[0], f1[0], f1[1]]))
+    assert torch.equal(vd["pixels"][0], torch.cat([f1[0]] * 3)) and torch.equal(
+        vd["next", "pixels"][0], torch.cat([f1[0], f1[0], f1[1]])
+    )
     # the stack ending at any row (HILP's future goals), including an episode's last row
     rows = torch.tensor([0, 1, 3, 4])
     stacks = train.frame_stack_at(rows)
-    assert torch.equal(stacks[0], stack(0, 0, 0)) and torch.equal(stacks[2], stack(1, 2, 3)) and torch.equal(stacks[3], stack(2, 3, 4))
+    assert (
+        torch.equal(stacks[0], stack(0, 0, 0))
+        and torch.equal(stacks[2], stack(1, 2, 3))
+        and torch.equal(stacks[3], stack(2, 3, 4))
+    )
     assert torch.equal(stacks[:3], torch.stack([td["pixels"][0], td["pixels"][1], td["pixels"][3]]))
     # generic TorchRL path gives the same stacks
     g = train.sample_generic()
@@ -184,9 +208,24 @@ def _truncate(p):
         ("empty_file", f"episode_000000_{LEN}.npz", lambda p: p.write_bytes(b""), "empty \\(0 bytes\\)"),
         ("garbage", f"episode_000000_{LEN}.npz", lambda p: p.write_bytes(b"not a zip" * 20), "corrupted"),
         ("truncated", f"episode_000000_{LEN}.npz", lambda p: (write_npz(p, _episode()), _truncate(p)), "corrupted"),
-        ("missing_key", f"episode_000000_{LEN}.npz", lambda p: write_npz(p, _episode(physics=None)), "lacks key\\(s\\) \\['physics'\\]"),
-        ("obs_dim", f"episode_000000_{LEN}.npz", lambda p: write_npz(p, _episode(observation=np.zeros((LEN + 1, 17), np.float32))), "needs \\(T, 24\\)"),
-        ("physics_dim", f"episode_000000_{LEN}.npz", lambda p: write_npz(p, _episode(physics=np.zeros((LEN + 1, 57)))), "needs \\(T, 18\\)"),
+        (
+            "missing_key",
+            f"episode_000000_{LEN}.npz",
+            lambda p: write_npz(p, _episode(physics=None)),
+            "lacks key\\(s\\) \\['physics'\\]",
+        ),
+        (
+            "obs_dim",
+            f"episode_000000_{LEN}.npz",
+            lambda p: write_npz(p, _episode(observation=np.zeros((LEN + 1, 17), np.float32))),
+            "needs \\(T, 24\\)",
+        ),
+        (
+            "physics_dim",
+            f"episode_000000_{LEN}.npz",
+            lambda p: write_npz(p, _episode(physics=np.zeros((LEN + 1, 57)))),
+            "needs \\(T, 18\\)",
+        ),
         ("rows", f"episode_000000_{LEN}.npz", lambda p: write_npz(p, _episode(action=np.zeros((LEN, 6), np.float32))), "rows"),
         ("empty_episode", "episode_000000_0.npz", lambda p: write_npz(p, _episode(rows=1)), "empty: 1 row"),
         ("name_len", "episode_000000_9.npz", lambda p: write_npz(p, _episode()), "name says 9 transitions"),

@@ -37,8 +37,16 @@ def test_task_lists_and_suite_facts(suites):
         "walker": ["stand", "walk", "run", "spin"],
         "cheetah": ["walk", "walk_backward", "run", "run_backward"],
         "quadruped": ["stand", "walk", "run", "jump"],
-        "point_mass_maze": ["reach_top_left", "reach_top_right", "reach_bottom_left", "reach_bottom_right",
-                            "reach_bottom_left_long", "loop", "square", "fast_slow"],
+        "point_mass_maze": [
+            "reach_top_left",
+            "reach_top_right",
+            "reach_bottom_left",
+            "reach_bottom_right",
+            "reach_bottom_left_long",
+            "loop",
+            "square",
+            "fast_slow",
+        ],
     }
     for domain, s in suites.items():
         assert (s.metric, s.max_episode_steps, s.name) == ("return", 1000, domain)
@@ -48,7 +56,11 @@ def test_task_lists_and_suite_facts(suites):
         assert env._step_limit == 1000
         assert env.observation_spec()["observations"].shape == (s.observation_dim,)
         assert env.physics.get_state().shape == (s.physics_dim,)
-    assert (suites["walker"].observation_dim, suites["quadruped"].action_dim, suites["point_mass_maze"].observation_dim) == (24, 12, 4)
+    assert (suites["walker"].observation_dim, suites["quadruped"].action_dim, suites["point_mass_maze"].observation_dim) == (
+        24,
+        12,
+        4,
+    )
     assert DMCTaskSuite("pointmass").name == "point_mass_maze"  # TD-JEPA's name for the domain
 
 
@@ -60,10 +72,13 @@ def test_builtin_tasks_come_from_dm_control():
     assert type(load_dmc("walker", "spin", 0).task).__module__ == "envs.dmc.tasks"
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(domain="humanoid", task="run"), "valid domains: \\['walker', 'cheetah', 'quadruped', 'point_mass_maze'\\]"),
-    (dict(domain="walker", task="flip"), "valid tasks: \\['stand', 'walk', 'run', 'spin'\\]"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(domain="humanoid", task="run"), "valid domains: \\['walker', 'cheetah', 'quadruped', 'point_mass_maze'\\]"),
+        (dict(domain="walker", task="flip"), "valid tasks: \\['stand', 'walk', 'run', 'spin'\\]"),
+    ],
+)
 def test_unknown_domain_or_task(bad, match):
     with pytest.raises(ValueError, match=match):
         load_dmc(**bad)
@@ -154,24 +169,27 @@ def test_reach_reward_is_one_at_target(suites, task):
     env.close()
 
 
-@pytest.mark.parametrize("task, state, expected", [
-    # loop: on the diamond |x| + |y| = 0.24, moving clockwise at 0.08 per axis -> 1
-    ("loop", (-0.12, 0.12, 0.08, 0.08), 1.0),
-    ("loop", (0.12, -0.12, -0.08, -0.08), 1.0),
-    ("loop", (-0.12, 0.12, -0.08, -0.08), 1 / 3),  # on the path, wrong direction
-    # square: clockwise along the outer ring, 10 x speed up to 0.1; corners give 0
-    ("square", (0.0, 0.25, 0.1, 0.0), 1.0),
-    ("square", (0.0, 0.25, 0.05, 0.0), 0.5),
-    ("square", (0.25, 0.25, 0.1, 0.0), 0.0),
-    # fast_slow: slow leftwards on top, fast upwards on the right
-    ("fast_slow", (0.0, 0.24, -0.045, 0.0), 1.0),
-    ("fast_slow", (0.24, 0.0, 0.0, 0.095), 1.0),
-    ("fast_slow", (0.0, 0.24, -0.1, 0.0), 0.0),
-    # reach_bottom_left_long: far from the target, +5x for clockwise, -100x for anticlockwise
-    ("reach_bottom_left_long", (0.0, 0.25, 0.1, 0.0), 0.5),
-    ("reach_bottom_left_long", (0.0, 0.25, -0.1, 0.0), -10.0),
-    ("reach_bottom_left_long", (-0.15, -0.15, 0.0, 0.0), 1.0),
-])
+@pytest.mark.parametrize(
+    "task, state, expected",
+    [
+        # loop: on the diamond |x| + |y| = 0.24, moving clockwise at 0.08 per axis -> 1
+        ("loop", (-0.12, 0.12, 0.08, 0.08), 1.0),
+        ("loop", (0.12, -0.12, -0.08, -0.08), 1.0),
+        ("loop", (-0.12, 0.12, -0.08, -0.08), 1 / 3),  # on the path, wrong direction
+        # square: clockwise along the outer ring, 10 x speed up to 0.1; corners give 0
+        ("square", (0.0, 0.25, 0.1, 0.0), 1.0),
+        ("square", (0.0, 0.25, 0.05, 0.0), 0.5),
+        ("square", (0.25, 0.25, 0.1, 0.0), 0.0),
+        # fast_slow: slow leftwards on top, fast upwards on the right
+        ("fast_slow", (0.0, 0.24, -0.045, 0.0), 1.0),
+        ("fast_slow", (0.24, 0.0, 0.0, 0.095), 1.0),
+        ("fast_slow", (0.0, 0.24, -0.1, 0.0), 0.0),
+        # reach_bottom_left_long: far from the target, +5x for clockwise, -100x for anticlockwise
+        ("reach_bottom_left_long", (0.0, 0.25, 0.1, 0.0), 0.5),
+        ("reach_bottom_left_long", (0.0, 0.25, -0.1, 0.0), -10.0),
+        ("reach_bottom_left_long", (-0.15, -0.15, 0.0, 0.0), 1.0),
+    ],
+)
 def test_maze_reward_values(task, state, expected):
     q, v = np.array(state[:2]), np.array(state[2:])
     assert float(maze_reward(task, q, v, np.zeros(2))) == pytest.approx(expected, abs=1e-6)

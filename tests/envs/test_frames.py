@@ -1,4 +1,5 @@
 """Frames / clips of offline datasets (data=frames): layout, rendering round trip, cache, clips, splits, errors."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,7 +16,13 @@ from data.frames import FrameSampler, clip_starts, frame_batch, kept_steps, load
 CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
 DATASETS = {  # tiny datasets, collected / generated into the test's cache
     "walker": ["env=dmc", "env.domain=walker", "dataset.num_episodes=3", "dataset.episode_length=30"],
-    "maze-pixels": ["env=dmc", "env.domain=point_mass_maze", "env.obs=pixels", "dataset.num_episodes=2", "dataset.episode_length=10"],
+    "maze-pixels": [
+        "env=dmc",
+        "env.domain=point_mass_maze",
+        "env.obs=pixels",
+        "dataset.num_episodes=2",
+        "dataset.episode_length=10",
+    ],
     "pointmaze": ["env=ogbench", "dataset.source=generated", "dataset.num_episodes=2", "dataset.episode_length=40"],
 }
 
@@ -25,10 +32,18 @@ def config(tmp_path_factory):
     cache = tmp_path_factory.mktemp("frames")
 
     def make(dataset: str, *data: str):
-        overrides = ["data=frames", *DATASETS[dataset], f"dataset.cache_dir={cache}", f"dataset.data_dir={cache / 'official'}",
-                     f"data.cache_dir={cache}", "data.progress=false", *data]
+        overrides = [
+            "data=frames",
+            *DATASETS[dataset],
+            f"dataset.cache_dir={cache}",
+            f"dataset.data_dir={cache / 'official'}",
+            f"data.cache_dir={cache}",
+            "data.progress=false",
+            *data,
+        ]
         with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
             return compose("pretrain", overrides=overrides)
+
     return make
 
 
@@ -93,7 +108,9 @@ def test_ogbench_frames_render_qpos_qvel_and_are_cached(config, monkeypatch):
     cfg = config("pointmaze", "data.stride=4", "data.max_episodes=2")
     train, val, test, info = load_frames(cfg.data, cfg.dataset, cfg.env)
     assert info["episodes"] == 2 and info["steps"] == 2 * 10 and info["state_columns"] == {"qpos": [0, 2], "qvel": [2, 4]}
-    assert info["target_columns"] == info["state_columns"] and torch.equal(train["target"], train["state"])  # OGBench: qpos | qvel
+    assert info["target_columns"] == info["state_columns"] and torch.equal(
+        train["target"], train["state"]
+    )  # OGBench: qpos | qvel
     assert train["pixels"].shape[1:] == (3, 64, 64) and train["state"].shape[1:] == (4,) and len(val) + len(test) == 0
     buffer, _ = make_dataset(cfg.dataset)
     row, cols = int(train["row"][3]), buffer.columns
@@ -111,8 +128,16 @@ def test_kept_steps_and_clips_stay_inside_episodes():
     assert rows.tolist() == [0, 3, 6, 7, 10] and episode.tolist() == [0, 0, 0, 1, 1] and step.tolist() == [0, 3, 6, 0, 3]
     assert clip_starts(episode, 2).tolist() == [0, 1, 3] and clip_starts(episode, 3).tolist() == [0]
     td = torch.arange(5)
-    data = TensorDict({"pixels": td[:, None, None, None].expand(5, 3, 2, 2).to(torch.uint8), "state": td[:, None].float(),
-                       "target": -td[:, None].float(), "episode": episode, "step": step}, batch_size=[5])
+    data = TensorDict(
+        {
+            "pixels": td[:, None, None, None].expand(5, 3, 2, 2).to(torch.uint8),
+            "state": td[:, None].float(),
+            "target": -td[:, None].float(),
+            "episode": episode,
+            "step": step,
+        },
+        batch_size=[5],
+    )
     clip = frame_batch(data, torch.tensor([3]), 2)
     assert clip["clips"][0, :, 0, 0, 0].tolist() == [3, 4] and clip["step"].tolist() == [[0, 3]]
     assert clip["target"][0, :, 0].tolist() == [-3, -4]
@@ -120,11 +145,14 @@ def test_kept_steps_and_clips_stay_inside_episodes():
         FrameSampler(data, batch_size=2, clip_length=4)
 
 
-@pytest.mark.parametrize("dataset, data, message", [
-    ({"family": "ogbench_demos"}, {}, "data=frames reads DMC or OGBench datasets"),
-    ({"family": "dmc", "domain": "walker"}, {"pixels_from": "camera"}, r"unknown data.pixels_from='camera'; choose one of"),
-    ({"family": "dmc", "domain": "walker"}, {"stride": 0}, "data.stride must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "dataset, data, message",
+    [
+        ({"family": "ogbench_demos"}, {}, "data=frames reads DMC or OGBench datasets"),
+        ({"family": "dmc", "domain": "walker"}, {"pixels_from": "camera"}, r"unknown data.pixels_from='camera'; choose one of"),
+        ({"family": "dmc", "domain": "walker"}, {"stride": 0}, "data.stride must be >= 1"),
+    ],
+)
 def test_bad_options_are_clear_errors(dataset, data, message):
     with pytest.raises(ValueError, match=message):
         load_frames(OmegaConf.create(data), OmegaConf.create(dataset))

@@ -27,15 +27,18 @@ from data.lidar import (
 )
 
 # 11 beams from -10° to 0° (1° apart) × 8 azimuths (45° apart), exact ranges.
-EXACT = LidarSpec(beams=11, azimuths=8, elevation_min=-10.0, elevation_max=0.0, max_range=30.0, range_noise=0.0,
-                  dropout=0.0, sensor_height=1.7)
+EXACT = LidarSpec(
+    beams=11, azimuths=8, elevation_min=-10.0, elevation_max=0.0, max_range=30.0, range_noise=0.0, dropout=0.0, sensor_height=1.7
+)
 WALL_X = 12.0  # the wall's near face
 
 
 def _wall_scene() -> tuple[mujoco.MjModel, mujoco.MjData]:
     """Ground plane + a 1 m thick, 20 m wide, 4 m high wall whose near face is the plane x = WALL_X."""
-    xml = ('<mujoco><worldbody><geom type="plane" size="0 0 1"/>'
-           f'<geom type="box" size="0.5 10 2" pos="{WALL_X + 0.5} 0 2"/></worldbody></mujoco>')
+    xml = (
+        '<mujoco><worldbody><geom type="plane" size="0 0 1"/>'
+        f'<geom type="box" size="0.5 10 2" pos="{WALL_X + 0.5} 0 2"/></worldbody></mujoco>'
+    )
     model = mujoco.MjModel.from_xml_string(xml)
     data = mujoco.MjData(model)
     mujoco.mj_kinematics(model, data)
@@ -93,8 +96,10 @@ def test_yaw_rotates_the_scan_into_the_sensor_frame():
 
 
 def test_exclude_body_skips_the_body_geoms():
-    xml = ('<mujoco><worldbody><geom type="plane" size="0 0 1"/>'
-           '<body name="blocker" pos="3 0 1.7"><geom type="sphere" size="0.5"/></body></worldbody></mujoco>')
+    xml = (
+        '<mujoco><worldbody><geom type="plane" size="0 0 1"/>'
+        '<body name="blocker" pos="3 0 1.7"><geom type="sphere" size="0.5"/></body></worldbody></mujoco>'
+    )
     model = mujoco.MjModel.from_xml_string(xml)
     data = mujoco.MjData(model)
     mujoco.mj_kinematics(model, data)
@@ -110,8 +115,9 @@ def test_noise_dropout_and_determinism():
     model, data = _wall_scene()
     spec = LidarSpec(beams=32, azimuths=512, range_noise=0.02, dropout=0.1)
     origin = np.array([0.0, 0.0, spec.sensor_height])
-    clean = cast_scan(model, data, origin, LidarSpec(beams=32, azimuths=512, range_noise=0.0, dropout=0.0),
-                      np.random.default_rng(0))
+    clean = cast_scan(
+        model, data, origin, LidarSpec(beams=32, azimuths=512, range_noise=0.0, dropout=0.0), np.random.default_rng(0)
+    )
     noisy = cast_scan(model, data, origin, spec, np.random.default_rng(1))
     assert len(clean) > 5000
     assert len(noisy) / len(clean) == pytest.approx(0.9, abs=0.015)
@@ -129,16 +135,19 @@ def test_noise_dropout_and_determinism():
 def test_bev_counts_and_features_on_hand_made_points():
     grid = BEVGrid(rows=4, cols=4, cell_size=1.0, z_min=-2.0, z_max=2.0, z_bins=4)
     assert grid.channels[0] == "log_count" and grid.num_channels == 8 and len(BEV_CHANNELS) == 12
-    pts = np.array([
-        [0.5, 0.5, -1.5, 0.2],   # cell (row 2, col 2), z bin 0
-        [0.2, 0.9, 0.5, 0.4],    # cell (2, 2), z bin 2
-        [0.7, 0.1, 0.6, 0.6],    # cell (2, 2), z bin 2
-        [-1.5, -1.5, 1.9, 1.0],  # cell (0, 0), z bin 3
-        [5.0, 0.0, 0.0, 1.0],    # x out of the grid
-        [0.5, -2.5, 0.0, 1.0],   # y out of the grid
-        [0.5, 0.5, 2.5, 1.0],    # above z_max
-        [0.5, 0.5, -2.1, 1.0],   # below z_min
-    ], dtype=np.float32)
+    pts = np.array(
+        [
+            [0.5, 0.5, -1.5, 0.2],  # cell (row 2, col 2), z bin 0
+            [0.2, 0.9, 0.5, 0.4],  # cell (2, 2), z bin 2
+            [0.7, 0.1, 0.6, 0.6],  # cell (2, 2), z bin 2
+            [-1.5, -1.5, 1.9, 1.0],  # cell (0, 0), z bin 3
+            [5.0, 0.0, 0.0, 1.0],  # x out of the grid
+            [0.5, -2.5, 0.0, 1.0],  # y out of the grid
+            [0.5, 0.5, 2.5, 1.0],  # above z_max
+            [0.5, 0.5, -2.1, 1.0],  # below z_min
+        ],
+        dtype=np.float32,
+    )
     counts = bev_counts(pts, grid)
     assert counts.dtype == torch.int64 and counts.shape == (4, 4)
     expected = torch.zeros(4, 4, dtype=torch.int64)
@@ -211,8 +220,16 @@ def test_make_scene_objects_are_clear_of_the_sensor():
 
 
 def test_make_lidar_scenes_cache_and_config_errors(tmp_path):
-    cfg = dict(scenes=12, seed=5, val_fraction=0.25, test_fraction=0.25, cache_dir=str(tmp_path), progress=False,
-               lidar=dict(beams=16, azimuths=128), grid=dict(rows=24, cols=32, cell_size=1.0))
+    cfg = dict(
+        scenes=12,
+        seed=5,
+        val_fraction=0.25,
+        test_fraction=0.25,
+        cache_dir=str(tmp_path),
+        progress=False,
+        lidar=dict(beams=16, azimuths=128),
+        grid=dict(rows=24, cols=32, cell_size=1.0),
+    )
     train, val, test, info = make_lidar_scenes(cfg)
     assert not info["cached"] and (info["train_scenes"], info["val_scenes"], info["test_scenes"]) == (6, 3, 3)
     assert train.batch_size == (6,) and val.batch_size == (3,) and test.batch_size == (3,)
@@ -276,8 +293,7 @@ def test_maze_lidar_bev_sees_walls_not_the_agent(pointmaze):
     model, data = pointmaze.model, pointmaze.data
     saved = data.qpos.copy()
     # (0, 0) is the centre of the free maze cell (1, 1): walls 2 m away on the west and south sides
-    bev = maze_lidar_bev(model, data, np.array([[0.0, 0.0], [4.0, 0.0]]), MAZE_LIDAR, MAZE_GRID,
-                         np.random.default_rng(0))
+    bev = maze_lidar_bev(model, data, np.array([[0.0, 0.0], [4.0, 0.0]]), MAZE_LIDAR, MAZE_GRID, np.random.default_rng(0))
     assert bev.shape == (2, 12, 32, 32) and bev.dtype == torch.float32
     np.testing.assert_array_equal(data.qpos, saved)  # the env's state is restored
     occupied = bev[:, 0] > 0
@@ -292,8 +308,16 @@ def test_maze_lidar_bev_sees_walls_not_the_agent(pointmaze):
     assert (wall_cells[0, 12:20, west] | wall_cells[0, 12:20, west + 1]).all()  # ±noise
 
     # a steep beam pattern that would hit the 0.7 m ball under the sensor: excluded by default
-    steep = LidarSpec(beams=8, azimuths=64, elevation_min=-89.0, elevation_max=-60.0, max_range=5.0, range_noise=0.0,
-                      dropout=0.0, sensor_height=1.6)
+    steep = LidarSpec(
+        beams=8,
+        azimuths=64,
+        elevation_min=-89.0,
+        elevation_max=-60.0,
+        max_range=5.0,
+        range_noise=0.0,
+        dropout=0.0,
+        sensor_height=1.6,
+    )
     grid = BEVGrid(rows=8, cols=8, cell_size=0.5, z_min=-1.8, z_max=0.6)
     near = maze_lidar_bev(model, data, np.zeros((1, 2)), steep, grid)
     hit_agent = maze_lidar_bev(model, data, np.zeros((1, 2)), steep, grid, exclude_body=-1)

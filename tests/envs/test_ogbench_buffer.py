@@ -15,9 +15,18 @@ NAME = "pointmaze-medium-navigate-v0"
 
 
 def _cfg(tmp_path, **kw):
-    cfg = dict(name="pointmaze-medium-navigate", source="auto", data_dir=str(tmp_path / "data"),
-               cache_dir=str(tmp_path / "cache"), num_episodes=3, episode_length=50, seed=0, batch_size=64,
-               max_transitions=None, progress=False)
+    cfg = dict(
+        name="pointmaze-medium-navigate",
+        source="auto",
+        data_dir=str(tmp_path / "data"),
+        cache_dir=str(tmp_path / "cache"),
+        num_episodes=3,
+        episode_length=50,
+        seed=0,
+        batch_size=64,
+        max_transitions=None,
+        progress=False,
+    )
     cfg.update(kw)
     return cfg
 

@@ -55,22 +55,32 @@ def test_round_trip_official_format(tiny):
 
 def test_same_seed_same_bytes(tiny, tmp_path):
     train, val = tiny
-    t2, v2 = generate_dataset("pointmaze-medium-navigate-v0", tmp_path / "pm.npz", num_episodes=3, episode_length=50, seed=0, progress=False)
+    t2, v2 = generate_dataset(
+        "pointmaze-medium-navigate-v0", tmp_path / "pm.npz", num_episodes=3, episode_length=50, seed=0, progress=False
+    )
     assert _md5(train) == _md5(t2) and _md5(val) == _md5(v2)
-    t3, _ = generate_dataset("pointmaze-medium-navigate-v0", tmp_path / "other.npz", num_episodes=3, episode_length=50, seed=1, progress=False)
+    t3, _ = generate_dataset(
+        "pointmaze-medium-navigate-v0", tmp_path / "other.npz", num_episodes=3, episode_length=50, seed=1, progress=False
+    )
     assert _md5(train) != _md5(t3)
     assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temp files
 
 
-
-
 def test_stitch_and_cube_generation(tmp_path):
-    t, _ = generate_dataset("pointmaze-large-stitch", tmp_path / "st.npz", num_episodes=2, episode_length=20, seed=0, progress=False)
+    t, _ = generate_dataset(
+        "pointmaze-large-stitch", tmp_path / "st.npz", num_episodes=2, episode_length=20, seed=0, progress=False
+    )
     assert np.load(t)["observations"].shape == (40, 2)
-    t, v = generate_dataset("cube-single-play", tmp_path / "cube.npz", num_episodes=1, episode_length=30, seed=0, val_episodes=1, progress=False)
+    t, v = generate_dataset(
+        "cube-single-play", tmp_path / "cube.npz", num_episodes=1, episode_length=30, seed=0, val_episodes=1, progress=False
+    )
     with np.load(t) as f:
         assert {k: f[k].shape for k in f.files} == {
-            "observations": (30, 28), "actions": (30, 5), "terminals": (30,), "qpos": (30, 21), "qvel": (30, 20)
+            "observations": (30, 28),
+            "actions": (30, 5),
+            "terminals": (30,),
+            "qpos": (30, 21),
+            "qvel": (30, 20),
         }
         assert f["qpos"].dtype == np.float32 and f["terminals"].dtype == np.bool_
     assert ogbench.utils.load_dataset(str(v))["observations"].shape == (29, 28)
@@ -112,9 +122,18 @@ def _corrupt_member(p):
     [
         ("missing", lambda p: None, "does not exist"),
         ("empty", lambda p: p.write_bytes(b""), "empty"),
-        ("zero", lambda p: _write(p, observations=np.zeros((0, 2), np.float32), actions=np.zeros((0, 2), np.float32),
-                                  terminals=np.zeros(0, bool), qpos=np.zeros((0, 2), np.float32),
-                                  qvel=np.zeros((0, 2), np.float32)), "zero transitions"),
+        (
+            "zero",
+            lambda p: _write(
+                p,
+                observations=np.zeros((0, 2), np.float32),
+                actions=np.zeros((0, 2), np.float32),
+                terminals=np.zeros(0, bool),
+                qpos=np.zeros((0, 2), np.float32),
+                qvel=np.zeros((0, 2), np.float32),
+            ),
+            "zero transitions",
+        ),
         ("missing_key", lambda p: _write(p, qpos=None), "lacks key"),
         ("obs_dim", lambda p: _write(p, observations=np.zeros((20, 3), np.float32)), "needs \\(N, 2\\)"),
         ("act_dim", lambda p: _write(p, actions=np.zeros((20, 5), np.float32)), "needs \\(N, 2\\)"),
@@ -152,6 +171,8 @@ def test_generated_stitch_episodes_have_the_official_length(tmp_path):
     """dataset.episode_length=null (the default) generates the dataset type's official length: 201 for stitch."""
     import numpy as np
 
-    train, _ = generate_dataset("pointmaze-medium-stitch", tmp_path / "st.npz", num_episodes=2, val_episodes=1, seed=0, progress=False)
+    train, _ = generate_dataset(
+        "pointmaze-medium-stitch", tmp_path / "st.npz", num_episodes=2, val_episodes=1, seed=0, progress=False
+    )
     terminals = np.load(train)["terminals"]
     assert terminals.shape == (2 * 201,) and np.flatnonzero(terminals).tolist() == [200, 401]

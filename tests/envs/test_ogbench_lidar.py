@@ -24,9 +24,19 @@ def lidar_suite():
 
 
 def _cfg(tmp_path, **kw):
-    cfg = dict(name="pointmaze-medium-navigate", source="generated", data_dir=str(tmp_path / "data"),
-               cache_dir=str(tmp_path / "cache"), num_episodes=2, episode_length=40, seed=0, batch_size=16,
-               max_transitions=None, progress=False, obs="lidar")
+    cfg = dict(
+        name="pointmaze-medium-navigate",
+        source="generated",
+        data_dir=str(tmp_path / "data"),
+        cache_dir=str(tmp_path / "cache"),
+        num_episodes=2,
+        episode_length=40,
+        seed=0,
+        batch_size=16,
+        max_transitions=None,
+        progress=False,
+        obs="lidar",
+    )
     cfg.update(kw)
     return cfg
 
@@ -115,8 +125,7 @@ def test_dataset_serves_lidar_of_each_row(tmp_path, lidar_suite):
         torch.testing.assert_close(td["next", "lidar"][b], train.lidar[i + 1].float(), rtol=0, atol=0)
         # future_lidar is the grid of the row whose observation is future_observation (same episode, later)
         episode_end = (i // 40 + 1) * 40
-        rows = [j for j in range(i + 1, episode_end)
-                if torch.equal(train.rows[j, :2], td["future_observation"][b])]
+        rows = [j for j in range(i + 1, episode_end) if torch.equal(train.rows[j, :2], td["future_observation"][b])]
         assert rows and any(torch.equal(train.lidar[j].float(), td["future_lidar"][b]) for j in rows)
     assert all(_has_wall(g) for g in td["lidar"])
     generic = train.sample_generic()  # TorchRL's path: the float16 storage as is

@@ -1,4 +1,5 @@
 """data=table (data/tables.py): bundled tables, user CSV/Parquet files with mixed columns, splits, errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,18 @@ from data.tables import load_table, raw_features
 
 
 def table_cfg(**kwargs):
-    return {"name": "breast_cancer", "path": None, "target": None, "categorical": None, "task": "auto",
-            "val_fraction": 0.15, "test_fraction": 0.15, "seed": 0, "rows": 2000, **kwargs}
+    return {
+        "name": "breast_cancer",
+        "path": None,
+        "target": None,
+        "categorical": None,
+        "task": "auto",
+        "val_fraction": 0.15,
+        "test_fraction": 0.15,
+        "seed": 0,
+        "rows": 2000,
+        **kwargs,
+    }
 
 
 def test_bundled_table_is_split_stratified_and_standardised_with_train_statistics():
@@ -41,12 +52,14 @@ def test_regression_targets_are_standardised_with_the_train_rows():
 
 
 def test_a_csv_with_mixed_columns_codes_categories_and_fills_missing_values(tmp_path):
-    frame = pd.DataFrame({
-        "size": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0] * 4,
-        "colour": ["red", "blue", None, "red", "green", "blue", "red", "green", "blue", "red"] * 4,
-        "flag": [True, False] * 20,
-        "label": ["yes", "no"] * 20,
-    })
+    frame = pd.DataFrame(
+        {
+            "size": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0] * 4,
+            "colour": ["red", "blue", None, "red", "green", "blue", "red", "green", "blue", "red"] * 4,
+            "flag": [True, False] * 20,
+            "label": ["yes", "no"] * 20,
+        }
+    )
     path = tmp_path / "shop.csv"
     frame.to_csv(path, index=False)
     train, val, test, info = load_table(table_cfg(path=str(path), target="label", val_fraction=0.25, test_fraction=0.25))
@@ -76,12 +89,15 @@ def test_unseen_categories_in_held_out_rows_get_code_zero(tmp_path):
     assert in_train or (held_out == 0).sum() == 1
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"name": "iris_flowers"}, r"unknown data.name='iris_flowers': choose a bundled table"),
-    ({"path": "/nonexistent/t.csv", "target": "y"}, r"data.path=/nonexistent/t.csv does not exist"),
-    ({"val_fraction": 0.6, "test_fraction": 0.5}, r"must be in \(0, 1\) and sum to less than 1"),
-    ({"task": "ranking"}, r"unknown data.task='ranking'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"name": "iris_flowers"}, r"unknown data.name='iris_flowers': choose a bundled table"),
+        ({"path": "/nonexistent/t.csv", "target": "y"}, r"data.path=/nonexistent/t.csv does not exist"),
+        ({"val_fraction": 0.6, "test_fraction": 0.5}, r"must be in \(0, 1\) and sum to less than 1"),
+        ({"task": "ranking"}, r"unknown data.task='ranking'"),
+    ],
+)
 def test_bad_table_options_are_clear_errors(kwargs, message):
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         load_table(table_cfg(**kwargs))

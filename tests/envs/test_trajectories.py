@@ -1,4 +1,5 @@
 """Offline trajectories as seq-JEPA sequences: kept steps, concatenated actions, windows, splits, errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,7 +7,12 @@ import torch
 from omegaconf import OmegaConf
 
 from data.trajectories import (
-    TrajectoryWindowSampler, load_trajectories, split_episodes, trajectory_steps, valid_window_starts, window_batch,
+    TrajectoryWindowSampler,
+    load_trajectories,
+    split_episodes,
+    trajectory_steps,
+    valid_window_starts,
+    window_batch,
 )
 
 
@@ -57,14 +63,20 @@ def test_episode_split_is_disjoint_seeded_and_complete():
     assert len(val) == 2 * 3 and len(test) == 4 * 3 and len(train) == 14 * 3
     assert sorted(torch.cat([train, val, test]).tolist()) == list(range(60))
     assert not set(episode[val].tolist()) & set(episode[train].tolist())
-    assert all(torch.equal(a, b) for a, b in zip((train, val, test), split_episodes(episode, val_fraction=0.1, test_fraction=0.2, seed=3)))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip((train, val, test), split_episodes(episode, val_fraction=0.1, test_fraction=0.2, seed=3))
+    )
 
 
-@pytest.mark.parametrize("data, dataset, message", [
-    ({"views": "states"}, {"family": "dmc", "name": "walker"}, "reads OGBench datasets"),
-    ({"views": "states"}, {"family": "ogbench", "name": "cube-single-play"}, "needs a navigation env"),
-    ({"views": "depth"}, {"family": "ogbench", "name": "pointmaze-medium-navigate"}, "unknown data.views='depth'"),
-])
+@pytest.mark.parametrize(
+    "data, dataset, message",
+    [
+        ({"views": "states"}, {"family": "dmc", "name": "walker"}, "reads OGBench datasets"),
+        ({"views": "states"}, {"family": "ogbench", "name": "cube-single-play"}, "needs a navigation env"),
+        ({"views": "depth"}, {"family": "ogbench", "name": "pointmaze-medium-navigate"}, "unknown data.views='depth'"),
+    ],
+)
 def test_bad_configurations_are_clear_errors(data, dataset, message):
     with pytest.raises(ValueError, match=message):
         load_trajectories(OmegaConf.create(data), OmegaConf.create(dataset))

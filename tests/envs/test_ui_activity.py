@@ -20,8 +20,7 @@ from data.ui_activity import (
     zeroshot_split,
 )
 
-TINY = dict(intents=6, zeroshot_intents=2, clips_per_intent=3, val_clips=2, test_clips=2, frames=8, image_size=32,
-            progress=False)
+TINY = dict(intents=6, zeroshot_intents=2, clips_per_intent=3, val_clips=2, test_clips=2, frames=8, image_size=32, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +74,11 @@ def test_zeroshot_intents_are_compositional(n, z):
         families = {(INTENTS[j].family.split("_")[0]) for j in few}
         assert INTENTS[i].family.split("_")[0] in families  # and the same kind of activity is trained
     assert [INTENTS[i].text for i in zeroshot_split(16, 4)[1]] == [
-        "turn on bluetooth", "call Alice", "turn off airplane mode", "share a photo with Bob"]
+        "turn on bluetooth",
+        "call Alice",
+        "turn off airplane mode",
+        "share a photo with Bob",
+    ]
 
 
 def test_zeroshot_texts_reuse_train_words(tiny):
@@ -123,8 +126,9 @@ def _done(intent, state) -> bool:
         "share": lambda: state["screen"] == "chat" and state["who"] == args[0] and state["bubbles"][-1][3] == "photo",
         "call": lambda: state["screen"] == "calling" and state["who"] == args[0],
         "search": lambda: state["screen"] == args[1] and state["results"] == 1.0 and state["place"] == args[0],
-        "alarm": lambda: state["screen"] == "clock" and state["new_alarm"] == 1.0 and state["picker"][0] % 12 == int(
-            args[0][0]) % 12,
+        "alarm": lambda: (
+            state["screen"] == "clock" and state["new_alarm"] == 1.0 and state["picker"][0] % 12 == int(args[0][0]) % 12
+        ),
         "play": lambda: state["screen"] == "playlist" and state["sheet"] == 1.0,
         "camera": lambda: state["screen"] == "camera" and state["photo_taken"] == 1.0,
     }[family]()
@@ -193,8 +197,7 @@ def test_user_folder_is_resampled_and_resized(tmp_path):
         dict(clip="stack.npy", index=0, split="zeroshot_test", intent="play mail", text="play mail"),
     ]
     (root / "metadata.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    cfg = dict(source="path", path=str(root), frames=8, image_size=24, cache_dir=str(tmp_path / "cache"),
-               progress=False)
+    cfg = dict(source="path", path=str(root), frames=8, image_size=24, cache_dir=str(tmp_path / "cache"), progress=False)
     splits, info = load_ui_activity(cfg)
     assert info["intents"] == ["open mail", "play music", "play mail"]
     assert info["fewshot_intents"] == [0, 1] and info["zeroshot_intents"] == [2]
@@ -218,8 +221,9 @@ def test_user_folder_is_resampled_and_resized(tmp_path):
 
 def test_generated_cache_is_a_readable_user_folder(tiny, tmp_path):
     splits, info, _ = tiny
-    back, info2 = load_ui_activity(dict(source="path", path=info["cache_dir"], frames=8, image_size=32,
-                                        cache_dir=str(tmp_path), progress=False))
+    back, info2 = load_ui_activity(
+        dict(source="path", path=info["cache_dir"], frames=8, image_size=32, cache_dir=str(tmp_path), progress=False)
+    )
     assert torch.equal(back["zeroshot_test"].video, splits["zeroshot_test"].video)
     assert back["train"].text == splits["train"].text
     held_out = [info["intents"][i] for i in info["zeroshot_intents"]]
@@ -249,18 +253,21 @@ def test_user_folder_errors(tmp_path):
         load_ui_activity(dict(base, path=str(root)))
 
 
-@pytest.mark.parametrize("cfg, message", [
-    (dict(intents=6, zeroshot_intents=6), "zeroshot_intents"),
-    (dict(intents=4, zeroshot_intents=5), "zeroshot_intents"),
-    (dict(intents=30), "data.intents"),
-    (dict(clip_per_intent=3), "unknown data keys"),
-    (dict(source="path"), "needs data.path"),
-    (dict(path="/somewhere"), "only read with data.source=path"),
-    (dict(source="youtube"), "data.source"),
-    (dict(frames=0), "data.frames"),
-    (dict(frames=2.5), "integer"),
-    (dict(fit="crop"), "data.fit"),
-])
+@pytest.mark.parametrize(
+    "cfg, message",
+    [
+        (dict(intents=6, zeroshot_intents=6), "zeroshot_intents"),
+        (dict(intents=4, zeroshot_intents=5), "zeroshot_intents"),
+        (dict(intents=30), "data.intents"),
+        (dict(clip_per_intent=3), "unknown data keys"),
+        (dict(source="path"), "needs data.path"),
+        (dict(path="/somewhere"), "only read with data.source=path"),
+        (dict(source="youtube"), "data.source"),
+        (dict(frames=0), "data.frames"),
+        (dict(frames=2.5), "integer"),
+        (dict(fit="crop"), "data.fit"),
+    ],
+)
 def test_bad_config(cfg, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         load_ui_activity(dict(cfg, cache_dir=str(tmp_path)))

@@ -1,4 +1,5 @@
 """data.views3d: quaternion algebra, MuJoCo-rendered views of rotated objects, the cached splits."""
+
 import math
 from pathlib import Path
 
@@ -183,9 +184,20 @@ def test_action_moves_the_object_consistently():
 def test_load_views3d_cache_round_trip_and_instance_splits(tmp_path, monkeypatch):
     cfg = OmegaConf.load(CONFIG)
     assert cfg.name == "views3d" and cfg.classes is None and cfg.image_size == 64
-    cfg = OmegaConf.merge(cfg, dict(classes=["t_shape", "hammer"], instances_per_class=3, views_per_instance=2,
-                                    image_size=16, color_actions=True, cache_dir=str(tmp_path),
-                                    val_fraction=0.34, test_fraction=0.34, progress=False))
+    cfg = OmegaConf.merge(
+        cfg,
+        dict(
+            classes=["t_shape", "hammer"],
+            instances_per_class=3,
+            views_per_instance=2,
+            image_size=16,
+            color_actions=True,
+            cache_dir=str(tmp_path),
+            val_fraction=0.34,
+            test_fraction=0.34,
+            progress=False,
+        ),
+    )
     train, val, test, info = load_views3d(OmegaConf.create({"data": cfg}))  # a root config works too
     assert info["cached"] is False and info["classes"] == ["t_shape", "hammer"]
     assert (info["instances"], info["views"], info["image_size"]) == (6, 2, 16)

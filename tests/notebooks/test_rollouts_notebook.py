@@ -1,4 +1,5 @@
 """notebooks/rollouts.ipynb runs end to end (training its own tiny agents) and shows videos and plots."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +14,9 @@ def test_notebook_is_committed_without_outputs():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     assert code_cells
-    assert all(c.outputs == [] and c.execution_count is None for c in code_cells), "clear the notebook's outputs before committing"
+    assert all(c.outputs == [] and c.execution_count is None for c in code_cells), (
+        "clear the notebook's outputs before committing"
+    )
 
 
 def test_notebook_executes_and_shows_videos_and_plots(tmp_path):

@@ -1,4 +1,5 @@
 """ACT-JEPA / ACT / MLP-BC: masked losses on hand-computed padded batches, EMA schedule, shapes."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,17 @@ from representations.act_jepa import ACTJEPA, MLPBC, ActionChunkLoss, make_bc_po
 from representations.core.positions import sincos_1d
 from representations.core.targets import linear_momentum
 
-TINY = dict(chunk=3, d_model=16, heads=2, ffn_dim=32, encoder_layers=1, predictor_dim=8, predictor_ffn_dim=16, predictor_layers=1,
-            dropout=0.0)
+TINY = dict(
+    chunk=3,
+    d_model=16,
+    heads=2,
+    ffn_dim=32,
+    encoder_layers=1,
+    predictor_dim=8,
+    predictor_ffn_dim=16,
+    predictor_layers=1,
+    dropout=0.0,
+)
 
 
 def test_masked_l1_ignores_padded_steps():
@@ -46,12 +56,19 @@ def batch(b=4, h=3, d=2, a=2, pad_from=None):
     state_is_pad = torch.zeros(b, h + 1, dtype=torch.bool)
     if pad_from is not None:
         action_is_pad[0, pad_from:] = True
-        state_is_pad[0, pad_from + 1:] = True
-    return TensorDict({
-        "observation": torch.randn(b, d, generator=g), "goal": torch.randn(b, d, generator=g),
-        "task": torch.zeros(b, dtype=torch.long), "actions": torch.randn(b, h, a, generator=g).clamp(-1, 1),
-        "action_is_pad": action_is_pad, "states": torch.randn(b, h + 1, d, generator=g), "state_is_pad": state_is_pad,
-    }, [b])
+        state_is_pad[0, pad_from + 1 :] = True
+    return TensorDict(
+        {
+            "observation": torch.randn(b, d, generator=g),
+            "goal": torch.randn(b, d, generator=g),
+            "task": torch.zeros(b, dtype=torch.long),
+            "actions": torch.randn(b, h, a, generator=g).clamp(-1, 1),
+            "action_is_pad": action_is_pad,
+            "states": torch.randn(b, h + 1, d, generator=g),
+            "state_is_pad": state_is_pad,
+        },
+        [b],
+    )
 
 
 def test_act_jepa_loss_is_action_l1_plus_latent_l1_against_the_ema_target():

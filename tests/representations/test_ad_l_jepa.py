@@ -1,5 +1,6 @@
 """AD-L-JEPA (issue #8, part 3): BEV masks, complementary split, tokens, loss pieces, EMA target, the
 Occupancy-MAE baseline, and the shared downstream interface."""
+
 from __future__ import annotations
 
 import math
@@ -9,9 +10,19 @@ import torch
 from tensordict import TensorDict
 from torchrl.objectives import SoftUpdate
 
-from representations.ad_l_jepa import (ADLJEPA, ADLJEPALoss, BEVTokenEncoder, OccupancyMAE, OccupancyMAELoss,
-                                       bev_masks, cell_occupancy, expand_cells, jepa_cosine_loss, split_points,
-                                       variance_hinge)
+from representations.ad_l_jepa import (
+    ADLJEPA,
+    ADLJEPALoss,
+    BEVTokenEncoder,
+    OccupancyMAE,
+    OccupancyMAELoss,
+    bev_masks,
+    cell_occupancy,
+    expand_cells,
+    jepa_cosine_loss,
+    split_points,
+    variance_hinge,
+)
 
 TINY = dict(channels=16, downsample=2)
 pytestmark = [pytest.mark.filterwarnings("ignore:No target network updater"), pytest.mark.usefixtures("one_thread")]
@@ -26,8 +37,8 @@ def scenes(batch: int, size: int = 16, channels: int = 3, seed: int = 0) -> torc
         for _ in range(3):
             h, w = torch.randint(2, 5, (2,), generator=g).tolist()
             y, x = torch.randint(0, size - h, (1,), generator=g).item(), torch.randint(0, size - w, (1,), generator=g).item()
-            bev[b, 0, y:y + h, x:x + w] = math.log1p(5)
-            bev[b, 1:, y:y + h, x:x + w] = torch.rand(channels - 1, 1, 1, generator=g) + 0.5
+            bev[b, 0, y : y + h, x : x + w] = math.log1p(5)
+            bev[b, 1:, y : y + h, x : x + w] = torch.rand(channels - 1, 1, 1, generator=g) + 0.5
         ground = torch.rand(size, size, generator=g) < 0.05
         bev[b, 0][ground & (bev[b, 0] == 0)] = math.log1p(1)
     return bev
@@ -37,7 +48,7 @@ def test_bev_masks_counts_subsets_seed_and_rate():
     g = torch.Generator().manual_seed(0)
     occupancy = torch.rand(6, 12, 12, generator=g) < torch.linspace(0.05, 0.9, 6)[:, None, None]
     occupancy[0] = False  # a sample without points
-    occupancy[1] = True   # a sample without empty cells
+    occupancy[1] = True  # a sample without empty cells
     ne, e = bev_masks(occupancy, 0.5, torch.Generator().manual_seed(1))
     assert ne.dtype == torch.bool and ne.shape == e.shape == occupancy.shape
     for b in range(6):
@@ -61,10 +72,10 @@ def test_bev_masks_counts_subsets_seed_and_rate():
 
 def test_cell_occupancy_and_expand_cells_round_trip():
     bev = torch.zeros(2, 3, 8, 8)
-    bev[0, 0, 1, 2] = 1.0   # → cell (0, 1) at downsample 2, (0, 0) at 4
-    bev[0, 0, 7, 7] = 0.5   # → cell (3, 3); (1, 1)
-    bev[1, 0, 4, 0] = 2.0   # → cell (2, 0); (1, 0)
-    bev[1, 1, 0, 0] = 3.0   # channel 0 is zero: not a point
+    bev[0, 0, 1, 2] = 1.0  # → cell (0, 1) at downsample 2, (0, 0) at 4
+    bev[0, 0, 7, 7] = 0.5  # → cell (3, 3); (1, 1)
+    bev[1, 0, 4, 0] = 2.0  # → cell (2, 0); (1, 0)
+    bev[1, 1, 0, 0] = 3.0  # channel 0 is zero: not a point
     cells = cell_occupancy(bev, 2)
     assert cells.shape == (2, 4, 4)
     assert sorted(map(tuple, cells.nonzero().tolist())) == [(0, 0, 1), (0, 3, 3), (1, 2, 0)]
@@ -83,10 +94,10 @@ def test_complementary_split_of_points():
     ne, e = bev_masks(occupancy, 0.5, torch.Generator().manual_seed(0))
     context, target = split_points(bev, ne | e, 2)
     masked_in = expand_cells(ne | e, 2)
-    assert (context.permute(1, 0, 2, 3)[:, masked_in] == 0).all()   # context: nothing at masked cells
-    assert (target.permute(1, 0, 2, 3)[:, ~masked_in] == 0).all()   # target: nothing elsewhere
-    torch.testing.assert_close(context + target, bev)               # together: every point exactly once
-    assert torch.equal(cell_occupancy(target, 2), ne)               # the target holds exactly M_ne's points
+    assert (context.permute(1, 0, 2, 3)[:, masked_in] == 0).all()  # context: nothing at masked cells
+    assert (target.permute(1, 0, 2, 3)[:, ~masked_in] == 0).all()  # target: nothing elsewhere
+    torch.testing.assert_close(context + target, bev)  # together: every point exactly once
+    assert torch.equal(cell_occupancy(target, 2), ne)  # the target holds exactly M_ne's points
     assert torch.equal(cell_occupancy(context, 2), occupancy & ~ne)
 
 
@@ -125,9 +136,9 @@ def test_cosine_loss_hand_values():
     loss, cos_ne, cos_e = jepa_cosine_loss(target, target, ne, e)
     assert abs(loss.item()) < 1e-6 and abs(cos_ne.item() - 1) < 1e-6 and abs(cos_e.item() - 1) < 1e-6
     prediction = target.clone()
-    prediction[0, :, 0, 0] = -target[0, :, 0, 0]   # cos −1 → 1 − cos = 2 at one of 2 non-empty cells
-    prediction[0, :, 1, 1] = 0.0                   # cos 0 at the only empty cell
-    prediction[1, :, 0, 1] = -target[1, :, 0, 1]   # an unmasked cell: ignored
+    prediction[0, :, 0, 0] = -target[0, :, 0, 0]  # cos −1 → 1 − cos = 2 at one of 2 non-empty cells
+    prediction[0, :, 1, 1] = 0.0  # cos 0 at the only empty cell
+    prediction[1, :, 0, 1] = -target[1, :, 0, 1]  # an unmasked cell: ignored
     loss, cos_ne, cos_e = jepa_cosine_loss(prediction, target, ne, e)
     torch.testing.assert_close(loss, torch.tensor(0.75 * (2 + 0) / 2 + 0.25 * 1.0))
     torch.testing.assert_close(cos_ne, torch.tensor(0.0))
@@ -158,16 +169,29 @@ def test_loss_outputs_grads_and_ema_moves_halfway():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     batch = TensorDict({"bev": scenes(8)}, [8])
     out = loss(batch)
-    assert set(out.keys()) == {"loss_jepa", "loss_variance", "cos_nonempty", "cos_empty", "target_std",
-                               "prediction_std", "masked_fraction", "feature_rankme", "target_rankme"}
+    assert set(out.keys()) == {
+        "loss_jepa",
+        "loss_variance",
+        "cos_nonempty",
+        "cos_empty",
+        "target_std",
+        "prediction_std",
+        "masked_fraction",
+        "feature_rankme",
+        "target_rankme",
+    }
     assert out["loss_jepa"].requires_grad and out["loss_variance"].requires_grad
     assert not any(out[k].requires_grad for k in ("cos_nonempty", "cos_empty", "target_std", "prediction_std"))
     assert 0.2 < out["masked_fraction"].item() < 0.8 and 0 < out["loss_jepa"].item() < 2
     (out["loss_jepa"] + out["loss_variance"]).backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
-    for p in (model.encoder.backbone.stages[0][0].conv.weight, model.mask_token, model.empty_token,
-              model.predictor.net[0].weight):
+    for p in (
+        model.encoder.backbone.stages[0][0].conv.weight,
+        model.mask_token,
+        model.empty_token,
+        model.predictor.net[0].weight,
+    ):
         assert p.grad.abs().sum() > 0
     assert all(p.grad is None for p in loss.target_encoder.parameters())  # no gradient reaches the target
     assert all(not p.requires_grad for p in loss.target_encoder.parameters())
@@ -185,8 +209,9 @@ def test_loss_outputs_grads_and_ema_moves_halfway():
         assert torch.equal(loss.target_encoder_params[key], before[key])
     ema = loss.ema_encoder().eval()  # EMA backbone + online tokens, for downstream use
     conv = ema.backbone.stages[0][0].conv.weight
-    torch.testing.assert_close(conv, 0.5 * before["stages", "0", "0", "conv", "weight"]
-                               + 0.5 * model.encoder.backbone.stages[0][0].conv.weight)
+    torch.testing.assert_close(
+        conv, 0.5 * before["stages", "0", "0", "conv", "weight"] + 0.5 * model.encoder.backbone.stages[0][0].conv.weight
+    )
     assert torch.equal(ema.empty_token, model.empty_token) and ema.encode(batch["bev"]).shape == (8, 16, 8, 8)
 
 
@@ -199,7 +224,7 @@ def test_training_decreases_loss_jepa():
     data = scenes(64, seed=1)
     history = []
     for step in range(30):
-        batch = TensorDict({"bev": data[(step % 4) * 16:(step % 4 + 1) * 16]}, [16])
+        batch = TensorDict({"bev": data[(step % 4) * 16 : (step % 4 + 1) * 16]}, [16])
         out = loss(batch)
         optimizer.zero_grad()
         (out["loss_jepa"] + out["loss_variance"]).backward()

@@ -135,7 +135,9 @@ def test_collapse_diagnostics_hand_computed():
 
     assert rankme(torch.eye(4)).item() == pytest.approx(4.0, rel=1e-4)  # four equal singular values
     assert rankme(torch.ones(6, 3)).item() == pytest.approx(1.0, abs=1e-4)  # rank one
-    assert rankme(torch.diag(torch.tensor([3.0, 1.0]))).item() == pytest.approx(math.exp(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25))), rel=1e-4)
+    assert rankme(torch.diag(torch.tensor([3.0, 1.0]))).item() == pytest.approx(
+        math.exp(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25))), rel=1e-4
+    )
     assert spread(torch.ones(5, 3)).item() == 0.0  # every row the same point
     # ±e1: the normalised rows are ±e1, std of column 0 over [1, -1] = √2, other columns 0 → mean √2 / 2
     assert spread(torch.tensor([[2.0, 0.0], [-3.0, 0.0]])).item() == pytest.approx(math.sqrt(2) / 2)

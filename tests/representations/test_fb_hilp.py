@@ -1,4 +1,5 @@
 """FB and HILP: losses against hand-computed values, zero-shot inference, future-goal sampling."""
+
 import math
 
 import pytest
@@ -37,8 +38,15 @@ def test_fb_loss_formula_on_tiny_matrices():
 
 
 def _tiny_fb():
-    model = FB(2, 1, z_dim=2, left_dim=2, left_encoder=dict(hidden_dim=4, hidden_layers=0),
-               backward=dict(hidden_dim=4, hidden_layers=0), forward_map=dict(hidden_dim=4, hidden_layers=1))
+    model = FB(
+        2,
+        1,
+        z_dim=2,
+        left_dim=2,
+        left_encoder=dict(hidden_dim=4, hidden_layers=0),
+        backward=dict(hidden_dim=4, hidden_layers=0),
+        forward_map=dict(hidden_dim=4, hidden_layers=1),
+    )
     _identity_linear(model.left_encoder)
     _identity_linear(model.backward_map)
     _constant_predictor(model.forward_map)  # F(·) ≡ (1, 1)
@@ -46,13 +54,18 @@ def _tiny_fb():
 
 
 def _batch():
-    return TensorDict({
-        "observation": torch.tensor([[2.0, 0.0], [0.0, 3.0]]),
-        "action": torch.zeros(2, 1),
-        "z": torch.tensor([[SQ2, 0.0], [0.0, SQ2]]),
-        "next": {"observation": torch.tensor([[0.0, 5.0], [1.0, 0.0]]),  # B(s′) = √2·e2, √2·e1
-                 "terminated": torch.tensor([[False], [True]])},
-    }, batch_size=[2])
+    return TensorDict(
+        {
+            "observation": torch.tensor([[2.0, 0.0], [0.0, 3.0]]),
+            "action": torch.zeros(2, 1),
+            "z": torch.tensor([[SQ2, 0.0], [0.0, SQ2]]),
+            "next": {
+                "observation": torch.tensor([[0.0, 5.0], [1.0, 0.0]]),  # B(s′) = √2·e2, √2·e1
+                "terminated": torch.tensor([[False], [True]]),
+            },
+        },
+        batch_size=[2],
+    )
 
 
 def test_fb_loss_hand_computed():
@@ -60,7 +73,7 @@ def test_fb_loss_hand_computed():
     actor = make_actor(dict(hidden_dim=4, hidden_layers=1), model, 1)
     out = FBLoss(model, actor, gamma=0.5, target_noise_std=0.0)(_batch())
     # M = M′ = √2 everywhere (F ≡ (1,1), B rows √2·e_k). diff row 0: √2(1 − 0.5), row 1 (terminal): √2.
-    off = 0.5 * 2 * ((SQ2 / 2) ** 2 + SQ2 ** 2) / 2  # two ensemble members
+    off = 0.5 * 2 * ((SQ2 / 2) ** 2 + SQ2**2) / 2  # two ensemble members
     diag = -2 * (SQ2 / 2 + SQ2) / 2
     assert out["fb_offdiag"].item() == pytest.approx(off, rel=1e-5)
     assert out["loss_fb"].item() == pytest.approx(off + diag, rel=1e-5)
@@ -82,8 +95,15 @@ def test_hilbert_value_and_expectile_loss():
 
 
 def _tiny_hilp():
-    model = HILP(2, 1, z_dim=2, left_dim=2, features=dict(hidden_dim=4, hidden_layers=0),
-                 left_encoder=dict(hidden_dim=4, hidden_layers=0), successor_features=dict(hidden_dim=4, hidden_layers=1))
+    model = HILP(
+        2,
+        1,
+        z_dim=2,
+        left_dim=2,
+        features=dict(hidden_dim=4, hidden_layers=0),
+        left_encoder=dict(hidden_dim=4, hidden_layers=0),
+        successor_features=dict(hidden_dim=4, hidden_layers=1),
+    )
     for seq in (model.features, model.features2, model.left_encoder):
         _identity_linear(seq)  # φ₁(s) = φ₂(s) = s
     _constant_predictor(model.sf_net)  # SF(·) ≡ (1, 1)
@@ -94,15 +114,20 @@ def test_hilp_losses_hand_computed():
     model = _tiny_hilp()
     actor = make_actor(dict(hidden_dim=4, hidden_layers=1), model, 1)
     loss = HILPLoss(model, actor, gamma=0.5, expectile=0.7, random_goal_ratio=0.0, target_noise_std=0.0)
-    batch = TensorDict({
-        "observation": torch.tensor([[0.0, 0.0]]), "action": torch.zeros(1, 1), "z": torch.tensor([[SQ2, 0.0]]),
-        "future_observation": torch.tensor([[3.0, 4.0]]),
-        "next": {"observation": torch.tensor([[1.0, 0.0]]), "terminated": torch.tensor([[False]])},
-    }, batch_size=[1])
+    batch = TensorDict(
+        {
+            "observation": torch.tensor([[0.0, 0.0]]),
+            "action": torch.zeros(1, 1),
+            "z": torch.tensor([[SQ2, 0.0]]),
+            "future_observation": torch.tensor([[3.0, 4.0]]),
+            "next": {"observation": torch.tensor([[1.0, 0.0]]), "terminated": torch.tensor([[False]])},
+        },
+        batch_size=[1],
+    )
     out = loss(batch)
     # q = −1 + γ·V′(s′, g) = −1 − 0.5·√20; V(s, g) = −5; advantage > 0 → weight τ, for both copies.
     diff = -1 - 0.5 * math.sqrt(20) + 5
-    assert out["loss_value"].item() == pytest.approx(2 * 0.7 * diff ** 2, rel=1e-5)
+    assert out["loss_value"].item() == pytest.approx(2 * 0.7 * diff**2, rel=1e-5)
     # SF target φ(s′) + γ·(1, 1) = (1.5, 0.5) vs prediction (1, 1): ½·E·mse = ½·2·0.25
     assert out["loss_sf"].item() == pytest.approx(0.25, rel=1e-5)
     # reaching the goal ends the value's episode: goal = s gives q = 0 and V = −√1e-6

@@ -3,6 +3,7 @@
 Reference values: half-progress times from the paper's learning-dynamics ODEs with ε = 0.05 (f0: λ=10, ρ=0.3;
 f1: λ=1, ρ=1), obtained by integrating those ODEs.
 """
+
 import json
 import math
 
@@ -10,16 +11,31 @@ import numpy as np
 import pytest
 import torch
 
-from representations.linear_jepa import (DeepLinearBatch, FeatureModel, NoisyViews, doubling_times, first_learned,
-                                         fixed_point, fixed_points, half_learning_times, integrate_ode,
-                                         population_gradient, train)
+from representations.linear_jepa import (
+    DeepLinearBatch,
+    FeatureModel,
+    NoisyViews,
+    doubling_times,
+    first_learned,
+    fixed_point,
+    fixed_points,
+    half_learning_times,
+    integrate_ode,
+    population_gradient,
+    train,
+)
 from representations.linear_jepa.__main__ import main
 
 torch.set_num_threads(1)
 NOTES = FeatureModel(lam=[10.0, 1.0], rho=[0.3, 1.0])
 # L: (MAE f0, MAE f1, JEPA f0, JEPA f1), time units
-NOTES_HALF_TIMES = {1: (0.66, 2.51, 6.93, 21.14), 2: (0.85, 3.02, 19.67, 41.57), 3: (0.80, 2.81, 38.76, 51.38),
-                    4: (0.73, 2.50, 73.64, 56.88), 5: (0.65, 2.22, 141.98, 60.37)}
+NOTES_HALF_TIMES = {
+    1: (0.66, 2.51, 6.93, 21.14),
+    2: (0.85, 3.02, 19.67, 41.57),
+    3: (0.80, 2.81, 38.76, 51.38),
+    4: (0.73, 2.50, 73.64, 56.88),
+    5: (0.65, 2.22, 141.98, 60.37),
+}
 
 
 def _configs(depths):
@@ -32,7 +48,7 @@ def test_trained_networks_reach_the_analytic_fixed_points(depth):
     model = DeepLinearBatch(["jepa", "mae"], [depth, depth], d=2, eps=0.05)
     _, traj = train(model, fm, steps=3000, lr=0.05)
     rho = torch.tensor(fm.rho, dtype=torch.float64)
-    jepa, mae = rho ** depth, rho ** (depth / (depth + 1))
+    jepa, mae = rho**depth, rho ** (depth / (depth + 1))
     assert torch.allclose(traj[-1, 0], jepa, rtol=1e-3), (traj[-1, 0], jepa)
     assert torch.allclose(traj[-1, 1], mae, rtol=1e-3), (traj[-1, 1], mae)
     assert torch.allclose(torch.tensor([fixed_point("jepa", depth, r) for r in fm.rho], dtype=torch.float64), jepa)

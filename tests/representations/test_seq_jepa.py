@@ -1,4 +1,5 @@
 """seq-JEPA: token/action shapes, the zero action slot, the no-action ablation, loss and EMA."""
+
 from __future__ import annotations
 
 import pytest
@@ -93,8 +94,17 @@ def test_probe_metrics_on_planted_data():
     assert regression_r2(x[:300], noise[:300], x[300:], noise[300:], steps=200, hidden_dim=32) < 0.2
     # a wide head on few samples overfits noise (test R² < 0); picked on a validation split it stays near 0
     overfit = regression_r2(x[:60], noise[:60], x[300:], noise[300:], steps=3000, hidden_dim=256, eval_every=10)
-    selected = regression_r2(x[:60], noise[:60], x[300:], noise[300:], val_x=x[200:300], val_y=noise[200:300], steps=3000,
-                             hidden_dim=256, eval_every=10)
+    selected = regression_r2(
+        x[:60],
+        noise[:60],
+        x[300:],
+        noise[300:],
+        val_x=x[200:300],
+        val_y=noise[200:300],
+        steps=3000,
+        hidden_dim=256,
+        eval_every=10,
+    )
     assert overfit < -0.2 and selected > overfit + 0.2
 
 

@@ -1,4 +1,5 @@
 """encoder=seq_jepa: a pretrained seq-JEPA checkpoint as a frozen observation/history encoder."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,9 @@ from agents.engine.checkpoint import save_checkpoint
 from representations.encoders import make_encoder
 from representations.seq_jepa.encoder import SeqJEPAEncoder, build_seq_jepa, load_seq_jepa
 
-REP = dict(name="seq_jepa", feature_dim=16, channels=[4, 8], action_embed_dim=8, layers=1, heads=2, mlp_ratio=2,
-           predictor_hidden_dim=32)
+REP = dict(
+    name="seq_jepa", feature_dim=16, channels=[4, 8], action_embed_dim=8, layers=1, heads=2, mlp_ratio=2, predictor_hidden_dim=32
+)
 
 
 def checkpoint(tmp_path, view_shape, *, action_conditioning=True):
@@ -21,8 +23,13 @@ def checkpoint(tmp_path, view_shape, *, action_conditioning=True):
             if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
                 m.running_mean.uniform_(-1, 1)
     run = tmp_path / "run"
-    save_checkpoint(run / "checkpoints", step=3, config={"representation": rep, "dims": dims, "data": {"name": "test"}},
-                    weights={"model": model}, training_state={})
+    save_checkpoint(
+        run / "checkpoints",
+        step=3,
+        config={"representation": rep, "dims": dims, "data": {"name": "test"}},
+        weights={"model": model},
+        training_state={},
+    )
     return run, model.eval()
 
 
@@ -56,7 +63,9 @@ def test_frame_stacks_are_histories(tmp_path):
 
 def test_mismatches_are_clear_errors(tmp_path):
     run, _ = checkpoint(tmp_path, [3, 16, 16])
-    with pytest.raises(ValueError, match=r"pretrained with action conditioning: pretrain with representation.action_conditioning=false"):
+    with pytest.raises(
+        ValueError, match=r"pretrained with action conditioning: pretrain with representation.action_conditioning=false"
+    ):
         SeqJEPAEncoder(run, (9, 16, 16))
     SeqJEPAEncoder(run, (9, 16, 16), features="view")  # per-view encodings need no actions
     with pytest.raises(ValueError, match=r"pretrained on views of shape \[3, 16, 16\].*observations have shape \[2\]"):

@@ -1,4 +1,5 @@
 """Observation standardisation: hand-computed statistics, the fixed fitting set, and the encoder option."""
+
 import pytest
 import torch
 

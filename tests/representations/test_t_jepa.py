@@ -1,4 +1,5 @@
 """T-JEPA (issue #8, part 1): tokenizer on mixed columns, feature-subset masks, loss and EMA target."""
+
 from __future__ import annotations
 
 import pytest
@@ -42,8 +43,9 @@ def test_feature_subset_masks_are_disjoint_in_bounds_and_seeded():
         assert len(set(ctx.tolist())) == len(ctx) and (ctx.diff() > 0).all()  # distinct, sorted
         assert not set(ctx.tolist()) & set(tgt.flatten().tolist())  # targets never in the context
         assert tgt.min() >= 0 and tgt.max() < 20 and (tgt.diff(dim=1) > 0).all()
-    again = feature_subset_masks(64, 20, generator=torch.Generator().manual_seed(0), context_share=(0.2, 0.3),
-                                 target_share=(0.2, 0.4))
+    again = feature_subset_masks(
+        64, 20, generator=torch.Generator().manual_seed(0), context_share=(0.2, 0.3), target_share=(0.2, 0.4)
+    )
     assert torch.equal(again[0], context) and torch.equal(again[1], targets)
     tiny_ctx, tiny_tgt = feature_subset_masks(8, 2, generator=generator, context_share=0.9, target_share=0.9)
     assert tiny_ctx.shape == (8, 1) and tiny_tgt.shape == (8, 4, 1)  # at least one of each, always disjoint

@@ -15,9 +15,16 @@ SQ2 = math.sqrt(2.0)
 
 def _tiny_model(symmetric=False):
     """2-d observations, linear identity encoders (so φ(s) = ψ(s) = √2·s/‖s‖), constant predictors."""
-    model = TDJEPA(2, 1, z_dim=2, phi_dim=2, symmetric=symmetric,
-                   phi_encoder=dict(hidden_dim=4, hidden_layers=0), psi_encoder=dict(hidden_dim=4, hidden_layers=0),
-                   predictor=dict(hidden_dim=4, hidden_layers=1, ensemble_size=2))
+    model = TDJEPA(
+        2,
+        1,
+        z_dim=2,
+        phi_dim=2,
+        symmetric=symmetric,
+        phi_encoder=dict(hidden_dim=4, hidden_layers=0),
+        psi_encoder=dict(hidden_dim=4, hidden_layers=0),
+        predictor=dict(hidden_dim=4, hidden_layers=1, ensemble_size=2),
+    )
     with torch.no_grad():
         for enc in {model.phi_encoder, model.psi_encoder}:
             enc[0].weight.copy_(torch.eye(2))
@@ -29,13 +36,18 @@ def _tiny_model(symmetric=False):
 
 
 def _batch():
-    return TensorDict({
-        "observation": torch.tensor([[2.0, 0.0], [0.0, 3.0]]),           # φ = √2·e1, √2·e2
-        "action": torch.zeros(2, 1),
-        "z": torch.tensor([[1.0, 0.0], [0.0, 1.0]]),
-        "next": {"observation": torch.tensor([[0.0, 5.0], [1.0, 0.0]]),  # φ′ = √2·e2, √2·e1
-                 "terminated": torch.tensor([[False], [True]])},
-    }, batch_size=[2])
+    return TensorDict(
+        {
+            "observation": torch.tensor([[2.0, 0.0], [0.0, 3.0]]),  # φ = √2·e1, √2·e2
+            "action": torch.zeros(2, 1),
+            "z": torch.tensor([[1.0, 0.0], [0.0, 1.0]]),
+            "next": {
+                "observation": torch.tensor([[0.0, 5.0], [1.0, 0.0]]),  # φ′ = √2·e2, √2·e1
+                "terminated": torch.tensor([[False], [True]]),
+            },
+        },
+        batch_size=[2],
+    )
 
 
 @pytest.mark.parametrize("symmetric", [False, True])
@@ -45,7 +57,7 @@ def test_td_loss_hand_computed(symmetric):
     loss = TDJEPALoss(model, actor, gamma=0.5, target_noise_std=0.0, phi_ortho_coef=1.0, psi_ortho_coef=1.0)
     out = loss(_batch())
     # y = ψ′(s′) + γ(1−d)·c; prediction c. Row 0 (d=0): 0.5·c − √2·e2; row 1 (d=1): c − √2·e1.
-    row0 = 0.5 ** 2 + (0.5 - SQ2) ** 2
+    row0 = 0.5**2 + (0.5 - SQ2) ** 2
     row1 = (1 - SQ2) ** 2 + 1.0
     expected_td = (row0 + row1) / 2
     assert out["loss_phi_td"].item() == pytest.approx(expected_td, rel=1e-5)
@@ -73,22 +85,44 @@ def test_actor_loss_hand_computed_and_no_predictor_grads():
     out = ZeroShotActorLoss(actor, model, noise_std=0.0)(_batch())
     # Q = c·z = 1 for both rows → loss −1.
     assert out["loss_actor"].item() == pytest.approx(-1.0)
-    model2 = TDJEPA(3, 2, z_dim=4, phi_dim=4, phi_encoder=dict(hidden_dim=8, hidden_layers=1),
-                    psi_encoder=dict(hidden_dim=8, hidden_layers=1), predictor=dict(hidden_dim=8, hidden_layers=1))
+    model2 = TDJEPA(
+        3,
+        2,
+        z_dim=4,
+        phi_dim=4,
+        phi_encoder=dict(hidden_dim=8, hidden_layers=1),
+        psi_encoder=dict(hidden_dim=8, hidden_layers=1),
+        predictor=dict(hidden_dim=8, hidden_layers=1),
+    )
     actor2 = make_actor(dict(hidden_dim=8, hidden_layers=1), model2, 2)
-    td = TensorDict({"observation": torch.randn(5, 3), "action": torch.zeros(5, 2), "z": project_to_sphere(torch.randn(5, 4))}, [5])
+    td = TensorDict(
+        {"observation": torch.randn(5, 3), "action": torch.zeros(5, 2), "z": project_to_sphere(torch.randn(5, 4))}, [5]
+    )
     ZeroShotActorLoss(actor2, model2)(td)["loss_actor"].backward()
     assert all(p.grad is None for p in model2.parameters())
     assert all(p.grad is not None for p in actor2.parameters())
 
 
 def test_loss_samples_z_and_writes_features_and_updates_covariance():
-    model = TDJEPA(3, 2, z_dim=4, phi_dim=5, phi_encoder=dict(hidden_dim=8, hidden_layers=2),
-                   psi_encoder=dict(hidden_dim=8, hidden_layers=2), predictor=dict(hidden_dim=8, hidden_layers=1))
+    model = TDJEPA(
+        3,
+        2,
+        z_dim=4,
+        phi_dim=5,
+        phi_encoder=dict(hidden_dim=8, hidden_layers=2),
+        psi_encoder=dict(hidden_dim=8, hidden_layers=2),
+        predictor=dict(hidden_dim=8, hidden_layers=1),
+    )
     actor = make_actor(dict(hidden_dim=8, hidden_layers=1), model, 2)
     loss = TDJEPALoss(model, actor, feature_cov_rate=0.5)
-    td = TensorDict({"observation": torch.randn(16, 3), "action": torch.zeros(16, 2),
-                     "next": {"observation": torch.randn(16, 3), "terminated": torch.zeros(16, 1, dtype=torch.bool)}}, [16])
+    td = TensorDict(
+        {
+            "observation": torch.randn(16, 3),
+            "action": torch.zeros(16, 2),
+            "next": {"observation": torch.randn(16, 3), "terminated": torch.zeros(16, 1, dtype=torch.bool)},
+        },
+        [16],
+    )
     loss(td)
     assert td["z"].shape == (16, 4) and torch.allclose(td["z"].norm(dim=-1), torch.full((16,), 2.0), atol=1e-5)
     assert td["state_features"].shape == (16, 5) and not td["state_features"].requires_grad
@@ -114,11 +148,24 @@ def test_training_goal_latents_come_from_next_states():
 
 
 def test_gradients_reach_encoders_and_predictors():
-    model = TDJEPA(3, 2, z_dim=4, phi_dim=4, phi_encoder=dict(hidden_dim=8, hidden_layers=2),
-                   psi_encoder=dict(hidden_dim=8, hidden_layers=2), predictor=dict(hidden_dim=8, hidden_layers=1))
+    model = TDJEPA(
+        3,
+        2,
+        z_dim=4,
+        phi_dim=4,
+        phi_encoder=dict(hidden_dim=8, hidden_layers=2),
+        psi_encoder=dict(hidden_dim=8, hidden_layers=2),
+        predictor=dict(hidden_dim=8, hidden_layers=1),
+    )
     actor = make_actor(dict(hidden_dim=8, hidden_layers=1), model, 2)
-    td = TensorDict({"observation": torch.randn(8, 3), "action": torch.zeros(8, 2),
-                     "next": {"observation": torch.randn(8, 3), "terminated": torch.zeros(8, 1, dtype=torch.bool)}}, [8])
+    td = TensorDict(
+        {
+            "observation": torch.randn(8, 3),
+            "action": torch.zeros(8, 2),
+            "next": {"observation": torch.randn(8, 3), "terminated": torch.zeros(8, 1, dtype=torch.bool)},
+        },
+        [8],
+    )
     out = TDJEPALoss(model, actor)(td)
     sum(v for k, v in out.items() if k.startswith("loss_")).backward()
     for name in ("phi_encoder", "psi_encoder", "phi_predictor", "psi_predictor"):
@@ -153,8 +200,15 @@ def test_set_keys_renames_inputs():
 
 def test_reward_inference_recovers_planted_task():
     torch.manual_seed(0)
-    model = TDJEPA(6, 2, z_dim=4, phi_dim=4, phi_encoder=dict(hidden_dim=16, hidden_layers=2),
-                   psi_encoder=dict(hidden_dim=16, hidden_layers=2), predictor=dict(hidden_dim=8, hidden_layers=1))
+    model = TDJEPA(
+        6,
+        2,
+        z_dim=4,
+        phi_dim=4,
+        phi_encoder=dict(hidden_dim=16, hidden_layers=2),
+        psi_encoder=dict(hidden_dim=16, hidden_layers=2),
+        predictor=dict(hidden_dim=8, hidden_layers=1),
+    )
     next_obs = torch.randn(2000, 6)
     z_true = project_to_sphere(torch.randn(4))
     rewards = model.psi(next_obs).detach() @ z_true * 0.3  # the scale is removed by the projection
@@ -162,8 +216,15 @@ def test_reward_inference_recovers_planted_task():
 
 
 def test_goal_inference_whitens_with_feature_covariance():
-    model = TDJEPA(3, 1, z_dim=2, phi_dim=2, psi_encoder=dict(hidden_dim=4, hidden_layers=0),
-                   phi_encoder=dict(hidden_dim=4, hidden_layers=0), predictor=dict(hidden_dim=4, hidden_layers=1))
+    model = TDJEPA(
+        3,
+        1,
+        z_dim=2,
+        phi_dim=2,
+        psi_encoder=dict(hidden_dim=4, hidden_layers=0),
+        phi_encoder=dict(hidden_dim=4, hidden_layers=0),
+        predictor=dict(hidden_dim=4, hidden_layers=1),
+    )
     goal = torch.tensor([1.0, 2.0, 3.0])
     psi = model.psi(goal[None]).detach()[0]
     assert torch.allclose(model.infer_z_from_goal(goal), project_to_sphere(psi), atol=1e-5)
@@ -175,9 +236,14 @@ def test_goal_inference_whitens_with_feature_covariance():
 
 def test_official_ogbench_configuration_parameter_count():
     """Launcher values (φ, ψ 4×512→50, predictors 512×2 twin, actor 512×2): ≈6.1 M params (notes)."""
-    rep_cfg = {"name": "td_jepa", "z_dim": 50, "phi_dim": 50, "phi_encoder": {"hidden_dim": 512, "hidden_layers": 4},
-               "psi_encoder": {"hidden_dim": 512, "hidden_layers": 4},
-               "predictor": {"hidden_dim": 512, "hidden_layers": 2, "embedding_layers": 2, "ensemble_size": 2}}
+    rep_cfg = {
+        "name": "td_jepa",
+        "z_dim": 50,
+        "phi_dim": 50,
+        "phi_encoder": {"hidden_dim": 512, "hidden_layers": 4},
+        "psi_encoder": {"hidden_dim": 512, "hidden_layers": 4},
+        "predictor": {"hidden_dim": 512, "hidden_layers": 2, "embedding_layers": 2, "ensemble_size": 2},
+    }
     model = make_representation(rep_cfg, 29, 8)
     actor = make_actor({"hidden_dim": 512, "hidden_layers": 2}, model, 8)
     n = sum(p.numel() for p in model.parameters()) + sum(p.numel() for p in actor.parameters())
@@ -196,9 +262,18 @@ def test_bad_representation_options_are_reported():
 
 def test_symmetric_uses_one_encoder_with_psi_size_and_architecture():
     # The DMC preset's linear 256-d φ does not apply: φ ≡ ψ is ψ's 4-d, 2-layer MLP (official sym launchers).
-    model = make_representation({"name": "td_jepa", "symmetric": True, "phi_dim": 8, "z_dim": 4,
-                                 "phi_encoder": {"hidden_dim": 16, "hidden_layers": 0},
-                                 "psi_encoder": {"hidden_dim": 6, "hidden_layers": 2}}, 3, 1)
+    model = make_representation(
+        {
+            "name": "td_jepa",
+            "symmetric": True,
+            "phi_dim": 8,
+            "z_dim": 4,
+            "phi_encoder": {"hidden_dim": 16, "hidden_layers": 0},
+            "psi_encoder": {"hidden_dim": 6, "hidden_layers": 2},
+        },
+        3,
+        1,
+    )
     assert model.phi_encoder is model.psi_encoder and model.phi_dim == 4 and model.psi_predictor is None
     linears = [m for m in model.phi_encoder if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(3, 6), (6, 6), (6, 4)]

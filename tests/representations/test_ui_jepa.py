@@ -1,5 +1,6 @@
 """UI-JEPA (issue #9, part 2): temporal masks, the video JEPA loss, the intent decoders, the metrics and the
 frame-averaged baseline, on tiny sizes (32 px, 8 frames, width 16, depth 1)."""
+
 from __future__ import annotations
 
 import sys
@@ -16,8 +17,22 @@ from torchrl.objectives import SoftUpdate
 from representations.core.masks import apply_masks, temporal_masks
 from representations.core.targets import linear_momentum
 from representations.ui_jepa import (
-    EMA_START, UIJEPA, FrameAveragedEncoder, HFIntentDecoder, IntentDecoder, TemporalMasks, UIJEPALoss, WordTokenizer,
-    corpus_scores, intent_accuracy, intent_similarity, nearest_intent, normalize_text, rouge_l, rouge_n, rouge_scores,
+    EMA_START,
+    UIJEPA,
+    FrameAveragedEncoder,
+    HFIntentDecoder,
+    IntentDecoder,
+    TemporalMasks,
+    UIJEPALoss,
+    WordTokenizer,
+    corpus_scores,
+    intent_accuracy,
+    intent_similarity,
+    nearest_intent,
+    normalize_text,
+    rouge_l,
+    rouge_n,
+    rouge_scores,
     ui_jepa_mask_generators,
 )
 from representations.ui_jepa.metrics import lcs_length
@@ -37,8 +52,10 @@ def videos(batch: int = 2, frames: int = 8, size: int = 32, seed: int = 0) -> to
 
 # ---------------------------------------------------------------- temporal masks
 
-@pytest.mark.parametrize("kwargs, masked", [(dict(num_masked=3), 3), (dict(ratio=0.5), 2), (dict(ratio=1.0), 3),
-                                            (dict(ratio=0.01), 1)])
+
+@pytest.mark.parametrize(
+    "kwargs, masked", [(dict(num_masked=3), 3), (dict(ratio=0.5), 2), (dict(ratio=1.0), 3), (dict(ratio=0.01), 1)]
+)
 def test_temporal_masks_hide_whole_time_steps(kwargs, masked):
     grid = (4, 3, 5)  # T' = 4 hyper-frames of 3 × 5 tokens
     per_step = 15
@@ -77,6 +94,7 @@ def test_temporal_masks_are_deterministic_by_generator_and_validate():
 
 # ---------------------------------------------------------------- UI-JEPA model and loss
 
+
 def test_ui_jepa_uses_short_long_and_temporal_masks():
     model = UIJEPA(32, 8, frames=8, **TINY)
     assert model.grid == (4, 4, 4) and len(model.predictor.mask_tokens) == 3
@@ -98,15 +116,21 @@ def test_ui_jepa_loss_is_vjepa_l1_over_three_generators():
     loss = UIJEPALoss(model, seed=3)
     x = videos()
     out = loss(TensorDict({"video": x}, [2]))
-    assert set(out.keys()) == {"loss_prediction", "target_std", "context_fraction", "feature_std", "feature_rankme", "target_rankme"}
+    assert set(out.keys()) == {
+        "loss_prediction",
+        "target_std",
+        "context_fraction",
+        "feature_std",
+        "feature_rankme",
+        "target_rankme",
+    }
     assert torch.isfinite(out["loss_prediction"]) and 0 < out["context_fraction"] < 1
     # by hand: same seed → same masks; the target copy equals the online encoder before any update
     clip = x.transpose(1, 2)
     targets = F.layer_norm(model.encoder(clip), (16,))
     generator = seeded(3)
     masks = [make(2, generator) for make in ui_jepa_mask_generators(model.grid)]
-    errors = [(model.predict(clip, c, t, mask_index=i) - apply_masks(targets, t)).abs().mean()
-              for i, (c, t) in enumerate(masks)]
+    errors = [(model.predict(clip, c, t, mask_index=i) - apply_masks(targets, t)).abs().mean() for i, (c, t) in enumerate(masks)]
     assert out["loss_prediction"].item() == pytest.approx(torch.stack(errors).mean().item(), rel=1e-5)
 
 
@@ -138,7 +162,7 @@ def test_ui_jepa_loss_decreases_on_tiny_videos():
     for b in range(4):
         for t in range(8):
             row, col = (4 * b + 3 * t) % 24, (2 * b + 2 * t) % 24
-            frames[b, t, :, row:row + 8, col:col + 8] = 255
+            frames[b, t, :, row : row + 8, col : col + 8] = 255
     model = UIJEPA(32, 8, frames=8, **TINY)
     loss = UIJEPALoss(model, seed=0)
     updater = SoftUpdate(loss, eps=EMA_START)
@@ -157,6 +181,7 @@ def test_ui_jepa_loss_decreases_on_tiny_videos():
 
 
 # ---------------------------------------------------------------- frame-averaged baseline
+
 
 @pytest.mark.parametrize("tubelet", [1, 2])
 def test_frame_averaged_encoder_averages_independent_steps(tubelet):
@@ -235,6 +260,7 @@ def test_decoder_learns_to_write_each_intent():
 
 # ---------------------------------------------------------------- Hugging Face adapter
 
+
 def test_hf_decoder_raises_a_clear_error_without_transformers(monkeypatch):
     monkeypatch.setitem(sys.modules, "transformers", None)  # import fails, whether or not it is installed
     monkeypatch.setitem(sys.modules, "peft", None)
@@ -272,8 +298,9 @@ class _FakeLM(nn.Module):
         return self.embed
 
     def forward(self, inputs_embeds, attention_mask, position_ids, labels=None):
-        self.calls.append(dict(inputs_embeds=inputs_embeds, attention_mask=attention_mask, position_ids=position_ids,
-                               labels=labels))
+        self.calls.append(
+            dict(inputs_embeds=inputs_embeds, attention_mask=attention_mask, position_ids=position_ids, labels=labels)
+        )
         logits = self.lm_head(self.self_attn.o_proj(self.self_attn.qkv_proj(inputs_embeds)).cumsum(1))
         loss = None
         if labels is not None:  # Hugging Face shifts the labels inside
@@ -315,6 +342,7 @@ def test_hf_decoder_wiring_with_stand_in_modules(monkeypatch):
 
 
 # ---------------------------------------------------------------- metrics
+
 
 def test_rouge_hand_values():
     assert normalize_text("  Open the Settings-app, NOW! ") == "open the settings app now"

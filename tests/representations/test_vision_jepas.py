@@ -1,4 +1,5 @@
 """V-JEPA, SALT and DMT-JEPA objectives (issue #7) on tiny ViTs: 16 × 16 inputs, 4 × 4 patches, width 16."""
+
 from __future__ import annotations
 
 import math
@@ -37,6 +38,7 @@ def seeded_masks(generators, batch: int, seed: int):
 
 # ---------------------------------------------------------------- V-JEPA
 
+
 @pytest.mark.parametrize("frames", [None, 4])
 def test_vjepa_loss_is_l1_to_layer_normed_ema_targets(frames):
     torch.manual_seed(0)
@@ -47,14 +49,23 @@ def test_vjepa_loss_is_l1_to_layer_normed_ema_targets(frames):
     assert model.encode(x, pool=False).shape == (x.shape[0], model.encoder.num_patches, 16)
     loss = VJEPALoss(model, seed=5)
     out = loss(pixels_td(x))
-    assert set(out.keys()) == {"loss_prediction", "target_std", "context_fraction", "feature_std", "feature_rankme", "target_rankme"}
+    assert set(out.keys()) == {
+        "loss_prediction",
+        "target_std",
+        "context_fraction",
+        "feature_std",
+        "feature_rankme",
+        "target_rankme",
+    }
     assert torch.isfinite(out["loss_prediction"]) and 0 < out["context_fraction"] < 1
 
     # by hand: the target copy still equals the online encoder; same seed → same masks
     targets = model.encoder(x)
     targets = F.layer_norm(targets, (16,))
-    errors = [(model.predict(x, c, t, mask_index=i) - apply_masks(targets, t)).abs().mean()
-              for i, (c, t) in enumerate(seeded_masks(default_mask_generators(model.grid), x.shape[0], 5))]
+    errors = [
+        (model.predict(x, c, t, mask_index=i) - apply_masks(targets, t)).abs().mean()
+        for i, (c, t) in enumerate(seeded_masks(default_mask_generators(model.grid), x.shape[0], 5))
+    ]
     assert out["loss_prediction"].item() == pytest.approx(torch.stack(errors).mean().item(), rel=1e-5)
 
 
@@ -87,12 +98,13 @@ def test_vjepa_needs_a_mask_token_per_generator():
 
 # ---------------------------------------------------------------- SALT
 
+
 def test_patchify_follows_token_order_and_embedding():
     # one-channel 8 × 8 image, patch 4: patch (r, c) filled with 2r + c; channel 1 adds 10
     x = torch.zeros(1, 2, 8, 8)
     for r in range(2):
         for c in range(2):
-            x[0, 0, 4 * r:4 * r + 4, 4 * c:4 * c + 4] = 2 * r + c
+            x[0, 0, 4 * r : 4 * r + 4, 4 * c : 4 * c + 4] = 2 * r + c
     x[0, 1] = x[0, 0] + 10
     patches = patchify(x, 4)
     assert patches.shape == (1, 4, 32)
@@ -130,8 +142,9 @@ def test_pixel_teacher_loss_is_l1_on_normalised_masked_patches(frames):
     loss = PixelTeacherLoss(teacher, seed=3)
     out = loss(pixels_td(x))
     targets = normalize_patches(patchify(x, 4, 2 if frames else None))
-    expected = torch.stack([apply_masks(targets, t).abs().mean()
-                            for _, t in seeded_masks(default_mask_generators(teacher.grid), x.shape[0], 3)]).mean()
+    expected = torch.stack(
+        [apply_masks(targets, t).abs().mean() for _, t in seeded_masks(default_mask_generators(teacher.grid), x.shape[0], 3)]
+    ).mean()
     assert out["loss_reconstruction"].item() == pytest.approx(expected.item(), rel=1e-5)
     out["loss_reconstruction"].backward()
     assert teacher.decoder.proj.weight.grad.abs().sum() > 0
@@ -149,7 +162,13 @@ def test_student_learns_against_a_frozen_teacher_of_another_width(frames):
     student_before = student.encoder.patch_embed.proj.weight.detach().clone()
     optimiser = torch.optim.AdamW(loss.parameters(), lr=1e-2, weight_decay=0.1)  # even handed every parameter
     out = loss(pixels_td(x))
-    assert set(out.keys()) == {"loss_prediction", "feature_std", "feature_rankme", "target_std", "target_rankme"} and torch.isfinite(out["loss_prediction"])
+    assert set(out.keys()) == {
+        "loss_prediction",
+        "feature_std",
+        "feature_rankme",
+        "target_std",
+        "target_rankme",
+    } and torch.isfinite(out["loss_prediction"])
     out["loss_prediction"].backward()
     assert all(p.grad is None for p in teacher.parameters())
     optimiser.step()
@@ -173,6 +192,7 @@ def test_student_rejects_mismatched_teachers():
 
 
 # ---------------------------------------------------------------- DMT-JEPA
+
 
 def test_window_wraps_around_the_grid():
     table = window_indices((4, 4), 3)
@@ -226,9 +246,16 @@ def test_dmt_jepa_loss_targets_and_ema_of_encoder_and_head():
     loss = DMTJEPALoss(model, seed=2)
     updater = SoftUpdate(loss, eps=0.9)
     out = loss(pixels_td(x))
-    assert set(out.keys()) == {"loss_prediction", "target_std", "context_fraction", "feature_std", "feature_rankme", "target_rankme"}
+    assert set(out.keys()) == {
+        "loss_prediction",
+        "target_std",
+        "context_fraction",
+        "feature_std",
+        "feature_rankme",
+        "target_rankme",
+    }
 
-    (c, t), = seeded_masks([loss.mask_generators[0]], 2, 2)
+    ((c, t),) = seeded_masks([loss.mask_generators[0]], 2, 2)
     assert t.shape[:2] == (2, 4)  # four target blocks
     predicted = model.predict(x, c, t)
     assert predicted.shape == (2, 4, t.shape[2], 16)
@@ -240,8 +267,10 @@ def test_dmt_jepa_loss_targets_and_ema_of_encoder_and_head():
     assert all(p.grad is None for p in [*loss.target_encoder.parameters(), *loss.target_head.parameters()])
     head_grad = model.head.blocks[0].attention.in_proj_weight.grad
     assert head_grad is not None and head_grad.abs().sum() > 0  # the online head learns through the context branch
-    pairs = [(model.head.blocks[0].mlp[0].weight, loss.target_head.blocks[0].mlp[0].weight),
-             (model.encoder.patch_embed.proj.weight, loss.target_encoder.patch_embed.proj.weight)]
+    pairs = [
+        (model.head.blocks[0].mlp[0].weight, loss.target_head.blocks[0].mlp[0].weight),
+        (model.encoder.patch_embed.proj.weight, loss.target_encoder.patch_embed.proj.weight),
+    ]
     before = [target.detach().clone() for _, target in pairs]
     with torch.no_grad():
         for online, _ in pairs:

@@ -1,4 +1,5 @@
 """Shared ViT / masking core (V-JEPA, SALT, DMT-JEPA): positions, masks, gather/scatter, encoder, predictor."""
+
 from __future__ import annotations
 
 import math
@@ -29,13 +30,15 @@ def assert_valid_rows(idx: torch.Tensor, num_tokens: int) -> None:
 
 # ---------------------------------------------------------------- positions
 
+
 def test_sincos_3d_layout_and_hand_computed_value():
     pe = sincos_3d(2, 3, 4, 8)
     assert pe.shape == (24, 8)
     assert torch.cdist(pe, pe).add(torch.eye(24) * 1e3).min() > 1e-3  # every position distinct
     # (t=1, h=2, w=3) is row 1·12 + 2·4 + 3 = 23; channels: time (4) ‖ row (2) ‖ column (2)
-    expected = torch.tensor([math.sin(1), math.cos(1), math.sin(1 / 100), math.cos(1 / 100),
-                             math.sin(2), math.cos(2), math.sin(3), math.cos(3)])
+    expected = torch.tensor(
+        [math.sin(1), math.cos(1), math.sin(1 / 100), math.cos(1 / 100), math.sin(2), math.cos(2), math.sin(3), math.cos(3)]
+    )
     torch.testing.assert_close(pe[23], expected)
     with pytest.raises(ValueError, match="divisible by 8"):
         sincos_3d(2, 2, 2, 12)
@@ -43,10 +46,10 @@ def test_sincos_3d_layout_and_hand_computed_value():
 
 # ---------------------------------------------------------------- masks
 
+
 def test_3d_single_block_has_exact_counts():
     # spatial 0.25 of 8×8 with aspect 1 → a 4×4 block; temporal 1.0 → all 8 frames: 128 targets, 384 context
-    context, target = multiblock_masks_3d(3, (8, 8, 8), generator=seeded(), num_blocks=1, spatial_scale=0.25,
-                                          aspect=(1.0, 1.0))
+    context, target = multiblock_masks_3d(3, (8, 8, 8), generator=seeded(), num_blocks=1, spatial_scale=0.25, aspect=(1.0, 1.0))
     assert context.shape == (3, 384) and target.shape == (3, 128)
     for c, t in zip(context, target):
         assert sorted(torch.cat([c, t]).tolist()) == list(range(512))  # complement, disjoint
@@ -143,6 +146,7 @@ def test_apply_masks_gathers_and_scatter_inverts():
 
 
 # ---------------------------------------------------------------- networks
+
 
 def test_patch_embed_scales_uint8_and_reports_grid():
     embed = PatchEmbed(4, 3, 8)
