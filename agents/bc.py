@@ -18,23 +18,21 @@ from omegaconf import DictConfig
 from tensordict import TensorDictBase
 
 from agents.chunking import ChunkExecutor
-from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import (
     MultiLogger,
     check_resume_compatible,
     checkpoint_step,
     find_resume_checkpoint,
-    gradient_step,
     make_adamw_schedule,
     resolve_device,
     restore_training_state,
     run_entry_point,
-    run_updates,
     save_checkpoint,
     seed_everything,
     to_plain,
     training_state,
     write_report,
+    train_stage,
 )
 from agents.evaluation import rollout_batch
 from agents.probes import run_probes
@@ -150,21 +148,17 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
         return losses, {f"val/{k}": v.item() for k, v in val.items() if k.startswith("loss_")}
 
     policy.train()
-    update = gradient_step(
+    training_seconds = train_stage(
+        cfg.train,
         lambda: loss_module(train_demos.sample().to(device)),
         optimizer,
-        scheduler=scheduler,
-        target_updater=target_updater,
-        autocast=precision_autocast(cfg.train.precision, device),
-    )
-    training_seconds = run_updates(
-        update,
+        device=device,
         start=start_step,
         steps=steps,
-        log_every=cfg.train.log_every,
         logger=logger,
+        scheduler=scheduler,
+        target_updater=target_updater,
         checkpoint=checkpoint,
-        checkpoint_every=cfg.train.checkpoint_every,
         validate=validate,
     ).seconds
 

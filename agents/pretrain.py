@@ -43,17 +43,15 @@ from agents.engine.checkpoint import (
     save_checkpoint,
     training_state,
 )
-from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import (
     MultiLogger,
     run_entry_point,
     make_adamw_schedule,
-    gradient_step,
     resolve_device,
-    run_updates,
     seed_everything,
     write_report,
     to_plain,
+    train_stage,
 )
 from agents.probes import linear_probe_accuracy, regression_r2
 from data.trajectories import TrajectoryWindowSampler, load_trajectories, valid_window_starts, window_batch
@@ -303,22 +301,18 @@ def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
     )
     model.train()
     collapse: list[dict] = []
-    update = gradient_step(
+    training_seconds = train_stage(
+        cfg.train,
         lambda: loss_module(sampler.sample().to(device)),
         optimizer,
+        device=device,
+        start=start_step,
+        steps=steps,
+        logger=logger,
         loss_key="loss_prediction",
         scheduler=scheduler,
         target_updater=target_updater,
-        autocast=precision_autocast(cfg.train.precision, device),
-    )
-    training_seconds = run_updates(
-        update,
-        start=start_step,
-        steps=steps,
-        log_every=cfg.train.log_every,
-        logger=logger,
         checkpoint=checkpoint,
-        checkpoint_every=cfg.train.checkpoint_every,
         history=collapse,
     ).seconds
 

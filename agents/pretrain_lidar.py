@@ -29,7 +29,6 @@ from tensordict import TensorDict
 from torch import nn
 
 from agents.engine.checkpoint import PretrainCheckpoints
-from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import (
     MultiLogger,
     make_adamw_schedule,
@@ -39,6 +38,7 @@ from agents.engine import (
     seed_everything,
     write_report,
     to_plain,
+    train_stage,
 )
 from envs.buffer import epoch_sampler
 from agents.probes import ridge_r2_per_dim
@@ -350,22 +350,18 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
 
     model.train()
     collapse: list[dict] = []
-    update = gradient_step(
+    seconds = train_stage(
+        cfg.train,
         losses_of_batch,
         optimizer,
+        device=device,
+        start=start,
+        steps=steps,
+        logger=logger,
         loss_key="loss",
         scheduler=scheduler,
         target_updater=updater,
-        autocast=precision_autocast(cfg.train.precision, device),
-    )
-    seconds = run_updates(
-        update,
-        start=start,
-        steps=steps,
-        log_every=cfg.train.log_every,
-        logger=logger,
         checkpoint=checkpoints.save,
-        checkpoint_every=cfg.train.checkpoint_every,
         history=collapse,
     ).seconds
     final = checkpoints.save(steps)

@@ -19,16 +19,14 @@ from tensordict import TensorDict
 from torch import nn
 
 from agents.engine.checkpoint import PretrainCheckpoints
-from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import (
     MultiLogger,
     make_adamw_schedule,
-    gradient_step,
     resolve_device,
-    run_updates,
     seed_everything,
     write_report,
     to_plain,
+    train_stage,
 )
 from envs.buffer import epoch_sampler
 from agents.probes import accuracy, fit_regressor, mlp_head
@@ -197,22 +195,18 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
     )
     model.train()
     collapse: list[dict] = []
-    update = gradient_step(
+    seconds = train_stage(
+        cfg.train,
         lambda: loss_module(sampler.sample().to(device)),
         optimizer,
+        device=device,
+        start=start,
+        steps=steps,
+        logger=logger,
         loss_key="loss_prediction",
         scheduler=scheduler,
         target_updater=updater,
-        autocast=precision_autocast(cfg.train.precision, device),
-    )
-    seconds = run_updates(
-        update,
-        start=start,
-        steps=steps,
-        log_every=cfg.train.log_every,
-        logger=logger,
         checkpoint=checkpoints.save,
-        checkpoint_every=cfg.train.checkpoint_every,
         history=collapse,
     ).seconds
     final = checkpoints.save(steps)

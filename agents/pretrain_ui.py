@@ -27,7 +27,6 @@ from tensordict import TensorDict
 from torchrl.data import LazyTensorStorage, RandomSampler, TensorDictReplayBuffer
 
 from agents.engine.checkpoint import PretrainCheckpoints
-from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import (
     MultiLogger,
     make_adamw_schedule,
@@ -37,6 +36,7 @@ from agents.engine import (
     seed_everything,
     write_report,
     to_plain,
+    train_stage,
 )
 from data.ui_activity import UISplit, load_ui_activity
 from representations.core.targets import ScheduledSoftUpdate
@@ -216,22 +216,18 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
     # 3. Stage 1: JEPA-tuning.
     model.train()
     collapse: list[dict] = []
-    update = gradient_step(
+    seconds = train_stage(
+        cfg.train,
         lambda: loss_module(sampler.sample().to(device)),
         optimizer,
+        device=device,
+        start=start,
+        steps=steps,
+        logger=logger,
         loss_key="loss_prediction",
         scheduler=scheduler,
         target_updater=updater,
-        autocast=precision_autocast(cfg.train.precision, device),
-    )
-    seconds = run_updates(
-        update,
-        start=start,
-        steps=steps,
-        log_every=cfg.train.log_every,
-        logger=logger,
         checkpoint=checkpoints.save,
-        checkpoint_every=cfg.train.checkpoint_every,
         history=collapse,
     ).seconds
 

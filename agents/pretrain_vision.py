@@ -48,12 +48,11 @@ from agents.engine.runtime import autocast as precision_autocast
 from agents.engine import (
     MultiLogger,
     make_adamw_schedule,
-    gradient_step,
     resolve_device,
-    run_updates,
     seed_everything,
     write_report,
     to_plain,
+    train_stage,
 )
 from agents.probes import fit_regressor, pooled_r2, r2_per_dim, ridge_r2_per_dim
 from data.frames import FrameSampler, clip_starts, frame_batch, load_frames
@@ -318,17 +317,18 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
         def losses_of_batch() -> TensorDict:
             return loss_module(model_input(sampler.sample()).to(device))
 
-        update = gradient_step(
-            losses_of_batch, optimizer, loss_key=stage.loss_key, scheduler=scheduler, target_updater=updater, autocast=autocast
-        )
-        ran = run_updates(
-            update,
+        ran = train_stage(
+            cfg.train,
+            losses_of_batch,
+            optimizer,
+            device=device,
             start=start,
             steps=steps,
-            log_every=cfg.train.log_every,
             logger=logger,
+            loss_key=stage.loss_key,
+            scheduler=scheduler,
+            target_updater=updater,
             checkpoint=checkpoint,
-            checkpoint_every=cfg.train.checkpoint_every,
             stage=stage.name,
             offset=offset,
             history=collapse,

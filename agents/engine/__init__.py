@@ -21,7 +21,7 @@ from agents.engine.checkpoint import (
 )
 from agents.engine.errors import USER_ERRORS, exit_with_user_error, run_entry_point
 from agents.engine.loggers import MultiLogger, resolve_wandb_mode
-from agents.engine.loop import COLLAPSE_KEYS, LoopResult, check_finite, gradient_step, run_updates
+from agents.engine.loop import COLLAPSE_KEYS, LoopResult, check_finite, gradient_step, run_updates, train_stage
 from agents.engine.optim import make_adamw_schedule, make_optimizer
 from agents.engine.report import write_report
 from agents.engine.runtime import resolve_device, rng_state, seed_everything, set_rng_state, to_plain
@@ -51,6 +51,7 @@ __all__ = [
     "seed_everything",
     "set_rng_state",
     "to_plain",
+    "train_stage",
     "training_state",
     "write_report",
 ]

@@ -170,3 +170,44 @@ def run_updates(
             logger.close()
         raise SystemExit(130)
     return LoopResult(losses, progress.format_dict.get("elapsed", 0.0))
+
+
+def train_stage(
+    train_cfg: Mapping,
+    losses_of_batch: Callable[[], TensorDictBase],
+    optimizer: torch.optim.Optimizer,
+    *,
+    device: torch.device,
+    start: int,
+    steps: int,
+    logger,
+    loss_key: str | None = None,
+    scheduler=None,
+    target_updater=None,
+    checkpoint: Callable[[int], Path | None] | None = None,
+    **loop: object,
+) -> LoopResult:
+    """One training stage of a single-objective recipe with the run's ``train`` settings: :func:`gradient_step` under
+    ``train.precision``, then :func:`run_updates` logging every ``train.log_every`` and checkpointing every
+    ``train.checkpoint_every`` updates. ``loop`` passes the rest to :func:`run_updates` (``stage``, ``offset``,
+    ``history``, ``validate``, ...)."""
+    from agents.engine.runtime import autocast
+
+    update = gradient_step(
+        losses_of_batch,
+        optimizer,
+        loss_key=loss_key,
+        scheduler=scheduler,
+        target_updater=target_updater,
+        autocast=autocast(train_cfg["precision"], device),
+    )
+    return run_updates(
+        update,
+        start=start,
+        steps=steps,
+        log_every=train_cfg["log_every"],
+        logger=logger,
+        checkpoint=checkpoint,
+        checkpoint_every=train_cfg["checkpoint_every"],
+        **loop,
+    )
