@@ -26,8 +26,8 @@ def exit_with_user_error(err: BaseException) -> None:
 
 def run_entry_point(train: Callable[[DictConfig, Path], Any], cfg: DictConfig) -> Any:
     """What every ``@hydra.main`` of this suite does: check the values and ``+`` additions against the config's schema
-    (:mod:`agents.engine.schema`) before any work, run
-    ``train(cfg, run folder)``, and turn bad input into one message (exit 2)."""
+    (:mod:`agents.engine.schema`) before any work, run ``train(cfg, run folder)``, and turn bad input into one
+    message (exit 2)."""
     from hydra.core.hydra_config import HydraConfig
 
     from agents.distributed import shutdown_data_parallel

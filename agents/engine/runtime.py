@@ -12,10 +12,11 @@ from omegaconf import DictConfig, OmegaConf
 
 
 def resolve_device(name: str) -> torch.device:
+    """``auto``: CUDA when there is a GPU, else the CPU; asking for CUDA without one is bad input (one message)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device={name} requested but CUDA is not available; use device=cpu or device=auto")
+        raise ValueError(f"device={name} requested but CUDA is not available; use device=cpu or device=auto")
     return torch.device(name)
 
 

@@ -150,3 +150,12 @@ def test_precision_auto_is_bf16_on_cuda_only():
     assert autocast("auto", "cuda").keywords == {"dtype": torch.bfloat16, "enabled": True}  # built, not entered: no GPU here
     with pytest.raises(ValueError, match=r"train.precision='half' is not known: use one of \['auto', 'fp32', 'bf16'\]"):
         autocast("half", "cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_asking_for_cuda_without_a_gpu_is_one_message():
+    from agents.engine import resolve_device
+
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ValueError, match=r"device=cuda:1 requested but CUDA is not available; use device=cpu or device=auto"):
+        resolve_device("cuda:1")
