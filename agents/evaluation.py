@@ -73,29 +73,35 @@ def rollout_episodes(
     """
     if render and len(tasks) != 1:
         raise ValueError("render=True records one episode at a time")
-    env = SerialEnv(len(tasks), [partial(suite.make_env, task, seed=seed, render=render) for task, seed in zip(tasks, seeds)])
-    steps = iter(range(max_steps or suite.max_episode_steps))
+    horizon = max_steps or suite.max_episode_steps
+    steps = iter(range(horizon))
+    if render:  # the env itself, so that it can render; its tensordicts get the row dimension for ``act``
+        env = suite.make_env(tasks[0], seed=seeds[0], render=True)
 
-    def policy(td: TensorDictBase) -> TensorDictBase:
-        return td.set("action", act(td, next(steps)).to("cpu"))  # one call for all rows
+        def policy(td: TensorDictBase) -> TensorDictBase:
+            return td.set("action", act(td.unsqueeze(0), next(steps))[0].to("cpu"))
+    else:
+        env = SerialEnv(len(tasks), [partial(suite.make_env, task, seed=seed) for task, seed in zip(tasks, seeds)])
+
+        def policy(td: TensorDictBase) -> TensorDictBase:
+            return td.set("action", act(td, next(steps)).to("cpu"))  # one call for all rows
 
     td = env.reset()
-    frames = None
-    if render:
-        single = env._envs[0]  # the SerialEnv's own copy of the one env: it renders
-        frames = [single.render()]
+    frames = [env.render()] if render else None
     with set_exploration_type(ExplorationType.DETERMINISTIC):
         rollout = env.rollout(
-            max_steps or suite.max_episode_steps,
+            horizon,
             policy,
             tensordict=td,
             auto_reset=False,
             break_when_any_done=False,
             break_when_all_done=True,
-            callback=(lambda *_: frames.append(single.render())) if render else None,
+            callback=(lambda env_, _: frames.append(env_.render())) if render else None,
         )
-    if render and len(frames) < rollout.shape[-1] + 1:  # TorchRL calls back after every step but the last
-        frames.append(single.render())
+    if render:
+        rollout = rollout.unsqueeze(0)
+        if len(frames) < rollout.shape[-1] + 1:  # TorchRL calls back after every step but the last
+            frames.append(env.render())
     env.close()
     done = rollout["next", "done"].reshape(rollout.shape).long()
     valid = (done.cumsum(-1) - done) == 0  # up to and including each row's first done
