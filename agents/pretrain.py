@@ -254,7 +254,7 @@ def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
     checkpoint_config = {**config, "dims": dims}
     weights = {"model": model, **({"head": loss_module.head} if objective != "jepa" else {})}
 
-    generators = {"sampler": sampler.generator}  # the batch stream continues where it stopped
+    samplers = {"train": sampler}  # the batch stream continues where it stopped
 
     def checkpoint(step: int) -> Path:
         return save_checkpoint(
@@ -263,7 +263,7 @@ def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
             keep=cfg.train.keep_checkpoints,
             config=checkpoint_config,
             weights=weights,
-            training_state=training_state(step, optimizer, loss_module, scheduler, generators=generators),
+            training_state=training_state(step, optimizer, loss_module, scheduler, samplers=samplers),
         )
 
     start_step = 0
@@ -280,7 +280,7 @@ def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
     if resume_from is not None:
         check_resume_compatible(resume_from, config, steps, checkpoint_step(resume_from))
         start_step = restore_training_state(
-            resume_from, weights, optimizer, loss_module, scheduler=scheduler, device=device, generators=generators
+            resume_from, weights, optimizer, loss_module, scheduler=scheduler, device=device, samplers=samplers
         )
         print(f"resumed from {resume_from} at step {start_step}")
 

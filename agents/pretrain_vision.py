@@ -290,7 +290,7 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
         flops += per_update * steps
         print(f"stage {stage.name}: {steps} updates x {per_update / 1e9:.2f} GFLOPs")
 
-        generators = {"mask": loss_module.generator, "sampler": sampler.generator}
+        generators, samplers = {"mask": loss_module.generator}, {"train": sampler}
 
         def checkpoint(step: int) -> Path:
             return save_checkpoint(
@@ -300,7 +300,7 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
                 config={**checkpoint_config, "stages": summary},
                 weights=models,
                 training_state={
-                    **training_state(offset + step, optimizer, loss_module, scheduler, generators=generators),
+                    **training_state(offset + step, optimizer, loss_module, scheduler, samplers=samplers, generators=generators),
                     "stage": stage.name,
                 },
             )
@@ -312,6 +312,8 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
             state = torch.load(resume_from / "training_state.pt", weights_only=False, map_location="cpu")
             for name, generator in generators.items():
                 generator.set_state(state["generators"][name])
+            for name, batches in samplers.items():
+                batches.set_sampler_state(state["samplers"][name])
         loss_module.train()
 
         def losses_of_batch() -> TensorDict:

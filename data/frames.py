@@ -40,6 +40,7 @@ from envs.buffer import cached_tensordict, params_digest
 from envs.common import cfg_get, episode_bounds, kept_steps
 from data.trajectories import render_ogbench_frames
 from data.trajectories import split_episodes, valid_window_starts
+from envs.buffer import SeededBatchSampler
 
 __all__ = [
     "FRAMES_VERSION",
@@ -84,7 +85,7 @@ def frame_batch(data: TensorDict, starts: torch.Tensor, clip_length: int = 1) ->
     )
 
 
-class FrameSampler:
+class FrameSampler(SeededBatchSampler):
     """Uniform batches of frames (or of clips of ``clip_length`` consecutive kept steps) of a split."""
 
     def __init__(self, data: TensorDict, *, batch_size: int, seed: int = 0, clip_length: int = 1) -> None:
@@ -94,7 +95,7 @@ class FrameSampler:
         self.starts = clip_starts(data["episode"], self.clip_length)
         if not len(self.starts):
             raise ValueError(f"no episode of this split has {clip_length} kept steps: lower data.clip_length or data.stride")
-        self.generator = torch.Generator().manual_seed(int(seed))
+        self.set_rng(torch.Generator().manual_seed(int(seed)))
 
     def __len__(self) -> int:
         return len(self.starts)

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from envs.buffer import cached_tensordict, params_digest
 from envs.common import cfg_get, episode_bounds, kept_steps
 from envs.ogbench.names import parse_name
+from envs.buffer import SeededBatchSampler
 
 __all__ = [
     "VIEW_KINDS",
@@ -95,7 +96,7 @@ def window_batch(data: TensorDict, starts: torch.Tensor, length: int) -> TensorD
     )
 
 
-class TrajectoryWindowSampler:
+class TrajectoryWindowSampler(SeededBatchSampler):
     """Batches of M + 1 consecutive views and the M actions between them (seq-JEPA's input)."""
 
     def __init__(self, data: TensorDict, *, observed_views: int, batch_size: int, seed: int = 0) -> None:
@@ -105,7 +106,7 @@ class TrajectoryWindowSampler:
         self.starts = valid_window_starts(data["episode"], self.length)
         if not len(self.starts):
             raise ValueError(f"no episode has {self.length} kept steps (M + 1 views): lower representation.views or data.stride")
-        self.generator = torch.Generator().manual_seed(seed)
+        self.set_rng(torch.Generator().manual_seed(seed))
 
     def sample(self) -> TensorDict:
         pick = torch.randint(len(self.starts), (self.batch_size,), generator=self.generator)

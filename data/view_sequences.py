@@ -12,6 +12,7 @@ import torch
 from tensordict import TensorDict
 
 from data.views3d import relative_rotation
+from envs.buffer import SeededBatchSampler
 
 
 def view_actions(rotation: torch.Tensor, color: torch.Tensor | None = None) -> torch.Tensor:
@@ -26,7 +27,7 @@ def action_dim(data: TensorDict) -> int:
     return 4 + (3 if "color" in data.keys() else 0)
 
 
-class ViewSequenceSampler:
+class ViewSequenceSampler(SeededBatchSampler):
     """Batches of ``views`` [B, M + 1, 3, S, S], ``actions`` [B, M, A] and ``label`` [B]."""
 
     def __init__(self, data: TensorDict, *, observed_views: int, batch_size: int, seed: int = 0) -> None:
@@ -37,7 +38,7 @@ class ViewSequenceSampler:
                 f"a held-out target view, and instances have {total} views"
             )
         self.data, self.m, self.batch_size = data, observed_views, batch_size
-        self.generator = torch.Generator().manual_seed(seed)
+        self.set_rng(torch.Generator().manual_seed(seed))
 
     def sample(self) -> TensorDict:
         n, total = self.data["pixels"].shape[:2]

@@ -33,6 +33,7 @@ from torchrl.data.replay_buffers.writers import ImmutableDatasetWriter
 
 __all__ = [
     "DatasetError",
+    "SeededBatchSampler",
     "OfflineDataset",
     "epoch_sampler",
     "write_npz",
@@ -222,6 +223,24 @@ class SamplerStateMixin:
         if self._rng is None:
             self.set_rng(torch.Generator())
         self._rng.set_state(state)
+
+
+class SeededBatchSampler:
+    """The pretraining recipes' batch samplers (views, trajectory windows, frames) in the replay buffers' family: one
+    ``torch.Generator`` (``set_rng``, as TorchRL's ``ReplayBuffer.set_rng``) drives every draw, and
+    ``sampler_state`` / ``set_sampler_state`` save and restore its position, so checkpoints treat both alike."""
+
+    generator: torch.Generator
+
+    def set_rng(self, generator: torch.Generator) -> None:
+        self.generator = generator
+
+    def sampler_state(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def set_sampler_state(self, state: torch.Tensor | None) -> None:
+        if state is not None:
+            self.generator.set_state(state)
 
 
 class ValidTransitionSampler(RandomSampler):

@@ -57,6 +57,24 @@ def test_windows_stay_inside_an_episode_and_align_actions_with_views():
         TrajectoryWindowSampler(data, observed_views=4, batch_size=4)
 
 
+def test_window_sampler_state_replays_its_batches():
+    """The pretraining samplers share the replay buffers' protocol (envs.buffer.SeededBatchSampler): a saved
+    sampler_state makes the next batches again, which is what exact resume needs."""
+    from data.frames import FrameSampler
+    from data.view_sequences import ViewSequenceSampler
+    from envs.buffer import SeededBatchSampler
+
+    assert all(issubclass(cls, SeededBatchSampler) for cls in (TrajectoryWindowSampler, ViewSequenceSampler, FrameSampler))
+    data, _ = trajectory_steps(*two_episodes(), stride=2)
+    sampler = TrajectoryWindowSampler(data, observed_views=2, batch_size=8, seed=3)
+    state = sampler.sampler_state()
+    first = [sampler.sample()["views"] for _ in range(3)]
+    sampler.set_sampler_state(state)
+    assert all(torch.equal(sampler.sample()["views"], batch) for batch in first)
+    sampler.set_rng(torch.Generator().manual_seed(3))  # reseeding replays the stream from its start
+    assert torch.equal(sampler.sample()["views"], first[0])
+
+
 def test_episode_split_is_disjoint_seeded_and_complete():
     episode = torch.arange(20).repeat_interleave(3)
     train, val, test = split_episodes(episode, val_fraction=0.1, test_fraction=0.2, seed=3)
