@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,6 +35,7 @@ from torchrl.data.replay_buffers.writers import ImmutableDatasetWriter
 
 __all__ = [
     "DatasetError",
+    "reserved_memmap",
     "SeededBatchSampler",
     "OfflineDataset",
     "epoch_sampler",
@@ -71,6 +74,27 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def reserved_memmap(path: str | os.PathLike, dtype: Any, shape: tuple[int, ...]) -> np.memmap:
+    """``np.lib.format.open_memmap(path, "w+", dtype, shape)`` with the file's disk blocks reserved first. On a full disk
+    this raises one clear ``OSError`` at once, where writing into a sparse memory map would kill the process with
+    SIGBUS (exit 135, no message) in the middle of a conversion."""
+    path = Path(path)
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    try:
+        with open(path, "r+b") as handle:
+            os.posix_fallocate(handle.fileno(), 0, path.stat().st_size)
+    except OSError as err:
+        if err.errno in (errno.EOPNOTSUPP, errno.EINVAL):  # a file system without fallocate: nothing to reserve
+            return array
+        del array
+        raise OSError(
+            err.errno,
+            f"no room for {path.name} ({path.stat().st_size / 1e9:.2f} GB) in {path.parent} ({err.strerror}): "
+            "free disk space, or set dataset.cache_dir to a disk with room",
+        ) from None
+    return array
 
 
 def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:

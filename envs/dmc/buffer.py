@@ -35,7 +35,7 @@ import torch
 from tensordict import TensorDict
 from tqdm import tqdm
 
-from envs.buffer import DatasetError, OfflineReplayBuffer, atomic_dir, read_npz_member
+from envs.buffer import DatasetError, OfflineReplayBuffer, atomic_dir, read_npz_member, reserved_memmap
 from envs.common import cfg_get, sample_future_rows
 from envs.dmc.dataset import (
     COLLECTION_MARKER,
@@ -241,15 +241,15 @@ def _convert(files: list[Path], suite, out_dir: Path, *, pixels: bool, fingerpri
     widths = {"observation": suite.observation_dim, "action": suite.action_dim, "physics": suite.physics_dim}
     with atomic_dir(out_dir) as tmp:
         out = {
-            "observation": np.lib.format.open_memmap(tmp / "observation.npy", "w+", np.float32, (n, widths["observation"])),
-            "action": np.lib.format.open_memmap(tmp / "action.npy", "w+", np.float32, (n, widths["action"])),
-            "physics": np.lib.format.open_memmap(tmp / "physics.npy", "w+", np.float64, (n, widths["physics"])),
+            "observation": reserved_memmap(tmp / "observation.npy", np.float32, (n, widths["observation"])),
+            "action": reserved_memmap(tmp / "action.npy", np.float32, (n, widths["action"])),
+            "physics": reserved_memmap(tmp / "physics.npy", np.float64, (n, widths["physics"])),
         }
         if has_reward:
-            out["reward"] = np.lib.format.open_memmap(tmp / "reward.npy", "w+", np.float32, (n, 1))
+            out["reward"] = reserved_memmap(tmp / "reward.npy", np.float32, (n, 1))
         if pixels:
             size = suite.render_size
-            out["pixels"] = np.lib.format.open_memmap(tmp / "pixels.npy", "w+", np.uint8, (n, 3, size, size))
+            out["pixels"] = reserved_memmap(tmp / "pixels.npy", np.uint8, (n, 3, size, size))
         for path, start, rows in tqdm(
             list(zip(files, starts, lengths)), desc="cache ExoRL episodes", unit="ep", disable=not progress or len(files) < 50
         ):

@@ -44,7 +44,16 @@ import torch
 from tensordict import TensorDict
 from tqdm import tqdm
 
-from envs.buffer import DatasetError, OfflineReplayBuffer, atomic_dir, atomic_file, file_hash, params_digest, read_npz_member
+from envs.buffer import (
+    DatasetError,
+    OfflineReplayBuffer,
+    atomic_dir,
+    atomic_file,
+    file_hash,
+    params_digest,
+    read_npz_member,
+    reserved_memmap,
+)
 from envs.common import cfg_get, episode_last_rows, sample_future_rows
 from envs.ogbench.dataset import (
     _fix_hint,
@@ -195,7 +204,7 @@ def _convert(npz_path: Path, suite, out_dir: Path, digest: str) -> None:
         columns[k] = (start, start + width)
         start += width
     with atomic_dir(out_dir) as tmp:
-        rows = np.lib.format.open_memmap(tmp / "rows.npy", mode="w+", dtype=np.float32, shape=(n, start))
+        rows = reserved_memmap(tmp / "rows.npy", np.float32, (n, start))
         with np.load(npz_path, allow_pickle=False) as npz:
             for k in keys:
                 arr = _read_key(npz, k, npz_path)
@@ -278,7 +287,7 @@ def dataset_lidar(
         from envs.ogbench.env import LIDAR_SHAPE
 
         with atomic_file(path) as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(n, *LIDAR_SHAPE))
+            out = reserved_memmap(tmp, np.float16, (n, *LIDAR_SHAPE))
             chunk = np.empty((_LIDAR_CHUNK, *LIDAR_SHAPE), dtype=np.float16)
             with tqdm(total=n, desc=f"lidar scans of {out_dir.name}", unit="row", disable=not progress) as bar:
                 for start in range(0, n, _LIDAR_CHUNK):

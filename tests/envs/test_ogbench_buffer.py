@@ -162,3 +162,37 @@ def test_datasets_are_torchrl_offline_datasets_with_one_seeded_stream(tmp_path, 
     train.set_sampler_state(state)
     assert torch.equal(train.sample(16)["index"], first)
     assert train._sampler._rng is train._rng is train._storage._rng  # set_rng gave every part the same stream
+
+
+def test_a_full_disk_during_conversion_is_one_message_and_leaves_no_temporary_folder(
+    tmp_path, no_download, pointmaze_suite, monkeypatch
+):
+    """Writing into a sparse memory map on a full disk kills the process with SIGBUS; the cache files' blocks are
+    reserved first, so a full disk is an OSError with a fix instead."""
+    import os
+
+    def full_disk(fd, offset, length):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full_disk)
+    with pytest.raises(
+        OSError, match=r"no room for rows.npy .* in .*\(No space left on device\): free disk space, or set dataset.cache_dir"
+    ):
+        load_ogbench_dataset(_cfg(tmp_path, source="generated"), suite=pointmaze_suite)
+    leftovers = [p for p in (tmp_path / "cache").rglob("*") if p.name.startswith(".") and p.is_dir()]
+    assert leftovers == []  # the conversion's temporary folder is gone
+
+
+def test_reserved_memmap_reserves_the_whole_file(tmp_path):
+    import os
+
+    from envs.buffer import reserved_memmap
+
+    size = 1000 * 8 * 4
+    sparse = np.lib.format.open_memmap(tmp_path / "sparse.npy", mode="w+", dtype=np.float32, shape=(1000, 8))
+    reserved = reserved_memmap(tmp_path / "reserved.npy", np.float32, (1000, 8))
+    assert os.stat(tmp_path / "sparse.npy").st_blocks * 512 < size  # nothing on disk yet: a full disk would SIGBUS later
+    assert os.stat(tmp_path / "reserved.npy").st_blocks * 512 >= size  # every block is there before the first write
+    reserved[:] = 1.0
+    reserved.flush()
+    assert np.load(tmp_path / "reserved.npy").sum() == 8000 and sparse.shape == reserved.shape
