@@ -101,7 +101,8 @@ def main() -> None:
 
     def commit(path: Path) -> str:  # HEAD, marked when the tree had uncommitted changes
         git = lambda *a: subprocess.run(["git", *a], cwd=path, capture_output=True, text=True).stdout.strip()  # noqa: E731
-        return git("rev-parse", "--short", "HEAD") + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results")  # results aside
+        return git("rev-parse", "--short", "HEAD") + ("-dirty" if changed else "")
 
     result.update(
         command=" ".join(
