@@ -1,6 +1,6 @@
 """Behaviour cloning with action chunks: ACT-JEPA, ACT or MLP-BC on scripted-oracle demonstrations.
 
-    python -m agents.bc env=ogbench env.name=cube-single representation=act_jepa   # or act, mlp_bc
+    python -m agents.bc env=ogbench env.name=cube-single policy=act_jepa   # or act, mlp_bc
         [dataset.episodes_per_task=20] [train.steps=4000] [execution.mode=ensemble] [seed=1]
 
 Recipe: env/tasks → demonstrations (generated once, cached) → policy → loss (+ EMA target encoder)
@@ -77,7 +77,7 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     # 1. Evaluation tasks, the policy (bad options fail here, before any data work) and demonstrations
     #    (windows of H actions / H + 1 states, padded at episode ends).
     suite = make_task_suite(cfg.env)
-    policy = make_bc_policy(cfg.representation, suite.observation_dim, suite.action_dim).to(device)
+    policy = make_bc_policy(cfg.policy, suite.observation_dim, suite.action_dim).to(device)
     ChunkExecutor(policy.chunk, mode=cfg.execution.mode, action_steps=cfg.execution.action_steps)  # checks the options
     if not cfg.dataset.get("val_episodes_per_task"):
         raise ValueError(
@@ -86,15 +86,15 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     train_demos, val_demos, demo_info = make_demonstrations(cfg.dataset)
 
     # 2. Objective; ACT-JEPA's target encoder is an EMA copy stepped by SoftUpdate.
-    loss_module = ActionChunkLoss(policy, **(cfg.representation.get("loss") or {}))
-    ema = cfg.representation.get("ema")
+    loss_module = ActionChunkLoss(policy, **(cfg.policy.get("loss") or {}))
+    ema = cfg.policy.get("ema")
     steps = cfg.train.steps
     target_updater = ScheduledSoftUpdate(loss_module, steps, ema.start, ema.end) if policy.jepa else None  # m: start → end
-    optimizer, scheduler = make_adamw_schedule(cfg.representation.optim, policy, steps)
+    optimizer, scheduler = make_adamw_schedule(cfg.policy.optim, policy, steps)
 
     start_step = 0
     resume_from = find_resume_checkpoint(
-        cfg.resume, run_dir, same={"env.name": cfg.env.name, "seed": cfg.seed, "representation.name": cfg.representation.name}
+        cfg.resume, run_dir, same={"env.name": cfg.env.name, "seed": cfg.seed, "policy.name": cfg.policy.name}
     )
     if resume_from is not None:
         check_resume_compatible(resume_from, config, steps, checkpoint_step(resume_from))
@@ -126,14 +126,14 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
         )
 
     # 3. Train loop.
-    exp_name = f"bc-{cfg.representation.name}-{suite.name}-seed{cfg.seed}"
+    exp_name = f"bc-{cfg.policy.name}-{suite.name}-seed{cfg.seed}"
     logger = MultiLogger(
         cfg.logger,
         run_dir,
         exp_name,
         config,
-        group=f"bc-{cfg.representation.name}-{suite.name}",
-        tags=[cfg.representation.name, "bc", suite.name],
+        group=f"bc-{cfg.policy.name}-{suite.name}",
+        tags=[cfg.policy.name, "bc", suite.name],
     )
     print(
         f"{exp_name}: {demo_info['episodes']} demonstrations ({demo_info['steps']} steps), chunk {policy.chunk}, "
@@ -199,7 +199,7 @@ def train_bc(cfg: DictConfig, run_dir: Path) -> dict:
     )
     probe_lines = "".join(f"\n{k}: {v:.4g}" for k, v in probes.items())
     print(
-        f"\n{cfg.representation.name} on {suite.name} after {steps} updates ({cfg.eval.episodes} episodes per task, "
+        f"\n{cfg.policy.name} on {suite.name} after {steps} updates ({cfg.eval.episodes} episodes per task, "
         f"{cfg.execution.mode} execution):\n{table}{probe_lines}\ncheckpoint: {final_ckpt}"
     )
     write_report(run_dir, results, table + probe_lines)

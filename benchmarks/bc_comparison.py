@@ -1,10 +1,10 @@
 """ACT-JEPA vs ACT vs MLP-BC at equal budget on the same demonstrations, several seeds.
 
     python -m benchmarks.bc_comparison --label pointmaze \\
-        --representations act_jepa:representation.d_model=128 act:representation.d_model=128 mlp_bc \\
+        --policies act_jepa:policy.d_model=128 act:policy.d_model=128 mlp_bc \\
         --seeds 0 1 2 -- env.name=pointmaze-medium-navigate train.steps=1000
 
-Every (representation, seed) runs ``python -m agents.bc representation=<r> <r's overrides> <overrides>
+Every (policy, seed) runs ``python -m agents.bc policy=<p> <p's overrides> <overrides>
 seed=<s>`` through the real entry point. A method is ``name`` or ``name:override:override...`` (for
 options only that method has). Reports, as mean ± standard error over seeds: task success, the
 frozen-encoder probes (world model: RMSE and ATE of the next H states; action head: L1) and the
@@ -62,7 +62,7 @@ def summary_rows(per_method: dict[str, dict[int, dict]]) -> tuple[list[str], dic
 def main(argv: list[str] | None = None) -> dict:
     argv, own, overrides = split_overrides(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--representations", nargs="+", default=["act_jepa", "act", "mlp_bc"])
+    parser.add_argument("--policies", "--representations", dest="policies", nargs="+", default=["act_jepa", "act", "mlp_bc"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--label", default="bc")
     parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/bc_comparison"))
@@ -71,10 +71,10 @@ def main(argv: list[str] | None = None) -> dict:
     root = Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
     started = time.time()
     per_method, failed = {}, {}
-    for spec in args.representations:
+    for spec in args.policies:
         method, *own_overrides = spec.split(":")
         runs, failures = run_seeds(
-            [f"representation={method}", *own_overrides, *overrides],
+            [f"policy={method}", *own_overrides, *overrides],
             args.seeds,
             root / method,
             entry="agents.bc",

@@ -43,7 +43,7 @@ def _lookup(name: str) -> tuple[type[ZeroShotRepresentation], type]:
 
         if name in BC_POLICIES:
             raise ValueError(
-                f"representation={name} is a behaviour-cloning policy: train it with python -m agents.bc representation={name}"
+                f"representation={name} is a behaviour-cloning policy: train it with python -m agents.bc policy={name}"
             )
         raise ValueError(f"unknown representation {name!r}; choose one of {sorted(REGISTRY)} (representation=<name>)")
     return REGISTRY[name]

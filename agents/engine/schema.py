@@ -133,7 +133,7 @@ class ZeroShotConfig(RunConfig):
 class BCConfig(RunConfig):
     env: Any = MISSING
     dataset: Any = MISSING
-    representation: Any = MISSING
+    policy: Any = MISSING  # configs/policy/: ACT-JEPA, ACT, MLP-BC
     train: TrainConfig = field(default_factory=TrainConfig)
     execution: Execution = field(default_factory=Execution)
     eval: EpisodesEval = field(default_factory=EpisodesEval)

@@ -29,7 +29,7 @@ def make_bc_policy(rep_cfg: Mapping, state_dim: int, action_dim: int) -> nn.Modu
     name = cfg["name"]
     if name not in BC_POLICIES:
         raise ValueError(
-            f"representation={name} is not a behaviour-cloning policy; agents.bc trains {list(BC_POLICIES)} "
+            f"policy={name} is not a behaviour-cloning policy; agents.bc trains {list(BC_POLICIES)} "
             "(zero-shot representations train with python -m agents.zeroshot)"
         )
     kwargs = {k: v for k, v in cfg.items() if k not in _NON_MODEL_KEYS}
@@ -40,7 +40,7 @@ def make_bc_policy(rep_cfg: Mapping, state_dim: int, action_dim: int) -> nn.Modu
             return MLPBC(state_dim, action_dim, **kwargs)
         return ACTJEPA(state_dim, action_dim, jepa=name == "act_jepa", **kwargs)
     except TypeError as err:
-        raise ValueError(f"bad option for representation {name!r}: {err}") from None
+        raise ValueError(f"bad option for policy {name!r}: {err}") from None
 
 
 def load_bc_policy(path: str | Path) -> tuple[nn.Module, dict]:
@@ -50,7 +50,9 @@ def load_bc_policy(path: str | Path) -> tuple[nn.Module, dict]:
     path, config = read_checkpoint(path, "agents.bc")
     if "state_dim" not in config.get("dims", {}):
         raise ValueError(f"{path} is not a behaviour-cloning checkpoint (no dims.state_dim in its config.json)")
-    policy = make_bc_policy(config["representation"], config["dims"]["state_dim"], config["dims"]["action_dim"])
+    # checkpoints from before the policy group (2026-12-06) keep the policy's settings under "representation"
+    policy_cfg = config["policy"] if "policy" in config else config["representation"]
+    policy = make_bc_policy(policy_cfg, config["dims"]["state_dim"], config["dims"]["action_dim"])
     load_weights(path, {"policy": policy})
     return policy.eval(), config
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import math
 
 import pytest
@@ -13,11 +14,11 @@ from tiny import CONFIGS, bc_overrides, compose_bc
 from representations.act_jepa import load_bc_policy
 
 
-@pytest.mark.parametrize("representation", ["act_jepa", "act", "mlp_bc"])
-def test_each_policy_trains_evaluates_probes_and_reloads(representation, tmp_path_factory):
+@pytest.mark.parametrize("name", ["act_jepa", "act", "mlp_bc"])
+def test_each_policy_trains_evaluates_probes_and_reloads(name, tmp_path_factory):
     cache = tmp_path_factory.getbasetemp() / "demo-cache"
-    run_dir = tmp_path_factory.mktemp(f"bc-{representation}")
-    results = train_bc(compose_bc(bc_overrides(representation, cache)), run_dir)
+    run_dir = tmp_path_factory.mktemp(f"bc-{name}")
+    results = train_bc(compose_bc(bc_overrides(name, cache)), run_dir)
     saved = json.loads((run_dir / "eval.json").read_text())
     assert saved["success"] == results["success"] and set(results["success"]) == {f"task{i}" for i in range(1, 6)}
     assert all(0.0 <= v <= 1.0 for v in results["success"].values())
@@ -25,7 +26,7 @@ def test_each_policy_trains_evaluates_probes_and_reloads(representation, tmp_pat
         assert math.isfinite(results[key]) and results[key] > 0
     assert results["demonstrations"]["episodes"] == 10 and results["training_seconds"] > 0
     policy, config = load_bc_policy(run_dir)
-    assert config["representation"]["name"] == representation and policy.chunk == 5
+    assert config["policy"]["name"] == name and policy.chunk == 5
     obs, goal = torch.zeros(3, 2), torch.ones(3, 2)
     assert policy.predict_actions(obs, goal).shape == (3, 5, 2)
 
@@ -40,17 +41,35 @@ def test_temporal_ensembling_and_resume(tmp_path):
     assert state["step"] == 6 and state["scheduler"]["last_epoch"] == 6  # the schedule continued, not restarted
 
 
-def test_zero_shot_representation_with_bc_rejected_and_vice_versa(tmp_path):
+def test_zero_shot_representations_and_bc_policies_live_in_their_own_groups(tmp_path):
     from hydra import compose, initialize_config_dir
+    from hydra.errors import MissingConfigException
 
-    from agents.zeroshot import train_zeroshot
+    from representations import make_representation
+    from representations.act_jepa import make_bc_policy
 
-    with pytest.raises(ValueError, match="agents.bc trains"):
-        train_bc(compose_bc(["representation=td_jepa", "logger.backend=none", f"dataset.cache_dir={tmp_path}"]), tmp_path / "a")
+    with pytest.raises(MissingConfigException, match=r"policy/td_jepa[\s\S]*act_jepa"):  # the options are listed
+        compose_bc(["policy=td_jepa"])
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
-        cfg = compose("zeroshot", overrides=["representation=act_jepa", "logger.backend=none"])
-    with pytest.raises(ValueError, match="behaviour-cloning policy: train it with python -m agents.bc representation=act_jepa"):
-        train_zeroshot(cfg, tmp_path / "b")
+        with pytest.raises(MissingConfigException, match=r"representation/act_jepa[\s\S]*td_jepa"):
+            compose("zeroshot", overrides=["representation=act_jepa"])
+    # the builders say the same to Python callers
+    with pytest.raises(ValueError, match=r"policy=td_jepa is not a behaviour-cloning policy; agents.bc trains"):
+        make_bc_policy({"name": "td_jepa"}, 2, 2)
+    with pytest.raises(ValueError, match="behaviour-cloning policy: train it with python -m agents.bc policy=act_jepa"):
+        make_representation({"name": "act_jepa"}, 2, 2)
+
+
+def test_checkpoints_from_before_the_policy_group_still_load(bc_checkpoint, tmp_path):
+    """Runs saved before 2026-12-06 keep the policy's settings under "representation" in config.json."""
+    old = tmp_path / "old"
+    shutil.copytree(bc_checkpoint, old)
+    for config_path in old.rglob("config.json"):
+        config = json.loads(config_path.read_text())
+        config["representation"] = config.pop("policy")
+        config_path.write_text(json.dumps(config))
+    policy, config = load_bc_policy(old)
+    assert config["representation"]["name"] == "act_jepa" and policy.chunk == 5
 
 
 def test_bad_settings_fail_before_any_data_work(tmp_path):
@@ -62,7 +81,7 @@ def test_bad_settings_fail_before_any_data_work(tmp_path):
 
 
 def test_act_jepa_with_image_tokens_trains_on_rendered_frames(tmp_path):
-    overrides = [*bc_overrides("act_jepa", tmp_path / "cache"), "representation.image_size=16", "representation.image_channels=4"]
+    overrides = [*bc_overrides("act_jepa", tmp_path / "cache"), "policy.image_size=16", "policy.image_channels=4"]
     cfg = compose_bc(overrides)
     assert cfg.env.pixels == 16 and cfg.dataset.pixels == 16  # the frame size flows to the env and the demonstrations
     results = train_bc(cfg, tmp_path / "run")

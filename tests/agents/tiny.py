@@ -33,30 +33,30 @@ TINY_REPRESENTATION = {
 CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
 TINY_BC = {
     "act_jepa": [
-        "representation.chunk=5",
-        "representation.d_model=16",
-        "representation.heads=2",
-        "representation.ffn_dim=32",
-        "representation.encoder_layers=1",
-        "representation.predictor_dim=8",
-        "representation.predictor_ffn_dim=16",
-        "representation.predictor_layers=1",
+        "policy.chunk=5",
+        "policy.d_model=16",
+        "policy.heads=2",
+        "policy.ffn_dim=32",
+        "policy.encoder_layers=1",
+        "policy.predictor_dim=8",
+        "policy.predictor_ffn_dim=16",
+        "policy.predictor_layers=1",
     ],
     "act": [
-        "representation.chunk=5",
-        "representation.d_model=16",
-        "representation.heads=2",
-        "representation.ffn_dim=32",
-        "representation.encoder_layers=1",
+        "policy.chunk=5",
+        "policy.d_model=16",
+        "policy.heads=2",
+        "policy.ffn_dim=32",
+        "policy.encoder_layers=1",
     ],
-    "mlp_bc": ["representation.chunk=5", "representation.hidden_dim=16", "representation.hidden_layers=2"],
+    "mlp_bc": ["policy.chunk=5", "policy.hidden_dim=16", "policy.hidden_layers=2"],
 }
 
 
-def bc_overrides(representation: str, cache: Path) -> list[str]:
+def bc_overrides(policy: str, cache: Path) -> list[str]:
     return [
-        f"representation={representation}",
-        *TINY_BC[representation],
+        f"policy={policy}",
+        *TINY_BC[policy],
         "env=ogbench",
         "env.max_episode_steps=12",
         "dataset.episodes_per_task=2",
