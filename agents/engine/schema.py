@@ -6,9 +6,9 @@ first in its defaults, so Hydra checks types while composing: ``train.steps=abc`
 refused. The YAML files keep the values and their comments; the schemas declare only types and the rules below.
 
 Each field's metadata may declare a ``min`` (integers), the ``choices`` (strings) and an ``example`` of a valid
-override. :func:`check_ranges` applies them, and the groups declared here are closed to ``+`` additions
+override. :func:`agents.validation.validate_config` applies them, and the groups declared here are closed to ``+`` additions
 (:func:`closed_groups`): Hydra's ``+key=value`` adds keys even to a schema, and a key nothing reads must not pass
-silently. Environment, dataset, representation, encoder, actor and data groups stay open (``Any``): each group's
+silently. Environment, dataset, representation, policy, encoder, actor and data groups stay open (``Any``): each group's
 builder checks its own keys, and the losses reject unknown hyperparameters by name.
 """
 
