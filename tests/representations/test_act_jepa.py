@@ -131,7 +131,7 @@ def test_task_conditioning_and_clear_errors():
         model.predict_actions(torch.zeros(4, 2))
     with pytest.raises(ValueError, match="agents.bc trains"):
         make_bc_policy({"name": "td_jepa"}, 2, 2)
-    with pytest.raises(ValueError, match="bad option for representation 'act_jepa'"):
+    with pytest.raises(ValueError, match="bad option for policy 'act_jepa'"):
         make_bc_policy({"name": "act_jepa", "wings": 2}, 2, 2)
 
 
