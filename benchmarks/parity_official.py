@@ -550,6 +550,7 @@ def train_official(
 
     def run_eval(step: int) -> dict[str, dict[str, float]]:
         seconds = train_seconds()
+        distances: dict[str, dict[str, float]] = {}  # as agents.zeroshot reports them
         results = evaluate(
             representation,
             actor,
@@ -558,8 +559,16 @@ def train_official(
             episodes=cfg.eval.episodes,
             modes=modes,
             seed=cfg.seed,
+            final_distances=distances,
         )
-        curve.append({"step": step, "train_seconds": round(seconds, 1), "results": results})
+        curve.append(
+            {
+                "step": step,
+                "train_seconds": round(seconds, 1),
+                "results": results,
+                **({"final_distance": distances} if distances else {}),
+            }
+        )
         clock["train_seconds"], clock["since"] = seconds, time.perf_counter()  # evaluations are not training time
         return results
 
@@ -593,12 +602,13 @@ def train_official(
         "step": updates,
         "metric": suite.metric,
         "results": results,
+        **({"final_distance": curve[-1]["final_distance"]} if "final_distance" in curve[-1] else {}),
         "train_seconds": curve[-1]["train_seconds"],
         "curve": curve,
         "updates_per_second": updates / seconds if seconds > 0 else None,
     }
     (run_dir / "eval.json").write_text(json.dumps(saved, indent=2))
-    table = format_table(results, suite.metric)
+    table = format_table(results, suite.metric, curve[-1].get("final_distance"))
     (run_dir / "eval.md").write_text(table + "\n")
     print(
         f"\nZero-shot evaluation of the official {agent_name} on {suite.name} after {updates} updates "

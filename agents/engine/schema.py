@@ -10,6 +10,9 @@ override. :func:`agents.validation.validate_config` applies them, and the groups
 (:func:`closed_groups`): Hydra's ``+key=value`` adds keys even to a schema, and a key nothing reads must not pass
 silently. Environment, dataset, representation, policy, encoder, actor and data groups stay open (``Any``): each group's
 builder checks its own keys, and the losses reject unknown hyperparameters by name.
+
+The schemas are registered when ``agents`` is imported (``agents/__init__.py``; ``benchmarks`` and the tests import it),
+so a script that composes ``configs/`` with Hydra's ``compose`` API imports ``agents`` first.
 """
 
 from __future__ import annotations
