@@ -1,15 +1,15 @@
 """Self-supervised pretraining of a representation on its own data, then frozen probes.
 
-    python -m agents.pretrain representation=seq_jepa data=views3d [representation.action_conditioning=false]
-        [representation.views=3] [train.steps=2000] [eval.views=[1,3,5]] [seed=1]
+    python -m agents.pretrain objective=seq_jepa data=views3d [objective.action_conditioning=false]
+        [objective.views=3] [train.steps=2000] [eval.views=[1,3,5]] [seed=1]
     python -m agents.pretrain data=trajectories env=ogbench [env.name=pointmaze-medium-navigate] [data.views=pixels]
-    python -m agents.pretrain representation=vjepa|salt|dmt_jepa data=frames env=dmc env.domain=walker
+    python -m agents.pretrain objective=vjepa|salt|dmt_jepa data=frames env=dmc env.domain=walker
         (vision JEPAs on environment frames: the recipe is agents/pretrain_vision.py)
-    python -m agents.pretrain representation=t_jepa data=table data.name=breast_cancer [data.path=my.csv data.target=y]
+    python -m agents.pretrain objective=t_jepa data=table data.name=breast_cancer [data.path=my.csv data.target=y]
         (T-JEPA on tables, or data.name=env_states on an env's states: agents/pretrain_table.py)
-    python -m agents.pretrain representation=ad_l_jepa|occupancy_mae data=lidar [data.source=maze env=ogbench]
+    python -m agents.pretrain objective=ad_l_jepa|occupancy_mae data=lidar [data.source=maze env=ogbench]
         (LiDAR BEV grids ray-cast here: agents/pretrain_lidar.py)
-    python -m agents.pretrain representation=ui_jepa data=ui_activity
+    python -m agents.pretrain objective=ui_jepa data=ui_activity
         (UI-JEPA on screen recordings, then an intent decoder: agents/pretrain_ui.py)
 
 Recipe (seq-JEPA): data (generated once, cached) → sequences of M + 1 views and the M actions between
@@ -170,20 +170,20 @@ def path_integration_probes(
 
 def load_data(cfg: DictConfig) -> tuple[TensorDict, TensorDict, TensorDict, dict, Any]:
     """(train, val, test, info, sampler of training sequences) for ``data=views3d|trajectories``."""
-    rep, views = cfg.representation, cfg.representation.views
+    rep, views = cfg.objective, cfg.objective.views
     if cfg.data.name == "views3d":
         total_views = cfg.data.views_per_instance
         if max(cfg.eval.views) > total_views or views >= total_views:
             raise ValueError(
-                f"instances have data.views_per_instance={total_views} views: representation.views must be "
+                f"instances have data.views_per_instance={total_views} views: objective.views must be "
                 f"< {total_views} and eval.views <= {total_views}"
             )
         train, val, test, info = load_views3d(cfg.data)
         info.update(view_shape=list(train["pixels"].shape[2:]), action_dim=action_dim(train))
         sampler = ViewSequenceSampler(train, observed_views=views, batch_size=cfg.dataset.batch_size, seed=cfg.seed)
     elif cfg.data.name == "trajectories":
-        if rep.get("objective", "jepa") != "jepa":
-            raise ValueError("representation.objective=supervised_rotation needs rotation labels: use data=views3d")
+        if rep.get("loss", "jepa") != "jepa":
+            raise ValueError("objective.loss=supervised_rotation needs rotation labels: use data=views3d")
         train, val, test, info = load_trajectories(cfg.data, cfg.dataset)
         sampler = TrajectoryWindowSampler(train, observed_views=views, batch_size=cfg.dataset.batch_size, seed=cfg.seed)
     else:
@@ -197,7 +197,7 @@ def load_data(cfg: DictConfig) -> tuple[TensorDict, TensorDict, TensorDict, dict
     return train, val, test, info, sampler
 
 
-# representation.kind → the recipe that pretrains it, as "module:function" (imported on use); seq-JEPA, which has no
+# objective.kind → the recipe that pretrains it, as "module:function" (imported on use); seq-JEPA, which has no
 # kind, is this module's own recipe below.
 RECIPES = {
     "vision": "agents.pretrain_vision:pretrain_vision",  # V-JEPA, SALT, DMT-JEPA on environment frames
@@ -208,8 +208,8 @@ RECIPES = {
 
 
 def pretrain(cfg: DictConfig, run_dir: Path) -> dict:
-    """Pretrains ``cfg.representation`` with the recipe of its kind (:data:`RECIPES`, else seq-JEPA's)."""
-    kind = cfg.representation.get("kind")
+    """Pretrains ``cfg.objective`` with the recipe of its kind (:data:`RECIPES`, else seq-JEPA's)."""
+    kind = cfg.objective.get("kind")
     if kind in RECIPES:
         module, function = RECIPES[kind].split(":")
         return getattr(importlib.import_module(module), function)(cfg, run_dir)
@@ -220,17 +220,17 @@ def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     config = to_plain(cfg)
-    rep = cfg.representation
+    rep = cfg.objective
     if rep.name != "seq_jepa":
         raise ValueError(
-            "agents.pretrain trains representation=seq_jepa|vjepa|salt|dmt_jepa|t_jepa|ad_l_jepa|occupancy_mae|"
+            "agents.pretrain trains objective=seq_jepa|vjepa|salt|dmt_jepa|t_jepa|ad_l_jepa|occupancy_mae|"
             f"ui_jepa; got {rep.name!r}"
         )
     readers = {
-        "frames": "the vision JEPAs (representation=vjepa|salt|dmt_jepa)",
-        "table": "representation=t_jepa",
-        "lidar": "representation=ad_l_jepa|occupancy_mae",
-        "ui_activity": "representation=ui_jepa",
+        "frames": "the vision JEPAs (objective=vjepa|salt|dmt_jepa)",
+        "table": "objective=t_jepa",
+        "lidar": "objective=ad_l_jepa|occupancy_mae",
+        "ui_activity": "objective=ui_jepa",
     }
     data_kind = "frames" if cfg.data.name == "frames" else cfg.data.get("kind")
     if data_kind in readers:
@@ -241,12 +241,12 @@ def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
     train, val, test, info, sampler = load_data(cfg)
 
     # 2. Model, objective (EMA target encoder driven by SoftUpdate), optimiser.
-    # representation.objective=supervised_rotation swaps in the labelled reference for the equivariance probe.
+    # objective.loss=supervised_rotation swaps in the labelled reference for the equivariance probe.
     dims = {"action_dim": info["action_dim"], "view_shape": info["view_shape"]}
     model = build_seq_jepa(rep, dims).to(device)
-    objective = rep.get("objective", "jepa")
+    objective = rep.get("loss", "jepa")
     if objective not in OBJECTIVES:
-        raise ValueError(f"unknown representation.objective={objective!r}; choose one of {list(OBJECTIVES)}")
+        raise ValueError(f"unknown objective.loss={objective!r}; choose one of {list(OBJECTIVES)}")
     loss_module = OBJECTIVES[objective](model).to(device)
     target_updater = SoftUpdate(loss_module, eps=rep.ema) if objective == "jepa" else None
     steps = cfg.train.steps
@@ -273,8 +273,8 @@ def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
         same={
             "seed": cfg.seed,
             "data.name": cfg.data.name,
-            "representation.action_conditioning": rep.action_conditioning,
-            "representation.objective": objective,
+            "objective.action_conditioning": rep.action_conditioning,
+            "objective.loss": objective,
         },
     )
     if resume_from is not None:

@@ -1,5 +1,5 @@
 """AD-L-JEPA and its Occupancy-MAE baseline on LiDAR BEV grids
-(``python -m agents.pretrain representation=ad_l_jepa|occupancy_mae data=lidar [data.source=scenes|maze]``).
+(``python -m agents.pretrain objective=ad_l_jepa|occupancy_mae data=lidar [data.source=scenes|maze]``).
 
 Recipe: BEV grids ray-cast here (data/lidar.py: procedural street scenes with per-cell labels, or the OGBench
 maze at the offline dataset's positions) → model + objective (AD-L-JEPA: cosine loss to an EMA target on the
@@ -282,9 +282,9 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     config = to_plain(cfg)
-    rep = cfg.representation
+    rep = cfg.objective
     if cfg.data.get("kind") != "lidar":
-        raise ValueError(f"representation={rep.name} pretrains on LiDAR BEV grids: use data=lidar (got data={cfg.data.name})")
+        raise ValueError(f"objective={rep.name} pretrains on LiDAR BEV grids: use data=lidar (got data={cfg.data.name})")
 
     # 1. Data: BEV grids (and labels), split by scene.
     train, val, test, info = load_lidar(cfg)
@@ -298,7 +298,7 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
 
     # 2. Model, objective (AD-L-JEPA with its EMA target, or Occupancy-MAE), optimiser.
     model = build_lidar_model(rep, in_channels).to(device)
-    if rep.objective == "ad_l_jepa":
+    if rep.name == "ad_l_jepa":
         loss_module = ADLJEPALoss(model, seed=cfg.seed, **dict(rep.loss)).to(device)
         loss_key, weights = ("loss_jepa", "loss_variance"), {"model": model, "target": loss_module.target_encoder}
     else:
@@ -322,7 +322,7 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
         sampler=sampler,
     )
     start = checkpoints.resume(
-        cfg, run_dir, {"seed": cfg.seed, "data.source": info["source"], "representation.name": rep.name}, device
+        cfg, run_dir, {"seed": cfg.seed, "data.source": info["source"], "objective.name": rep.name}, device
     )
     if updater is not None:
         updater.done = start
@@ -367,7 +367,7 @@ def pretrain_lidar(cfg: DictConfig, run_dir: Path) -> dict:
     final = checkpoints.save(steps)
 
     # 4. Downstream (AD-L-JEPA: its EMA target backbone, as the frozen encoder of agents), 5. results.
-    encoder = loss_module.ema_encoder() if rep.objective == "ad_l_jepa" else copy.deepcopy(model.encoder)
+    encoder = loss_module.ema_encoder() if rep.name == "ad_l_jepa" else copy.deepcopy(model.encoder)
     scores = downstream(encoder, {"train": train, "val": val, "test": test}, info, cfg, device, logger)
     logger.log({f"downstream/{k}": v for k, v in scores.items() if isinstance(v, float)}, steps)
     logger.close()

@@ -1,4 +1,4 @@
-"""T-JEPA on tables (``python -m agents.pretrain representation=t_jepa data=table data.name=breast_cancer``).
+"""T-JEPA on tables (``python -m agents.pretrain objective=t_jepa data=table data.name=breast_cancer``).
 
 Recipe: table (split, standardised) → T-JEPA + MSE loss to an EMA target on the full row (momentum rising
 0.996 → 1.0) → AdamW with warm-up + cosine → train loop with progress → downstream models on the test rows:
@@ -109,7 +109,7 @@ def downstream(
     metric = "accuracy" if info["task"] == "classification" else "rmse"
     y = {k: s["target"] for k, s in splits.items()}
     raw = {k: raw_features(s, info["cardinalities"]) for k, s in splits.items()}
-    pool = cfg.representation.pool
+    pool = cfg.objective.pool
 
     def score(features: Callable[[str], torch.Tensor]) -> float:
         x = {k: features(k) for k in splits}
@@ -127,9 +127,9 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     config = to_plain(cfg)
-    rep = cfg.representation
+    rep = cfg.objective
     if cfg.data.get("kind") != "table":
-        raise ValueError(f"representation={rep.name} pretrains on tables: use data=table (got data={cfg.data.name})")
+        raise ValueError(f"objective={rep.name} pretrains on tables: use data=table (got data={cfg.data.name})")
 
     # 1. Data: a table split into train / val / test rows, numeric columns standardised, categories coded.
     train, val, test, info = load_table(cfg.data, cfg.get("dataset"))
@@ -175,7 +175,7 @@ def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:
         sampler=sampler,
     )
     start = updater.done = checkpoints.resume(
-        cfg, run_dir, {"seed": cfg.seed, "data.name": cfg.data.name, "representation.name": rep.name}, device
+        cfg, run_dir, {"seed": cfg.seed, "data.name": cfg.data.name, "objective.name": rep.name}, device
     )
 
     # 3. Train loop.

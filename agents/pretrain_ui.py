@@ -1,4 +1,4 @@
-"""UI-JEPA: intent from screen activity (``python -m agents.pretrain representation=ui_jepa data=ui_activity``).
+"""UI-JEPA: intent from screen activity (``python -m agents.pretrain objective=ui_jepa data=ui_activity``).
 
 Recipe (Fu et al. 2024, arXiv 2409.04081 §3): UI screen recordings (generated here or read from ``data.path``)
 → stage 1, JEPA-tuning of the video encoder on the train clips (V-JEPA short + long spatial masks and temporal
@@ -8,7 +8,7 @@ prefix; cross-entropy on text tokens) and selected on the val clips → greedy i
 train intents (few-shot) and on clips of intents never trained on (zero-shot): exact and nearest-intent accuracy,
 ROUGE-1/2/L and their mean (intent similarity).
 
-``representation.encoder=frame_averaged`` is the baseline: the same ViT trained on single frames (V-JEPA image
+``objective.encoder=frame_averaged`` is the baseline: the same ViT trained on single frames (V-JEPA image
 masks, same updates, batches of as many tokens), its per-frame embeddings averaged over time, so the decoder sees
 no temporal order.
 ``train.steps=0`` leaves either encoder at its random initialisation (a reference).
@@ -52,10 +52,10 @@ def build_ui_models(rep: DictConfig, frames: int, image_size: int) -> VJEPA:
     """The JEPA-tuned network: the UI-JEPA video model, or (frame_averaged) an image V-JEPA on single frames."""
     kind = str(rep.encoder)
     if kind not in ENCODERS:
-        raise ValueError(f"unknown representation.encoder={kind!r} for UI-JEPA; choose one of {list(ENCODERS)}")
+        raise ValueError(f"unknown objective.encoder={kind!r} for UI-JEPA; choose one of {list(ENCODERS)}")
     if kind == "ui_jepa":
         if frames % int(rep.tubelet):
-            raise ValueError(f"data.frames={frames} is not a multiple of representation.tubelet={rep.tubelet}")
+            raise ValueError(f"data.frames={frames} is not a multiple of objective.tubelet={rep.tubelet}")
         return UIJEPA(image_size, int(rep.patch_size), frames=frames, tubelet=int(rep.tubelet), **dict(rep.model))
     model_kwargs = {k: v for k, v in dict(rep.model).items() if k != "num_mask_tokens"}
     return VJEPA(image_size, int(rep.patch_size), frames=None, num_mask_tokens=2, **model_kwargs)
@@ -86,7 +86,7 @@ def train_decoder(
 ) -> IntentDecoder:
     """Stage 2: the intent decoder on the frozen prefixes of the train clips, kept at its best val nearest-intent
     accuracy (then lowest val loss)."""
-    dec = cfg.representation.decoder
+    dec = cfg.objective.decoder
     tokenizer = WordTokenizer.from_texts(splits["train"].text)  # train texts only: zero-shot intents stay unseen
     decoder = IntentDecoder(
         tokenizer,
@@ -147,9 +147,9 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     config = to_plain(cfg)
-    rep = cfg.representation
+    rep = cfg.objective
     if cfg.data.get("kind") != "ui_activity":
-        raise ValueError(f"representation={rep.name} reads UI screen recordings: use data=ui_activity (got data={cfg.data.name})")
+        raise ValueError(f"objective={rep.name} reads UI screen recordings: use data=ui_activity (got data={cfg.data.name})")
 
     # 1. Data: clips of the few-shot intents (train / val / few-shot test) and of held-out intents (zero-shot test).
     splits, info = load_ui_activity(cfg.data, extra_keys=DATA_KEYS)
@@ -196,7 +196,7 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
         loss_module=loss_module,
         scheduler=scheduler,
     )  # batches: the restored torch RNG
-    start = updater.done = checkpoints.resume(cfg, run_dir, {"seed": cfg.seed, "representation.encoder": kind}, device)
+    start = updater.done = checkpoints.resume(cfg, run_dir, {"seed": cfg.seed, "objective.encoder": kind}, device)
 
     exp_name = f"pretrain-{rep.name}-{kind}-ui_activity-seed{cfg.seed}"
     logger = MultiLogger(

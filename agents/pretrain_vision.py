@@ -1,8 +1,8 @@
 """Vision JEPA pretraining on environment frames, then frozen state probes (``agents.pretrain`` with a
-``kind: vision`` representation):
+``kind: vision`` objective):
 
-    python -m agents.pretrain representation=salt data=frames env=dmc env.domain=walker
-    python -m agents.pretrain representation=vjepa|dmt_jepa data=frames env=dmc [data.clip_length=2] [train.flops=1e15]
+    python -m agents.pretrain objective=salt data=frames env=dmc env.domain=walker
+    python -m agents.pretrain objective=vjepa|dmt_jepa data=frames env=dmc [data.clip_length=2] [train.flops=1e15]
 
 Recipe: frames or clips of the env's offline dataset (rendered once, cached; split by episode) → the
 method's networks and LossModule(s) → AdamW with warm-up + cosine → train loop with progress, one stage
@@ -73,7 +73,7 @@ class Stage:
 
 
 def make_stages(rep: DictConfig, models: dict[str, EncoderModel], seed: int) -> list[Stage]:
-    """The objectives of ``representation=<name>`` in training order (SALT's student loss is built when its
+    """The objectives of ``objective=<name>`` in training order (SALT's student loss is built when its
     stage starts: it freezes the teacher)."""
     if rep.name == "vjepa":
         from representations.vjepa import VJEPALoss
@@ -90,7 +90,7 @@ def make_stages(rep: DictConfig, models: dict[str, EncoderModel], seed: int) -> 
     share = float(rep.teacher_fraction)
     if not 0.0 < share < 1.0:
         raise ValueError(
-            f"representation.teacher_fraction={share} must be in (0, 1): the share of the budget spent on the stage-1 teacher"
+            f"objective.teacher_fraction={share} must be in (0, 1): the share of the budget spent on the stage-1 teacher"
         )
     teacher, student = models["teacher"], models["student"]
     return [
@@ -232,9 +232,9 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     config = to_plain(cfg)
-    rep = cfg.representation
+    rep = cfg.objective
     if cfg.data.name != "frames":
-        raise ValueError(f"representation={rep.name} pretrains on environment frames: use data=frames (got data={cfg.data.name})")
+        raise ValueError(f"objective={rep.name} pretrains on environment frames: use data=frames (got data={cfg.data.name})")
     autocast = precision_autocast(cfg.train.precision, device)
 
     # 1. Data: frames (or clips) of the env's offline dataset, split by episode, with the probes' state targets.
@@ -257,7 +257,7 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
     dims = {"image_size": info["image_size"], "frames": info["clip_length"], "state_dim": info["state_dim"]}
     checkpoint_config = {**config, "dims": dims}
     resume_from = find_resume_checkpoint(
-        cfg.resume, run_dir, same={"seed": cfg.seed, "data.name": cfg.data.name, "representation.name": rep.name}
+        cfg.resume, run_dir, same={"seed": cfg.seed, "data.name": cfg.data.name, "objective.name": rep.name}
     )
     resume_step = checkpoint_step(resume_from) if resume_from is not None else 0
     if resume_from is not None:

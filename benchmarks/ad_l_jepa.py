@@ -19,9 +19,9 @@ from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_roo
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {
-    "AD-L-JEPA": ["representation=ad_l_jepa"],
-    "Occupancy-MAE": ["representation=occupancy_mae"],
-    "scratch (no pretraining)": ["representation=ad_l_jepa", "train.steps=0"],
+    "AD-L-JEPA": ["objective=ad_l_jepa"],
+    "Occupancy-MAE": ["objective=occupancy_mae"],
+    "scratch (no pretraining)": ["objective=ad_l_jepa", "train.steps=0"],
 }
 COLUMNS = {"feature_std": ".4f", "effective_rank": ".1f", "training_seconds": ".0f"}
 

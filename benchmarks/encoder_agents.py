@@ -3,10 +3,10 @@
     python -m benchmarks.encoder_agents --seeds 0 --agent train.steps=1000 --pretrain train.steps=1000
 
 Pipelines (each run in its own folder under the benchmark's root):
-- **T-JEPA on walker states**: ``agents.pretrain representation=t_jepa data=table data.name=env_states env=dmc
+- **T-JEPA on walker states**: ``agents.pretrain objective=t_jepa data=table data.name=env_states env=dmc
   env.domain=walker``, then ``agents.zeroshot env=dmc env.domain=walker encoder=t_jepa encoder.checkpoint=<run>``;
   reference: the agent on the raw states (``encoder=identity``). Metric: mean return over walker's 4 tasks.
-- **AD-L-JEPA on pointmaze LiDAR**: ``agents.pretrain representation=ad_l_jepa data=lidar data.source=maze
+- **AD-L-JEPA on pointmaze LiDAR**: ``agents.pretrain objective=ad_l_jepa data=lidar data.source=maze
   env=ogbench``, then ``agents.zeroshot env=ogbench env.obs=lidar encoder=ad_l_jepa encoder.checkpoint=<run>``;
   references: the conv encoder trained end to end on the LiDAR grids, and the agent on the 2-d states. Metrics:
   success over the 5 tasks and, because success is 0 at CPU budgets, the agreement of the policy's action with
@@ -32,13 +32,13 @@ MAZE = ["env=ogbench", "dataset.source=generated"]
 # name: (pretraining overrides or None, agent overrides, metric)
 PIPELINES = {
     "walker states, T-JEPA encoder (frozen)": (
-        ["representation=t_jepa", "data=table", "data.name=env_states", *WALKER],
+        ["objective=t_jepa", "data=table", "data.name=env_states", *WALKER],
         [*WALKER, "encoder=t_jepa"],
         "return",
     ),
     "walker states, raw (identity)": (None, [*WALKER, "encoder=identity"], "return"),
     "pointmaze LiDAR, AD-L-JEPA encoder (frozen)": (
-        ["representation=ad_l_jepa", "data=lidar", "data.source=maze", *MAZE],
+        ["objective=ad_l_jepa", "data=lidar", "data.source=maze", *MAZE],
         [*MAZE, "env.obs=lidar", "encoder=ad_l_jepa"],
         "oracle",
     ),

@@ -5,7 +5,7 @@ more views at evaluation raise top-1.
     python -m benchmarks.seq_jepa_probes --label trajectories_pixels_cpu --variants "seq-JEPA" \
         "seq-JEPA w/o action conditioning" "random init (reference)" -- data=trajectories data.views=pixels
 
-Runs ``python -m agents.pretrain representation=seq_jepa <overrides> <variant> seed=<s>`` for the
+Runs ``python -m agents.pretrain objective=seq_jepa <overrides> <variant> seed=<s>`` for the
 variants "action conditioning" and "no action conditioning" (the paper's ablation), plus two
 references for the probes (a rotation-supervised encoder, a random-init encoder), and tables the
 frozen probes of each: linear top-1 of the aggregate of M_val views, R² of the relative rotation
@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # The last two are references for the probes, not seq-JEPA: the same encoder trained with rotation
 # labels (what the equivariance probe can reach here) and left at its random initialisation.
 VARIANTS = {
-    "seq-JEPA": ["representation.action_conditioning=true"],
-    "seq-JEPA w/o action conditioning": ["representation.action_conditioning=false"],
-    "supervised rotation (reference)": ["representation.objective=supervised_rotation"],
+    "seq-JEPA": ["objective.action_conditioning=true"],
+    "seq-JEPA w/o action conditioning": ["objective.action_conditioning=false"],
+    "supervised rotation (reference)": ["objective.loss=supervised_rotation"],
     "random init (reference)": ["train.steps=0"],
 }
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.time()
     runs = run_variants(
         {name: VARIANTS[name] for name in args.variants},
-        ["representation=seq_jepa", *overrides],
+        ["objective=seq_jepa", *overrides],
         args.seeds,
         root,
         reuse=bool(args.resume),

@@ -2,7 +2,7 @@
 
     python -m benchmarks.t_jepa_tables --seeds 0 1 2 -- train.steps=1500
 
-Runs ``python -m agents.pretrain representation=t_jepa data=table data.name=<table> <overrides> seed=<s>`` for
+Runs ``python -m agents.pretrain objective=t_jepa data=table data.name=<table> <overrides> seed=<s>`` for
 every table and seed. Each run scores, on the table's test rows, an MLP on the raw features, on the frozen
 T-JEPA (EMA target) embeddings and on a random-init encoder's embeddings, and a HistGradientBoosting model on
 the raw columns (``agents/pretrain_table.py``). Classification reports accuracy (↑), regression RMSE in the
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     runs, summary = {}, {}
     for table in args.tables:
         per_seed, failed = run_seeds(
-            ["representation=t_jepa", "data=table", f"data.name={table}", *overrides],
+            ["objective=t_jepa", "data=table", f"data.name={table}", *overrides],
             args.seeds,
             root / table,
             parallel=args.parallel,

@@ -2,7 +2,7 @@
 
     python -m benchmarks.ui_jepa --seeds 0 1 -- train.steps=400
 
-Runs ``python -m agents.pretrain representation=ui_jepa data=ui_activity <variant> <overrides> seed=<s>`` for
+Runs ``python -m agents.pretrain objective=ui_jepa data=ui_activity <variant> <overrides> seed=<s>`` for
 UI-JEPA (video encoder JEPA-tuned with short + long + temporal masks; the decoder reads its hyper-frame tokens in
 temporal order), the frame-averaged baseline (the same ViT trained on single frames for the same updates and
 tokens per update; the decoder reads the time-averaged embedding), and both encoders left at random
@@ -21,10 +21,10 @@ from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_roo
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {
-    "UI-JEPA": ["representation.encoder=ui_jepa"],
-    "frame-averaged baseline": ["representation.encoder=frame_averaged"],
-    "UI-JEPA encoder, random init (reference)": ["representation.encoder=ui_jepa", "train.steps=0"],
-    "frame-averaged, random init (reference)": ["representation.encoder=frame_averaged", "train.steps=0"],
+    "UI-JEPA": ["objective.encoder=ui_jepa"],
+    "frame-averaged baseline": ["objective.encoder=frame_averaged"],
+    "UI-JEPA encoder, random init (reference)": ["objective.encoder=ui_jepa", "train.steps=0"],
+    "frame-averaged, random init (reference)": ["objective.encoder=frame_averaged", "train.steps=0"],
 }
 METRICS = {"exact_accuracy": "exact acc.", "nearest_accuracy": "nearest-intent acc.", "intent_similarity": "intent similarity"}
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.time()
     runs = run_variants(
         {name: VARIANTS[name] for name in args.variants},
-        ["representation=ui_jepa", "data=ui_activity", *overrides],
+        ["objective=ui_jepa", "data=ui_activity", *overrides],
         args.seeds,
         root,
         reuse=bool(args.resume),

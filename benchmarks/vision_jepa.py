@@ -32,18 +32,18 @@ from benchmarks.zeroshot_quality import entry_env, mean_se_cell, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {  # name: (encoder=, overrides)
-    "random init (reference)": ("vjepa", ["representation=vjepa", "train.steps=0", "train.flops=null"]),
-    "V-JEPA": ("vjepa", ["representation=vjepa"]),
-    "DMT-JEPA": ("dmt_jepa", ["representation=dmt_jepa"]),
-    "SALT (teacher = student size)": ("salt", ["representation=salt"]),
-    "SALT (small teacher)": ("salt", ["representation=salt"]),  # half the student's width and depth
+    "random init (reference)": ("vjepa", ["objective=vjepa", "train.steps=0", "train.flops=null"]),
+    "V-JEPA": ("vjepa", ["objective=vjepa"]),
+    "DMT-JEPA": ("dmt_jepa", ["objective=dmt_jepa"]),
+    "SALT (teacher = student size)": ("salt", ["objective=salt"]),
+    "SALT (small teacher)": ("salt", ["objective=salt"]),  # half the student's width and depth
 }
 
 
 def size_overrides(name: str, dim: int, depth: int, heads: int, predictor_depth: int) -> list[str]:
     """One ViT size for every variant (the configs' own when ``dim`` is 0), under each method's config keys."""
     if not dim:
-        dim, depth, heads = 192, 6, 3  # configs/representation/*.yaml
+        dim, depth, heads = 192, 6, 3  # configs/objective/*.yaml
         sized = []
     else:
         vit = {"dim": dim, "depth": depth, "heads": heads}
@@ -51,12 +51,12 @@ def size_overrides(name: str, dim: int, depth: int, heads: int, predictor_depth:
             "salt": {"student": {**vit, "predictor_depth": predictor_depth}, "teacher": {**vit, "decoder_depth": predictor_depth}}
         }
         sized = [
-            f"representation.{group}.{k}={v}"
+            f"objective.{group}.{k}={v}"
             for group, values in groups.get(VARIANTS[name][0], {"model": {**vit, "predictor_depth": predictor_depth}}).items()
             for k, v in values.items()
         ]
     if name == "SALT (small teacher)":
-        sized += [f"representation.teacher.dim={dim // 2}", f"representation.teacher.depth={max(1, depth // 2)}"]
+        sized += [f"objective.teacher.dim={dim // 2}", f"objective.teacher.depth={max(1, depth // 2)}"]
     return sized
 
 

@@ -1,4 +1,4 @@
-"""Tables for T-JEPA (``python -m agents.pretrain representation=t_jepa data=table data.name=breast_cancer``).
+"""Tables for T-JEPA (``python -m agents.pretrain objective=t_jepa data=table data.name=breast_cancer``).
 
 A table is split into train / val / test rows (stratified by class for classification) and returned as
 TensorDicts with

@@ -105,7 +105,7 @@ class TrajectoryWindowSampler(SeededBatchSampler):
         self.data, self.length, self.batch_size = data, observed_views + 1, batch_size
         self.starts = valid_window_starts(data["episode"], self.length)
         if not len(self.starts):
-            raise ValueError(f"no episode has {self.length} kept steps (M + 1 views): lower representation.views or data.stride")
+            raise ValueError(f"no episode has {self.length} kept steps (M + 1 views): lower objective.views or data.stride")
         self.set_rng(torch.Generator().manual_seed(seed))
 
     def sample(self) -> TensorDict:

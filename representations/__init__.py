@@ -74,9 +74,33 @@ def make_representation_loss(rep_cfg: Mapping, model: ZeroShotRepresentation, ac
         raise ValueError(f"bad option in representation.loss for {rep_cfg['name']!r}: {err}") from None
 
 
+# Before 2026-12-06 the BC policies and the pretraining objectives were written under "representation"; they have
+# groups of their own now (policy=, objective=). read_checkpoint moves such old entries to their group.
+RENAMED_GROUPS = {
+    "policy": ("act_jepa", "act", "mlp_bc"),
+    "objective": ("seq_jepa", "vjepa", "salt", "dmt_jepa", "t_jepa", "ad_l_jepa", "occupancy_mae", "ui_jepa"),
+}
+
+
+def migrate_config(config: dict) -> dict:
+    """``config`` with an old checkpoint's ``representation`` entry moved to the group its method now lives in."""
+    name = config.get("representation", {}).get("name") if isinstance(config.get("representation"), dict) else None
+    for group, names in RENAMED_GROUPS.items():
+        if name in names and group not in config:
+            config = {**{k: v for k, v in config.items() if k != "representation"}, group: config["representation"]}
+            if group == "objective" and "objective" in config[group]:  # the seq-JEPA and LiDAR field of that name
+                inner = dict(config[group])
+                if name == "seq_jepa":
+                    inner["loss"] = inner["objective"]
+                del inner["objective"]
+                config[group] = inner
+    return config
+
+
 def read_checkpoint(path: str | Path, producer: str) -> tuple[Path, dict]:
     """(checkpoint folder, its config.json) of a run folder (its latest checkpoint) or a
-    ``checkpoints/step*`` folder; ``producer`` names the command that writes such checkpoints."""
+    ``checkpoints/step*`` folder; ``producer`` names the command that writes such checkpoints. Configs written
+    before the ``policy``/``objective`` groups are migrated (:func:`migrate_config`)."""
     path = Path(path).expanduser()
     if (path / "checkpoints" / "latest").exists():  # a run folder
         path = path / "checkpoints" / (path / "checkpoints" / "latest").read_text().strip()
@@ -85,7 +109,7 @@ def read_checkpoint(path: str | Path, producer: str) -> tuple[Path, dict]:
             f"{path} is not a checkpoint of {producer}: expected config.json and model.safetensors "
             "(pass its run folder or a checkpoints/step* folder)"
         )
-    return path, json.loads((path / "config.json").read_text())
+    return path, migrate_config(json.loads((path / "config.json").read_text()))
 
 
 def load_weights(path: str | Path, modules: Mapping[str, nn.Module], device: str = "cpu") -> None:

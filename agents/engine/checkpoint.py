@@ -173,7 +173,7 @@ def config_differences(
 def check_resume_compatible(ckpt: Path, config: Mapping[str, Any], steps: int, step: int) -> None:
     """Refuses to resume ``ckpt`` (at ``step``) under a config that differs in anything but budget and logging, or with a
     budget ``steps`` it has already passed; the message names the differing keys."""
-    diffs = config_differences(json.loads((ckpt / "config.json").read_text()), config)
+    diffs = config_differences(_saved_config(ckpt), config)
     if diffs:
         shown = "; ".join(diffs[:8]) + (f"; and {len(diffs) - 8} more" if len(diffs) > 8 else "")
         raise ValueError(
@@ -186,8 +186,15 @@ def check_resume_compatible(ckpt: Path, config: Mapping[str, Any], steps: int, s
         )
 
 
+def _saved_config(ckpt: Path) -> dict:
+    """A checkpoint's config.json, with a layout from before the policy / objective groups migrated."""
+    from representations import migrate_config
+
+    return migrate_config(json.loads((ckpt / "config.json").read_text()))
+
+
 def _config_matches(ckpt: Path, same: Mapping[str, Any]) -> bool:
-    config = json.loads((ckpt / "config.json").read_text())
+    config = _saved_config(ckpt)
     for dotted, value in same.items():
         node: Any = config
         for part in dotted.split("."):

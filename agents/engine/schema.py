@@ -8,7 +8,7 @@ refused. The YAML files keep the values and their comments; the schemas declare 
 Each field's metadata may declare a ``min`` (integers), the ``choices`` (strings) and an ``example`` of a valid
 override. :func:`agents.validation.validate_config` applies them, and the groups declared here are closed to ``+`` additions
 (:func:`closed_groups`): Hydra's ``+key=value`` adds keys even to a schema, and a key nothing reads must not pass
-silently. Environment, dataset, representation, policy, encoder, actor and data groups stay open (``Any``): each group's
+silently. Environment, dataset, representation, objective, policy, encoder, actor and data groups stay open (``Any``): each group's
 builder checks its own keys, and the losses reject unknown hyperparameters by name.
 
 The schemas are registered when ``agents`` is imported (``agents/__init__.py``; ``benchmarks`` and the tests import it),
@@ -149,7 +149,7 @@ class PretrainConfig(RunConfig):
     data: Any = MISSING
     env: Any = MISSING
     dataset: Any = MISSING
-    representation: Any = MISSING
+    objective: Any = MISSING  # configs/objective/: seq-JEPA, the vision JEPAs, T-JEPA, AD-L-JEPA, UI-JEPA
     train: PretrainTrain = field(default_factory=PretrainTrain)
     eval: ViewsEval = field(default_factory=ViewsEval)
     probe: PretrainProbe = field(default_factory=PretrainProbe)

@@ -50,9 +50,7 @@ def load_bc_policy(path: str | Path) -> tuple[nn.Module, dict]:
     path, config = read_checkpoint(path, "agents.bc")
     if "state_dim" not in config.get("dims", {}):
         raise ValueError(f"{path} is not a behaviour-cloning checkpoint (no dims.state_dim in its config.json)")
-    # checkpoints from before the policy group (2026-12-06) keep the policy's settings under "representation"
-    policy_cfg = config["policy"] if "policy" in config else config["representation"]
-    policy = make_bc_policy(policy_cfg, config["dims"]["state_dim"], config["dims"]["action_dim"])
+    policy = make_bc_policy(config["policy"], config["dims"]["state_dim"], config["dims"]["action_dim"])
     load_weights(path, {"policy": policy})
     return policy.eval(), config
 

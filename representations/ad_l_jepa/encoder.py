@@ -1,4 +1,4 @@
-"""LiDAR BEV checkpoints (``python -m agents.pretrain representation=ad_l_jepa|occupancy_mae data=lidar``) as
+"""LiDAR BEV checkpoints (``python -m agents.pretrain objective=ad_l_jepa|occupancy_mae data=lidar``) as
 observation encoders.
 
 ``encoder=ad_l_jepa encoder.checkpoint=<run>`` encodes an agent's LiDAR grid (``env=ogbench env.obs=lidar``,
@@ -23,10 +23,10 @@ PARTS = ("target", "online")
 
 
 def build_lidar_model(rep_cfg: Mapping[str, Any], in_channels: int) -> ADLJEPA | OccupancyMAE:
-    """The model of ``representation=ad_l_jepa|occupancy_mae`` for BEV grids with ``in_channels`` channels."""
-    objective = str(rep_cfg.get("objective", rep_cfg["name"]))
+    """The model of ``objective=ad_l_jepa|occupancy_mae`` for BEV grids with ``in_channels`` channels."""
+    objective = str(rep_cfg["name"])
     if objective not in OBJECTIVES:
-        raise ValueError(f"unknown representation.objective={objective!r} for LiDAR; choose one of {list(OBJECTIVES)}")
+        raise ValueError(f"unknown objective={objective!r} for LiDAR; choose one of {list(OBJECTIVES)}")
     kind = ADLJEPA if objective == "ad_l_jepa" else OccupancyMAE
     return kind(int(in_channels), **dict(rep_cfg["model"]))
 
@@ -42,14 +42,14 @@ def load_lidar_encoder(path: str | Path, part: str | None = None) -> tuple[BEVTo
     """(BEV token encoder in eval mode, its run config) from a LiDAR pretraining run or step folder."""
     from representations import load_weights, read_checkpoint
 
-    path, config = read_checkpoint(path, "agents.pretrain representation=ad_l_jepa data=lidar")
-    rep = config.get("representation", {})
+    path, config = read_checkpoint(path, "agents.pretrain objective=ad_l_jepa data=lidar")
+    rep = config.get("objective", {})
     if rep.get("kind") != "lidar":
         raise ValueError(
-            f"{path} is not a LiDAR checkpoint of agents.pretrain (representation.name={rep.get('name')!r}; "
+            f"{path} is not a LiDAR checkpoint of agents.pretrain (objective.name={rep.get('name')!r}; "
             f"expected one of {list(OBJECTIVES)})"
         )
-    objective = rep.get("objective", rep.get("name"))
+    objective = rep["name"]
     part = part or ("target" if objective == "ad_l_jepa" else "online")
     if part not in PARTS:
         raise ValueError(f"unknown encoder.part={part!r} for a LiDAR checkpoint; choose one of {list(PARTS)}")
@@ -73,7 +73,7 @@ class LidarEncoder(nn.Module):
     def __init__(self, checkpoint: str | Path, obs_shape: Sequence[int], *, part: str | None = None, frozen: bool = True) -> None:
         super().__init__()
         self.encoder, config = load_lidar_encoder(checkpoint, part)
-        self.model_name = config["representation"]["name"]
+        self.model_name = config["objective"]["name"]
         grid = config["dims"]["grid_shape"]
         obs = tuple(int(d) for d in obs_shape)
         if obs != tuple(grid):

@@ -86,7 +86,7 @@ def _vision(name: str) -> Callable[[Mapping, Shape], tuple[nn.Module, int]]:  # 
 def _t_jepa(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:  # a T-JEPA pretrained on the env's states
     from representations.t_jepa.encoder import TJEPAEncoder
 
-    checkpoint = _checkpoint(cfg, "t_jepa", "python -m agents.pretrain representation=t_jepa data=table data.name=env_states")
+    checkpoint = _checkpoint(cfg, "t_jepa", "python -m agents.pretrain objective=t_jepa data=table data.name=env_states")
     encoder = TJEPAEncoder(
         checkpoint, shape, part=cfg.get("part"), pool=str(cfg.get("pool", "mean")), frozen=bool(cfg.get("frozen", True))
     )
@@ -97,7 +97,7 @@ def _ad_l_jepa(cfg: Mapping, shape: Shape) -> tuple[nn.Module, int]:  # a LiDAR 
     from representations.ad_l_jepa.encoder import LidarEncoder
 
     checkpoint = _checkpoint(
-        cfg, "ad_l_jepa", "python -m agents.pretrain representation=ad_l_jepa data=lidar data.source=maze env=ogbench"
+        cfg, "ad_l_jepa", "python -m agents.pretrain objective=ad_l_jepa data=lidar data.source=maze env=ogbench"
     )
     encoder = LidarEncoder(checkpoint, shape, part=cfg.get("part"), frozen=bool(cfg.get("frozen", True)))
     return encoder, encoder.feature_dim

@@ -1,5 +1,5 @@
-"""Vision JEPAs pretrained on environment frames (``python -m agents.pretrain representation=vjepa|salt|dmt_jepa
-data=frames``), built from their ``representation`` sub-config and used frozen in front of any agent
+"""Vision JEPAs pretrained on environment frames (``python -m agents.pretrain objective=vjepa|salt|dmt_jepa
+data=frames``), built from their ``objective`` sub-config and used frozen in front of any agent
 (``encoder=vjepa|salt|dmt_jepa encoder.checkpoint=<pretrain run>``).
 
 The frozen feature of a frame is the mean of the encoder's output tokens (``EncoderModel.encode``). An
@@ -31,7 +31,7 @@ def _grid_kwargs(rep_cfg: Mapping, image_size: int, clip_length: int) -> dict[st
 
 
 def build_vision_models(rep_cfg: Mapping, *, image_size: int, clip_length: int = 1) -> dict[str, EncoderModel]:
-    """The networks of ``representation=<method>`` for S × S frames (``clip_length`` 1) or clips of T frames:
+    """The networks of ``objective=<method>`` for S × S frames (``clip_length`` 1) or clips of T frames:
     ``{"model": VJEPA | DMTJEPA}`` or, for SALT, ``{"teacher": PixelTeacher, "student": SALTStudent}``."""
     name = rep_cfg["name"]
     grid = _grid_kwargs(rep_cfg, image_size, clip_length)
@@ -45,7 +45,7 @@ def build_vision_models(rep_cfg: Mapping, *, image_size: int, clip_length: int =
         if clip_length > 1:
             raise ValueError(
                 "DMT-JEPA is an image method (I-JEPA masks on a 2-D grid): use data.clip_length=1, or "
-                "representation=vjepa|salt for clips"
+                "objective=vjepa|salt for clips"
             )
         return {"model": DMTJEPA(**grid, **dict(rep_cfg["model"]))}
     if name == "salt":
@@ -53,7 +53,7 @@ def build_vision_models(rep_cfg: Mapping, *, image_size: int, clip_length: int =
 
         teacher = PixelTeacher(**grid, **dict(rep_cfg["teacher"]))
         return {"teacher": teacher, "student": SALTStudent(**grid, teacher_dim=teacher.feature_dim, **dict(rep_cfg["student"]))}
-    raise ValueError(f"unknown vision representation {name!r}; choose one of {list(METHODS)}")
+    raise ValueError(f"unknown vision objective {name!r}; choose one of {list(METHODS)}")
 
 
 def frozen_part(name: str, part: str | None = None) -> str:
@@ -61,7 +61,7 @@ def frozen_part(name: str, part: str | None = None) -> str:
     stage-1 teacher)."""
     part = part or ("student" if name == "salt" else "model")
     if part not in PARTS[name]:
-        raise ValueError(f"representation={name} has no part {part!r}; choose one of {list(PARTS[name])}")
+        raise ValueError(f"objective={name} has no part {part!r}; choose one of {list(PARTS[name])}")
     return part
 
 
@@ -70,14 +70,14 @@ def load_vision_jepa(path: str | Path, part: str | None = None) -> tuple[Encoder
     from representations import load_weights, read_checkpoint
 
     path, config = read_checkpoint(path, "agents.pretrain")
-    name = config.get("representation", {}).get("name")
+    name = config.get("objective", {}).get("name")
     if name not in METHODS or "frames" not in config.get("dims", {}):
         raise ValueError(
-            f"{path} is not a vision-JEPA checkpoint of agents.pretrain (representation.name={name!r}; "
+            f"{path} is not a vision-JEPA checkpoint of agents.pretrain (objective.name={name!r}; "
             f"expected one of {list(METHODS)})"
         )
     dims = config["dims"]
-    models = build_vision_models(config["representation"], image_size=dims["image_size"], clip_length=dims["frames"])
+    models = build_vision_models(config["objective"], image_size=dims["image_size"], clip_length=dims["frames"])
     load_weights(path, models)
     return models[frozen_part(name, part)].eval(), config
 
@@ -95,7 +95,7 @@ class VisionJEPAEncoder(nn.Module):
         size, frames = int(dims["image_size"]), int(dims["frames"])
         if len(obs) != 3 or obs[1:] != (size, size) or obs[0] % 3:
             raise ValueError(
-                f"the {config['representation']['name']} encoder at {checkpoint} reads {size}x{size} RGB frames, "
+                f"the {config['objective']['name']} encoder at {checkpoint} reads {size}x{size} RGB frames, "
                 f"but this environment's observations have shape {list(obs)}: use env.obs=pixels with "
                 f"env.render_size={size}, or pretrain with data.image_size={obs[-1]}"
             )
@@ -105,7 +105,7 @@ class VisionJEPAEncoder(nn.Module):
                 f"the encoder at {checkpoint} was pretrained on clips of {frames} frames but observations stack "
                 f"{stacked}: set env.frame_stack={frames}, or pretrain with data.clip_length={stacked}"
             )
-        self.model_name = config["representation"]["name"]
+        self.model_name = config["objective"]["name"]
         self.obs_shape, self.stacked, self.clip = obs, stacked, frames > 1
         self.feature_dim = self.model.feature_dim * (1 if self.clip else stacked)
         self.frozen = frozen

@@ -35,7 +35,7 @@ MODEL_KEYS = (
 
 
 def build_seq_jepa(rep_cfg, dims) -> SeqJEPA:
-    """The model described by a ``representation`` sub-config and the data's ``dims`` (action_dim, view_shape)."""
+    """The model described by an ``objective`` sub-config and the data's ``dims`` (action_dim, view_shape)."""
     return SeqJEPA(
         int(dims["action_dim"]),
         view_shape=tuple(dims["view_shape"]),
@@ -48,12 +48,11 @@ def load_seq_jepa(path: str | Path) -> tuple[SeqJEPA, dict]:
     from representations import load_weights, read_checkpoint
 
     path, config = read_checkpoint(path, "agents.pretrain")
-    if config.get("representation", {}).get("name") != "seq_jepa" or "view_shape" not in config.get("dims", {}):
+    if config.get("objective", {}).get("name") != "seq_jepa" or "view_shape" not in config.get("dims", {}):
         raise ValueError(
-            f"{path} is not a seq-JEPA checkpoint of agents.pretrain (representation.name="
-            f"{config.get('representation', {}).get('name')!r})"
+            f"{path} is not a seq-JEPA checkpoint of agents.pretrain (objective.name={config.get('objective', {}).get('name')!r})"
         )
-    model = build_seq_jepa(config["representation"], config["dims"])
+    model = build_seq_jepa(config["objective"], config["dims"])
     load_weights(path, {"model": model})
     return model.eval(), config
 
@@ -83,7 +82,7 @@ class SeqJEPAEncoder(nn.Module):
             raise ValueError(
                 f"observations stack {self.views} frames, and the zero-shot agent does not see the actions "
                 "between them, but this seq-JEPA was pretrained with action conditioning: pretrain with "
-                "representation.action_conditioning=false, or use encoder.features=view"
+                "objective.action_conditioning=false, or use encoder.features=view"
             )
         self.features, self.frozen = features, frozen
         self.feature_dim = self.model.aggregate_dim if features == "aggregate" else self.views * self.model.feature_dim

@@ -1,4 +1,4 @@
-"""T-JEPA checkpoints (``python -m agents.pretrain representation=t_jepa data=table``) as frozen encoders.
+"""T-JEPA checkpoints (``python -m agents.pretrain objective=t_jepa data=table``) as frozen encoders.
 
 ``encoder=t_jepa encoder.checkpoint=<run>`` encodes an agent's proprioceptive state (a row of numeric features,
 pretrained with ``data.name=env_states`` on the same env) with the EMA target encoder, as the official
@@ -21,7 +21,7 @@ PARTS = ("target", "online")
 
 
 def build_t_jepa(rep_cfg: Mapping[str, Any], dims: Mapping[str, Any]) -> TJEPA:
-    """The T-JEPA of ``representation=t_jepa`` for a table with ``dims`` (num_numeric, cardinalities)."""
+    """The T-JEPA of ``objective=t_jepa`` for a table with ``dims`` (num_numeric, cardinalities)."""
     return TJEPA(int(dims["num_numeric"]), [int(c) for c in dims["cardinalities"]], **dict(rep_cfg["model"]))
 
 
@@ -40,12 +40,10 @@ def load_t_jepa(path: str | Path, part: str = "target") -> tuple[TJEPA, dict]:
 
     if part not in PARTS:
         raise ValueError(f"unknown encoder.part={part!r} for t_jepa; choose one of {list(PARTS)}")
-    path, config = read_checkpoint(path, "agents.pretrain representation=t_jepa data=table")
-    if config.get("representation", {}).get("name") != "t_jepa":
-        raise ValueError(
-            f"{path} is not a T-JEPA checkpoint (representation.name={config.get('representation', {}).get('name')!r})"
-        )
-    model = build_t_jepa(config["representation"], config["dims"])
+    path, config = read_checkpoint(path, "agents.pretrain objective=t_jepa data=table")
+    if config.get("objective", {}).get("name") != "t_jepa":
+        raise ValueError(f"{path} is not a T-JEPA checkpoint (objective.name={config.get('objective', {}).get('name')!r})")
+    model = build_t_jepa(config["objective"], config["dims"])
     load_weights(path, {"model": model})
     if part == "target":
         target = nn.Module()

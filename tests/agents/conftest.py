@@ -66,19 +66,17 @@ def _vision_checkpoint(tmp_path_factory, representation: str, *extra: str) -> Pa
 @pytest.fixture(scope="session")
 def vjepa_checkpoint(tmp_path_factory) -> Path:
     """V-JEPA on clips of 3 frames: the agent's 3-frame stack is encoded as one clip."""
-    return _vision_checkpoint(
-        tmp_path_factory, "vjepa", "representation.patch_size=16", "data.clip_length=3", "representation.tubelet=3"
-    )
+    return _vision_checkpoint(tmp_path_factory, "vjepa", "objective.patch_size=16", "data.clip_length=3", "objective.tubelet=3")
 
 
 @pytest.fixture(scope="session")
 def salt_checkpoint(tmp_path_factory) -> Path:
-    return _vision_checkpoint(tmp_path_factory, "salt", "representation.patch_size=16")
+    return _vision_checkpoint(tmp_path_factory, "salt", "objective.patch_size=16")
 
 
 @pytest.fixture(scope="session")
 def dmt_jepa_checkpoint(tmp_path_factory) -> Path:
-    return _vision_checkpoint(tmp_path_factory, "dmt_jepa", "representation.patch_size=8")
+    return _vision_checkpoint(tmp_path_factory, "dmt_jepa", "objective.patch_size=8")
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import math
 
 import pytest
@@ -58,18 +57,6 @@ def test_zero_shot_representations_and_bc_policies_live_in_their_own_groups(tmp_
         make_bc_policy({"name": "td_jepa"}, 2, 2)
     with pytest.raises(ValueError, match="behaviour-cloning policy: train it with python -m agents.bc policy=act_jepa"):
         make_representation({"name": "act_jepa"}, 2, 2)
-
-
-def test_checkpoints_from_before_the_policy_group_still_load(bc_checkpoint, tmp_path):
-    """Runs saved before 2026-12-06 keep the policy's settings under "representation" in config.json."""
-    old = tmp_path / "old"
-    shutil.copytree(bc_checkpoint, old)
-    for config_path in old.rglob("config.json"):
-        config = json.loads(config_path.read_text())
-        config["representation"] = config.pop("policy")
-        config_path.write_text(json.dumps(config))
-    policy, config = load_bc_policy(old)
-    assert config["representation"]["name"] == "act_jepa" and policy.chunk == 5
 
 
 def test_bad_settings_fail_before_any_data_work(tmp_path):

@@ -24,7 +24,7 @@ def config(tmp_path, *extra, data=tuple(VIEWS3D)):
 
 @pytest.mark.parametrize("conditioning", [True, False])
 def test_seq_jepa_pretrains_and_reports_every_probe(tmp_path, conditioning):
-    results = pretrain(config(tmp_path, f"representation.action_conditioning={str(conditioning).lower()}"), tmp_path / "run")
+    results = pretrain(config(tmp_path, f"objective.action_conditioning={str(conditioning).lower()}"), tmp_path / "run")
     assert set(results) >= {"top1_views1", "top1_views2", "relative_rotation_r2", "rotation_r2", "training_seconds"}
     assert all(0.0 <= results[k] <= 1.0 for k in ("top1_views1", "top1_views2"))
     assert math.isfinite(results["relative_rotation_r2"]) and results["action_conditioning"] is conditioning
@@ -37,8 +37,8 @@ def test_seq_jepa_pretrains_and_reports_every_probe(tmp_path, conditioning):
 
 
 def test_too_many_views_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="representation.views must be < 4"):
-        pretrain(config(tmp_path, "representation.views=4"), tmp_path / "run")
+    with pytest.raises(ValueError, match="objective.views must be < 4"):
+        pretrain(config(tmp_path, "objective.views=4"), tmp_path / "run")
 
 
 def test_cli_runs_as_a_user_types_it(tmp_path):
@@ -47,7 +47,7 @@ def test_cli_runs_as_a_user_types_it(tmp_path):
         sys.executable,
         "-m",
         "agents.pretrain",
-        "representation=seq_jepa",
+        "objective=seq_jepa",
         "data=views3d",
         *TINY_SEQ_JEPA,
         *VIEWS3D,
@@ -80,12 +80,12 @@ def test_seq_jepa_pretrains_on_offline_trajectories_and_probes_path_integration(
 
 
 def test_supervised_rotation_reference_needs_rotation_labels(tmp_path):
-    results = pretrain(config(tmp_path, "representation.objective=supervised_rotation"), tmp_path / "run")
+    results = pretrain(config(tmp_path, "objective.loss=supervised_rotation"), tmp_path / "run")
     assert results["objective"] == "supervised_rotation" and math.isfinite(results["relative_rotation_r2"])
     with pytest.raises(ValueError, match="needs rotation labels"):
-        pretrain(config(tmp_path, "representation.objective=supervised_rotation", data=TINY_TRAJECTORIES), tmp_path / "run2")
-    with pytest.raises(ValueError, match="unknown representation.objective='mae'"):
-        pretrain(config(tmp_path, "representation.objective=mae"), tmp_path / "run3")
+        pretrain(config(tmp_path, "objective.loss=supervised_rotation", data=TINY_TRAJECTORIES), tmp_path / "run2")
+    with pytest.raises(ValueError, match="unknown objective.loss='mae'"):
+        pretrain(config(tmp_path, "objective.loss=mae"), tmp_path / "run3")
 
 
 @pytest.mark.parametrize("data", [tuple(VIEWS3D), tuple(TINY_TRAJECTORIES)], ids=["views3d", "trajectories"])
@@ -104,5 +104,5 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, capsys, data):
 
 def test_resume_refuses_other_settings(tmp_path):
     pretrain(config(tmp_path, "train.checkpoint_every=3"), tmp_path / "run")
-    with pytest.raises(ValueError, match=r"cannot resume .*representation.views: 2 → 1"):
-        pretrain(config(tmp_path, "train.steps=5", "representation.views=1", "resume=true"), tmp_path / "run")
+    with pytest.raises(ValueError, match=r"cannot resume .*objective.views: 2 → 1"):
+        pretrain(config(tmp_path, "train.steps=5", "objective.views=1", "resume=true"), tmp_path / "run")

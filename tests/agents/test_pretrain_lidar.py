@@ -1,4 +1,4 @@
-"""python -m agents.pretrain representation=ad_l_jepa|occupancy_mae data=lidar: pretraining, downstream
+"""python -m agents.pretrain objective=ad_l_jepa|occupancy_mae data=lidar: pretraining, downstream
 segmentation and position probes, resume, and the LiDAR encoder for agents (issue #8)."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def test_collapse_checks_separate_a_line_from_a_cloud():
 
 @pytest.mark.parametrize("representation", ["ad_l_jepa", "occupancy_mae"])
 def test_lidar_pretraining_reports_segmentation_at_every_label_share(tmp_path, representation):
-    results = pretrain(config(tmp_path, f"representation={representation}"), tmp_path / "run")
+    results = pretrain(config(tmp_path, f"objective={representation}"), tmp_path / "run")
     assert {"miou_1pct", "miou_10pct", "miou_100pct", "feature_std", "effective_rank"} <= set(results)
     assert all(0.0 <= results[f"miou_{mode}{k}"] <= 1.0 for k in ("1pct", "10pct", "100pct") for mode in ("", "frozen_"))
     assert results["segmentation_frozen"]["100pct"]["train_scenes"] == 20
@@ -66,7 +66,7 @@ def test_lidar_pretraining_reports_segmentation_at_every_label_share(tmp_path, r
 
 
 def test_the_ad_l_jepa_encoder_is_its_ema_target(tmp_path):
-    pretrain(config(tmp_path, "representation=ad_l_jepa"), tmp_path / "run")
+    pretrain(config(tmp_path, "objective=ad_l_jepa"), tmp_path / "run")
     weights = load_file(str(tmp_path / "run" / "checkpoints" / "step000000004" / "model.safetensors"))
     target, _ = load_lidar_encoder(tmp_path / "run")
     online, _ = load_lidar_encoder(tmp_path / "run", part="online")
@@ -78,7 +78,7 @@ def test_the_ad_l_jepa_encoder_is_its_ema_target(tmp_path):
 
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, capsys):
     extra = (
-        "representation=ad_l_jepa",
+        "objective=ad_l_jepa",
         "train.steps=6",
         "train.checkpoint_every=2",
         "train.keep_checkpoints=10",
@@ -112,10 +112,10 @@ def test_maze_scans_pretrain_an_encoder_for_lidar_agents(tmp_path):
 
 
 def test_wrong_combinations_fail_with_clear_messages(tmp_path):
-    with pytest.raises(ValueError, match="representation=ad_l_jepa pretrains on LiDAR BEV grids: use data=lidar"):
-        pretrain(compose_pretrain(["representation=ad_l_jepa", "logger.backend=none"]), tmp_path / "run")
-    with pytest.raises(ValueError, match=r"data=lidar is for representation=ad_l_jepa\|occupancy_mae"):
-        pretrain(compose_pretrain(["representation=seq_jepa", "data=lidar", "logger.backend=none"]), tmp_path / "run")
+    with pytest.raises(ValueError, match="objective=ad_l_jepa pretrains on LiDAR BEV grids: use data=lidar"):
+        pretrain(compose_pretrain(["objective=ad_l_jepa", "logger.backend=none"]), tmp_path / "run")
+    with pytest.raises(ValueError, match=r"data=lidar is for objective=ad_l_jepa\|occupancy_mae"):
+        pretrain(compose_pretrain(["objective=seq_jepa", "data=lidar", "logger.backend=none"]), tmp_path / "run")
     with pytest.raises(ValueError, match=r"unknown data.downstream.modes \['linear'\]"):
         pretrain(config(tmp_path, "data.downstream.modes=[linear]"), tmp_path / "run")
     with pytest.raises(ValueError, match="unknown data.source='street'"):
@@ -130,7 +130,7 @@ def test_cli_runs_as_a_user_types_it(tmp_path):
         sys.executable,
         "-m",
         "agents.pretrain",
-        "representation=ad_l_jepa",
+        "objective=ad_l_jepa",
         *TINY_LIDAR,
         "data.downstream.fractions=[1.0]",
         f"data.cache_dir={tmp_path / 'cache'}",

@@ -1,4 +1,4 @@
-"""python -m agents.pretrain representation=t_jepa data=table: pretraining, downstream scores, resume, and
+"""python -m agents.pretrain objective=t_jepa data=table: pretraining, downstream scores, resume, and
 T-JEPA as an observation encoder (issue #8)."""
 
 from __future__ import annotations
@@ -85,10 +85,10 @@ def test_t_jepa_on_env_states_encodes_the_agents_observations(tmp_path):
 
 
 def test_wrong_combinations_fail_with_clear_messages(tmp_path):
-    with pytest.raises(ValueError, match="representation=t_jepa pretrains on tables: use data=table"):
+    with pytest.raises(ValueError, match="objective=t_jepa pretrains on tables: use data=table"):
         pretrain(config(tmp_path, "data=views3d"), tmp_path / "run")
-    with pytest.raises(ValueError, match=r"data=table is for representation=t_jepa"):
-        pretrain(compose_pretrain(["representation=seq_jepa", "data=table", "logger.backend=none"]), tmp_path / "run")
+    with pytest.raises(ValueError, match=r"data=table is for objective=t_jepa"):
+        pretrain(compose_pretrain(["objective=seq_jepa", "data=table", "logger.backend=none"]), tmp_path / "run")
 
 
 def test_cli_runs_on_a_users_csv_as_a_user_types_it(tmp_path):

@@ -1,4 +1,4 @@
-"""python -m agents.pretrain representation=ui_jepa data=ui_activity: JEPA-tuning, the intent decoder, few- and
+"""python -m agents.pretrain objective=ui_jepa data=ui_activity: JEPA-tuning, the intent decoder, few- and
 zero-shot metrics, the frame-averaged baseline, resume (issue #9)."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def config(tmp_path, *extra):
 
 @pytest.mark.parametrize("encoder", ["ui_jepa", "frame_averaged"])
 def test_ui_jepa_reports_few_and_zero_shot_intent_metrics(tmp_path, encoder):
-    results = pretrain(config(tmp_path, f"representation.encoder={encoder}"), tmp_path / "run")
+    results = pretrain(config(tmp_path, f"objective.encoder={encoder}"), tmp_path / "run")
     for split in ("fewshot", "zeroshot"):
         for metric in METRICS:
             assert 0.0 <= results[f"{split}_{metric}"] <= 1.0, (split, metric)
@@ -77,13 +77,13 @@ def test_an_interrupted_run_resumes_its_jepa_tuning_to_the_same_weights(tmp_path
 
 
 def test_wrong_combinations_fail_with_clear_messages(tmp_path):
-    with pytest.raises(ValueError, match="representation=ui_jepa reads UI screen recordings: use data=ui_activity"):
-        pretrain(compose_pretrain(["representation=ui_jepa", "logger.backend=none"]), tmp_path / "run")
-    with pytest.raises(ValueError, match=r"data=ui_activity is for representation=ui_jepa"):
-        pretrain(compose_pretrain(["representation=seq_jepa", "data=ui_activity", "logger.backend=none"]), tmp_path / "run")
-    with pytest.raises(ValueError, match="unknown representation.encoder='clip'"):
-        pretrain(config(tmp_path, "representation.encoder=clip"), tmp_path / "run")
-    with pytest.raises(ValueError, match=r"data.frames=5 is not a multiple of representation.tubelet=2"):
+    with pytest.raises(ValueError, match="objective=ui_jepa reads UI screen recordings: use data=ui_activity"):
+        pretrain(compose_pretrain(["objective=ui_jepa", "logger.backend=none"]), tmp_path / "run")
+    with pytest.raises(ValueError, match=r"data=ui_activity is for objective=ui_jepa"):
+        pretrain(compose_pretrain(["objective=seq_jepa", "data=ui_activity", "logger.backend=none"]), tmp_path / "run")
+    with pytest.raises(ValueError, match="unknown objective.encoder='clip'"):
+        pretrain(config(tmp_path, "objective.encoder=clip"), tmp_path / "run")
+    with pytest.raises(ValueError, match=r"data.frames=5 is not a multiple of objective.tubelet=2"):
         pretrain(config(tmp_path, "data.frames=5"), tmp_path / "run")
 
 

@@ -1,4 +1,4 @@
-"""python -m agents.pretrain representation=vjepa|salt|dmt_jepa data=frames: stages, FLOP counts and budgets,
+"""python -m agents.pretrain objective=vjepa|salt|dmt_jepa data=frames: stages, FLOP counts and budgets,
 state probes, checkpoints usable as frozen encoders, resuming, and clear errors (tiny budgets)."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def test_a_flop_budget_sets_the_updates_of_each_stage(cache, tmp_path):
     per_update = run("vjepa", cache, tmp_path / "steps")["stages"]["pretrain"]["flops_per_update"]
     budget = run("vjepa", cache, tmp_path / "budget", f"train.flops={3.5 * per_update}")
     assert budget["stages"]["pretrain"]["updates"] == 3 and budget["pretrain_flops"] == 3 * per_update
-    salt = run("salt", cache, tmp_path / "salt", "train.flops=1e9", "representation.teacher_fraction=0.5")["stages"]
+    salt = run("salt", cache, tmp_path / "salt", "train.flops=1e9", "objective.teacher_fraction=0.5")["stages"]
     for stage in ("teacher", "student"):
         assert salt[stage]["updates"] == int(0.5e9 // salt[stage]["flops_per_update"]) > 0
 
@@ -94,7 +94,7 @@ def test_salt_teacher_does_not_change_in_stage_two_and_the_student_does(cache, t
 
 
 def test_salt_teacher_encoder_is_selectable(cache, tmp_path):
-    run("salt", cache, tmp_path / "run", "representation.teacher.dim=8", "representation.teacher.heads=1")
+    run("salt", cache, tmp_path / "run", "objective.teacher.dim=8", "objective.teacher.heads=1")
     teacher = VisionJEPAEncoder(tmp_path / "run", (3, 32, 32), part="teacher")
     student = VisionJEPAEncoder(tmp_path / "run", (3, 32, 32))
     assert teacher.feature_dim == 8 and student.feature_dim == 16  # independent sizes
@@ -104,7 +104,7 @@ def test_salt_teacher_encoder_is_selectable(cache, tmp_path):
 
 @pytest.mark.parametrize("cut", [2, 4])  # inside the teacher stage / inside the student stage
 def test_an_interrupted_run_resumes_to_the_same_weights(cache, tmp_path, capsys, cut):
-    extra = ("train.checkpoint_every=2", "train.keep_checkpoints=10", "representation.teacher_fraction=0.5")
+    extra = ("train.checkpoint_every=2", "train.keep_checkpoints=10", "objective.teacher_fraction=0.5")
     run("salt", cache, tmp_path / "full", *extra)
     interrupted = tmp_path / "interrupted"
     shutil.copytree(tmp_path / "full", interrupted)
@@ -123,7 +123,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(cache, tmp_path, capsys,
 
 
 def test_clips_pretrain_and_encode_a_frame_stack_as_one_clip(cache, tmp_path):
-    results = run("vjepa", cache, tmp_path / "run", "data.clip_length=3", "representation.tubelet=3")
+    results = run("vjepa", cache, tmp_path / "run", "data.clip_length=3", "objective.tubelet=3")
     assert results["data"]["clip_length"] == 3 and math.isfinite(results["velocity_r2_attentive"])
     model, _ = load_vision_jepa(tmp_path / "run")
     encoder = VisionJEPAEncoder(tmp_path / "run", (9, 32, 32))
@@ -142,11 +142,11 @@ def test_wrong_combinations_fail_with_clear_messages(cache, tmp_path):
     with pytest.raises(ValueError, match="DMT-JEPA is an image method"):
         run("dmt_jepa", cache, tmp_path / "a", "data.clip_length=2")
     with pytest.raises(ValueError, match=r"pretrains on environment frames: use data=frames \(got data=views3d\)"):
-        pretrain(compose_pretrain(["representation=vjepa", "data=views3d"]), tmp_path / "b")
+        pretrain(compose_pretrain(["objective=vjepa", "data=views3d"]), tmp_path / "b")
     with pytest.raises(ValueError, match="data=frames is for the vision JEPAs"):
         pretrain(compose_pretrain([*TINY_SEQ_JEPA, "data=frames"]), tmp_path / "c")
     with pytest.raises(ValueError, match=r"teacher_fraction=1.0 must be in \(0, 1\)"):
-        run("salt", cache, tmp_path / "d", "representation.teacher_fraction=1.0")
+        run("salt", cache, tmp_path / "d", "objective.teacher_fraction=1.0")
     with pytest.raises(ValueError, match=r"the val split has no frames \(clips\): use more episodes"):
         run("vjepa", cache, tmp_path / "e", "dataset.num_episodes=2")
     with pytest.raises(ValueError, match="encoder=vjepa needs encoder.checkpoint="):

@@ -80,13 +80,13 @@ def compose_bc(overrides: list[str]):
 
 # seq-JEPA pretraining (agents.pretrain): tiny model, and tiny OGBench trajectories
 TINY_SEQ_JEPA = [
-    "representation.feature_dim=16",
-    "representation.channels=[4,8]",
-    "representation.action_embed_dim=8",
-    "representation.layers=1",
-    "representation.heads=2",
-    "representation.predictor_hidden_dim=32",
-    "representation.views=2",
+    "objective.feature_dim=16",
+    "objective.channels=[4,8]",
+    "objective.action_embed_dim=8",
+    "objective.layers=1",
+    "objective.heads=2",
+    "objective.predictor_hidden_dim=32",
+    "objective.views=2",
     "train.steps=3",
     "train.log_every=3",
     "dataset.batch_size=8",
@@ -114,7 +114,7 @@ def compose_pretrain(overrides: list[str]):
 # vision JEPAs (agents.pretrain data=frames): one-block ViTs on 32 px frames of a few tiny DMC episodes
 def _vit(group: str, predictor: str = "predictor") -> list[str]:
     return [
-        f"representation.{group}.{k}={v}"
+        f"objective.{group}.{k}={v}"
         for k, v in (
             ("dim", 16),
             ("depth", 1),
@@ -128,7 +128,7 @@ def _vit(group: str, predictor: str = "predictor") -> list[str]:
 
 TINY_VISION = {
     "vjepa": _vit("model"),
-    "dmt_jepa": [*_vit("model"), "representation.patch_size=4"],  # an 8 x 8 grid leaves room for I-JEPA's context
+    "dmt_jepa": [*_vit("model"), "objective.patch_size=4"],  # an 8 x 8 grid leaves room for I-JEPA's context
     "salt": [*_vit("student"), *_vit("teacher", "decoder")],
 }
 TINY_FRAMES = [
@@ -152,7 +152,7 @@ TINY_FRAMES = [
 
 def vision_overrides(representation: str, cache: Path, *extra: str) -> list[str]:
     return [
-        f"representation={representation}",
+        f"objective={representation}",
         *TINY_VISION[representation],
         *TINY_FRAMES,
         f"dataset.cache_dir={cache}",
@@ -164,12 +164,12 @@ def vision_overrides(representation: str, cache: Path, *extra: str) -> list[str]
 
 # T-JEPA (agents.pretrain data=table): a one-block transformer over the features of a row
 TINY_T_JEPA = [
-    "representation=t_jepa",
+    "objective=t_jepa",
     "data=table",
-    "representation.model.dim=8",
-    "representation.model.depth=1",
-    "representation.model.predictor_dim=8",
-    "representation.model.predictor_depth=1",
+    "objective.model.dim=8",
+    "objective.model.depth=1",
+    "objective.model.predictor_dim=8",
+    "objective.model.predictor_depth=1",
     "train.steps=4",
     "train.log_every=2",
     "dataset.batch_size=32",
@@ -189,7 +189,7 @@ TINY_ENV_STATES = [
 
 # AD-L-JEPA / Occupancy-MAE (agents.pretrain data=lidar): a narrow BEV encoder on a few small scenes
 TINY_LIDAR = [
-    "representation=ad_l_jepa",
+    "objective=ad_l_jepa",
     "data=lidar",
     "data.scenes=40",
     "data.progress=false",
@@ -199,7 +199,7 @@ TINY_LIDAR = [
     "data.grid.cols=16",
     "data.lidar.beams=8",
     "data.lidar.azimuths=64",
-    "representation.model.channels=8",
+    "objective.model.channels=8",
     "train.steps=4",
     "train.log_every=2",
     "dataset.batch_size=8",
@@ -209,7 +209,7 @@ TINY_LIDAR = [
     "logger.backend=csv",
 ]
 TINY_MAZE_LIDAR = [
-    "representation=ad_l_jepa",
+    "objective=ad_l_jepa",
     "data=lidar",
     "data.source=maze",
     "data.positions=60",
@@ -217,7 +217,7 @@ TINY_MAZE_LIDAR = [
     "dataset.source=generated",
     "dataset.num_episodes=2",
     "dataset.episode_length=40",
-    "representation.model.channels=8",
+    "objective.model.channels=8",
     "train.steps=4",
     "train.log_every=2",
     "dataset.batch_size=8",
@@ -227,7 +227,7 @@ TINY_MAZE_LIDAR = [
 
 # UI-JEPA (agents.pretrain data=ui_activity): a one-block video ViT on a few tiny clips
 TINY_UI = [
-    "representation=ui_jepa",
+    "objective=ui_jepa",
     "data=ui_activity",
     "data.intents=6",
     "data.zeroshot_intents=2",
@@ -237,17 +237,17 @@ TINY_UI = [
     "data.frames=4",
     "data.image_size=32",
     "data.progress=false",
-    "representation.model.dim=16",
-    "representation.model.depth=1",
-    "representation.model.heads=2",
-    "representation.model.predictor_dim=8",
-    "representation.model.predictor_depth=1",
-    "representation.model.predictor_heads=2",
-    "representation.decoder.dim=16",
-    "representation.decoder.depth=1",
-    "representation.decoder.heads=2",
-    "representation.decoder.steps=20",
-    "representation.decoder.eval_every=10",
+    "objective.model.dim=16",
+    "objective.model.depth=1",
+    "objective.model.heads=2",
+    "objective.model.predictor_dim=8",
+    "objective.model.predictor_depth=1",
+    "objective.model.predictor_heads=2",
+    "objective.decoder.dim=16",
+    "objective.decoder.depth=1",
+    "objective.decoder.heads=2",
+    "objective.decoder.steps=20",
+    "objective.decoder.eval_every=10",
     "train.steps=3",
     "train.log_every=3",
     "dataset.batch_size=4",

@@ -38,8 +38,8 @@ def test_t_jepa_table_cells_are_mean_and_standard_error_per_model():
 def test_every_lidar_variant_composes_and_builds_its_model(name):
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
         cfg = compose("pretrain", overrides=["data=lidar", *ad_l_jepa.VARIANTS[name]])
-    model = build_lidar_model(cfg.representation, 12)
-    assert model.encoder.channels == cfg.representation.model.channels
+    model = build_lidar_model(cfg.objective, 12)
+    assert model.encoder.channels == cfg.objective.model.channels
     assert (cfg.train.steps == 0) is name.startswith("scratch")
 
 
@@ -48,7 +48,7 @@ def test_every_encoder_agent_pipeline_composes(name):
     pretrain, agent, _ = encoder_agents.PIPELINES[name]
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
         if pretrain is not None:
-            assert compose("pretrain", overrides=pretrain).representation.kind in ("table", "lidar")
+            assert compose("pretrain", overrides=pretrain).objective.kind in ("table", "lidar")
         cfg = compose("zeroshot", overrides=agent)
     assert cfg.encoder.name in ("t_jepa", "identity", "ad_l_jepa", "pixels")
 
@@ -58,7 +58,7 @@ def test_every_ui_variant_composes_and_builds_its_encoder(name):
     from agents.pretrain_ui import build_ui_models
 
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
-        cfg = compose("pretrain", overrides=["representation=ui_jepa", "data=ui_activity", *ui_jepa.VARIANTS[name]])
-    model = build_ui_models(cfg.representation, frames=16, image_size=64)
-    assert (len(model.grid) == 3) is (cfg.representation.encoder == "ui_jepa")  # a video grid, or an image grid
+        cfg = compose("pretrain", overrides=["objective=ui_jepa", "data=ui_activity", *ui_jepa.VARIANTS[name]])
+    model = build_ui_models(cfg.objective, frames=16, image_size=64)
+    assert (len(model.grid) == 3) is (cfg.objective.encoder == "ui_jepa")  # a video grid, or an image grid
     assert (cfg.train.steps == 0) is ("random init" in name)

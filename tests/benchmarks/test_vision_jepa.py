@@ -15,7 +15,7 @@ CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
 def test_every_variant_composes_at_one_vit_size(name):
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
         cfg = compose("pretrain", overrides=["data=frames", *VARIANTS[name][1], *size_overrides(name, 32, 2, 2, 1)])
-    models = build_vision_models(cfg.representation, image_size=32)
+    models = build_vision_models(cfg.objective, image_size=32)
     encoder = (models.get("student") or models["model"]).encoder
     assert encoder.dim == 32 and len(encoder.blocks) == 2
     if name == "SALT (small teacher)":
@@ -27,8 +27,8 @@ def test_every_variant_composes_at_one_vit_size(name):
 def test_config_sizes_are_kept_without_vit_option():
     assert size_overrides("V-JEPA", 0, 0, 0, 0) == []
     assert size_overrides("SALT (small teacher)", 0, 0, 0, 0) == [
-        "representation.teacher.dim=96",
-        "representation.teacher.depth=3",
+        "objective.teacher.dim=96",
+        "objective.teacher.depth=3",
     ]
 
 

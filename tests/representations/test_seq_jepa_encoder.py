@@ -26,7 +26,7 @@ def checkpoint(tmp_path, view_shape, *, action_conditioning=True):
     save_checkpoint(
         run / "checkpoints",
         step=3,
-        config={"representation": rep, "dims": dims, "data": {"name": "test"}},
+        config={"objective": rep, "dims": dims, "data": {"name": "test"}},
         weights={"model": model},
         training_state={},
     )
@@ -64,7 +64,7 @@ def test_frame_stacks_are_histories(tmp_path):
 def test_mismatches_are_clear_errors(tmp_path):
     run, _ = checkpoint(tmp_path, [3, 16, 16])
     with pytest.raises(
-        ValueError, match=r"pretrained with action conditioning: pretrain with representation.action_conditioning=false"
+        ValueError, match=r"pretrained with action conditioning: pretrain with objective.action_conditioning=false"
     ):
         SeqJEPAEncoder(run, (9, 16, 16))
     SeqJEPAEncoder(run, (9, 16, 16), features="view")  # per-view encodings need no actions
