@@ -26,6 +26,7 @@ from agents.engine import (
     make_adamw_schedule,
     resolve_device,
     restore_training_state,
+    refuse_moved_groups,
     run_entry_point,
     save_checkpoint,
     seed_everything,
@@ -212,4 +213,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    refuse_moved_groups("bc")
     main()

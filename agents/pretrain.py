@@ -45,6 +45,7 @@ from agents.engine.checkpoint import (
 )
 from agents.engine import (
     MultiLogger,
+    refuse_moved_groups,
     run_entry_point,
     make_adamw_schedule,
     resolve_device,
@@ -347,4 +348,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    refuse_moved_groups("pretrain")
     main()

@@ -19,7 +19,7 @@ from agents.engine.checkpoint import (
     save_checkpoint,
     training_state,
 )
-from agents.engine.errors import USER_ERRORS, exit_with_user_error, run_entry_point
+from agents.engine.errors import USER_ERRORS, exit_with_user_error, refuse_moved_groups, run_entry_point
 from agents.engine.loggers import MultiLogger, resolve_wandb_mode
 from agents.engine.loop import COLLAPSE_KEYS, LoopResult, check_finite, gradient_step, run_updates, train_stage
 from agents.engine.optim import make_adamw_schedule, make_optimizer
@@ -45,6 +45,7 @@ __all__ = [
     "resolve_wandb_mode",
     "restore_training_state",
     "rng_state",
+    "refuse_moved_groups",
     "run_entry_point",
     "run_updates",
     "save_checkpoint",

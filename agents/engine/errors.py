@@ -24,6 +24,22 @@ def exit_with_user_error(err: BaseException) -> None:
     raise SystemExit(2)
 
 
+# Groups renamed on 2026-12-06, per entry point: Hydra's own message for the old name would advise "+representation=…"
+MOVED_GROUPS = {"bc": {"representation": "policy"}, "pretrain": {"representation": "objective"}}
+
+
+def refuse_moved_groups(config_name: str, argv: list[str] | None = None) -> None:
+    """Exits with one message when the command line uses a group under its old name (before Hydra parses it)."""
+    moved = MOVED_GROUPS.get(config_name, {})
+    for arg in (sys.argv if argv is None else argv)[1:]:
+        group = arg.lstrip("+~").split("=", 1)[0].split(".", 1)[0]
+        if group in moved:
+            new = arg.replace(group, moved[group], 1).lstrip("+")
+            exit_with_user_error(
+                ValueError(f"{arg}: agents.{config_name} has no {group} group; its methods are under {moved[group]}: write {new}")
+            )
+
+
 def run_entry_point(train: Callable[[DictConfig, Path], Any], cfg: DictConfig) -> Any:
     """What every ``@hydra.main`` of this suite does: check the values and ``+`` additions against the config's schema
     (:mod:`agents.engine.schema`) before any work, run ``train(cfg, run folder)``, and turn bad input into one

@@ -128,3 +128,21 @@ def test_plus_additions_to_closed_groups_are_rejected():
     ):
         validate_overrides(["seed=1", "+train.stepz=10"], cfg)
     validate_overrides(["+representation.loss.new_term=1.0", "++train.steps=5", "train.steps=5"], cfg)  # open / forced
+
+
+@pytest.mark.parametrize(
+    "entry, arg, fix",
+    [
+        ("pretrain", "representation=seq_jepa", "write objective=seq_jepa"),
+        ("pretrain", "representation.action_conditioning=false", "write objective.action_conditioning=false"),
+        ("bc", "+representation.chunk=4", "write policy.chunk=4"),
+    ],
+)
+def test_groups_under_their_old_name_get_the_new_name(entry, arg, fix, capsys):
+    from agents.engine import refuse_moved_groups
+
+    with pytest.raises(SystemExit) as exit_info:
+        refuse_moved_groups(entry, ["prog", "seed=1", arg])
+    assert exit_info.value.code == 2 and fix in capsys.readouterr().err
+    refuse_moved_groups(entry, ["prog", "objective=t_jepa", "policy=act", "data.representation=x"])  # nothing moved
+    refuse_moved_groups("zeroshot", ["prog", arg])  # zero-shot representations keep their group
