@@ -102,25 +102,54 @@ def gbdt_score(train: TensorDict, val: TensorDict, test: TensorDict, info: dict[
     return rmse(predicted.float(), test["target"], info)
 
 
+def labelled_subset(train: TensorDict, fraction: float, task: str, seed: int) -> TensorDict:
+    """The train rows whose labels the downstream models see (a ``probe.label_fractions`` share), with their indices
+    in ``row``: a seeded draw, stratified by class for classification, at least one row per class. Pretraining uses
+    every train row."""
+    every = train.clone(False)
+    every["row"] = torch.arange(len(train))
+    if fraction >= 1:
+        return every
+    generator = torch.Generator().manual_seed(seed)
+    if task != "classification":
+        rows = torch.randperm(len(train), generator=generator)[: max(round(fraction * len(train)), 2)]
+    else:  # per class: its share, at least one row
+        labels = train["target"]
+        rows = torch.cat(
+            [
+                members[torch.randperm(len(members), generator=generator)[: max(round(fraction * len(members)), 1)]]
+                for members in (torch.nonzero(labels == c).flatten() for c in labels.unique())
+            ]
+        )
+    return every[rows.sort().values]
+
+
 def downstream(
     model: TJEPA, random_model: TJEPA, splits: dict[str, TensorDict], info: dict[str, Any], cfg: DictConfig, device: torch.device
 ) -> dict[str, float]:
-    """The downstream table: every model scored on the test rows (accuracy ↑ or RMSE ↓)."""
+    """The downstream table: every model scored on the test rows (accuracy ↑ or RMSE ↓), fitted on each labelled
+    share of the train rows (``probe.label_fractions``; model selection on the whole val split, for every model
+    alike). Keys of a share below 1 end in ``_<percent>pct``."""
     metric = "accuracy" if info["task"] == "classification" else "rmse"
-    y = {k: s["target"] for k, s in splits.items()}
-    raw = {k: raw_features(s, info["cardinalities"]) for k, s in splits.items()}
     pool = cfg.objective.pool
-
-    def score(features: Callable[[str], torch.Tensor]) -> float:
-        x = {k: features(k) for k in splits}
-        return mlp_score(x["train"], y["train"], x["val"], y["val"], x["test"], y["test"], info, cfg.probe)
-
-    return {
-        f"mlp_raw_{metric}": score(lambda k: raw[k]),
-        f"mlp_t_jepa_{metric}": score(lambda k: embed(model, splits[k], pool, device)),
-        f"mlp_random_init_{metric}": score(lambda k: embed(random_model, splits[k], pool, device)),
-        f"gbdt_raw_{metric}": gbdt_score(splits["train"], splits["val"], splits["test"], info, cfg.seed),
+    y = {k: s["target"] for k, s in splits.items()}
+    inputs = {  # every row's inputs of each model, computed once
+        "mlp_raw": {k: raw_features(s, info["cardinalities"]) for k, s in splits.items()},
+        "mlp_t_jepa": {k: embed(model, s, pool, device) for k, s in splits.items()},
+        "mlp_random_init": {k: embed(random_model, s, pool, device) for k, s in splits.items()},
     }
+    scores: dict[str, float] = {}
+    for fraction in sorted(set(cfg.probe.label_fractions), reverse=True):
+        suffix = "" if fraction >= 1 else f"_{fraction * 100:g}pct"
+        rows = labelled_subset(splits["train"], fraction, info["task"], cfg.seed)
+        chosen = rows["row"]
+        scores[f"labelled_train_rows{suffix}"] = len(rows)
+        for name, x in inputs.items():
+            scores[f"{name}_{metric}{suffix}"] = mlp_score(
+                x["train"][chosen], y["train"][chosen], x["val"], y["val"], x["test"], y["test"], info, cfg.probe
+            )
+        scores[f"gbdt_raw_{metric}{suffix}"] = gbdt_score(rows, splits["val"], splits["test"], info, cfg.seed)
+    return scores
 
 
 def pretrain_table(cfg: DictConfig, run_dir: Path) -> dict:

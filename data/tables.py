@@ -10,7 +10,8 @@ TensorDicts with
   train mean / std are in ``info`` to report RMSE in the target's units).
 
 Sources: scikit-learn's bundled tables (no download): ``breast_cancer``, ``diabetes``, ``wine``, ``digits``;
-``synthetic_mixed`` (numeric and categorical columns with a planted label, generated here); or any CSV /
+``synthetic_mixed`` (numeric and categorical columns with a planted label, generated here); ``synthetic_latent``
+(noisy numeric and categorical views of 4 hidden factors, generated here); or any CSV /
 Parquet file (``data.path=<file> data.target=<column>``; categorical columns are the non-numeric ones unless
 ``data.categorical=[...]`` names them); or ``env_states``: rows are the proprioceptive states of the env's
 offline dataset (``env=dmc|ogbench``; no label: T-JEPA pretrained there is ``encoder=t_jepa`` for agents).
@@ -28,7 +29,7 @@ from tensordict import TensorDict
 from envs.common import cfg_get
 
 BUNDLED = ("breast_cancer", "diabetes", "wine", "digits")
-GENERATED = ("synthetic_mixed", "env_states")
+GENERATED = ("synthetic_mixed", "synthetic_latent", "env_states")
 TASKS = ("auto", "classification", "regression")
 
 
@@ -61,6 +62,29 @@ def synthetic_mixed(rows: int = 2000, seed: int = 0):
     numeric[rng.random(numeric.shape) < 0.02] = np.nan
     frame = pd.DataFrame(numeric, columns=[f"x{i}" for i in range(6)])
     frame["colour"], frame["shape"], frame["city"] = colour, shape, city
+    return frame, pd.Series(label, name="label"), "classification"
+
+
+def synthetic_latent(rows: int = 2000, seed: int = 0, factors: int = 4, numeric: int = 24, categorical: int = 4):
+    """A table whose columns are noisy views of a few hidden factors, the structure in which predicting masked
+    columns from the others can help (the setting the T-JEPA paper targets): ``factors`` factors z ~ N(0, I);
+    each numeric column is tanh of a random mix of z plus noise (σ 0.5, so one column says little alone); each
+    categorical column (6 levels) is the argmax of a random mix of z plus Gumbel noise; the class is
+    [z0 + z1 − z2 > 0]. The mixes are fixed (drawn from seed 1234) and the rows come from ``seed``."""
+    import pandas as pd
+
+    mixes = np.random.default_rng(1234)
+    numeric_mix = mixes.normal(size=(factors, numeric)) / np.sqrt(factors)
+    level_mix = mixes.normal(size=(categorical, factors, 6))
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(rows, factors))
+    frame = pd.DataFrame(
+        np.tanh(z @ numeric_mix) + 0.5 * rng.normal(size=(rows, numeric)), columns=[f"x{i}" for i in range(numeric)]
+    )
+    for j in range(categorical):
+        logits = 1.5 * z @ level_mix[j] + rng.gumbel(size=(rows, 6))
+        frame[f"c{j}"] = np.array([f"level{k}" for k in range(6)])[logits.argmax(1)]
+    label = (z[:, 0] + z[:, 1] - z[:, 2] > 0).astype(np.int64)
     return frame, pd.Series(label, name="label"), "classification"
 
 
@@ -168,8 +192,9 @@ def load_table(data_cfg: Mapping[str, Any], dataset_cfg: Any = None) -> tuple[Te
         name = Path(str(path)).stem
     elif name in BUNDLED:
         features, target, task = _bundled(name)
-    elif name == "synthetic_mixed":
-        features, target, task = synthetic_mixed(int(data_cfg.get("rows", 2000)), int(data_cfg.get("seed", 0)))
+    elif name in ("synthetic_mixed", "synthetic_latent"):
+        generate = synthetic_mixed if name == "synthetic_mixed" else synthetic_latent
+        features, target, task = generate(int(data_cfg.get("rows", 2000)), int(data_cfg.get("seed", 0)))
     else:
         raise ValueError(
             f"unknown data.name={name!r}: choose a bundled table {list(BUNDLED + GENERATED)}, or give a "

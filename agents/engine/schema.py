@@ -35,6 +35,10 @@ def _choice(choices: tuple[str, ...], example: str) -> Any:
     return field(default=MISSING, metadata={"choices": choices, "example": example})
 
 
+def _shares(example: str) -> Any:
+    return field(default=MISSING, metadata={"shares": True, "example": example})
+
+
 def _device() -> Any:
     return field(default=MISSING, metadata={"device": True, "example": "device=auto"})
 
@@ -101,6 +105,7 @@ class PretrainProbe(BCProbe):
     frames: int = _int(1, "probe.frames=4000")
     heads: int = _int(1, "probe.heads=1")
     batch_size: int = _int(2, "probe.batch_size=256")
+    label_fractions: List[float] = _shares("probe.label_fractions=[0.01,0.1,1.0]")
 
 
 @dataclass

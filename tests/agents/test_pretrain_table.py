@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from tensordict import TensorDict
 from tiny import TINY_ENV_STATES, TINY_T_JEPA, assert_same_weights, compose_pretrain, interrupted_copy
 
 from agents.pretrain import pretrain
@@ -42,6 +43,24 @@ def test_t_jepa_pretrains_on_a_mixed_table_and_scores_every_downstream_model(tmp
     weights = load_file(str(tmp_path / "run" / "checkpoints" / "step000000004" / "model.safetensors"))
     torch.testing.assert_close(model.tokenizer.numeric_weight, weights["target.tokenizer.numeric_weight"])
     assert not torch.equal(online.tokenizer.numeric_weight, model.tokenizer.numeric_weight)
+
+
+def test_label_fractions_score_every_model_on_a_stratified_share_of_the_train_labels(tmp_path):
+    from agents.pretrain_table import labelled_subset
+
+    cfg = config(tmp_path, "data.name=synthetic_mixed", "data.rows=400", "probe.label_fractions=[0.05,1.0]")
+    results = pretrain(cfg, tmp_path / "run")
+    assert results["labelled_train_rows"] == 279 and results["labelled_train_rows_5pct"] == 14  # 5 % of 279 train rows
+    for model in ("mlp_raw", "mlp_t_jepa", "mlp_random_init", "gbdt_raw"):
+        assert 0.0 <= results[f"{model}_accuracy_5pct"] <= 1.0 and f"{model}_accuracy" in results
+    # the draw: stratified by class, seeded, at least one row per class, indices kept in "row"
+    train = TensorDict({"target": torch.tensor([0] * 90 + [1] * 10), "x": torch.arange(100.0)}, [100])
+    rows = labelled_subset(train, 0.2, "classification", seed=0)
+    assert len(rows) == 20 and rows["target"].sum() == 2 and torch.equal(rows["x"], rows["row"].float())
+    assert torch.equal(rows["row"], labelled_subset(train, 0.2, "classification", seed=0)["row"])
+    assert not torch.equal(rows["row"], labelled_subset(train, 0.2, "classification", seed=1)["row"])
+    assert set(labelled_subset(train, 0.001, "classification", seed=0)["target"].tolist()) == {0, 1}
+    assert len(labelled_subset(train, 1.0, "classification", seed=0)) == 100
 
 
 def test_regression_tables_report_rmse_in_the_targets_units(tmp_path):

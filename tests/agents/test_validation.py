@@ -146,3 +146,14 @@ def test_groups_under_their_old_name_get_the_new_name(entry, arg, fix, capsys):
     assert exit_info.value.code == 2 and fix in capsys.readouterr().err
     refuse_moved_groups(entry, ["prog", "objective=t_jepa", "policy=act", "data.representation=x"])  # nothing moved
     refuse_moved_groups("zeroshot", ["prog", arg])  # zero-shot representations keep their group
+
+
+@pytest.mark.parametrize("shares", ["[0.0,1.0]", "[1.5]", "[]"])
+def test_label_fractions_must_be_shares(shares):
+    from tiny import compose_pretrain
+
+    from agents.engine.schema import PretrainConfig
+
+    validate_config(compose_pretrain(["objective=t_jepa", "data=table", "probe.label_fractions=[0.01,1.0]"]), PretrainConfig)
+    with pytest.raises(ValueError, match=r"probe.label_fractions must be a list of shares in \(0, 1\]"):
+        validate_config(compose_pretrain(["objective=t_jepa", "data=table", f"probe.label_fractions={shares}"]), PretrainConfig)

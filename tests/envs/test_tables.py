@@ -121,3 +121,23 @@ def test_synthetic_mixed_table_has_its_planted_columns():
     assert info["numeric_columns"] == [f"x{i}" for i in range(6)]
     assert info["categorical_columns"] == ["colour", "shape", "city"] and info["cardinalities"] == [5, 3, 13]
     assert len(train) + len(val) + len(test) == 300
+
+
+def test_synthetic_latent_table_is_noisy_views_of_its_hidden_factors():
+    from data.tables import synthetic_latent
+
+    features, label, task = synthetic_latent(4000, seed=0)
+    assert task == "classification" and list(features.columns[:2]) == ["x0", "x1"] and features.shape == (4000, 28)
+    assert sorted(features["c0"].unique()) == [f"level{k}" for k in range(6)]
+    assert 0.4 < label.mean() < 0.6  # [z0 + z1 - z2 > 0] is balanced
+    numeric = features[[f"x{i}" for i in range(24)]].to_numpy()
+    # one column alone says little about the class; the columns share the factors, so they correlate
+    single = max(abs(np.corrcoef(numeric[:, i], label)[0, 1]) for i in range(24))
+    assert single < 0.6
+    assert np.abs(np.corrcoef(numeric.T)[np.triu_indices(24, 1)]).mean() > 0.15
+    again, _, _ = synthetic_latent(4000, seed=0)
+    other, _, _ = synthetic_latent(4000, seed=1)
+    assert again.equals(features) and not other.equals(features)  # rows from the seed, mixes fixed
+    train, val, test, info = load_table(table_cfg(name="synthetic_latent", rows=300))
+    assert info["categorical_columns"] == ["c0", "c1", "c2", "c3"] and info["cardinalities"] == [7] * 4  # + unknown
+    assert len(train) + len(val) + len(test) == 300
