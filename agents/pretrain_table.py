@@ -11,7 +11,7 @@ Classification reports accuracy, regression RMSE in the target's units.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from omegaconf import DictConfig

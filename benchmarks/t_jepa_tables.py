@@ -27,14 +27,20 @@ MODELS = {
 }
 
 
-def score_cells(per_seed: dict[int, dict]) -> tuple[str, list[str], dict]:
-    """(metric name, one "mean ± s.e." cell per model, JSON summary) of one table's runs."""
+def label_shares(per_seed: dict[int, dict]) -> list[str]:
+    """The key suffixes of the runs' labelled shares (``probe.label_fractions``): "" for all labels, "_1pct", ..."""
+    first = next(iter(per_seed.values()))
+    return sorted((k.removeprefix("labelled_train_rows") for k in first if k.startswith("labelled_train_rows")), key=len)
+
+
+def score_cells(per_seed: dict[int, dict], suffix: str = "") -> tuple[str, list[str], dict]:
+    """(metric name, one "mean ± s.e." cell per model, JSON summary) of one table's runs at one labelled share."""
     first = next(iter(per_seed.values()))
     metric = "accuracy" if first["task"] == "classification" else "rmse"
     cells, summary = [], {}
     for name, prefix in MODELS.items():
         cell, summary[name] = mean_se_cell(
-            [r[f"{prefix}_{metric}"] for r in per_seed.values()], ".3f" if metric == "accuracy" else ".1f"
+            [r[f"{prefix}_{metric}{suffix}"] for r in per_seed.values()], ".3f" if metric == "accuracy" else ".1f"
         )
         cells.append(cell)
     return metric, cells, summary
@@ -57,8 +63,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"folders `{root}`. Test rows; accuracy ↑ (classification) or RMSE in the target's units ↓ (regression); "
         "mean ± s.e. over seeds.",
         "",
-        "| table | rows (train/val/test) | metric | " + " | ".join(MODELS) + " | pretraining s |",
-        "|---" * (len(MODELS) + 4) + "|",
+        "| table | rows (train/val/test) | labelled train rows | metric | " + " | ".join(MODELS) + " | pretraining s |",
+        "|---" * (len(MODELS) + 5) + "|",
     ]
     runs, summary = {}, {}
     for table in args.tables:
@@ -72,18 +78,21 @@ def main(argv: list[str] | None = None) -> dict:
             reuse=bool(args.resume),
         )
         if not per_seed:
-            lines.append(f"| {table} | – | – | " + " | ".join("failed" for _ in MODELS) + " | – |")
+            lines.append(f"| {table} | – | – | – | " + " | ".join("failed" for _ in MODELS) + " | – |")
             continue
         runs[table] = per_seed
-        metric, cells, summary[table] = score_cells(per_seed)
-        sizes = next(iter(per_seed.values()))["sizes"]
+        first = next(iter(per_seed.values()))
+        sizes = first["sizes"]
         seconds, _ = mean_se_cell([r["training_seconds"] for r in per_seed.values()], ".0f")
-        lines.append(
-            f"| {table} | {sizes['train']}/{sizes['val']}/{sizes['test']} | {metric} | "
-            + " | ".join(cells)
-            + f" | {seconds} |"
-            + (f" (seeds {failed} failed)" if failed else "")
-        )
+        for suffix in label_shares(per_seed) or [""]:
+            metric, cells, summary[table + suffix] = score_cells(per_seed, suffix)
+            lines.append(
+                f"| {table} | {sizes['train']}/{sizes['val']}/{sizes['test']} | "
+                f"{first.get('labelled_train_rows' + suffix, sizes['train'])} | {metric} | "
+                + " | ".join(cells)
+                + f" | {seconds} |"
+                + (f" (seeds {failed} failed)" if failed else "")
+            )
     if not runs:
         raise SystemExit(f"no run finished; logs under {root}")
     lines[4] = lines[4].replace("WALL", f"{time.time() - started:.0f}")

@@ -32,6 +32,12 @@ def test_t_jepa_table_cells_are_mean_and_standard_error_per_model():
     assert metric == "accuracy"
     assert cells == ["0.800 ± 0.100", "0.800 ± 0.000", "0.700 ± 0.000", "1.000 ± 0.000"]
     assert summary["MLP on raw features"][:1] == [pytest.approx(0.8)]
+    for r, raw in zip(runs.values(), (0.5, 0.6)):  # a 1 % share of the labels in the same runs
+        r.update(labelled_train_rows=70, labelled_train_rows_1pct=7, mlp_raw_accuracy_1pct=raw)
+        r.update({f"{m}_accuracy_1pct": 0.5 for m in ("mlp_t_jepa", "mlp_random_init", "gbdt_raw")})
+    assert t_jepa_tables.label_shares(runs) == ["", "_1pct"]
+    _, cells, _ = t_jepa_tables.score_cells(runs, "_1pct")
+    assert cells == ["0.550 ± 0.050", "0.500 ± 0.000", "0.500 ± 0.000", "0.500 ± 0.000"]
 
 
 @pytest.mark.parametrize("name", list(ad_l_jepa.VARIANTS))
