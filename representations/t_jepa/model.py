@@ -32,8 +32,8 @@ class FeatureTokenizer(nn.Module):
         super().__init__()
         if num_numeric + len(cardinalities) < 1:
             raise ValueError("a row needs at least one numeric or categorical feature")
-        if reg_tokens < 1:
-            raise ValueError(f"T-JEPA needs at least one regularisation token, got reg_tokens={reg_tokens}")
+        if reg_tokens < 0:  # 0: the ablation without them, which the paper reports to collapse
+            raise ValueError(f"objective.model.reg_tokens must be >= 0, got reg_tokens={reg_tokens}")
         self.num_numeric, self.cardinalities, self.reg = num_numeric, tuple(int(c) for c in cardinalities), reg_tokens
         self.num_features = num_numeric + len(self.cardinalities)
         self.reg_tokens = nn.Parameter(torch.randn(reg_tokens, dim) * 0.02)

@@ -76,3 +76,15 @@ def test_loss_trains_the_online_networks_and_the_ema_follows():
         torch.testing.assert_close(loss.target_encoder_params[key], 0.5 * before[key] + 0.5 * online[key])
     assert model.encode(batch["observation"], batch["categorical"]).shape == (32, 16)
     assert model.encode(batch["observation"], batch["categorical"], pool="flatten").shape == (32, (1 + 7) * 16)
+
+
+def test_without_regularisation_tokens_the_row_is_only_its_feature_tokens():
+    torch.manual_seed(0)
+    model = TJEPA(6, [4], dim=16, depth=1, heads=2, predictor_dim=8, predictor_depth=1, predictor_heads=2, reg_tokens=0)
+    batch = TensorDict({"observation": torch.randn(8, 6), "categorical": torch.randint(0, 4, (8, 1))}, [8])
+    assert model.num_tokens == 7 and model.context_index(torch.tensor([[2, 5]])).tolist() == [[2, 5]]
+    out = TJEPALoss(model, seed=0)(batch)
+    assert torch.isfinite(out["loss_prediction"])
+    assert model.encode(batch["observation"], batch["categorical"], pool="flatten").shape == (8, 7 * 16)
+    with pytest.raises(ValueError, match="objective.model.reg_tokens must be >= 0, got reg_tokens=-1"):
+        TJEPA(6, [4], dim=16, reg_tokens=-1)
