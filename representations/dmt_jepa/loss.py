@@ -2,6 +2,7 @@
 
     L = smooth_L1( P(A(E(x; c)), t),  Ā(LN(Ē(x)))[t] )          (``F.smooth_l1_loss``, β = 1, as released)
 
+With ``aggregate=False`` the head is skipped on both branches: y = LN(Ē(x))[t], I-JEPA (the paper's baseline).
 Ē and Ā are EMA copies of the encoder E and the local aggregation head A (momentum 0.996 → 1.0 in the
 official configs): both are registered target networks, so one ``SoftUpdate(loss, eps=m)`` steps both.
 The online head learns only through the context branch; its EMA builds the targets. Masks: I-JEPA's four
@@ -42,7 +43,9 @@ class DMTJEPALoss(MaskedLatentLoss):
         with torch.no_grad():
             features = self.target_encoder(x)
             features = F.layer_norm(features, features.shape[-1:])
-            targets = apply_masks(self.target_head.targets(features), target_idx)  # [B, M, Kt, D]
+            if self.model.aggregate:
+                features = self.target_head.targets(features)
+            targets = apply_masks(features, target_idx)  # [B, M, Kt, D]
         predicted = self.model.predict(x, context_idx, target_idx)
         return TensorDict(
             {

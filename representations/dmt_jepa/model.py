@@ -87,18 +87,25 @@ class LocalAggregationHead(nn.Module):
         k: int = 4,
         window: int = 3,
         mlp_ratio: float = 4.0,
+        query: str = "image",
     ) -> None:
         super().__init__()
         window_indices(grid, window)  # validate the window against the grid now
-        self.grid, self.k, self.window = tuple(grid), k, window
+        if query not in QUERIES:
+            raise ValueError(f"unknown objective.model.query={query!r}; choose one of {list(QUERIES)}")
+        self.grid, self.k, self.window, self.query = tuple(grid), k, window, query
         self.blocks = nn.ModuleList(ClassAttentionBlock(dim, heads, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.apply(init_linear_trunc_normal)
 
     def queries(self, features: torch.Tensor) -> torch.Tensor:
-        """[B, N, D] → [B·N, 1, D]: every patch of image b starts from image b's mean token. (The released code
-        uses ``.repeat(N, 1, 1)``, which tiles the batch so patch n of image b gets image (b·N + n) mod B's mean.)"""
-        return features.mean(dim=1, keepdim=True).repeat_interleave(features.shape[1], dim=0)
+        """[B, N, D] → [B·N, 1, D]: every patch of image b starts from image b's mean token (``query="image"``). The
+        released code uses ``.repeat(N, 1, 1)``, which tiles the batch so that patch n of image b gets image
+        (b·N + n) mod B's mean (``query="released"``, kept to measure its effect)."""
+        means = features.mean(dim=1, keepdim=True)
+        if self.query == "released":
+            return means.repeat(features.shape[1], 1, 1)
+        return means.repeat_interleave(features.shape[1], dim=0)
 
     def targets(self, features: torch.Tensor) -> torch.Tensor:
         """Aggregated targets [B, N, D] of all patches from their top-k window neighbours."""
@@ -116,6 +123,9 @@ class LocalAggregationHead(nn.Module):
             tokens = tokens + block.attend(tokens.mean(dim=1, keepdim=True), tokens)
             tokens = tokens + block.feed_forward(tokens)
         return self.norm(tokens)
+
+
+QUERIES = ("image", "released")
 
 
 @dataclass
@@ -163,12 +173,22 @@ class DMTJEPA(EncoderModel):
         head_heads: int | None = None,
         k: int = 4,
         window: int = 3,
+        query: str = "image",
+        aggregate: bool = True,
     ) -> None:
         super().__init__()
         self.encoder = ViTEncoder(image_size, patch_size, in_channels, dim, depth, heads, mlp_ratio)
         self.head = LocalAggregationHead(
-            dim, self.encoder.grid, heads=head_heads or heads, depth=head_depth, k=k, window=window, mlp_ratio=mlp_ratio
+            dim,
+            self.encoder.grid,
+            heads=head_heads or heads,
+            depth=head_depth,
+            k=k,
+            window=window,
+            mlp_ratio=mlp_ratio,
+            query=query,
         )
+        self.aggregate = aggregate  # False: I-JEPA, the paper's baseline (no head on either branch)
         self.predictor = MaskedPredictor(
             self.encoder.num_patches,
             dim,
@@ -185,7 +205,9 @@ class DMTJEPA(EncoderModel):
         batch for the predictor, as I-JEPA repeats the context once per target block)."""
         context_idx, target_idx = context_idx.to(x.device), target_idx.to(x.device)
         batch, blocks, kt = target_idx.shape
-        context = self.head.context(self.encoder(x, context_idx))
+        context = self.encoder(x, context_idx)
+        if self.aggregate:
+            context = self.head.context(context)
         predicted = self.predictor(
             context.repeat_interleave(blocks, dim=0),
             context_idx.repeat_interleave(blocks, dim=0),

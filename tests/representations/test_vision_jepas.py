@@ -278,3 +278,26 @@ def test_dmt_jepa_loss_targets_and_ema_of_encoder_and_head():
     updater.step()
     for (online, target), old in zip(pairs, before):
         torch.testing.assert_close(target, 0.9 * old + 0.1 * online.detach())
+
+
+def test_released_query_tiling_gives_patch_n_of_image_b_the_mean_of_image_bn_plus_n_mod_batch():
+    features = torch.arange(3.0)[:, None, None].expand(3, 4, 2).clone()  # image b's tokens all equal b
+    head = LocalAggregationHead(2, (3, 3), heads=1, query="released")
+    queries = head.queries(features)[:, 0, 0]  # [B·N] = 12 query values
+    assert queries.tolist() == [float((b * 4 + n) % 3) for b in range(3) for n in range(4)]
+    with pytest.raises(ValueError, match="unknown objective.model.query='tiled'"):
+        LocalAggregationHead(2, (3, 3), heads=1, query="tiled")
+
+
+def test_without_aggregation_the_targets_are_the_ema_tokens_as_in_i_jepa():
+    torch.manual_seed(0)
+    model = DMTJEPA(16, 4, **TINY, aggregate=False)
+    x = images(2)
+    loss = DMTJEPALoss(model, seed=2)
+    out = loss(pixels_td(x))
+    ((c, t),) = seeded_masks([loss.mask_generators[0]], 2, 2)
+    predicted = model.predict(x, c, t)
+    expected = F.smooth_l1_loss(predicted, apply_masks(F.layer_norm(model.encoder(x), (16,)), t))
+    assert out["loss_prediction"].item() == pytest.approx(expected.item(), rel=1e-5)
+    out["loss_prediction"].backward()
+    assert model.head.blocks[0].attention.in_proj_weight.grad is None  # the head is on neither branch
