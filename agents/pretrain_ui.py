@@ -41,6 +41,7 @@ from agents.engine import (
 from data.ui_activity import UISplit, load_ui_activity
 from representations.core.targets import ScheduledSoftUpdate
 from representations.ui_jepa import FrameAveragedEncoder, IntentDecoder, UIJEPA, UIJEPALoss, WordTokenizer
+from representations.ui_jepa.model import ui_jepa_mask_generators
 from representations.ui_jepa.metrics import corpus_scores, intent_accuracy
 from representations.vjepa import VJEPA, VJEPALoss
 
@@ -56,7 +57,8 @@ def build_ui_models(rep: DictConfig, frames: int, image_size: int) -> VJEPA:
     if kind == "ui_jepa":
         if frames % int(rep.tubelet):
             raise ValueError(f"data.frames={frames} is not a multiple of objective.tubelet={rep.tubelet}")
-        return UIJEPA(image_size, int(rep.patch_size), frames=frames, tubelet=int(rep.tubelet), **dict(rep.model))
+        tokens = {"num_mask_tokens": 3 if rep.masks.get("temporal", True) else 2}  # one per mask generator
+        return UIJEPA(image_size, int(rep.patch_size), frames=frames, tubelet=int(rep.tubelet), **tokens, **dict(rep.model))
     model_kwargs = {k: v for k, v in dict(rep.model).items() if k != "num_mask_tokens"}
     return VJEPA(image_size, int(rep.patch_size), frames=None, num_mask_tokens=2, **model_kwargs)
 
@@ -165,7 +167,10 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
     # 2. Stage 1 model and objective: UI-JEPA on clips, or the frame-averaged baseline's image JEPA on frames.
     model = build_ui_models(rep, frames, image_size).to(device)
     if kind == "ui_jepa":
-        loss_module = UIJEPALoss(model, temporal_ratio=rep.masks.temporal_ratio, seed=cfg.seed).to(device)
+        masks = ui_jepa_mask_generators(
+            model.grid, temporal_ratio=rep.masks.temporal_ratio, temporal=rep.masks.get("temporal", True)
+        )
+        loss_module = UIJEPALoss(model, mask_generators=masks, seed=cfg.seed).to(device)
         stored = TensorDict({"video": splits["train"].video}, batch_size=[len(splits["train"].video)])
     else:  # every frame of the train clips is an image
         video = splits["train"].video

@@ -25,6 +25,7 @@ VARIANTS = {
     "frame-averaged baseline": ["objective.encoder=frame_averaged"],
     "UI-JEPA encoder, random init (reference)": ["objective.encoder=ui_jepa", "train.steps=0"],
     "frame-averaged, random init (reference)": ["objective.encoder=frame_averaged", "train.steps=0"],
+    "UI-JEPA without temporal masks (ablation)": ["objective.encoder=ui_jepa", "objective.masks.temporal=false"],
 }
 METRICS = {"exact_accuracy": "exact acc.", "nearest_accuracy": "nearest-intent acc.", "intent_similarity": "intent similarity"}
 

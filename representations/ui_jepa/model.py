@@ -50,15 +50,20 @@ class TemporalMasks:
 
 
 def ui_jepa_mask_generators(
-    grid: tuple[int, int, int], *, temporal_ratio: Range | None = 0.75, temporal_num_masked: int | None = None
+    grid: tuple[int, int, int],
+    *,
+    temporal_ratio: Range | None = 0.75,
+    temporal_num_masked: int | None = None,
+    temporal: bool = True,
 ) -> list:
-    """The paper's best masking: V-JEPA short-range + long-range multi-blocks, then temporal masks."""
+    """The paper's best masking: V-JEPA short-range + long-range multi-blocks, then temporal masks (``temporal=False``:
+    the ablation without them, the spatial multi-blocks only)."""
     if len(grid) != 3:
         raise ValueError(f"UI-JEPA masks need a (T, H, W) video token grid, got {tuple(grid)}")
-    return [
-        *default_mask_generators(tuple(grid)),
-        TemporalMasks(tuple(grid), num_masked=temporal_num_masked, ratio=temporal_ratio),
-    ]
+    spatial = default_mask_generators(tuple(grid))
+    if not temporal:
+        return spatial
+    return [*spatial, TemporalMasks(tuple(grid), num_masked=temporal_num_masked, ratio=temporal_ratio)]
 
 
 class UIJEPA(VJEPA):

@@ -101,3 +101,17 @@ def test_cli_runs_as_a_user_types_it(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "UI-JEPA (ui_jepa encoder) after 3 JEPA-tuning updates" in proc.stdout
     assert "| zeroshot_intent_similarity |" in proc.stdout
+
+
+def test_the_ablation_without_temporal_masks_trains_with_the_spatial_masks_only(tmp_path):
+    from agents.pretrain_ui import build_ui_models
+    from representations.ui_jepa.model import TemporalMasks, ui_jepa_mask_generators
+
+    cfg = config(tmp_path, "objective.masks.temporal=false")
+    model = build_ui_models(cfg.objective, frames=cfg.data.frames, image_size=cfg.data.image_size)
+    assert model.predictor.mask_tokens.shape[0] == 2  # short- and long-range multi-blocks, one token each
+    generators = ui_jepa_mask_generators(model.grid, temporal=False)
+    assert len(generators) == 2 and not any(isinstance(g, TemporalMasks) for g in generators)
+    assert isinstance(ui_jepa_mask_generators(model.grid)[-1], TemporalMasks)
+    results = pretrain(cfg, tmp_path / "run")
+    assert 0.0 <= results["fewshot_exact_accuracy"] <= 1.0 and results["collapse"]
