@@ -30,7 +30,8 @@ MODELS = {
 def label_shares(per_seed: dict[int, dict]) -> list[str]:
     """The key suffixes of the runs' labelled shares (``probe.label_fractions``): "" for all labels, "_1pct", ..."""
     first = next(iter(per_seed.values()))
-    return sorted((k.removeprefix("labelled_train_rows") for k in first if k.startswith("labelled_train_rows")), key=len)
+    suffixes = [k.removeprefix("labelled_train_rows") for k in first if k.startswith("labelled_train_rows")]
+    return sorted(suffixes, key=lambda s: -float(s.strip("_").removesuffix("pct") or 100))  # most labels first
 
 
 def score_cells(per_seed: dict[int, dict], suffix: str = "") -> tuple[str, list[str], dict]:

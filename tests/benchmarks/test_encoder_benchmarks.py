@@ -36,6 +36,9 @@ def test_t_jepa_table_cells_are_mean_and_standard_error_per_model():
         r.update(labelled_train_rows=70, labelled_train_rows_1pct=7, mlp_raw_accuracy_1pct=raw)
         r.update({f"{m}_accuracy_1pct": 0.5 for m in ("mlp_t_jepa", "mlp_random_init", "gbdt_raw")})
     assert t_jepa_tables.label_shares(runs) == ["", "_1pct"]
+    assert t_jepa_tables.label_shares(
+        {0: dict.fromkeys(["labelled_train_rows_1pct", "labelled_train_rows", "labelled_train_rows_10pct"])}
+    ) == ["", "_10pct", "_1pct"]
     _, cells, _ = t_jepa_tables.score_cells(runs, "_1pct")
     assert cells == ["0.550 ± 0.050", "0.500 ± 0.000", "0.500 ± 0.000", "0.500 ± 0.000"]
 
