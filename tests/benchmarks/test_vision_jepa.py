@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
+from benchmarks import dmt_jepa_collapse
 from benchmarks.vision_jepa import VARIANTS, mean_return, size_overrides
 from representations.encoders.vision import build_vision_models
 
@@ -34,3 +35,19 @@ def test_config_sizes_are_kept_without_vit_option():
 
 def test_mean_return_reads_reward_inferred_z():
     assert mean_return({"results": {"reward": {"walk": 10.0, "run": 30.0}, "goal": {"walk": 0.0}}}) == 20.0
+
+
+@pytest.mark.parametrize("name", list(dmt_jepa_collapse.VARIANTS))
+def test_every_collapse_variant_composes_and_differs_where_it_says(name):
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        cfg = compose("pretrain", overrides=["data=frames", *dmt_jepa_collapse.VARIANTS[name], "objective.model.dim=24"])
+    model = build_vision_models(cfg.objective, image_size=32)["model"]
+    if cfg.objective.name == "dmt_jepa":
+        assert model.aggregate is ("I-JEPA" not in name)
+        assert model.head.query == ("released" if "released" in name else "image")
+
+
+def test_curve_cell_shows_first_middle_and_last():
+    history = [{"step": s, "target_std": v} for s, v in zip(range(5), [0.5, 0.4, 0.3, 0.2, 0.1])]
+    assert dmt_jepa_collapse.curve_cell(history, "target_std") == "0.5000 → 0.3000 → 0.1000"
+    assert dmt_jepa_collapse.curve_cell([], "target_std") == ""

@@ -1,0 +1,77 @@
+"""Why DMT-JEPA collapses: its collapse curves against I-JEPA (its paper's baseline: the same model without the local
+aggregation head), the released code's query tiling, and V-JEPA, at one setting.
+
+    python -m benchmarks.dmt_jepa_collapse --seeds 0 -- data=frames env=dmc env.domain=walker train.steps=800
+
+Runs ``python -m agents.pretrain <variant> <overrides> seed=<s>`` for each variant and reads the collapse
+diagnostics every run logs (``target_std``: the spread over the batch of the pooled targets; RankMe of the pooled
+targets and predictions) and its frozen probes. Writes ``benchmarks/results/dmt_jepa_collapse_<label>.{md,json}``
+with the curves in the JSON.
+"""
+
+from __future__ import annotations
+
+import time
+
+from benchmarks.report import write_report
+from benchmarks.vision_jepa import folder, run
+from benchmarks.zeroshot_quality import benchmark_parser, mean_se_cell, runs_root, split_overrides
+
+VARIANTS = {
+    "DMT-JEPA": ["objective=dmt_jepa"],
+    "I-JEPA (DMT-JEPA without its head)": ["objective=dmt_jepa", "objective.model.aggregate=false"],
+    "DMT-JEPA, released query tiling": ["objective=dmt_jepa", "objective.model.query=released"],
+    "V-JEPA (images)": ["objective=vjepa"],
+}
+COLLAPSE = {"target_std": ".4f", "target_rankme": ".2f", "feature_rankme": ".2f"}
+PROBES = {"orientations_r2_attentive": ".2f", "height_r2_linear": ".2f"}
+
+
+def curve_cell(history: list[dict], key: str) -> str:
+    """The first, middle and last logged value of ``key``: the shape of the curve in one cell."""
+    values = [h[key] for h in history if key in h]
+    picks = [values[0], values[len(values) // 2], values[-1]] if values else []
+    return " → ".join(f"{v:.4f}" for v in picks)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv, own, overrides = split_overrides(argv)
+    parser = benchmark_parser(__doc__, "dmt_jepa_collapse", seeds=[0], label="walker_cpu", variants=VARIANTS)
+    args = parser.parse_args(own)
+    root = runs_root(args)
+    started = time.time()
+    runs: dict[str, dict[int, dict]] = {}
+    for name in args.variants:
+        for seed in args.seeds:
+            result = run("agents.pretrain", [*VARIANTS[name], *overrides, f"seed={seed}"], root / folder(name) / f"seed{seed}")
+            if result is not None:
+                runs.setdefault(name, {})[seed] = result
+    if not runs:
+        raise SystemExit(f"no run finished; logs under {root}")
+    lines = [
+        f"# DMT-JEPA's collapse: {args.label}",
+        "",
+        f"Command: `python -m benchmarks.dmt_jepa_collapse {' '.join(argv)}`",
+        "",
+        f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. Collapse diagnostics at the "
+        "end of pretraining (the `target_std` curve: first → middle → last logged value, seed "
+        f"{args.seeds[0]}); frozen probes on held-out frames. Mean ± s.e. over seeds.",
+        "",
+        "| variant | updates | target_std curve | " + " | ".join([*COLLAPSE, *PROBES]) + " |",
+        "|---" * (len(COLLAPSE) + len(PROBES) + 3) + "|",
+    ]
+    summary: dict[str, dict] = {}
+    for name, per_seed in runs.items():
+        first = per_seed[min(per_seed)]
+        cells, summary[name] = [], {}
+        for key, fmt in {**COLLAPSE, **PROBES}.items():
+            values = [r["collapse"][-1][key] if key in COLLAPSE else r[key] for r in per_seed.values()]
+            cell, summary[name][key] = mean_se_cell(values, fmt)
+            cells.append(cell)
+        lines.append(f"| {name} | {first['step']} | {curve_cell(first['collapse'], 'target_std')} | " + " | ".join(cells) + " |")
+    write_report(args.out, f"dmt_jepa_collapse_{args.label}", lines, {"runs": runs, "summary": summary})
+    return summary
+
+
+if __name__ == "__main__":
+    main()
