@@ -57,8 +57,8 @@ def build_ui_models(rep: DictConfig, frames: int, image_size: int) -> VJEPA:
     if kind == "ui_jepa":
         if frames % int(rep.tubelet):
             raise ValueError(f"data.frames={frames} is not a multiple of objective.tubelet={rep.tubelet}")
-        tokens = {"num_mask_tokens": 3 if rep.masks.get("temporal", True) else 2}  # one per mask generator
-        return UIJEPA(image_size, int(rep.patch_size), frames=frames, tubelet=int(rep.tubelet), **tokens, **dict(rep.model))
+        model_kwargs = {**dict(rep.model), "num_mask_tokens": 3 if rep.masks.get("temporal", True) else 2}  # one per generator
+        return UIJEPA(image_size, int(rep.patch_size), frames=frames, tubelet=int(rep.tubelet), **model_kwargs)
     model_kwargs = {k: v for k, v in dict(rep.model).items() if k != "num_mask_tokens"}
     return VJEPA(image_size, int(rep.patch_size), frames=None, num_mask_tokens=2, **model_kwargs)
 
