@@ -245,15 +245,15 @@ def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
     # objective.loss=supervised_rotation swaps in the labelled reference for the equivariance probe.
     dims = {"action_dim": info["action_dim"], "view_shape": info["view_shape"]}
     model = build_seq_jepa(rep, dims).to(device)
-    objective = rep.get("loss", "jepa")
-    if objective not in OBJECTIVES:
-        raise ValueError(f"unknown objective.loss={objective!r}; choose one of {list(OBJECTIVES)}")
-    loss_module = OBJECTIVES[objective](model).to(device)
-    target_updater = SoftUpdate(loss_module, eps=rep.ema) if objective == "jepa" else None
+    loss_kind = rep.get("loss", "jepa")
+    if loss_kind not in OBJECTIVES:
+        raise ValueError(f"unknown objective.loss={loss_kind!r}; choose one of {list(OBJECTIVES)}")
+    loss_module = OBJECTIVES[loss_kind](model).to(device)
+    target_updater = SoftUpdate(loss_module, eps=rep.ema) if loss_kind == "jepa" else None
     steps = cfg.train.steps
-    optimizer, scheduler = make_adamw_schedule(rep.optim, model if objective == "jepa" else loss_module, steps)
+    optimizer, scheduler = make_adamw_schedule(rep.optim, model if loss_kind == "jepa" else loss_module, steps)
     checkpoint_config = {**config, "dims": dims}
-    weights = {"model": model, **({"head": loss_module.head} if objective != "jepa" else {})}
+    weights = {"model": model, **({"head": loss_module.head} if loss_kind != "jepa" else {})}
 
     samplers = {"train": sampler}  # the batch stream continues where it stopped
 
@@ -275,7 +275,7 @@ def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
             "seed": cfg.seed,
             "data.name": cfg.data.name,
             "objective.action_conditioning": rep.action_conditioning,
-            "objective.loss": objective,
+            "objective.loss": loss_kind,
         },
     )
     if resume_from is not None:
@@ -329,7 +329,7 @@ def pretrain_seq_jepa(cfg: DictConfig, run_dir: Path) -> dict:
         "collapse": collapse,
         "views": rep.views,
         "action_conditioning": rep.action_conditioning,
-        "objective": objective,
+        "objective": loss_kind,
         "data": info,
     }
     lines = [f"| {k} | {v:.3f} |" for k, v in probes.items()]

@@ -21,8 +21,8 @@ def _problem(value: Any, rules: dict[str, Any]) -> str | None:
             return f"must be an integer >= {rules['min']}, got {value!r}"
         return None if value >= rules["min"] else f"must be >= {rules['min']}, got {value}"
     if rules.get("shares"):
-        values = list(value) if isinstance(value, (list, tuple)) or OmegaConf.is_list(value) else [value]
-        if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1 for v in values):
+        values = list(value)  # the schema types it as a list of floats
+        if not values or any(not 0 < v <= 1 for v in values):
             return f"must be a list of shares in (0, 1], got {value!r}"
     if "choices" in rules and value not in rules["choices"]:
         return f"must be one of {list(rules['choices'])}, got {value!r}"

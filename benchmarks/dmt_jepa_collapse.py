@@ -14,8 +14,7 @@ from __future__ import annotations
 import time
 
 from benchmarks.report import write_report
-from benchmarks.vision_jepa import folder, run
-from benchmarks.zeroshot_quality import benchmark_parser, mean_se_cell, runs_root, split_overrides
+from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_root, split_overrides, variant_rows
 
 VARIANTS = {
     "DMT-JEPA": ["objective=dmt_jepa"],
@@ -40,14 +39,13 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(own)
     root = runs_root(args)
     started = time.time()
-    runs: dict[str, dict[int, dict]] = {}
-    for name in args.variants:
-        for seed in args.seeds:
-            result = run("agents.pretrain", [*VARIANTS[name], *overrides, f"seed={seed}"], root / folder(name) / f"seed{seed}")
-            if result is not None:
-                runs.setdefault(name, {})[seed] = result
-    if not runs:
-        raise SystemExit(f"no run finished; logs under {root}")
+    runs = run_variants({name: VARIANTS[name] for name in args.variants}, overrides, args.seeds, root, reuse=bool(args.resume))
+    final = {name: {s: {**r, **r["collapse"][-1]} for s, r in per_seed.items()} for name, per_seed in runs.items()}
+    rows, summary = variant_rows(
+        final,
+        [*COLLAPSE.items(), *PROBES.items()],
+        lead=lambda first: [str(first["step"]), curve_cell(first["collapse"], "target_std")],
+    )
     lines = [
         f"# DMT-JEPA's collapse: {args.label}",
         "",
@@ -59,16 +57,8 @@ def main(argv: list[str] | None = None) -> dict:
         "",
         "| variant | updates | target_std curve | " + " | ".join([*COLLAPSE, *PROBES]) + " |",
         "|---" * (len(COLLAPSE) + len(PROBES) + 3) + "|",
+        *rows,
     ]
-    summary: dict[str, dict] = {}
-    for name, per_seed in runs.items():
-        first = per_seed[min(per_seed)]
-        cells, summary[name] = [], {}
-        for key, fmt in {**COLLAPSE, **PROBES}.items():
-            values = [r["collapse"][-1][key] if key in COLLAPSE else r[key] for r in per_seed.values()]
-            cell, summary[name][key] = mean_se_cell(values, fmt)
-            cells.append(cell)
-        lines.append(f"| {name} | {first['step']} | {curve_cell(first['collapse'], 'target_std')} | " + " | ".join(cells) + " |")
     write_report(args.out, f"dmt_jepa_collapse_{args.label}", lines, {"runs": runs, "summary": summary})
     return summary
 

@@ -88,6 +88,9 @@ def synthetic_latent(rows: int = 2000, seed: int = 0, factors: int = 4, numeric:
     return frame, pd.Series(label, name="label"), "classification"
 
 
+SYNTHETIC = {"synthetic_mixed": synthetic_mixed, "synthetic_latent": synthetic_latent}  # generated here, by data.name
+
+
 def _read_file(path: Path, target: str | None):
     import pandas as pd
 
@@ -192,9 +195,8 @@ def load_table(data_cfg: Mapping[str, Any], dataset_cfg: Any = None) -> tuple[Te
         name = Path(str(path)).stem
     elif name in BUNDLED:
         features, target, task = _bundled(name)
-    elif name in ("synthetic_mixed", "synthetic_latent"):
-        generate = synthetic_mixed if name == "synthetic_mixed" else synthetic_latent
-        features, target, task = generate(int(data_cfg.get("rows", 2000)), int(data_cfg.get("seed", 0)))
+    elif name in SYNTHETIC:
+        features, target, task = SYNTHETIC[name](int(data_cfg.get("rows", 2000)), int(data_cfg.get("seed", 0)))
     else:
         raise ValueError(
             f"unknown data.name={name!r}: choose a bundled table {list(BUNDLED + GENERATED)}, or give a "

@@ -84,17 +84,17 @@ RENAMED_GROUPS = {
 
 def migrate_config(config: dict) -> dict:
     """``config`` with an old checkpoint's ``representation`` entry moved to the group its method now lives in."""
-    name = config.get("representation", {}).get("name") if isinstance(config.get("representation"), dict) else None
-    for group, names in RENAMED_GROUPS.items():
-        if name in names and group not in config:
-            config = {**{k: v for k, v in config.items() if k != "representation"}, group: config["representation"]}
-            if group == "objective" and "objective" in config[group]:  # the seq-JEPA and LiDAR field of that name
-                inner = dict(config[group])
-                if name == "seq_jepa":
-                    inner["loss"] = inner["objective"]
-                del inner["objective"]
-                config[group] = inner
-    return config
+    old = config.get("representation")
+    name = old.get("name") if isinstance(old, dict) else None
+    group = next((g for g, names in RENAMED_GROUPS.items() if name in names), None)
+    if group is None or group in config:
+        return config
+    settings = dict(old)
+    if group == "objective" and "objective" in settings:  # seq-JEPA's loss; the LiDAR configs' copy of their name
+        inner = settings.pop("objective")
+        if name == "seq_jepa":
+            settings["loss"] = inner
+    return {**{k: v for k, v in config.items() if k != "representation"}, group: settings}
 
 
 def read_checkpoint(path: str | Path, producer: str) -> tuple[Path, dict]:
