@@ -1,5 +1,6 @@
 """Why DMT-JEPA collapses: its collapse curves against I-JEPA (its paper's baseline: the same model without the local
-aggregation head), the released code's query tiling, and V-JEPA, at one setting.
+aggregation head), the released code's query tiling, V-JEPA, and our fix (each patch's query is its own feature), at
+one setting.
 
     python -m benchmarks.dmt_jepa_collapse --seeds 0 -- data=frames env=dmc env.domain=walker train.steps=800
 
@@ -21,6 +22,7 @@ VARIANTS = {
     "I-JEPA (DMT-JEPA without its head)": ["objective=dmt_jepa", "objective.model.aggregate=false"],
     "DMT-JEPA, released query tiling": ["objective=dmt_jepa", "objective.model.query=released"],
     "V-JEPA (images)": ["objective=vjepa"],
+    "DMT-JEPA, per-patch query (fix)": ["objective=dmt_jepa", "objective.model.query=patch"],
 }
 COLLAPSE = {"target_std": ".4f", "target_rankme": ".2f", "feature_rankme": ".2f"}
 PROBES = {"orientations_r2_attentive": ".2f", "height_r2_linear": ".2f"}

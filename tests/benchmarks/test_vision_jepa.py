@@ -44,7 +44,7 @@ def test_every_collapse_variant_composes_and_differs_where_it_says(name):
     model = build_vision_models(cfg.objective, image_size=32)["model"]
     if cfg.objective.name == "dmt_jepa":
         assert model.aggregate is ("I-JEPA" not in name)
-        assert model.head.query == ("released" if "released" in name else "image")
+        assert model.head.query == ("released" if "released" in name else "patch" if "per-patch" in name else "image")
 
 
 def test_curve_cell_shows_first_middle_and_last():

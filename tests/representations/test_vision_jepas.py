@@ -289,6 +289,19 @@ def test_released_query_tiling_gives_patch_n_of_image_b_the_mean_of_image_bn_plu
         LocalAggregationHead(2, (3, 3), heads=1, query="tiled")
 
 
+def test_patch_query_starts_each_patch_from_its_own_feature_so_an_images_targets_differ():
+    torch.manual_seed(0)
+    features = torch.randn(2, 9, 4)
+    patch_head = LocalAggregationHead(4, (3, 3), heads=1, query="patch")
+    assert torch.equal(patch_head.queries(features), features.reshape(18, 1, 4))
+    image_head = LocalAggregationHead(4, (3, 3), heads=1, query="image")
+    image_head.load_state_dict(patch_head.state_dict())
+    # Same weights, same neighbours: only the query differs. Every query of an image is one vector with "image".
+    assert torch.equal(image_head.queries(features)[:9], features[:1].mean(1, keepdim=True).expand(9, 1, 4))
+    spread = {name: h.targets(features).std(dim=1).mean() for name, h in [("patch", patch_head), ("image", image_head)]}
+    assert spread["patch"] > spread["image"]
+
+
 def test_without_aggregation_the_targets_are_the_ema_tokens_as_in_i_jepa():
     torch.manual_seed(0)
     model = DMTJEPA(16, 4, **TINY, aggregate=False)
