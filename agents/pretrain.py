@@ -54,7 +54,7 @@ from agents.engine import (
     to_plain,
     train_stage,
 )
-from agents.probes import linear_probe_accuracy, regression_r2
+from agents.probes import linear_probe_accuracy, regression_r2, regression_r2_fit_and_test
 from data.trajectories import TrajectoryWindowSampler, load_trajectories, valid_window_starts, window_batch
 from data.view_sequences import ViewSequenceSampler, action_dim, sequence_batch
 from data.views3d import load_views3d, relative_rotation
@@ -107,9 +107,10 @@ def seq_jepa_probes(
         )
     va = frozen_features(model, val, 1, device)
     for name, x, y in (("relative_rotation_r2", "pair", "relative_rotation"), ("rotation_r2", "single", "rotation")):
-        results[name] = regression_r2(
+        fit = regression_r2_fit_and_test(
             tr[x], tr[y], te[x], te[y], val_x=va[x], val_y=va[y], hidden_dim=probe_cfg.hidden_dim, steps=probe_cfg.steps
         )
+        results[name], results[f"{name}_train"] = fit["test"], fit["train"]  # train R²: does the probe overfit?
     return results
 
 

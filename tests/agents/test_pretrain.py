@@ -26,6 +26,7 @@ def config(tmp_path, *extra, data=tuple(VIEWS3D)):
 def test_seq_jepa_pretrains_and_reports_every_probe(tmp_path, conditioning):
     results = pretrain(config(tmp_path, f"objective.action_conditioning={str(conditioning).lower()}"), tmp_path / "run")
     assert set(results) >= {"top1_views1", "top1_views2", "relative_rotation_r2", "rotation_r2", "training_seconds"}
+    assert {"relative_rotation_r2_train", "rotation_r2_train"} <= set(results)
     assert all(0.0 <= results[k] <= 1.0 for k in ("top1_views1", "top1_views2"))
     assert math.isfinite(results["relative_rotation_r2"]) and results["action_conditioning"] is conditioning
     saved = json.loads((tmp_path / "run" / "eval.json").read_text())

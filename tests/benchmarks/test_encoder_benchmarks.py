@@ -3,9 +3,10 @@
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
-from benchmarks import ad_l_jepa, encoder_agents, t_jepa_tables, ui_jepa
+from benchmarks import ad_l_jepa, encoder_agents, seq_jepa_ceiling, t_jepa_tables, ui_jepa
 from representations.ad_l_jepa.encoder import build_lidar_model
 
 CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
@@ -71,3 +72,16 @@ def test_every_ui_variant_composes_and_builds_its_encoder(name):
     model = build_ui_models(cfg.objective, frames=16, image_size=64)
     assert (len(model.grid) == 3) is (cfg.objective.encoder == "ui_jepa")  # a video grid, or an image grid
     assert (cfg.train.steps == 0) is ("random init" in name)
+
+
+@pytest.mark.parametrize("name", list(seq_jepa_ceiling.SIZES))
+def test_every_ceiling_size_is_the_supervised_reference_at_its_width_and_length(name):
+    from representations.seq_jepa.encoder import build_seq_jepa
+
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        cfg = compose("pretrain", overrides=[*seq_jepa_ceiling.SUPERVISED, *seq_jepa_ceiling.SIZES[name]])
+    assert cfg.objective.loss == "supervised_rotation"
+    model = build_seq_jepa(cfg.objective, {"action_dim": 4, "view_shape": [3, 32, 32]})
+    width = 128 if "narrow" in name else 512 if "wide" in name else 256
+    assert model.encoder(torch.zeros(1, 2, 3, 32, 32)).shape == (1, 2, width)
+    assert cfg.train.steps == int(name.split(" updates")[0].split(", ")[-1].replace(",", ""))

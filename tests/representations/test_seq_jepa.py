@@ -78,7 +78,7 @@ def test_loss_is_one_minus_cosine_to_the_ema_target():
 
 
 def test_probe_metrics_on_planted_data():
-    from agents.probes import linear_probe_accuracy, r2_score, regression_r2
+    from agents.probes import linear_probe_accuracy, r2_score, regression_r2, regression_r2_fit_and_test
 
     # R² by hand: target [1, 2, 3], prediction [1, 2, 4]: 1 − 1 / 2 = 0.5
     assert r2_score(torch.tensor([[1.0], [2.0], [4.0]]), torch.tensor([[1.0], [2.0], [3.0]])) == pytest.approx(0.5)
@@ -106,6 +106,11 @@ def test_probe_metrics_on_planted_data():
         eval_every=10,
     )
     assert overfit < -0.2 and selected > overfit + 0.2
+    # the train R² tells the two failures apart: noise is fitted on the train rows only, a real target on both
+    fitted_noise = regression_r2_fit_and_test(x[:60], noise[:60], x[300:], noise[300:], steps=3000, hidden_dim=256)
+    assert fitted_noise["train"] > 0.5 and fitted_noise["test"] < -0.2
+    fitted_signal = regression_r2_fit_and_test(x[:300], y[:300], x[300:], y[300:], steps=800, hidden_dim=32)
+    assert fitted_signal["train"] > 0.9 and fitted_signal["test"] > 0.9
 
 
 def test_target_encoder_normalises_with_batch_statistics_while_training():
