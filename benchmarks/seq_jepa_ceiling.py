@@ -1,7 +1,7 @@
 """The equivariance probe's ceiling across scales: how far an encoder trained *with* rotation labels
-(``objective.loss=supervised_rotation``) gets on seq-JEPA's relative-rotation probe as training length and encoder
-width grow. seq-JEPA's claim (relative-rotation R² 0.71 with action conditioning vs 0.29 without) can only show
-where this ceiling is well above 0.29.
+(``objective.loss=supervised_rotation``) gets on seq-JEPA's relative-rotation probe as training length, encoder
+width and the number of training objects grow. seq-JEPA's claim (relative-rotation R² 0.71 with action
+conditioning vs 0.29 without) can only show where this ceiling is well above 0.29.
 
     python -m benchmarks.seq_jepa_ceiling --seeds 0 -- dataset.batch_size=64 probe.steps=2000
 
@@ -24,13 +24,16 @@ WIDTHS = {
     "default": [],
     "wide": ["objective.channels=[64,128,256]", "objective.feature_dim=512"],
 }
-# Two axes through the default (width "default", 1,000 updates): training length, then encoder width.
+# Three axes through the default (1,000 updates, 256-d, 200 objects per class): training length, encoder width and
+# the number of training objects (the probes must generalise to unseen objects).
 SIZES = {
     "500 updates": ["train.steps=500"],
     "1,000 updates": ["train.steps=1000"],
     "2,000 updates": ["train.steps=2000"],
     "narrow encoder (128-d), 1,000 updates": [*WIDTHS["narrow"], "train.steps=1000"],
     "wide encoder (512-d), 1,000 updates": [*WIDTHS["wide"], "train.steps=1000"],
+    "100 objects per class, 1,000 updates": ["data.instances_per_class=100", "train.steps=1000"],
+    "400 objects per class, 1,000 updates": ["data.instances_per_class=400", "train.steps=1000"],
 }
 COLUMNS = ["relative_rotation_r2", "relative_rotation_r2_train", "rotation_r2", "rotation_r2_train", "top1_views1"]
 

@@ -75,7 +75,7 @@ def test_every_ui_variant_composes_and_builds_its_encoder(name):
 
 
 @pytest.mark.parametrize("name", list(seq_jepa_ceiling.SIZES))
-def test_every_ceiling_size_is_the_supervised_reference_at_its_width_and_length(name):
+def test_every_ceiling_size_is_the_supervised_reference_at_its_width_length_and_data(name):
     from representations.seq_jepa.encoder import build_seq_jepa
 
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
@@ -85,3 +85,4 @@ def test_every_ceiling_size_is_the_supervised_reference_at_its_width_and_length(
     width = 128 if "narrow" in name else 512 if "wide" in name else 256
     assert model.encoder(torch.zeros(1, 2, 3, 32, 32)).shape == (1, 2, width)
     assert cfg.train.steps == int(name.split(" updates")[0].split(", ")[-1].replace(",", ""))
+    assert cfg.data.instances_per_class == (int(name.split(" objects")[0]) if "objects" in name else 200)
