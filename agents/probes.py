@@ -217,35 +217,10 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return (logits.argmax(-1) == labels).float().mean().item()
 
 
-def regression_r2(
-    train_x: torch.Tensor,
-    train_y: torch.Tensor,
-    test_x: torch.Tensor,
-    test_y: torch.Tensor,
-    *,
-    val_x: torch.Tensor | None = None,
-    val_y: torch.Tensor | None = None,
-    hidden_dim: int = 256,
-    steps: int = 1000,
-    lr: float = 1e-3,
-    batch_size: int = 256,
-    eval_every: int = 100,
-) -> float:
-    """Test R² of an MLP regressor (2 hidden layers) trained on frozen features (:func:`fit_regressor`)."""
-    fit = regression_r2_fit_and_test(
-        train_x,
-        train_y,
-        test_x,
-        test_y,
-        val_x=val_x,
-        val_y=val_y,
-        hidden_dim=hidden_dim,
-        steps=steps,
-        lr=lr,
-        batch_size=batch_size,
-        eval_every=eval_every,
-    )
-    return fit["test"]
+def regression_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, **fit) -> float:
+    """Test R² of an MLP regressor (2 hidden layers) trained on frozen features; ``fit``: the keywords of
+    :func:`regression_r2_fit_and_test`."""
+    return regression_r2_fit_and_test(train_x, train_y, test_x, test_y, **fit)["test"]
 
 
 def regression_r2_fit_and_test(
@@ -262,8 +237,9 @@ def regression_r2_fit_and_test(
     batch_size: int = 256,
     eval_every: int = 100,
 ) -> dict[str, float]:
-    """:func:`regression_r2` with the R² on its own training set too (``{"train", "test"}``): a low train R² says
-    the features lack the target, a high one over a low test R² says the probe overfits."""
+    """R² of an MLP regressor (2 hidden layers, :func:`fit_regressor`) trained on frozen features, on the test set
+    and on its own training set (``{"train", "test"}``): a low train R² says the features lack the target, a high
+    one over a low test R² says the probe (or the encoder) fits the training rows only."""
     predict = fit_regressor(
         mlp_head(train_x.shape[1], train_y.shape[1], hidden_dim),
         train_x,
