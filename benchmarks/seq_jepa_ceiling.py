@@ -8,7 +8,7 @@ conditioning vs 0.29 without) can only show where this ceiling is well above 0.2
 Runs ``python -m agents.pretrain objective=seq_jepa objective.loss=supervised_rotation <size> <overrides>`` for
 each size and tables the frozen probes, with each probe's R² on its own training rows beside the test R² (a low
 train R² says the features lack the rotation; a high one over a low test R² says the probe or the encoder
-overfits the 1,280 training objects). Writes ``benchmarks/results/seq_jepa_ceiling_<label>.{md,json}``.
+overfits the training objects). Writes ``benchmarks/results/seq_jepa_ceiling_<label>.{md,json}``.
 """
 
 from __future__ import annotations
@@ -19,19 +19,16 @@ from benchmarks.report import write_report
 from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_root, split_overrides, variant_rows
 
 SUPERVISED = ["objective=seq_jepa", "objective.loss=supervised_rotation"]
-WIDTHS = {
-    "narrow": ["objective.channels=[16,32,64]", "objective.feature_dim=128"],
-    "default": [],
-    "wide": ["objective.channels=[64,128,256]", "objective.feature_dim=512"],
-}
+NARROW = ["objective.channels=[16,32,64]", "objective.feature_dim=128"]
+WIDE = ["objective.channels=[64,128,256]", "objective.feature_dim=512"]
 # Three axes through the default (1,000 updates, 256-d, 200 objects per class): training length, encoder width and
 # the number of training objects (the probes must generalise to unseen objects).
 SIZES = {
     "500 updates": ["train.steps=500"],
     "1,000 updates": ["train.steps=1000"],
     "2,000 updates": ["train.steps=2000"],
-    "narrow encoder (128-d), 1,000 updates": [*WIDTHS["narrow"], "train.steps=1000"],
-    "wide encoder (512-d), 1,000 updates": [*WIDTHS["wide"], "train.steps=1000"],
+    "narrow encoder (128-d), 1,000 updates": [*NARROW, "train.steps=1000"],
+    "wide encoder (512-d), 1,000 updates": [*WIDE, "train.steps=1000"],
     "100 objects per class, 1,000 updates": ["data.instances_per_class=100", "train.steps=1000"],
     "400 objects per class, 1,000 updates": ["data.instances_per_class=400", "train.steps=1000"],
 }

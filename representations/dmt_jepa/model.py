@@ -102,7 +102,7 @@ class LocalAggregationHead(nn.Module):
         """[B, N, D] → [B·N, 1, D]: every patch of image b starts from image b's mean token (``query="image"``). The
         released code uses ``.repeat(N, 1, 1)``, which tiles the batch so that patch n of image b gets image
         (b·N + n) mod B's mean (``query="released"``, kept to measure its effect). ``query="patch"`` starts each
-        patch from its own feature h_n, so the targets of one image stay distinct (our fix for the collapse, §15.3)."""
+        patch from its own feature h_n, so the targets of one image stay distinct (our fix for the collapse: docs/RESULTS.md §15.3.1)."""
         if self.query == "patch":
             return features.reshape(-1, 1, features.shape[-1])
         means = features.mean(dim=1, keepdim=True)
