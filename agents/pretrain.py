@@ -4,7 +4,7 @@
         [objective.views=3] [train.steps=2000] [eval.views=[1,3,5]] [seed=1]
     python -m agents.pretrain data=trajectories env=ogbench [env.name=pointmaze-medium-navigate] [data.views=pixels]
     python -m agents.pretrain objective=vjepa|salt|dmt_jepa data=frames env=dmc env.domain=walker
-        (vision JEPAs on environment frames: the recipe is agents/pretrain_vision.py)
+        (vision JEPAs on environment frames, or on rendered objects with data=views3d: agents/pretrain_vision.py)
     python -m agents.pretrain objective=t_jepa data=table data.name=breast_cancer [data.path=my.csv data.target=y]
         (T-JEPA on tables, or data.name=env_states on an env's states: agents/pretrain_table.py)
     python -m agents.pretrain objective=ad_l_jepa|occupancy_mae data=lidar [data.source=maze env=ogbench]

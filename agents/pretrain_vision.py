@@ -3,8 +3,10 @@
 
     python -m agents.pretrain objective=salt data=frames env=dmc env.domain=walker
     python -m agents.pretrain objective=vjepa|dmt_jepa data=frames env=dmc [data.clip_length=2] [train.flops=1e15]
+    python -m agents.pretrain objective=vjepa data=views3d data.instances_per_class=400  (rendered objects)
 
-Recipe: frames or clips of the env's offline dataset (rendered once, cached; split by episode) → the
+Recipe: frames or clips of the env's offline dataset (rendered once, cached; split by episode), or the rendered
+object views of ``data=views3d`` (split by instance) → the
 method's networks and LossModule(s) → AdamW with warm-up + cosine → train loop with progress, one stage
 per objective (SALT: the pixel teacher, then the student against the frozen teacher; the student loss is
 SALT's model-selection signal) → frozen probes → checkpoint.
@@ -17,7 +19,8 @@ forward included) are measured with ``torch.utils.flop_counter`` on a fixed batc
 Probes (frozen encoder; fit on train, selected on val, scored on test episodes), R² per quantity of the
 frame's state — or of the clip's last frame — pooling the quantity's columns (variance-weighted). DMC: the
 task's state observation groups (walker: orientations, height, velocity), egocentric like a tracking
-camera; OGBench: qpos, qvel (``data.frames``):
+camera; OGBench: qpos, qvel (``data.frames``); views3d: the view's orientation quaternion, and the object's class
+as top-1 (the argmax of the probe's regression onto the one-hot class, a least-squares classifier):
 - ``linear``: ridge regression on the mean-pooled tokens;
 - ``attentive``: one learned query cross-attending to the tokens, then a linear head (V-JEPA's frozen probe).
 """
@@ -54,8 +57,9 @@ from agents.engine import (
     to_plain,
     train_stage,
 )
-from agents.probes import fit_regressor, pooled_r2, r2_per_dim, ridge_r2_per_dim
+from agents.probes import fit_regressor, pooled_r2, r2_per_dim, ridge_predict
 from data.frames import FrameSampler, clip_starts, frame_batch, load_frames
+from data.views3d import load_views3d_frames
 from representations.core.vit import AttentivePooler, EncoderModel
 from representations.encoders.vision import build_vision_models, frozen_part
 
@@ -197,10 +201,8 @@ def state_probes(
     mean, std = states["train"].mean(0), states["train"].std(0).clamp_min(1e-6)
     targets = {k: (v - mean) / std for k, v in states.items()}  # R² is unchanged; the heads train on unit scales
     pooled = {k: v.mean(1) for k, v in tokens.items()}
-    r2 = {
-        "linear": ridge_r2_per_dim(
-            pooled["train"], targets["train"], pooled["test"], targets["test"], val_x=pooled["val"], val_y=targets["val"]
-        )
+    predicted = {
+        "linear": ridge_predict(pooled["train"], targets["train"], pooled["test"], val_x=pooled["val"], val_y=targets["val"])
     }
     torch.manual_seed(0)
     pooler = AttentivePooler(tokens["train"].shape[-1], heads=probe_cfg.heads, out_dim=targets["train"].shape[1]).to(device)
@@ -215,9 +217,8 @@ def state_probes(
         batch_size=probe_cfg.batch_size,
     )
     test_tokens = tokens["test"]
-    r2["attentive"] = r2_per_dim(
-        torch.cat([predict(test_tokens[i : i + 1024]) for i in range(0, len(test_tokens), 1024)]), targets["test"]
-    )
+    predicted["attentive"] = torch.cat([predict(test_tokens[i : i + 1024]) for i in range(0, len(test_tokens), 1024)])
+    r2 = {probe: r2_per_dim(p.double(), targets["test"].double()).float() for probe, p in predicted.items()}
     # pooled per quantity: a column that barely moves in the few test episodes weighs little, instead of
     # sending a uniform mean over columns towards −∞
     results = {
@@ -225,7 +226,20 @@ def state_probes(
         for probe, per_dim in r2.items()
         for quantity, value in pooled_r2(per_dim, targets["test"], info["target_columns"]).items()
     }
+    if "class_columns" in info:  # a least-squares classifier: the argmax of the one-hot columns, on their own scale
+        lo, hi = info["class_columns"]
+        labels = states["test"][:, lo:hi].argmax(1)
+        for probe, p in predicted.items():
+            scores = p[:, lo:hi].to(std) * std[lo:hi] + mean[lo:hi]
+            results[f"class_top1_{probe}"] = (scores.argmax(1) == labels).float().mean().item()
     return results, {probe: [round(v, 4) for v in per_dim.tolist()] for probe, per_dim in r2.items()}
+
+
+# data=<name> → (train, val, test, info) of single frames or clips, each with its probe targets
+FRAME_SOURCES: dict[str, Callable[[DictConfig], tuple[TensorDict, TensorDict, TensorDict, dict]]] = {
+    "frames": lambda cfg: load_frames(cfg.data, cfg.dataset, cfg.env),  # an env's offline dataset: state targets
+    "views3d": lambda cfg: load_views3d_frames(cfg.data),  # rendered objects: class and orientation targets
+}
 
 
 def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
@@ -233,12 +247,16 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
     device = resolve_device(cfg.device)
     config = to_plain(cfg)
     rep = cfg.objective
-    if cfg.data.name != "frames":
-        raise ValueError(f"objective={rep.name} pretrains on environment frames: use data=frames (got data={cfg.data.name})")
+    if cfg.data.name not in FRAME_SOURCES:
+        raise ValueError(
+            f"objective={rep.name} pretrains on images: use data=frames (environment frames) or data=views3d (rendered "
+            f"object views), got data={cfg.data.name}"
+        )
     autocast = precision_autocast(cfg.train.precision, device)
 
-    # 1. Data: frames (or clips) of the env's offline dataset, split by episode, with the probes' state targets.
-    train, val, test, info = load_frames(cfg.data, cfg.dataset, cfg.env)
+    # 1. Data: frames (or clips) of the env's offline dataset split by episode, or object views split by instance,
+    #    with the probes' targets.
+    train, val, test, info = FRAME_SOURCES[cfg.data.name](cfg)
     for name, split in (("val", val), ("test", test)):
         if not len(clip_starts(split["episode"], info["clip_length"])):
             raise ValueError(
@@ -361,9 +379,9 @@ def pretrain_vision(cfg: DictConfig, run_dir: Path) -> dict:
         "collapse": collapse,
         "data": info,
     }
-    table = "\n".join(["| probe | R² |", "|---|---|", *(f"| {k} | {v:.3f} |" for k, v in probes.items())])
+    table = "\n".join(["| probe | test R² (top-1: accuracy) |", "|---|---|", *(f"| {k} | {v:.3f} |" for k, v in probes.items())])
     print(
-        f"\n{rep.name} frozen state probes after {offset} updates ({flops:.3g} FLOPs; test episodes of "
+        f"\n{rep.name} frozen probes after {offset} updates ({flops:.3g} FLOPs; test episodes of "
         f"{info['env']}):\n{table}\ncheckpoint: {final}"
     )
     write_report(run_dir, results, table)

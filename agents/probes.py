@@ -254,19 +254,18 @@ def regression_r2_fit_and_test(
     return {"train": r2_score(predict(train_x), train_y), "test": r2_score(predict(test_x), test_y)}
 
 
-def ridge_r2_per_dim(
+def ridge_predict(
     train_x: torch.Tensor,
     train_y: torch.Tensor,
     test_x: torch.Tensor,
-    test_y: torch.Tensor,
     *,
     val_x: torch.Tensor,
     val_y: torch.Tensor,
     alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0),
 ) -> torch.Tensor:
-    """Linear probe: test R² per output dimension [D] of ridge regression (closed form, in float64) on
+    """Linear probe: test predictions [N, D] (float64) of ridge regression (closed form, in float64) on
     standardised features with an intercept; the penalty ``alpha`` (× number of samples) is picked per
-    output dimension on the validation set."""
+    output dimension by the validation R²."""
     mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
 
     def design(x: torch.Tensor) -> torch.Tensor:
@@ -281,4 +280,19 @@ def ridge_r2_per_dim(
     val_scores = torch.stack([r2_per_dim(design(val_x) @ w, val_y.double()) for w in solutions])  # [A, D]
     best = val_scores.argmax(0)  # per output dimension
     weights = torch.stack(solutions)[best, :, torch.arange(train_y.shape[1])].T  # [F+1, D]
-    return r2_per_dim(design(test_x) @ weights, test_y.double()).float()
+    return design(test_x) @ weights
+
+
+def ridge_r2_per_dim(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    *,
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+    alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0),
+) -> torch.Tensor:
+    """Test R² per output dimension [D] of :func:`ridge_predict`."""
+    predicted = ridge_predict(train_x, train_y, test_x, val_x=val_x, val_y=val_y, alphas=alphas)
+    return r2_per_dim(predicted, test_y.double()).float()

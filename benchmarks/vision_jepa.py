@@ -6,6 +6,11 @@ agent on each frozen encoder against the end-to-end DrQ conv encoder.
         --downstream "train.steps=3000 eval.episodes=2" -- env=dmc env.domain=walker env.obs=pixels \
         dataset.num_episodes=40 dataset.batch_size=256 device=cuda
 
+On rendered objects, where the probes read class and orientation (``agents.pretrain_vision``):
+
+    python -m benchmarks.vision_jepa --flops 1e13 --vit 96 4 3 2 --seeds 0 1 2 --label views3d_cpu -- \
+        data=views3d data.instances_per_class=400 dataset.batch_size=64
+
 Every variant runs ``python -m agents.pretrain data=frames <overrides> <variant> train.flops=<FLOPs> seed=<s>``
 (``agents.pretrain`` counts each update's FLOPs and sets the updates from the budget); the random-init
 reference runs first and alone, so the dataset is collected and its frames cached once before the variants
@@ -131,6 +136,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
     args = parser.parse_args(own)
+    if args.downstream is not None and "data=views3d" in overrides:
+        parser.error("--downstream trains an agent in the env the frames come from; data=views3d has no env")
     root = Path(args.resume) if args.resume else Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
     started = time.time()
     jobs = [(name, seed) for name in args.variants for seed in args.seeds]
@@ -141,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
         return run(
             "agents.pretrain",
             [
-                "data=frames",
+                *([] if any(o.startswith("data=") for o in overrides) else ["data=frames"]),
                 *overrides,
                 f"train.flops={args.flops:g}",
                 *VARIANTS[name][1],
@@ -184,7 +191,10 @@ def main(argv: list[str] | None = None) -> dict:
     command = "python -m benchmarks.vision_jepa " + " ".join(shlex.quote(a) for a in argv)
     first = next((r for r in pretrained.values() if r is not None), {})
     probes = [
-        k for suffix in ("_r2_linear", "_r2_attentive") for k in first if k.endswith(suffix) and not k.startswith("teacher_")
+        k
+        for suffix in ("_r2_linear", "_r2_attentive", "_top1_linear", "_top1_attentive")
+        for k in first
+        if k.endswith(suffix) and not k.startswith("teacher_")
     ]
     header = ["variant", "updates (teacher + student)", "pretraining FLOPs", *probes]
     if args.downstream is not None:

@@ -60,6 +60,7 @@ __all__ = [
     "generate_views3d",
     "split_by_instance",
     "load_views3d",
+    "load_views3d_frames",
 ]
 
 log = logging.getLogger(__name__)
@@ -718,5 +719,51 @@ def load_views3d(cfg: Any) -> tuple[TensorDict, TensorDict, TensorDict, dict[str
         info["train_instances"],
         info["val_instances"],
         info["test_instances"],
+    )
+    return train, val, test, info
+
+
+def load_views3d_frames(cfg: Any) -> tuple[TensorDict, TensorDict, TensorDict, dict[str, Any]]:
+    """The views of :func:`load_views3d` as single frames, for the vision JEPAs (``data=views3d`` with
+    ``objective=vjepa|salt|dmt_jepa``), in :func:`data.frames.load_frames`'s layout: ``pixels`` uint8
+    [n, 3, S, S]; ``target`` = ``state`` f32 [n, C + 4], the one-hot class then the view's orientation
+    quaternion; ``episode`` the instance (the splits stay by instance) and ``step`` the view index.
+
+    Object class and orientation are targets a random-init encoder reads poorly (seq-JEPA's §8.1 references),
+    unlike a DMC frame's torso height. ``info`` adds ``class_columns`` ([0, C]: the probes' top-1 reads the
+    argmax of these columns) and ``target_columns`` ({"rotation": [C, C + 4]}: the R² quantities)."""
+    train, val, test, views_info = load_views3d(cfg)
+    classes = len(views_info["classes"])
+
+    def frames(split: TensorDict) -> TensorDict:
+        n, views = split["rotation"].shape[:2]
+        label = split["label"].repeat_interleave(views)
+        target = torch.cat([torch.nn.functional.one_hot(label, classes).float(), split["rotation"].reshape(n * views, 4)], 1)
+        return TensorDict(
+            {
+                "pixels": split["pixels"].reshape(n * views, *split["pixels"].shape[2:]),
+                "state": target,
+                "target": target,
+                "episode": split["instance"].repeat_interleave(views),
+                "step": torch.arange(views).repeat(n),
+            },
+            batch_size=[n * views],
+        )
+
+    train, val, test = frames(train), frames(val), frames(test)
+    info = dict(
+        views_info,
+        family="views3d",
+        env="views3d",
+        image_size=views_info["image_size"],
+        clip_length=1,
+        state_dim=classes + 4,
+        target_dim=classes + 4,
+        class_columns=[0, classes],
+        target_columns={"rotation": [classes, classes + 4]},
+        pixels="rendered",
+        train_steps=len(train),
+        val_steps=len(val),
+        test_steps=len(test),
     )
     return train, val, test, info
