@@ -3,6 +3,7 @@ state probes, checkpoints usable as frozen encoders, resuming, and clear errors 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -13,11 +14,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from safetensors.torch import load_file
+from tensordict import TensorDict
 from tiny import TINY_SEQ_JEPA, compose_pretrain, vision_overrides
 
 from agents.pretrain import pretrain
-from agents.pretrain_vision import FlopCounter
+from agents.pretrain_vision import FlopCounter, state_probes
 from representations.encoders import make_encoder
 from representations.encoders.vision import VisionJEPAEncoder, load_vision_jepa
 
@@ -141,8 +144,8 @@ def test_clips_pretrain_and_encode_a_frame_stack_as_one_clip(cache, tmp_path):
 def test_wrong_combinations_fail_with_clear_messages(cache, tmp_path):
     with pytest.raises(ValueError, match="DMT-JEPA is an image method"):
         run("dmt_jepa", cache, tmp_path / "a", "data.clip_length=2")
-    with pytest.raises(ValueError, match=r"pretrains on environment frames: use data=frames \(got data=views3d\)"):
-        pretrain(compose_pretrain(["objective=vjepa", "data=views3d"]), tmp_path / "b")
+    with pytest.raises(ValueError, match=r"pretrains on images: use data=frames .* or data=views3d .*, got data=lidar"):
+        pretrain(compose_pretrain(["objective=vjepa", "data=lidar"]), tmp_path / "b")
     with pytest.raises(ValueError, match="data=frames is for the vision JEPAs"):
         pretrain(compose_pretrain([*TINY_SEQ_JEPA, "data=frames"]), tmp_path / "c")
     with pytest.raises(ValueError, match=r"teacher_fraction=1.0 must be in \(0, 1\)"):
@@ -160,3 +163,71 @@ def test_cli_runs_as_a_user_types_it(cache, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "stage teacher: 1 updates" in proc.stdout and "student step 5: loss_prediction=" in proc.stdout
     assert "| orientations_r2_attentive |" in proc.stdout and "| teacher_velocity_r2_linear |" in proc.stdout
+
+
+TINY_VIEWS3D = [
+    "data=views3d",
+    "data.classes=[l_shape,mug,chair]",
+    "data.instances_per_class=4",
+    "data.views_per_instance=3",
+    "data.image_size=32",
+    "data.val_fraction=0.25",
+    "data.test_fraction=0.25",
+]
+
+
+@pytest.mark.parametrize("representation", ["vjepa", "salt"])
+def test_pretrains_on_rendered_object_views_and_probes_class_and_orientation(representation, cache, tmp_path):
+    results = run(representation, cache, tmp_path / "run", *TINY_VIEWS3D)
+    assert results["data"]["env"] == "views3d" and results["data"]["class_columns"] == [0, 3]
+    assert (results["data"]["train_steps"], results["data"]["test_steps"]) == (18, 9)  # 6 / 3 objects × 3 views
+    for probe in ("linear", "attentive"):
+        assert math.isfinite(results[f"rotation_r2_{probe}"])
+        correct = 9 * results[f"class_top1_{probe}"]  # a share of the 9 test views
+        assert correct == pytest.approx(round(correct), abs=1e-5) and 0 <= correct <= 9
+    assert [len(v) for v in results["r2_per_column"].values()] == [7] * len(results["r2_per_column"])
+    _, config = load_vision_jepa(tmp_path / "run")
+    assert config["dims"] == {"image_size": 32, "frames": 1, "state_dim": 7}
+    assert ("teacher_class_top1_linear" in results) is (representation == "salt")
+
+
+class TokensArePixels(torch.nn.Module):
+    """A stand-in encoder: one token, the frame's first pixel row."""
+
+    def encode(self, pixels: torch.Tensor, pool: bool = False) -> torch.Tensor:
+        return pixels[:, 0, 0, :].float()[:, None, :]
+
+
+def labelled_split(labels: list[int], generator: torch.Generator) -> TensorDict:
+    """Frames whose first pixel is the label and the rest noise; targets: one-hot of 2 classes, then 4 noise columns."""
+    n = len(labels)
+    pixels = torch.randint(0, 256, (n, 3, 4, 4), generator=generator, dtype=torch.uint8)
+    pixels[:, 0, 0, 0] = torch.tensor(labels, dtype=torch.uint8) * 100
+    target = torch.cat([torch.nn.functional.one_hot(torch.tensor(labels), 2).float(), torch.randn(n, 4, generator=generator)], 1)
+    return TensorDict(
+        {
+            "pixels": pixels,
+            "state": target,
+            "target": target,
+            "episode": torch.arange(n),
+            "step": torch.zeros(n, dtype=torch.long),
+        },
+        batch_size=[n],
+    )
+
+
+def test_class_top1_is_the_argmax_of_the_class_columns_against_the_true_label():
+    g = torch.Generator().manual_seed(0)
+    info = {"clip_length": 1, "class_columns": [0, 2], "target_columns": {"rotation": [2, 6]}}
+    probe = OmegaConf.create({"frames": 200, "heads": 1, "steps": 300, "lr": 1e-2, "batch_size": 64})
+    splits = {name: labelled_split([i % 2 for i in range(200)], g) for name in ("train", "val", "test")}
+    results, _ = state_probes(TokensArePixels(), splits, info, probe, torch.device("cpu"), contextlib.nullcontext)
+    assert results["class_top1_linear"] == 1.0 and results["class_top1_attentive"] == 1.0
+    assert results["rotation_r2_linear"] < 0.1  # the noise columns are not readable
+    # the same features with the test labels swapped: every prediction is now wrong
+    swapped = labelled_split([i % 2 for i in range(200)], g)
+    swapped["target"][:, :2] = swapped["target"][:, :2].flip(1)
+    results, _ = state_probes(
+        TokensArePixels(), {**splits, "test": swapped}, info, probe, torch.device("cpu"), contextlib.nullcontext
+    )
+    assert results["class_top1_linear"] == 0.0 and results["class_top1_attentive"] == 0.0

@@ -18,6 +18,7 @@ from data.views3d import (
     generate_views3d,
     instance_params,
     load_views3d,
+    load_views3d_frames,
     quat_conjugate,
     quat_multiply,
     euler_to_quat,
@@ -220,3 +221,24 @@ def test_load_views3d_cache_round_trip_and_instance_splits(tmp_path, monkeypatch
     for td in (train, val, test):  # stratified: each split holds every class
         assert sorted(set(td["label"].tolist())) == [0, 1]
         assert td["pixels"].shape[1:] == (2, 3, 16, 16) and "color" in td.keys()
+
+
+def test_views_as_frames_keep_every_view_its_class_and_orientation_and_the_instance_split(tmp_path):
+    cfg = dict(TINY, classes=["t_shape", "hammer", "mug"], cache_dir=str(tmp_path), val_fraction=0.34, test_fraction=0.34)
+    views = load_views3d(cfg)
+    frames = load_views3d_frames(cfg)
+    info = frames[3]
+    assert info["class_columns"] == [0, 3] and info["target_columns"] == {"rotation": [3, 7]}
+    assert (info["clip_length"], info["image_size"], info["state_dim"], info["env"]) == (1, 32, 7, "views3d")
+    for split, flat in zip(views[:3], frames[:3]):
+        n, v = split["rotation"].shape[:2]
+        assert flat.batch_size == torch.Size([n * v]) and flat["pixels"].dtype == torch.uint8
+        for row in range(n * v):  # row = instance-major, then view
+            i, k = divmod(row, v)
+            assert torch.equal(flat["pixels"][row], split["pixels"][i, k])
+            assert flat["target"][row, :3].tolist() == [float(c == split["label"][i]) for c in range(3)]
+            assert torch.equal(flat["target"][row, 3:], split["rotation"][i, k])
+            assert flat["episode"][row] == split["instance"][i] and flat["step"][row] == k
+        assert torch.equal(flat["state"], flat["target"])
+    episodes = [set(f["episode"].tolist()) for f in frames[:3]]
+    assert not (episodes[0] & episodes[1] or episodes[0] & episodes[2] or episodes[1] & episodes[2])
