@@ -41,7 +41,7 @@ from agents.engine import (
     train_stage,
 )
 from envs.buffer import epoch_sampler
-from agents.probes import ridge_r2_per_dim
+from agents.probes import class_iou, ridge_r2_per_dim
 from representations.ad_l_jepa import ADLJEPALoss, OccupancyMAELoss
 from representations.ad_l_jepa.encoder import build_lidar_model
 from representations.ad_l_jepa.model import BEVTokenEncoder
@@ -126,16 +126,9 @@ class SegmentationHead(nn.Module):
 
 def segmentation_iou(logits_fn, bev: torch.Tensor, labels: torch.Tensor, num_classes: int, chunk: int = 128) -> torch.Tensor:
     """IoU per class [K] over all cells of the given scenes (NaN for a class absent from labels and predictions)."""
-    confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
     with torch.no_grad():
-        for i in range(0, len(bev), chunk):
-            predicted = logits_fn(bev[i : i + chunk]).argmax(1).cpu()
-            confusion += torch.bincount(
-                (labels[i : i + chunk] * num_classes + predicted).reshape(-1), minlength=num_classes**2
-            ).reshape(num_classes, num_classes)
-    hits = confusion.diag().double()
-    union = confusion.sum(0).double() + confusion.sum(1).double() - hits
-    return torch.where(union > 0, hits / union.clamp_min(1), torch.full_like(hits, float("nan")))
+        predicted = torch.cat([logits_fn(bev[i : i + chunk]).argmax(1).cpu() for i in range(0, len(bev), chunk)])
+    return class_iou(predicted, labels, num_classes)
 
 
 @torch.no_grad()

@@ -27,6 +27,7 @@ as top-1 (the argmax of the probe's regression onto the one-hot class, a least-s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -57,7 +58,7 @@ from agents.engine import (
     to_plain,
     train_stage,
 )
-from agents.probes import fit_regressor, pooled_r2, r2_per_dim, ridge_predict
+from agents.probes import class_iou, fit_regressor, pooled_r2, r2_per_dim, ridge_predict
 from data.frames import FrameSampler, clip_starts, frame_batch, load_frames
 from data.views3d import load_views3d_frames
 from representations.core.vit import AttentivePooler, EncoderModel
@@ -171,18 +172,53 @@ def frozen_tokens(
     device: torch.device,
     autocast,
     chunk: int = 256,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Encoder tokens [N, K, D] of up to ``count`` seeded frames (clips) of a split, and the probe target of each
-    frame (of each clip's last frame) [N, target_dim]."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Encoder tokens [N, K, D] of up to ``count`` seeded frames (clips) of a split, the probe target of each
+    frame (of each clip's last frame) [N, target_dim], and the frames' part maps [N, S, S] where the split has them."""
     starts = clip_starts(data["episode"], clip_length)
     starts = starts[torch.randperm(len(starts), generator=torch.Generator().manual_seed(seed))[:count]].sort().values
-    tokens, states = [], []
+    tokens, states, parts = [], [], []
     for begin in range(0, len(starts), chunk):
         batch = frame_batch(data, starts[begin : begin + chunk], clip_length)
         with autocast():
             tokens.append(model.encode(model_input(batch)["pixels"].to(device), pool=False).float())
         states.append(batch["target"] if clip_length == 1 else batch["target"][:, -1])
-    return torch.cat(tokens), torch.cat(states).to(device)
+        if "parts" in batch.keys():
+            parts.append(batch["parts"])
+    return torch.cat(tokens), torch.cat(states).to(device), torch.cat(parts) if parts else None
+
+
+def patch_part_labels(parts: torch.Tensor, grid: int, num_labels: int, min_cover: float = 0.25) -> torch.Tensor:
+    """The label [N, grid²] of each patch (row-major, the ViT's token order) of part maps [N, S, S]: the most
+    frequent part among the patch's object pixels where they cover at least ``min_cover`` of it, else 0 (background).
+    An object fills ~10 % of a view, so a plain majority would leave the thin parts (legs, handles) no patch."""
+    n, size = parts.shape[0], parts.shape[-1]
+    side = size // grid
+    if side * grid != size:
+        raise ValueError(f"part maps of {size} px do not tile into a {grid} x {grid} token grid")
+    patches = parts.reshape(n, grid, side, grid, side).permute(0, 1, 3, 2, 4).reshape(n, grid * grid, side * side)
+    counts = torch.nn.functional.one_hot(patches.long(), num_labels).sum(2)  # [N, K, labels]
+    covered = (side * side - counts[..., 0]) >= min_cover * side * side
+    return torch.where(covered, counts[..., 1:].argmax(-1) + 1, torch.zeros_like(covered, dtype=torch.long))
+
+
+def part_probe(tokens: dict[str, torch.Tensor], parts: dict[str, torch.Tensor], num_labels: int) -> dict[str, float]:
+    """Local semantics: a linear least-squares classifier (ridge onto the one-hot label, argmax) of each token's
+    patch label (:func:`patch_part_labels`), fit on the train frames' tokens, its penalty picked on val. Test
+    scores: ``part_miou_linear``, the mean IoU over the parts present in the test frames (background excluded),
+    and ``part_accuracy_linear``, the share of object patches whose part is named right."""
+    grid = math.isqrt(tokens["train"].shape[1])
+    labels = {k: patch_part_labels(v, grid, num_labels).reshape(-1) for k, v in parts.items()}
+    x = {k: v.reshape(-1, v.shape[-1]) for k, v in tokens.items()}
+    onehot = {k: torch.nn.functional.one_hot(labels[k], num_labels).to(x[k]) for k in ("train", "val")}
+    predicted = ridge_predict(x["train"], onehot["train"], x["test"], val_x=x["val"], val_y=onehot["val"]).argmax(1).cpu()
+    truth = labels["test"]
+    iou = class_iou(predicted, truth, num_labels)
+    on_object = truth > 0
+    return {
+        "part_miou_linear": iou[1:][~iou[1:].isnan()].mean().item(),
+        "part_accuracy_linear": (predicted[on_object] == truth[on_object]).float().mean().item(),
+    }
 
 
 def state_probes(
@@ -193,9 +229,9 @@ def state_probes(
     model.eval()
     clip = int(info["clip_length"])
     counts = {"train": probe_cfg.frames, "val": max(1, probe_cfg.frames // 4), "test": max(1, probe_cfg.frames // 4)}
-    tokens, states = {}, {}
+    tokens, states, parts = {}, {}, {}
     for i, name in enumerate(("train", "val", "test")):
-        tokens[name], states[name] = frozen_tokens(
+        tokens[name], states[name], parts[name] = frozen_tokens(
             model, splits[name], clip, counts[name], seed=i, device=device, autocast=autocast
         )
     mean, std = states["train"].mean(0), states["train"].std(0).clamp_min(1e-6)
@@ -232,6 +268,8 @@ def state_probes(
         for probe, p in predicted.items():
             scores = p[:, lo:hi].to(std) * std[lo:hi] + mean[lo:hi]
             results[f"class_top1_{probe}"] = (scores.argmax(1) == labels).float().mean().item()
+    if "part_names" in info:
+        results.update(part_probe(tokens, parts, len(info["part_names"])))
     return results, {probe: [round(v, 4) for v in per_dim.tolist()] for probe, per_dim in r2.items()}
 
 

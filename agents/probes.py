@@ -213,6 +213,16 @@ def fit_regressor(
     return predict
 
 
+def class_iou(predicted: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Intersection over union [num_classes] of integer predictions and labels (any shape): TP / (TP + FP + FN)
+    per class, NaN for a class that is neither predicted nor present."""
+    confusion = torch.bincount(labels.reshape(-1) * num_classes + predicted.reshape(-1), minlength=num_classes**2)
+    confusion = confusion.reshape(num_classes, num_classes).double()  # [label, prediction]
+    hits = confusion.diagonal()
+    union = confusion.sum(0) + confusion.sum(1) - hits
+    return torch.where(union > 0, hits / union.clamp_min(1), torch.full_like(hits, float("nan")))
+
+
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return (logits.argmax(-1) == labels).float().mean().item()
 

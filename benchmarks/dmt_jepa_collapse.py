@@ -3,6 +3,7 @@ aggregation head), the released code's query tiling, V-JEPA, and our fix (each p
 one setting.
 
     python -m benchmarks.dmt_jepa_collapse --seeds 0 -- data=frames env=dmc env.domain=walker train.steps=800
+    python -m benchmarks.dmt_jepa_collapse --label views3d_cpu --variants DMT-JEPA ... -- data=views3d data.part_maps=true
 
 Runs ``python -m agents.pretrain <variant> <overrides> seed=<s>`` for each variant and reads the collapse
 diagnostics every run logs (``target_std``: the spread over the batch of the pooled targets; RankMe of the pooled
@@ -25,7 +26,15 @@ VARIANTS = {
     "DMT-JEPA, per-patch query (fix)": ["objective=dmt_jepa", "objective.model.query=patch"],
 }
 COLLAPSE = {"target_std": ".4f", "target_rankme": ".2f", "feature_rankme": ".2f"}
-PROBES = {"orientations_r2_attentive": ".2f", "height_r2_linear": ".2f"}
+# the frozen probes of the data: walker frames (state), or rendered object views (data=views3d data.part_maps=true:
+# class, and the per-patch part probe of local semantics, DMT-JEPA's claim)
+PROBES = {
+    "orientations_r2_attentive": ".2f",
+    "height_r2_linear": ".2f",
+    "class_top1_linear": ".3f",
+    "part_miou_linear": ".3f",
+    "part_accuracy_linear": ".3f",
+}
 
 
 def curve_cell(history: list[dict], key: str) -> str:
@@ -43,9 +52,11 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.time()
     runs = run_variants({name: VARIANTS[name] for name in args.variants}, overrides, args.seeds, root, reuse=bool(args.resume))
     final = {name: {s: {**r, **r["collapse"][-1]} for s, r in per_seed.items()} for name, per_seed in runs.items()}
+    first = next(iter(next(iter(final.values())).values()))
+    probes = {key: fmt for key, fmt in PROBES.items() if key in first}
     rows, summary = variant_rows(
         final,
-        [*COLLAPSE.items(), *PROBES.items()],
+        [*COLLAPSE.items(), *probes.items()],
         lead=lambda first: [str(first["step"]), curve_cell(first["collapse"], "target_std")],
     )
     lines = [
@@ -57,8 +68,8 @@ def main(argv: list[str] | None = None) -> dict:
         "end of pretraining (the `target_std` curve: first → middle → last logged value, seed "
         f"{args.seeds[0]}); frozen probes on held-out frames. Mean ± s.e. over seeds.",
         "",
-        "| variant | updates | target_std curve | " + " | ".join([*COLLAPSE, *PROBES]) + " |",
-        "|---" * (len(COLLAPSE) + len(PROBES) + 3) + "|",
+        "| variant | updates | target_std curve | " + " | ".join([*COLLAPSE, *probes]) + " |",
+        "|---" * (len(COLLAPSE) + len(probes) + 3) + "|",
         *rows,
     ]
     write_report(args.out, f"dmt_jepa_collapse_{args.label}", lines, {"runs": runs, "summary": summary})

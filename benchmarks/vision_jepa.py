@@ -9,7 +9,7 @@ agent on each frozen encoder against the end-to-end DrQ conv encoder.
 On rendered objects, where the probes read class and orientation (``agents.pretrain_vision``):
 
     python -m benchmarks.vision_jepa --flops 1e13 --vit 96 4 3 2 --seeds 0 1 2 --label views3d_cpu -- \
-        data=views3d data.instances_per_class=400 dataset.batch_size=64
+        data=views3d data.instances_per_class=400 data.part_maps=true dataset.batch_size=64
 
 Every variant runs ``python -m agents.pretrain data=frames <overrides> <variant> train.flops=<FLOPs> seed=<s>``
 (``agents.pretrain`` counts each update's FLOPs and sets the updates from the budget); the random-init
@@ -192,7 +192,14 @@ def main(argv: list[str] | None = None) -> dict:
     first = next((r for r in pretrained.values() if r is not None), {})
     probes = [
         k
-        for suffix in ("_r2_linear", "_r2_attentive", "_top1_linear", "_top1_attentive")
+        for suffix in (
+            "_r2_linear",
+            "_r2_attentive",
+            "_top1_linear",
+            "_top1_attentive",
+            "part_miou_linear",
+            "part_accuracy_linear",
+        )
         for k in first
         if k.endswith(suffix) and not k.startswith("teacher_")
     ]

@@ -66,12 +66,12 @@ def clip_starts(episode: torch.Tensor, clip_length: int) -> torch.Tensor:
 
 
 def frame_batch(data: TensorDict, starts: torch.Tensor, clip_length: int = 1) -> TensorDict:
-    """T = 1: ``pixels`` [B, 3, S, S], ``state``/``target`` [B, D], ``episode``/``step`` [B] of the steps ``starts``.
+    """T = 1: ``pixels`` [B, 3, S, S], ``state``/``target`` [B, D], ``episode``/``step`` [B] (and ``parts`` [B, S, S]
+    where ``data`` has part maps) of the steps ``starts``.
     T > 1: ``clips`` [B, T, 3, S, S], ``state``/``target`` [B, T, D], ``episode`` [B], ``step`` [B, T] from ``starts``."""
-    if clip_length == 1:
-        return TensorDict(
-            {k: data[k][starts] for k in ("pixels", "state", "target", "episode", "step")}, batch_size=[len(starts)]
-        )
+    if clip_length == 1:  # object views may also carry their part maps
+        keys = ("pixels", "state", "target", "episode", "step", *(("parts",) if "parts" in data.keys() else ()))
+        return TensorDict({k: data[k][starts] for k in keys}, batch_size=[len(starts)])
     index = starts[:, None] + torch.arange(clip_length)[None, :]
     return TensorDict(
         {

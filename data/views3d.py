@@ -61,11 +61,15 @@ __all__ = [
     "split_by_instance",
     "load_views3d",
     "load_views3d_frames",
+    "generate_part_maps",
+    "PARTS",
+    "PART_NAMES",
 ]
 
 log = logging.getLogger(__name__)
 
 VIEWS3D_VERSION = 1
+PARTS_VERSION = 1  # part maps (generate_part_maps): bump when their labels change
 _MARKER = "views3d.json"
 _NUM_DIMS = 8  # dimension factors per instance (each class uses the first few)
 NUM_INSTANCE_PARAMS = 1 + _NUM_DIMS  # [hue, factors...]
@@ -308,6 +312,12 @@ _BUILDERS: dict[str, Callable[[np.ndarray], list[_Part]]] = {
 }
 #: Object class names; a dataset's ``label`` indexes the classes it was generated with (all by default).
 CLASSES: tuple[str, ...] = tuple(_BUILDERS)
+#: Semantic parts: the parts of a class that share a colour role are one part (a chair's four legs, a mug's
+#: handle arms and grip). Part maps hold 0 for the background and 1 + the index here for a part.
+PARTS: tuple[tuple[str, int], ...] = tuple(
+    (name, role) for name in CLASSES for role in sorted({p.role for p in _BUILDERS[name](np.ones(_NUM_DIMS))})
+)
+PART_NAMES: tuple[str, ...] = ("background", *(f"{name}/role{role}" for name, role in PARTS))
 
 
 def _class_name(cls: int | str) -> str:
@@ -472,6 +482,11 @@ class ViewRenderer:
             body = self.model.body(name).id
             self._geoms[name] = np.flatnonzero(self.model.geom_bodyid == body)
             self._mocap[name] = int(self.model.body_mocapid[body])
+        # geom id → 1 + its semantic part's index in PARTS (0: background, MuJoCo's -1 and the floor)
+        self._part_of_geom = np.zeros(self.model.ngeom + 1, dtype=np.uint8)
+        for name in CLASSES:
+            roles = [p.role for p in _BUILDERS[name](np.ones(_NUM_DIMS))]
+            self._part_of_geom[self._geoms[name]] = [1 + PARTS.index((name, role)) for role in roles]
         self._camera = self.model.camera("cam").id
         self._active: str | None = None
         self._rgb: np.ndarray | None = None
@@ -525,6 +540,26 @@ class ViewRenderer:
             out[v] = self._frame.transpose(2, 0, 1)
         if cols is not None:
             self._set_tint(None)
+        return out
+
+    def render_parts(self, quaternions: torch.Tensor | np.ndarray) -> np.ndarray:
+        """uint8 [V, S, S] part maps at orientations ``quaternions`` [V, 4]: each pixel's semantic part, 1 + its
+        index in :data:`PARTS`, or 0 where no part is seen (the pixels of :meth:`render` at the same orientations)."""
+        if self._active is None or self._renderer is None:
+            raise RuntimeError("ViewRenderer.render_parts: call set_instance first, on an open renderer")
+        quats = np.asarray(quaternions, dtype=np.float64).reshape(-1, 4)
+        out = np.empty((quats.shape[0], self.image_size, self.image_size), dtype=np.uint8)
+        mocap = self._mocap[self._active]
+        self._renderer.enable_segmentation_rendering()
+        try:
+            for v, q in enumerate(quats):
+                self.data.mocap_quat[mocap] = q / np.linalg.norm(q)
+                mujoco.mj_kinematics(self.model, self.data)
+                self._renderer.update_scene(self.data, camera=self._camera)
+                ids = self._renderer.render()[..., 0]  # geom id per pixel, -1 where nothing is hit
+                out[v] = self._part_of_geom[ids]  # -1 indexes the trailing 0 (background)
+        finally:
+            self._renderer.disable_segmentation_rendering()
         return out
 
     def close(self) -> None:
@@ -617,6 +652,19 @@ def generate_views3d(
     if color is not None:
         out["color"] = color
     return TensorDict(out, batch_size=[n])
+
+
+def generate_part_maps(data: TensorDict, classes: Sequence[int | str] | None = None, *, progress: bool = True) -> TensorDict:
+    """The part map of every view of ``data`` (:func:`generate_views3d`'s output, generated with ``classes``):
+    ``parts`` uint8 [N, V, S, S], re-rendered from each instance's stored class, parameters and orientations."""
+    names = _resolve_classes(classes)
+    n, views, _, size, _ = data["pixels"].shape
+    parts = torch.empty(n, views, size, size, dtype=torch.uint8)
+    with ViewRenderer(size) as renderer:
+        for i in tqdm(range(n), desc="views3d parts", unit="inst", disable=not progress):
+            renderer.set_instance(names[int(data["label"][i])], data["instance_params"][i])
+            parts[i] = torch.from_numpy(renderer.render_parts(data["rotation"][i]))
+    return TensorDict({"parts": parts}, batch_size=[n])
 
 
 def split_by_instance(
@@ -731,24 +779,37 @@ def load_views3d_frames(cfg: Any) -> tuple[TensorDict, TensorDict, TensorDict, d
 
     Object class and orientation are targets a random-init encoder reads poorly (seq-JEPA's §8.1 references),
     unlike a DMC frame's torso height. ``info`` adds ``class_columns`` ([0, C]: the probes' top-1 reads the
-    argmax of these columns) and ``target_columns`` ({"rotation": [C, C + 4]}: the R² quantities)."""
+    argmax of these columns) and ``target_columns`` ({"rotation": [C, C + 4]}: the R² quantities). With
+    ``part_maps: true`` each frame also has ``parts`` uint8 [n, S, S], its part map (:func:`generate_part_maps`),
+    for probes of local semantics, and ``info["part_names"]``."""
     train, val, test, views_info = load_views3d(cfg)
     classes = len(views_info["classes"])
+    data_cfg = cfg_get(cfg, "data") if cfg_get(cfg, "data") is not None else cfg
+    parts = None
+    if bool(cfg_get(data_cfg, "part_maps", False)):  # rendered once beside the views, cached
+        params = _params(data_cfg)
+        views = TensorDict.load_memmap(str(Path(views_info["cache_dir"]) / "data"))
+        parts = cached_tensordict(
+            Path(str(cfg_get(data_cfg, "cache_dir", "~/.cache/jepa_rl"))).expanduser() / "views3d_parts" / params_digest(params),
+            lambda: generate_part_maps(views, params["classes"], progress=bool(cfg_get(data_cfg, "progress", True))),
+            marker="parts.json",
+            describe={**params, "parts_version": PARTS_VERSION},
+        )[0]["parts"]
 
     def frames(split: TensorDict) -> TensorDict:
         n, views = split["rotation"].shape[:2]
         label = split["label"].repeat_interleave(views)
         target = torch.cat([torch.nn.functional.one_hot(label, classes).float(), split["rotation"].reshape(n * views, 4)], 1)
-        return TensorDict(
-            {
-                "pixels": split["pixels"].reshape(n * views, *split["pixels"].shape[2:]),
-                "state": target,
-                "target": target,
-                "episode": split["instance"].repeat_interleave(views),
-                "step": torch.arange(views).repeat(n),
-            },
-            batch_size=[n * views],
-        )
+        out = {
+            "pixels": split["pixels"].reshape(n * views, *split["pixels"].shape[2:]),
+            "state": target,
+            "target": target,
+            "episode": split["instance"].repeat_interleave(views),
+            "step": torch.arange(views).repeat(n),
+        }
+        if parts is not None:  # the split's instances are rows of the whole dataset
+            out["parts"] = parts[split["instance"]].reshape(n * views, *parts.shape[2:])
+        return TensorDict(out, batch_size=[n * views])
 
     train, val, test = frames(train), frames(val), frames(test)
     info = dict(
@@ -762,6 +823,7 @@ def load_views3d_frames(cfg: Any) -> tuple[TensorDict, TensorDict, TensorDict, d
         class_columns=[0, classes],
         target_columns={"rotation": [classes, classes + 4]},
         pixels="rendered",
+        **({"part_names": list(PART_NAMES)} if parts is not None else {}),
         train_steps=len(train),
         val_steps=len(val),
         test_steps=len(test),

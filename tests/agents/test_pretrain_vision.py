@@ -173,6 +173,7 @@ TINY_VIEWS3D = [
     "data.image_size=32",
     "data.val_fraction=0.25",
     "data.test_fraction=0.25",
+    "data.part_maps=true",
 ]
 
 
@@ -185,6 +186,7 @@ def test_pretrains_on_rendered_object_views_and_probes_class_and_orientation(rep
         assert math.isfinite(results[f"rotation_r2_{probe}"])
         correct = 9 * results[f"class_top1_{probe}"]  # a share of the 9 test views
         assert correct == pytest.approx(round(correct), abs=1e-5) and 0 <= correct <= 9
+    assert 0 <= results["part_miou_linear"] <= 1 and 0 <= results["part_accuracy_linear"] <= 1  # local semantics
     assert [len(v) for v in results["r2_per_column"].values()] == [7] * len(results["r2_per_column"])
     _, config = load_vision_jepa(tmp_path / "run")
     assert config["dims"] == {"image_size": 32, "frames": 1, "state_dim": 7}

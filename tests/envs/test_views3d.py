@@ -19,6 +19,9 @@ from data.views3d import (
     instance_params,
     load_views3d,
     load_views3d_frames,
+    generate_part_maps,
+    PARTS,
+    PART_NAMES,
     quat_conjugate,
     quat_multiply,
     euler_to_quat,
@@ -242,3 +245,37 @@ def test_views_as_frames_keep_every_view_its_class_and_orientation_and_the_insta
         assert torch.equal(flat["state"], flat["target"])
     episodes = [set(f["episode"].tolist()) for f in frames[:3]]
     assert not (episodes[0] & episodes[1] or episodes[0] & episodes[2] or episodes[1] & episodes[2])
+
+
+def test_part_maps_name_each_object_pixel_by_its_semantic_part():
+    assert len(PART_NAMES) == 1 + len(PARTS) == 28 and PART_NAMES[0] == "background"
+    chair = [1 + PARTS.index(("chair", role)) for role in (0, 1, 3)]  # seat, back, the four legs share role 3
+    assert [PART_NAMES[i] for i in chair] == ["chair/role0", "chair/role1", "chair/role3"]
+    q = random_rotations(3, torch.Generator().manual_seed(1), math.pi / 2)
+    with ViewRenderer(64) as renderer:
+        renderer.set_instance("chair", instance_params("chair", 0))
+        frames = torch.from_numpy(renderer.render(q))
+        parts = torch.from_numpy(renderer.render_parts(q))
+        assert torch.equal(torch.from_numpy(renderer.render(q)), frames)  # the segmentation pass leaves RGB as it was
+    assert parts.shape == (3, 64, 64) and parts.dtype == torch.uint8
+    assert set(parts.unique().tolist()) <= {0, *chair} and (parts > 0).any(dim=(1, 2)).all()
+    background = frames[0, :, 0, 0]  # a corner: the flat background
+    is_background = (frames == background[None, :, None, None]).all(1)
+    # pixels of no part show the background; part pixels (whatever their shading) almost never do
+    assert is_background[parts == 0].all()
+    assert is_background[parts > 0].float().mean() < 0.01
+
+
+def test_views_as_frames_carry_their_part_maps(tmp_path, monkeypatch):
+    cfg = dict(TINY, cache_dir=str(tmp_path), val_fraction=0.25, test_fraction=0.25, part_maps=True)
+    train, val, test, info = load_views3d_frames(cfg)
+    assert info["part_names"] == list(PART_NAMES)
+    every = generate_views3d(**TINY, progress=False)
+    maps = generate_part_maps(every, TINY["classes"], progress=False)["parts"]  # [N, V, S, S]
+    for split in (train, val, test):
+        for row in range(split.batch_size[0]):
+            instance, view = int(split["episode"][row]), int(split["step"][row])
+            assert torch.equal(split["parts"][row], maps[instance, view])
+    monkeypatch.setattr(views3d, "generate_part_maps", lambda *a, **k: pytest.fail("the cached part maps were rendered again"))
+    assert torch.equal(load_views3d_frames(cfg)[0]["parts"], train["parts"])
+    assert "parts" not in load_views3d_frames(dict(cfg, part_maps=False))[0].keys()
