@@ -76,4 +76,4 @@ def test_part_probe_reads_tokens_that_encode_their_patch_and_fails_on_noise():
     scores = part_probe({"train": train_x, "val": val_x, "test": test_x}, parts, 4)
     assert scores == {"part_miou_linear": 1.0, "part_accuracy_linear": 1.0}
     noise = {k: torch.randn(v.shape, generator=g) for k, v in (("train", train_x), ("val", val_x), ("test", test_x))}
-    assert part_probe(noise, parts, 4)["part_accuracy_linear"] < 0.6
+    assert part_probe(noise, parts, 4)["part_accuracy_linear"] < 0.6  # 3 parts: chance 1/3
