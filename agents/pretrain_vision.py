@@ -227,7 +227,8 @@ def state_probes(
     model: EncoderModel, splits: dict[str, TensorDict], info: dict, probe_cfg: DictConfig, device: torch.device, autocast
 ) -> tuple[dict[str, float], dict[str, list[float]]]:
     """Linear (mean-pooled tokens) and attentive (tokens) probes of the frozen encoder: test R² per quantity
-    (its columns pooled, variance-weighted), and per target column."""
+    (its columns pooled, variance-weighted), and per target column. Object views add the class top-1 of both
+    probes (``info["class_columns"]``) and, with part maps, the per-patch part probe (:func:`part_probe`)."""
     model.eval()
     clip = int(info["clip_length"])
     counts = {"train": probe_cfg.frames, "val": max(1, probe_cfg.frames // 4), "test": max(1, probe_cfg.frames // 4)}
