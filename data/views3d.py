@@ -312,11 +312,16 @@ _BUILDERS: dict[str, Callable[[np.ndarray], list[_Part]]] = {
 }
 #: Object class names; a dataset's ``label`` indexes the classes it was generated with (all by default).
 CLASSES: tuple[str, ...] = tuple(_BUILDERS)
+
+
 #: Semantic parts: the parts of a class that share a colour role are one part (a chair's four legs, a mug's
 #: handle arms and grip). Part maps hold 0 for the background and 1 + the index here for a part.
-PARTS: tuple[tuple[str, int], ...] = tuple(
-    (name, role) for name in CLASSES for role in sorted({p.role for p in _BUILDERS[name](np.ones(_NUM_DIMS))})
-)
+def _part_roles(name: str) -> list[int]:
+    """The colour role of each part of class ``name``, in its geoms' order (the same for every instance)."""
+    return [part.role for part in _BUILDERS[name](np.ones(_NUM_DIMS))]
+
+
+PARTS: tuple[tuple[str, int], ...] = tuple((name, role) for name in CLASSES for role in sorted(set(_part_roles(name))))
 PART_NAMES: tuple[str, ...] = ("background", *(f"{name}/role{role}" for name, role in PARTS))
 
 
@@ -485,8 +490,7 @@ class ViewRenderer:
         # geom id → 1 + its semantic part's index in PARTS (0: background, MuJoCo's -1 and the floor)
         self._part_of_geom = np.zeros(self.model.ngeom + 1, dtype=np.uint8)
         for name in CLASSES:
-            roles = [p.role for p in _BUILDERS[name](np.ones(_NUM_DIMS))]
-            self._part_of_geom[self._geoms[name]] = [1 + PARTS.index((name, role)) for role in roles]
+            self._part_of_geom[self._geoms[name]] = [1 + PARTS.index((name, role)) for role in _part_roles(name)]
         self._camera = self.model.camera("cam").id
         self._active: str | None = None
         self._rgb: np.ndarray | None = None
