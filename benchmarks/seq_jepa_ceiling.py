@@ -31,6 +31,8 @@ SIZES = {
     "wide encoder (512-d), 1,000 updates": [*WIDE, "train.steps=1000"],
     "100 objects per class, 1,000 updates": ["data.instances_per_class=100", "train.steps=1000"],
     "400 objects per class, 1,000 updates": ["data.instances_per_class=400", "train.steps=1000"],
+    "800 objects per class, 1,000 updates": ["data.instances_per_class=800", "train.steps=1000"],
+    "1,600 objects per class, 1,000 updates": ["data.instances_per_class=1600", "train.steps=1000"],
 }
 COLUMNS = ["relative_rotation_r2", "relative_rotation_r2_train", "rotation_r2", "rotation_r2_train", "top1_views1"]
 
