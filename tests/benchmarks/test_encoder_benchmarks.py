@@ -85,4 +85,5 @@ def test_every_ceiling_size_is_the_supervised_reference_at_its_width_length_and_
     width = 128 if "narrow" in name else 512 if "wide" in name else 256
     assert model.encoder(torch.zeros(1, 2, 3, 32, 32)).shape == (1, 2, width)
     assert cfg.train.steps == int(name.split(" updates")[0].split(", ")[-1].replace(",", ""))
-    assert cfg.data.instances_per_class == (int(name.split(" objects")[0]) if "objects" in name else 200)
+    objects = name.split(" objects")[0].replace(",", "") if "objects" in name else "200"
+    assert cfg.data.instances_per_class == int(objects)
