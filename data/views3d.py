@@ -314,13 +314,13 @@ _BUILDERS: dict[str, Callable[[np.ndarray], list[_Part]]] = {
 CLASSES: tuple[str, ...] = tuple(_BUILDERS)
 
 
-#: Semantic parts: the parts of a class that share a colour role are one part (a chair's four legs, a mug's
-#: handle arms and grip). Part maps hold 0 for the background and 1 + the index here for a part.
 def _part_roles(name: str) -> list[int]:
     """The colour role of each part of class ``name``, in its geoms' order (the same for every instance)."""
     return [part.role for part in _BUILDERS[name](np.ones(_NUM_DIMS))]
 
 
+#: Semantic parts: the parts of a class that share a colour role are one part (a chair's four legs, a mug's
+#: handle arms and grip). Part maps hold 0 for the background and 1 + the index here for a part.
 PARTS: tuple[tuple[str, int], ...] = tuple((name, role) for name in CLASSES for role in sorted(set(_part_roles(name))))
 PART_NAMES: tuple[str, ...] = ("background", *(f"{name}/role{role}" for name, role in PARTS))
 
