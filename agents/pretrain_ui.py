@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from torch import nn
 from omegaconf import DictConfig
 from tensordict import TensorDict
 from torchrl.data import LazyTensorStorage, RandomSampler, TensorDictReplayBuffer
@@ -85,9 +86,16 @@ def train_decoder(
     device: torch.device,
     logger: MultiLogger,
     offset: int,
+    *,
+    encoder: nn.Module | None = None,
+    features: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> IntentDecoder:
     """Stage 2: the intent decoder on the frozen prefixes of the train clips, kept at its best val nearest-intent
-    accuracy (then lowest val loss)."""
+    accuracy (then lowest val loss).
+
+    With ``encoder`` (``objective.decoder.finetune_encoder=true``) the encoder trains with the decoder, end to end
+    on the intent texts, at ``objective.optim.lr``: the prefixes are ``features`` of each batch's clips, and the
+    best val state of both is kept (``prefix`` then only gives the width)."""
     dec = cfg.objective.decoder
     tokenizer = WordTokenizer.from_texts(splits["train"].text)  # train texts only: zero-shot intents stay unseen
     decoder = IntentDecoder(
@@ -98,26 +106,52 @@ def train_decoder(
         heads=int(dec.heads),
         max_text_len=int(dec.max_text_len),
     ).to(device)
-    optimizer = torch.optim.AdamW(decoder.parameters(), lr=float(dec.lr), weight_decay=0.01)
+    groups = [{"params": list(decoder.parameters()), "lr": float(dec.lr)}]
+    trained: dict[str, nn.Module] = {"decoder": decoder}
+    if encoder is not None:
+        groups.append({"params": list(encoder.parameters()), "lr": float(cfg.objective.optim.lr)})
+        trained["encoder"] = encoder
+    optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
     generator = torch.Generator().manual_seed(int(cfg.seed))
     train_ids = tokenizer.batch(splits["train"].text, int(dec.max_text_len))
-    val_prefix, val_ids = prefix["val"].to(device), tokenizer.batch(splits["val"].text, int(dec.max_text_len))
+    val_ids = tokenizer.batch(splits["val"].text, int(dec.max_text_len))
     intents = dict(enumerate(info["variants"]))
-    best: dict[str, Any] = {"score": (-1.0, float("inf")), "state": copy.deepcopy(decoder.state_dict())}
+
+    def states() -> dict[str, dict]:
+        return {name: copy.deepcopy(module.state_dict()) for name, module in trained.items()}
+
+    best: dict[str, Any] = {"score": (-1.0, float("inf")), "state": states()}
     steps, count, every = int(dec.steps), len(train_ids), int(dec.eval_every)
+
+    def train_prefix(index: torch.Tensor) -> torch.Tensor:
+        if encoder is None:
+            return prefix["train"][index].to(device)
+        return features(splits["train"].video[index].to(device)).float()
+
+    def val_prefix() -> torch.Tensor:
+        if encoder is None:
+            return prefix["val"].to(device)
+        encoder.eval()
+        fresh = encode_split(features, splits["val"], device).to(device)
+        encoder.train()
+        return fresh
 
     def losses_of_batch() -> TensorDict:
         index = torch.randint(0, count, (min(int(dec.batch_size), count),), generator=generator)
-        return TensorDict({"loss_decoder": decoder.loss(prefix["train"][index].to(device), train_ids[index])}, [])
+        return TensorDict({"loss_decoder": decoder.loss(train_prefix(index), train_ids[index])}, [])
 
-    def select(step: int) -> None:  # keep the best decoder on the val clips
+    def select(step: int) -> None:  # keep the best decoder (and fine-tuned encoder) on the val clips
         nonlocal best
+        inputs = val_prefix()
         with torch.no_grad():
-            val_loss = decoder.loss(val_prefix, val_ids).item()
-        nearest = intent_accuracy(decoder.generate(val_prefix), splits["val"].intent.tolist(), intents)["nearest"]
+            val_loss = decoder.loss(inputs, val_ids).item()
+        nearest = intent_accuracy(decoder.generate(inputs), splits["val"].intent.tolist(), intents)["nearest"]
         logger.log({"decoder/val_loss": val_loss, "decoder/val_nearest": nearest}, offset + step)
         if (nearest, -val_loss) > (best["score"][0], -best["score"][1]):
-            best = {"score": (nearest, val_loss), "state": copy.deepcopy(decoder.state_dict()), "step": step}
+            best = {"score": (nearest, val_loss), "state": states(), "step": step}
+
+    if encoder is not None:
+        encoder.train()
 
     run_updates(
         gradient_step(losses_of_batch, optimizer),
@@ -132,7 +166,8 @@ def train_decoder(
     )
     if steps:
         select(steps)  # the loop evaluates every `every` updates but leaves the last to the recipe
-    decoder.load_state_dict(best["state"])
+    for name, module in trained.items():
+        module.load_state_dict(best["state"][name])
     print(f"decoder: best val nearest-intent accuracy {best['score'][0]:.3f} at update {best.get('step', 0)}")
     return decoder
 
@@ -236,11 +271,18 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
         history=collapse,
     ).seconds
 
-    # 4. Stage 2: the encoder frozen, the intent decoder trained on its prefixes; 5. few- and zero-shot metrics.
+    # 4. Stage 2: the encoder frozen, the intent decoder trained on its prefixes (or, a supervised reference, the
+    # encoder trained with it: objective.decoder.finetune_encoder=true); 5. few- and zero-shot metrics.
     model.eval()
     features = video_features(model, kind)
     prefix = {name: encode_split(features, split, device) for name, split in splits.items()}
-    decoder = train_decoder(prefix, splits, cfg, info, device, logger, steps)
+    finetune = bool(rep.decoder.get("finetune_encoder", False))
+    decoder = train_decoder(
+        prefix, splits, cfg, info, device, logger, steps, encoder=model.encoder if finetune else None, features=features
+    )
+    if finetune:  # the prefixes of the kept (best val) encoder
+        model.eval()
+        prefix = {name: encode_split(features, split, device) for name, split in splits.items()}
     final = checkpoints.save(steps, {"decoder": decoder})
     (final / "tokenizer.json").write_text(json.dumps(decoder.tokenizer.vocab))
     results: dict[str, Any] = {"step": steps, "training_seconds": seconds, "encoder": kind, "collapse": collapse}

@@ -53,9 +53,9 @@ def test_the_encoder_is_frozen_while_the_decoder_trains(tmp_path, monkeypatch):
     seen = {}
     original = pretrain_ui.train_decoder
 
-    def spy(prefix, splits, cfg, info, device, logger, offset):
-        seen["prefix"] = {k: v.clone() for k, v in prefix.items()}
-        return original(prefix, splits, cfg, info, device, logger, offset)
+    def spy(prefix, splits, cfg, info, device, logger, offset, **kwargs):
+        seen["prefix"], seen["encoder"] = {k: v.clone() for k, v in prefix.items()}, kwargs["encoder"]
+        return original(prefix, splits, cfg, info, device, logger, offset, **kwargs)
 
     monkeypatch.setattr(pretrain_ui, "train_decoder", spy)
     pretrain(config(tmp_path), tmp_path / "run")
@@ -63,6 +63,7 @@ def test_the_encoder_is_frozen_while_the_decoder_trains(tmp_path, monkeypatch):
     assert prefix["train"].shape == (16, 2, 16)  # 4 intents x 4 clips; 4 frames / tubelet 2 = 2 hyper-frames; width 16
     assert set(prefix) == {"train", "val", "fewshot_test", "zeroshot_test"}
     assert all(not v.requires_grad for v in prefix.values())
+    assert seen["encoder"] is None  # by default nothing passes the encoder to the decoder's optimiser
 
 
 def test_an_interrupted_run_resumes_its_jepa_tuning_to_the_same_weights(tmp_path, capsys):
@@ -115,3 +116,20 @@ def test_the_ablation_without_temporal_masks_trains_with_the_spatial_masks_only(
     assert isinstance(ui_jepa_mask_generators(model.grid)[-1], TemporalMasks)
     results = pretrain(cfg, tmp_path / "run")
     assert 0.0 <= results["fewshot_exact_accuracy"] <= 1.0 and results["collapse"]
+
+
+def test_the_supervised_reference_trains_the_encoder_with_the_decoder_and_only_then(tmp_path):
+    frozen = config(tmp_path, "train.steps=0")
+    pretrain(frozen, tmp_path / "frozen")
+    pretrain(config(tmp_path, "train.steps=0", "objective.decoder.finetune_encoder=true"), tmp_path / "supervised")
+    step = Path("checkpoints") / "step000000000" / "model.safetensors"
+    frozen_weights = load_file(str(tmp_path / "frozen" / step))
+    supervised = load_file(str(tmp_path / "supervised" / step))
+    encoder = [k for k in frozen_weights if k.startswith("model.encoder.")]
+    assert encoder and set(frozen_weights) == set(supervised)
+    # no JEPA update: the EMA target is still the initial encoder, as is the frozen run's encoder
+    for key in encoder:
+        assert frozen_weights[key].equal(frozen_weights[key.replace("model.encoder.", "target.", 1)]), key
+    changed = [k for k in encoder if not frozen_weights[k].equal(supervised[k])]
+    assert len(changed) == len(encoder), set(encoder) - set(changed)  # every encoder tensor got a gradient
+    assert all(frozen_weights[k].equal(supervised[k]) for k in supervised if k.startswith("target."))

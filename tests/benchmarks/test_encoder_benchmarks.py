@@ -71,7 +71,8 @@ def test_every_ui_variant_composes_and_builds_its_encoder(name):
         cfg = compose("pretrain", overrides=["objective=ui_jepa", "data=ui_activity", *ui_jepa.VARIANTS[name]])
     model = build_ui_models(cfg.objective, frames=16, image_size=64)
     assert (len(model.grid) == 3) is (cfg.objective.encoder == "ui_jepa")  # a video grid, or an image grid
-    assert (cfg.train.steps == 0) is ("random init" in name)
+    assert (cfg.train.steps == 0) is ("random init" in name or "supervised" in name)
+    assert cfg.objective.decoder.finetune_encoder is ("supervised" in name)
 
 
 @pytest.mark.parametrize("name", list(seq_jepa_ceiling.SIZES))
