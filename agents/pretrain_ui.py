@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,7 +44,7 @@ from data.ui_activity import UISplit, load_ui_activity
 from representations.core.targets import ScheduledSoftUpdate
 from representations.ui_jepa import FrameAveragedEncoder, IntentDecoder, UIJEPA, UIJEPALoss, WordTokenizer
 from representations.ui_jepa.model import ui_jepa_mask_generators
-from representations.ui_jepa.metrics import corpus_scores, intent_accuracy
+from representations.ui_jepa.metrics import corpus_scores, intent_accuracy, nearest_intent
 from representations.vjepa import VJEPA, VJEPALoss
 
 ENCODERS = ("ui_jepa", "frame_averaged")
@@ -172,12 +173,18 @@ def train_decoder(
     return decoder
 
 
-def intent_metrics(decoder: IntentDecoder, prefix: torch.Tensor, split: UISplit, info: dict) -> dict[str, float]:
-    """Greedy intents of a split's clips against their true intents (any variant counts as the reference)."""
+def intent_metrics(decoder: IntentDecoder, prefix: torch.Tensor, split: UISplit, info: dict) -> dict[str, Any]:
+    """Greedy intents of a split's clips against their true intents (any variant counts as the reference), and
+    ``confusion``: [true intent, nearest intent of the prediction, clips] for every pair that occurs."""
     predictions = decoder.generate(prefix.to(next(decoder.parameters()).device))
-    accuracy = intent_accuracy(predictions, split.intent.tolist(), dict(enumerate(info["variants"])))
+    intents = dict(enumerate(info["variants"]))
+    accuracy = intent_accuracy(predictions, split.intent.tolist(), intents)
     rouge = corpus_scores(predictions, [info["variants"][i] for i in split.intent.tolist()])
-    return {"exact_accuracy": accuracy["exact"], "nearest_accuracy": accuracy["nearest"], **rouge}
+    pairs = Counter(
+        (info["intents"][t], info["intents"][nearest_intent(p, intents)]) for p, t in zip(predictions, split.intent.tolist())
+    )
+    confusion = [[true, nearest, count] for (true, nearest), count in sorted(pairs.items())]
+    return {"exact_accuracy": accuracy["exact"], "nearest_accuracy": accuracy["nearest"], **rouge, "confusion": confusion}
 
 
 def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:

@@ -9,7 +9,8 @@ tokens per update; the decoder reads the time-averaged embedding), and both enco
 initialisation (references), and a supervised reference: the video encoder trained with the decoder on the intent
 texts (the probe's ceiling). Each run trains the same intent decoder on the frozen encoder and scores greedy
 intents on held-out clips of the train intents (few-shot) and on clips of held-out intents (zero-shot)
-(``agents/pretrain_ui.py``). Writes ``benchmarks/results/ui_jepa_<label>.{md,json}``.
+(``agents/pretrain_ui.py``); on the generated intents also the few-shot family accuracy (right up to the argument:
+which contact, place or hour). Writes ``benchmarks/results/ui_jepa_<label>.{md,json}``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import write_report
+from data.ui_activity import INTENTS
 from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_root, split_overrides, variant_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +40,15 @@ VARIANTS = {
     ],
 }
 METRICS = {"exact_accuracy": "exact acc.", "nearest_accuracy": "nearest-intent acc.", "intent_similarity": "intent similarity"}
+FAMILY = {intent.text: intent.family for intent in INTENTS}  # of the generated intents: "call Bob" -> "call"
+
+
+def family_accuracy(confusion: list[list]) -> float | None:
+    """Share of clips whose nearest intent is of the true intent's family (toggle on, call, search, …): right up to
+    the argument (which contact, place, hour). None unless every intent is a generated one."""
+    if not confusion or any(true not in FAMILY or nearest not in FAMILY for true, nearest, _ in confusion):
+        return None
+    return sum(count for true, nearest, count in confusion if FAMILY[true] == FAMILY[nearest]) / sum(c for *_, c in confusion)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -54,6 +65,10 @@ def main(argv: list[str] | None = None) -> dict:
         reuse=bool(args.resume),
     )
     columns = [f"{split}_{key}" for split in ("fewshot", "zeroshot") for key in METRICS]
+    for per_seed in runs.values():
+        for result in per_seed.values():
+            result["fewshot_family_accuracy"] = family_accuracy(result.get("fewshot_confusion", []))
+    family = all(r["fewshot_family_accuracy"] is not None for per_seed in runs.values() for r in per_seed.values())
     lines = [
         f"# UI-JEPA vs a frame-averaged encoder: {args.label}",
         "",
@@ -65,12 +80,16 @@ def main(argv: list[str] | None = None) -> dict:
         "",
         "| encoder | JEPA updates | "
         + " | ".join(f"{c.split('_')[0]}: {METRICS[c.split('_', 1)[1]]}" for c in columns)
+        + (" | fewshot: family acc." if family else "")
         + " | pretraining s |",
-        "|---" * (len(columns) + 3) + "|",
+        "|---" * (len(columns) + 3 + family) + "|",
     ]
-    rows, summary = variant_rows(
-        runs, [*((c, ".3f") for c in columns), ("training_seconds", ".0f")], lead=lambda first: [str(first["step"])]
-    )
+    cells = [
+        *((c, ".3f") for c in columns),
+        *([("fewshot_family_accuracy", ".3f")] if family else []),
+        ("training_seconds", ".0f"),
+    ]
+    rows, summary = variant_rows(runs, cells, lead=lambda first: [str(first["step"])])
     lines += rows
     write_report(args.out, f"ui_jepa_{args.label}", lines, {"runs": runs, "summary": summary})
     return summary

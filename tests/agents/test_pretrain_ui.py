@@ -31,6 +31,11 @@ def test_ui_jepa_reports_few_and_zero_shot_intent_metrics(tmp_path, encoder):
             assert 0.0 <= results[f"{split}_{metric}"] <= 1.0, (split, metric)
         similarity = sum(results[f"{split}_{k}"] for k in ("rouge1", "rouge2", "rougeL")) / 3
         assert results[f"{split}_intent_similarity"] == pytest.approx(similarity)
+        confusion = results[f"{split}_confusion"]  # [true intent, nearest intent, clips]: every test clip once
+        clips = sum(count for *_, count in confusion)
+        assert clips == 2 * (4 if split == "fewshot" else 2)  # data.test_clips=2 per intent, 4 few-shot / 2 zero-shot
+        right = sum(count for true, nearest, count in confusion if true == nearest)
+        assert results[f"{split}_nearest_accuracy"] == pytest.approx(right / clips)
     saved = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert saved["encoder"] == encoder and saved["data"]["zeroshot_intents"]
     assert saved["collapse"] and {"feature_rankme", "target_rankme", "target_std"} <= set(saved["collapse"][-1])

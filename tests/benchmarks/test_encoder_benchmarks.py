@@ -75,6 +75,17 @@ def test_every_ui_variant_composes_and_builds_its_encoder(name):
     assert cfg.objective.decoder.finetune_encoder is ("supervised" in name)
 
 
+def test_ui_family_accuracy_counts_clips_right_up_to_the_argument():
+    confusion = [
+        ["call Bob", "call Bob", 5],  # right
+        ["call Bob", "call Alice", 3],  # right family, wrong contact
+        ["call Bob", "send a message to Alice", 2],  # wrong family
+    ]
+    assert ui_jepa.family_accuracy(confusion) == pytest.approx(0.8)
+    assert ui_jepa.family_accuracy([["order a pizza", "order a pizza", 3]]) is None  # not a generated intent
+    assert ui_jepa.family_accuracy([]) is None
+
+
 @pytest.mark.parametrize("name", list(seq_jepa_ceiling.SIZES))
 def test_every_ceiling_size_is_the_supervised_reference_at_its_width_length_and_data(name):
     from representations.seq_jepa.encoder import build_seq_jepa
