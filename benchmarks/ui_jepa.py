@@ -7,10 +7,11 @@ UI-JEPA (video encoder JEPA-tuned with short + long + temporal masks; the decode
 temporal order), the frame-averaged baseline (the same ViT trained on single frames for the same updates and
 tokens per update; the decoder reads the time-averaged embedding), and both encoders left at random
 initialisation (references), and a supervised reference: the video encoder trained with the decoder on the intent
-texts (the probe's ceiling). Each run trains the same intent decoder on the frozen encoder and scores greedy
-intents on held-out clips of the train intents (few-shot) and on clips of held-out intents (zero-shot)
-(``agents/pretrain_ui.py``); on the generated intents also the few-shot family accuracy (right up to the argument:
-which contact, place or hour). Writes ``benchmarks/results/ui_jepa_<label>.{md,json}``.
+texts (the probe's ceiling). Each run trains the same intent decoder on the frozen encoder (the supervised
+reference: together with it) and scores greedy intents on held-out clips of the train intents (few-shot) and on
+clips of held-out intents (zero-shot) (``agents/pretrain_ui.py``); on the generated intents also the few-shot
+family accuracy (right up to the argument: which contact, place or hour). Writes
+``benchmarks/results/ui_jepa_<label>.{md,json}``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import time
 from pathlib import Path
 
 from benchmarks.report import write_report
-from data.ui_activity import INTENTS
 from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_root, split_overrides, variant_rows
+from data.ui_activity import INTENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {

@@ -138,3 +138,16 @@ def test_the_supervised_reference_trains_the_encoder_with_the_decoder_and_only_t
     changed = [k for k in encoder if not frozen_weights[k].equal(supervised[k])]
     assert len(changed) == len(encoder), set(encoder) - set(changed)  # every encoder tensor got a gradient
     assert all(frozen_weights[k].equal(supervised[k]) for k in supervised if k.startswith("target."))
+
+
+def test_the_pixel_ceiling_benchmark_writes_one_row_per_input(tmp_path):
+    from benchmarks import ui_jepa_pixels
+
+    overrides = [*(a for a in TINY_UI if a.startswith("data.")), f"data.cache_dir={tmp_path / 'cache'}"]
+    results = ui_jepa_pixels.main(["--out", str(tmp_path), "--label", "tiny", "--", *overrides])
+    assert set(results) == set(ui_jepa_pixels.pixel_inputs(2))
+    for result in results.values():
+        assert 0.0 <= result["accuracy"] <= 1.0 and sum(c for *_, c in result["confusion"]) == 8  # 4 intents x 2 clips
+    table = (tmp_path / "ui_jepa_pixels_tiny.md").read_text()
+    assert "Command: `python -m benchmarks.ui_jepa_pixels --out" in table and "| all pixels, all frames | 12,288 |" in table
+    assert json.loads((tmp_path / "ui_jepa_pixels_tiny.json").read_text())["chance"] == pytest.approx(0.25)

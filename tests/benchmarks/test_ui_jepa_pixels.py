@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
-import pytest
 import torch
 
 from benchmarks import ui_jepa_pixels
@@ -27,24 +24,3 @@ def test_linear_probe_reads_a_separable_input_and_counts_families():
     result = ui_jepa_pixels.linear_probe(x, y, x, names, y)
     assert result["accuracy"] == 1.0 and result["family_accuracy"] == 1.0
     assert sum(c for *_, c in result["confusion"]) == 30
-
-
-def test_the_benchmark_writes_one_row_per_input(tmp_path):
-    overrides = [
-        "data.intents=6",
-        "data.zeroshot_intents=2",
-        "data.clips_per_intent=4",
-        "data.val_clips=2",
-        "data.test_clips=2",
-        "data.frames=4",
-        "data.image_size=16",
-        "data.progress=false",
-        f"data.cache_dir={tmp_path / 'cache'}",
-    ]
-    results = ui_jepa_pixels.main(["--out", str(tmp_path), "--label", "tiny", "--", *overrides])
-    assert set(results) == set(ui_jepa_pixels.pixel_inputs(2))
-    for result in results.values():
-        assert 0.0 <= result["accuracy"] <= 1.0 and sum(c for *_, c in result["confusion"]) == 8  # 4 intents x 2 clips
-    table = (tmp_path / "ui_jepa_pixels_tiny.md").read_text()
-    assert "Command: `python -m benchmarks.ui_jepa_pixels --out" in table and "| all pixels, all frames | 3,072 |" in table
-    assert json.loads((tmp_path / "ui_jepa_pixels_tiny.json").read_text())["chance"] == pytest.approx(0.25)
