@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -44,7 +43,7 @@ from data.ui_activity import UISplit, load_ui_activity
 from representations.core.targets import ScheduledSoftUpdate
 from representations.ui_jepa import FrameAveragedEncoder, IntentDecoder, UIJEPA, UIJEPALoss, WordTokenizer
 from representations.ui_jepa.model import ui_jepa_mask_generators
-from representations.ui_jepa.metrics import corpus_scores, intent_accuracy, nearest_intent
+from representations.ui_jepa.metrics import confusion_pairs, corpus_scores, intent_accuracy, nearest_intent
 from representations.vjepa import VJEPA, VJEPALoss
 
 ENCODERS = ("ui_jepa", "frame_averaged")
@@ -96,12 +95,17 @@ def train_decoder(
 
     With ``encoder`` (``objective.decoder.finetune_encoder=true``) the encoder trains with the decoder, end to end
     on the intent texts, at ``objective.optim.lr``: the prefixes are ``features`` of each batch's clips, and the
-    best val state of both is kept (``prefix`` then only gives the width)."""
+    best val state of both is kept (``prefix`` is then not read)."""
     dec = cfg.objective.decoder
     tokenizer = WordTokenizer.from_texts(splits["train"].text)  # train texts only: zero-shot intents stay unseen
+    if encoder is None:
+        width = prefix["train"].shape[-1]
+    else:
+        with torch.no_grad():
+            width = features(splits["train"].video[:1].to(device)).shape[-1]
     decoder = IntentDecoder(
         tokenizer,
-        prefix["train"].shape[-1],
+        width,
         dim=int(dec.dim),
         depth=int(dec.depth),
         heads=int(dec.heads),
@@ -180,10 +184,10 @@ def intent_metrics(decoder: IntentDecoder, prefix: torch.Tensor, split: UISplit,
     intents = dict(enumerate(info["variants"]))
     accuracy = intent_accuracy(predictions, split.intent.tolist(), intents)
     rouge = corpus_scores(predictions, [info["variants"][i] for i in split.intent.tolist()])
-    pairs = Counter(
-        (info["intents"][t], info["intents"][nearest_intent(p, intents)]) for p, t in zip(predictions, split.intent.tolist())
+    names = info["intents"]
+    confusion = confusion_pairs(
+        [names[t] for t in split.intent.tolist()], [names[nearest_intent(p, intents)] for p in predictions]
     )
-    confusion = [[true, nearest, count] for (true, nearest), count in sorted(pairs.items())]
     return {"exact_accuracy": accuracy["exact"], "nearest_accuracy": accuracy["nearest"], **rouge, "confusion": confusion}
 
 
@@ -282,14 +286,18 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
     # encoder trained with it: objective.decoder.finetune_encoder=true); 5. few- and zero-shot metrics.
     model.eval()
     features = video_features(model, kind)
-    prefix = {name: encode_split(features, split, device) for name, split in splits.items()}
     finetune = bool(rep.decoder.get("finetune_encoder", False))
+
+    def encode_splits() -> dict[str, torch.Tensor]:
+        return {name: encode_split(features, split, device) for name, split in splits.items()}
+
+    prefix = {} if finetune else encode_splits()
     decoder = train_decoder(
         prefix, splits, cfg, info, device, logger, steps, encoder=model.encoder if finetune else None, features=features
     )
     if finetune:  # the prefixes of the kept (best val) encoder
         model.eval()
-        prefix = {name: encode_split(features, split, device) for name, split in splits.items()}
+        prefix = encode_splits()
     final = checkpoints.save(steps, {"decoder": decoder})
     (final / "tokenizer.json").write_text(json.dumps(decoder.tokenizer.vocab))
     results: dict[str, Any] = {"step": steps, "training_seconds": seconds, "encoder": kind, "collapse": collapse}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +30,7 @@ from benchmarks.report import write_report
 from benchmarks.ui_jepa import family_accuracy
 from benchmarks.zeroshot_quality import split_overrides
 from data.ui_activity import load_ui_activity
+from representations.ui_jepa.metrics import confusion_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,9 +55,9 @@ def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, n
     """Logistic regression on standardised inputs: test accuracy, family accuracy and the confusion pairs."""
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(train_x, train_y)
     predicted = model.predict(test_x)
-    pairs = Counter((names[t], names[p]) for t, p in zip(test_y.tolist(), predicted.tolist()))
-    confusion = [[true, guess, count] for (true, guess), count in sorted(pairs.items())]
+    confusion = confusion_pairs([names[t] for t in test_y.tolist()], [names[p] for p in predicted.tolist()])
     return {
+        "features": int(train_x.shape[1]),
         "accuracy": float((predicted == test_y).mean()),
         "family_accuracy": family_accuracy(confusion),
         "confusion": confusion,
@@ -101,10 +101,9 @@ def main(argv: list[str] | None = None) -> dict:
         "|---|---|---|---|---|",
     ]
     for name, result in results.items():
-        width = pixel_inputs(int(cfg.objective.tubelet))[name](train.video[:1]).shape[1]
         errors = "; ".join(f"{t} → {p}: {c}" for t, p, c in result["confusion"] if t != p) or "none"
         family = "–" if result["family_accuracy"] is None else f"{result['family_accuracy']:.3f}"
-        lines.append(f"| {name} | {width:,} | {result['accuracy']:.3f} | {family} | {errors} |")
+        lines.append(f"| {name} | {result['features']:,} | {result['accuracy']:.3f} | {family} | {errors} |")
     write_report(args.out, f"ui_jepa_pixels_{args.label}", lines, {"chance": chance, "inputs": results})
     return results
 

@@ -128,3 +128,9 @@ def intent_accuracy(
     exact = sum(normalize_text(p) in normalised[label] for p, label in zip(predictions, labels))
     nearest = sum(nearest_intent(p, intents) == label for p, label in zip(predictions, labels))
     return {"exact": exact / len(predictions), "nearest": nearest / len(predictions)}
+
+
+def confusion_pairs(true: Sequence[str], predicted: Sequence[str]) -> list[list]:
+    """[true intent, predicted intent, clips] for every pair that occurs, sorted: a sparse confusion matrix."""
+    pairs = Counter(zip(true, predicted))
+    return [[t, p, count] for (t, p), count in sorted(pairs.items())]
