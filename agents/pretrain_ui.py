@@ -64,12 +64,30 @@ def build_ui_models(rep: DictConfig, frames: int, image_size: int) -> VJEPA:
     return VJEPA(image_size, int(rep.patch_size), frames=None, num_mask_tokens=2, **model_kwargs)
 
 
-def video_features(model: VJEPA, kind: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Frozen decoder prefix of uint8 videos [B, T, 3, S, S]: UI-JEPA's hyper-frame embeddings [B, T/t, D] (the
-    spatial mean of each tubelet step, in temporal order), or the frame-averaged embedding [B, 1, D]."""
+PREFIXES = ("hyperframe_mean", "tokens")
+
+
+def check_prefix(prefix: str) -> str:
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown objective.decoder.prefix={prefix!r}; choose one of {list(PREFIXES)}")
+    return prefix
+
+
+def video_features(model: VJEPA, kind: str, prefix: str = "hyperframe_mean") -> Callable[[torch.Tensor], torch.Tensor]:
+    """Frozen decoder prefix of uint8 videos [B, T, 3, S, S] (``objective.decoder.prefix``).
+
+    ``hyperframe_mean``: UI-JEPA's hyper-frame embeddings [B, T/t, D] (the spatial mean of each tubelet step, in
+    temporal order), or the frame-averaged embedding [B, 1, D]. ``tokens``: every encoder token, UI-JEPA's
+    [B, T/t · (S/p)², D] (time, row, column), or the frame-averaged encoder's time-averaged patch tokens
+    [B, (S/p)², D] (still no temporal order)."""
+    check_prefix(prefix)
     if kind == "ui_jepa":
+        if prefix == "tokens":
+            return lambda video: model.encode_video(video)
         return lambda video: model.hyperframe_embeddings(video)
     averaged = FrameAveragedEncoder(model.encoder)
+    if prefix == "tokens":
+        return lambda video: averaged.encode_video(video)
     return lambda video: averaged.encode_video(video, pool=True)[:, None]
 
 
@@ -110,6 +128,7 @@ def train_decoder(
         depth=int(dec.depth),
         heads=int(dec.heads),
         max_text_len=int(dec.max_text_len),
+        prefix_queries=int(dec.get("prefix_queries", 0)),
     ).to(device)
     groups = [{"params": list(decoder.parameters()), "lr": float(dec.lr)}]
     trained: dict[str, nn.Module] = {"decoder": decoder}
@@ -209,6 +228,12 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
             )
     frames, image_size = int(info["frames"]), int(info["image_size"])
     kind = str(rep.encoder)
+    prefix_kind = check_prefix(str(rep.decoder.get("prefix", "hyperframe_mean")))  # before the JEPA stage, not after
+    if int(rep.decoder.get("prefix_queries", 0)) < 0:
+        raise ValueError(
+            f"objective.decoder.prefix_queries={rep.decoder.prefix_queries} must be 0 (the prefix as it is) or a "
+            "positive number of learned queries"
+        )
 
     # 2. Stage 1 model and objective: UI-JEPA on clips, or the frame-averaged baseline's image JEPA on frames.
     model = build_ui_models(rep, frames, image_size).to(device)
@@ -285,7 +310,7 @@ def pretrain_ui(cfg: DictConfig, run_dir: Path) -> dict:
     # 4. Stage 2: the encoder frozen, the intent decoder trained on its prefixes (or, a supervised reference, the
     # encoder trained with it: objective.decoder.finetune_encoder=true); 5. few- and zero-shot metrics.
     model.eval()
-    features = video_features(model, kind)
+    features = video_features(model, kind, prefix_kind)
     finetune = bool(rep.decoder.get("finetune_encoder", False))
 
     def encode_splits() -> dict[str, torch.Tensor]:

@@ -128,7 +128,8 @@ def latest_checkpoint(ckpt_root: Path) -> Path | None:
 
 
 # What may change between a run and its resumption: the budget, logging, evaluation (and how BC executes chunks),
-# device and data locations.
+# device and data locations, and UI-JEPA's intent decoder (a probe trained after the JEPA stage, so a finished run
+# can be resumed to decode with another one).
 RESUMABLE_KEYS = (
     "train.steps",
     "train.log_every",
@@ -144,6 +145,7 @@ RESUMABLE_KEYS = (
     "dataset.cache_dir",
     "dataset.data_dir",
     "probe",
+    "objective.decoder",
 )
 
 

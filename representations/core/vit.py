@@ -181,20 +181,30 @@ class MaskedPredictor(nn.Module):
 
 class AttentivePooler(nn.Module):
     """Tokens [B, N, dim] → [B, dim] (or [B, out_dim] with a linear head): one learned query attends over
-    the tokens, then LayerNorm — the attentive probe used on frozen V-JEPA features."""
+    the tokens, then LayerNorm — the attentive probe used on frozen V-JEPA features.
 
-    def __init__(self, dim: int, *, heads: int = 1, out_dim: int | None = None) -> None:
+    With ``queries`` > 1, :meth:`pool_tokens` gives one pooled token per learned query, [B, queries, dim] (a
+    one-layer resampler of a long token sequence into a short one, as the Perceiver Resampler of Flamingo)."""
+
+    def __init__(self, dim: int, *, heads: int = 1, out_dim: int | None = None, queries: int = 1) -> None:
         super().__init__()
         if dim % heads:
             raise ValueError(f"width {dim} is not divisible by {heads} attention heads")
-        self.query = nn.Parameter(nn.init.trunc_normal_(torch.empty(1, 1, dim), std=0.02))
+        if queries < 1:
+            raise ValueError(f"an attentive pooler needs at least 1 query, got queries={queries}")
+        self.query = nn.Parameter(nn.init.trunc_normal_(torch.empty(1, queries, dim), std=0.02))
         self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, out_dim) if out_dim is not None else nn.Identity()
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def pool_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """[B, N, dim] → [B, queries, dim or out_dim]: each learned query's attention-weighted token, normalised."""
         pooled, _ = self.attention(self.query.expand(tokens.shape[0], -1, -1), tokens, tokens, need_weights=False)
-        return self.head(self.norm(pooled.squeeze(1)))
+        return self.head(self.norm(pooled))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The first query's pooled token [B, dim or out_dim] (the probe's one query)."""
+        return self.pool_tokens(tokens)[:, 0]
 
 
 class EncoderModel(nn.Module):

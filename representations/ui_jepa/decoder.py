@@ -8,7 +8,10 @@ tokens and writes the user intent.
   input space"). Attention is prefix-LM: the prefix tokens attend to each other, each text token to the whole
   prefix and to the text before it. Learned position embeddings are added to the *text only* (the paper found
   position ids on the video tokens hurt; the video tokens already carry the encoder's sin-cos positions).
-  Cross-entropy on the text tokens only; greedy :meth:`IntentDecoder.generate`.
+  Cross-entropy on the text tokens only; greedy :meth:`IntentDecoder.generate`. With ``prefix_queries`` = K > 0,
+  a long token sequence (e.g. every spatio-temporal token of the clip) is first resampled into K tokens by K
+  learned queries that cross-attend over it (:class:`AttentivePooler`, trained with the decoder), so the prefix
+  keeps *where* on the screen things happen at a fixed, short length.
 * :class:`HFIntentDecoder` — the paper's setting with a local Hugging Face causal LM (the paper: Phi-3 with
   LoRA r=16, α=16, dropout 0.05 on qkv/o/gate_up/down, NF4 + bf16): same prefix and loss, LoRA via ``peft``.
   ``transformers`` and ``peft`` are optional; they are imported only when this class is built.
@@ -23,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from representations.core.vit import init_linear_trunc_normal, transformer_blocks
+from representations.core.vit import AttentivePooler, init_linear_trunc_normal, transformer_blocks
 from representations.ui_jepa.metrics import words
 
 HF_INSTALL_HINT = "pip install transformers peft"
@@ -93,6 +96,7 @@ class IntentDecoder(nn.Module):
 
     ``video_dim`` is the encoder width; ``max_text_len`` bounds ``BOS … EOS`` (longer training texts are cut).
     The video tokens are used as given: encode them under ``torch.no_grad()`` to keep the encoder frozen.
+    ``prefix_queries`` > 0 resamples them into that many prefix tokens first (``heads`` heads, in ``video_dim``).
     """
 
     def __init__(
@@ -105,9 +109,13 @@ class IntentDecoder(nn.Module):
         heads: int = 4,
         mlp_ratio: float = 4.0,
         max_text_len: int = 32,
+        prefix_queries: int = 0,
     ) -> None:
         super().__init__()
+        if prefix_queries < 0:
+            raise ValueError(f"prefix_queries={prefix_queries} must be 0 (the tokens as given) or a number of queries")
         self.tokenizer, self.max_text_len = tokenizer, max_text_len
+        self.resampler = AttentivePooler(video_dim, heads=heads, queries=prefix_queries) if prefix_queries else None
         self.video_projection = nn.Linear(video_dim, dim)  # the paper's dense layer into the LM input space
         self.token_embed = nn.Embedding(len(tokenizer), dim)
         self.text_positions = nn.Embedding(max_text_len, dim)  # on the text only
@@ -129,7 +137,10 @@ class IntentDecoder(nn.Module):
 
     def forward(self, video_tokens: torch.Tensor, text_ids: torch.Tensor) -> torch.Tensor:
         """Next-token logits [B, L, vocab] at each text position (position i predicts token i + 1)."""
-        prefix = self.video_projection(_as_prefix(video_tokens))
+        prefix = _as_prefix(video_tokens)
+        if self.resampler is not None:
+            prefix = self.resampler.pool_tokens(prefix)
+        prefix = self.video_projection(prefix)
         length = text_ids.shape[1]
         if length > self.max_text_len:
             raise ValueError(f"{length} text tokens exceed max_text_len={self.max_text_len}")

@@ -82,6 +82,42 @@ def test_an_interrupted_run_resumes_its_jepa_tuning_to_the_same_weights(tmp_path
     assert_same_weights(tmp_path / "full", interrupted, 4)
 
 
+def test_the_token_prefix_keeps_every_token_and_a_finished_run_resumes_to_decode_with_it(tmp_path, capsys):
+    import torch
+
+    from agents.pretrain_ui import build_ui_models, video_features
+    from representations.ui_jepa import FrameAveragedEncoder
+
+    cfg = config(tmp_path)
+    video = torch.randint(0, 255, (2, cfg.data.frames, 3, cfg.data.image_size, cfg.data.image_size), dtype=torch.uint8)
+    model = build_ui_models(cfg.objective, frames=cfg.data.frames, image_size=cfg.data.image_size).eval()
+    with torch.no_grad():
+        tokens = video_features(model, "ui_jepa", "tokens")(video)
+        torch.testing.assert_close(tokens, model.encode_video(video))  # [B, T/t · (S/p)², D], nothing pooled
+        means = video_features(model, "ui_jepa")(video)
+        torch.testing.assert_close(means, tokens.reshape(2, means.shape[1], -1, tokens.shape[-1]).mean(2))
+    image_cfg = config(tmp_path, "objective.encoder=frame_averaged").objective
+    image_model = build_ui_models(image_cfg, frames=cfg.data.frames, image_size=cfg.data.image_size).eval()
+    with torch.no_grad():  # the baseline's patch tokens, averaged over time only
+        averaged = FrameAveragedEncoder(image_model.encoder).encode_video(video)
+        torch.testing.assert_close(video_features(image_model, "frame_averaged", "tokens")(video), averaged)
+        torch.testing.assert_close(video_features(image_model, "frame_averaged")(video), averaged.mean(1, keepdim=True))
+
+    pretrain(cfg, tmp_path / "run")
+    step = tmp_path / "run" / "checkpoints" / "step000000003" / "model.safetensors"
+    first = load_file(str(step))
+    capsys.readouterr()
+    tokens_cfg = config(tmp_path, "resume=true", "objective.decoder.prefix=tokens", "objective.decoder.prefix_queries=2")
+    results = pretrain(tokens_cfg, tmp_path / "run")  # the JEPA stage is done: only a new decoder trains
+    assert "resumed from" in capsys.readouterr().out and 0.0 <= results["fewshot_exact_accuracy"] <= 1.0
+    second = load_file(str(step))
+    encoder = [k for k in first if k.startswith(("model.", "target."))]
+    assert encoder and all(first[k].equal(second[k]) for k in encoder)
+    assert second["decoder.resampler.query"].shape == (1, 2, cfg.objective.model.dim) and "decoder.resampler.query" not in first
+    with pytest.raises(ValueError, match="other settings"):  # a stage-1 setting still refuses to resume
+        pretrain(config(tmp_path, "resume=true", "objective.masks.temporal=false"), tmp_path / "run")
+
+
 def test_wrong_combinations_fail_with_clear_messages(tmp_path):
     with pytest.raises(ValueError, match="objective=ui_jepa reads UI screen recordings: use data=ui_activity"):
         pretrain(compose_pretrain(["objective=ui_jepa", "logger.backend=none"]), tmp_path / "run")
@@ -91,6 +127,11 @@ def test_wrong_combinations_fail_with_clear_messages(tmp_path):
         pretrain(config(tmp_path, "objective.encoder=clip"), tmp_path / "run")
     with pytest.raises(ValueError, match=r"data.frames=5 is not a multiple of objective.tubelet=2"):
         pretrain(config(tmp_path, "data.frames=5"), tmp_path / "run")
+    with pytest.raises(ValueError, match=r"unknown objective.decoder.prefix='grid'; choose one of"):
+        pretrain(config(tmp_path, "objective.decoder.prefix=grid"), tmp_path / "run")
+    with pytest.raises(ValueError, match=r"objective.decoder.prefix_queries=-2 must be 0"):
+        pretrain(config(tmp_path, "objective.decoder.prefix_queries=-2"), tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints").exists()  # refused before any JEPA update
 
 
 def test_cli_runs_as_a_user_types_it(tmp_path):

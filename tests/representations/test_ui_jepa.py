@@ -258,6 +258,37 @@ def test_decoder_learns_to_write_each_intent():
     assert ids.shape == (4, 3) and (ids[:, 0] == WordTokenizer.BOS).all()
 
 
+def test_a_resampled_prefix_reads_where_a_token_is_which_its_mean_cannot():
+    """Two "clips" with the same tokens in swapped places: equal means, so a decoder on the mean writes one text
+    for both; a decoder whose learned queries attend over the tokens tells them apart."""
+    torch.manual_seed(0)
+    texts = ["open the mail", "close the mail"]
+    tokenizer = WordTokenizer.from_texts(texts)
+    content, places = torch.randn(2, 12), torch.randn(2, 12)  # two contents, two position codes
+    tokens = torch.stack([content + places, content.flip(0) + places])  # [2 clips, 2 tokens, 12]
+    assert torch.allclose(tokens[0].mean(0), tokens[1].mean(0))
+
+    def fit(decoder: IntentDecoder, prefix: torch.Tensor) -> list[str]:
+        optimiser = torch.optim.Adam(decoder.parameters(), lr=3e-3)
+        for _ in range(150):
+            optimiser.zero_grad()
+            decoder.loss(prefix, texts).backward()
+            optimiser.step()
+        return decoder.generate(prefix)
+
+    mean_decoder = IntentDecoder(tokenizer, 12, dim=32, depth=1, heads=2, max_text_len=8)
+    written = fit(mean_decoder, tokens.mean(1))
+    assert written[0] == written[1]
+    resampled = IntentDecoder(tokenizer, 12, dim=32, depth=1, heads=2, max_text_len=8, prefix_queries=2)
+    assert resampled.resampler.query.shape == (1, 2, 12)
+    assert fit(resampled, tokens) == texts
+    # any number of tokens gives a prefix of prefix_queries tokens: the logits' shape does not depend on it
+    ids = tokenizer.batch(texts)[:, :-1]
+    assert resampled(torch.randn(2, 40, 12), ids).shape == resampled(tokens, ids).shape
+    with pytest.raises(ValueError, match="prefix_queries=-1 must be 0"):
+        IntentDecoder(tokenizer, 12, prefix_queries=-1)
+
+
 # ---------------------------------------------------------------- Hugging Face adapter
 
 

@@ -229,6 +229,22 @@ def test_attentive_pooler_is_order_free():
     torch.testing.assert_close(pooler(tokens[:, torch.randperm(7)]), pooled)  # no positions: a set function
 
 
+def test_attentive_pooler_with_several_queries_pools_one_token_per_query():
+    torch.manual_seed(0)
+    resampler = AttentivePooler(16, heads=2, queries=4)
+    tokens = torch.randn(3, 50, 16)
+    pooled = resampler.pool_tokens(tokens)
+    assert pooled.shape == (3, 4, 16)
+    torch.testing.assert_close(resampler(tokens), pooled[:, 0])
+    # each query's output is its own softmax-weighted mix of the tokens, normalised
+    queries = resampler.query.expand(3, -1, -1)
+    _, weights = resampler.attention(queries, tokens, tokens, need_weights=True)
+    assert weights.shape == (3, 4, 50) and torch.allclose(weights.sum(-1), torch.ones(3, 4))
+    assert not torch.allclose(pooled[:, 0], pooled[:, 1])  # distinct learned queries read distinct mixes
+    with pytest.raises(ValueError, match="at least 1 query, got queries=0"):
+        AttentivePooler(16, queries=0)
+
+
 def test_batched_block_placement_is_exact_and_covers_every_position():
     from representations.core.masks import _place_blocks, _stack_trimmed
 
