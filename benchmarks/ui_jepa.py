@@ -10,7 +10,10 @@ initialisation (references), and a supervised reference: the video encoder train
 texts (the probe's ceiling). Each run trains the same intent decoder on the frozen encoder (the supervised
 reference: together with it) and scores greedy intents on held-out clips of the train intents (few-shot) and on
 clips of held-out intents (zero-shot) (``agents/pretrain_ui.py``); on the generated intents also the few-shot
-family accuracy (right up to the argument: which contact, place or hour). Writes
+family accuracy (right up to the argument: which contact, place or hour). ``--supervised-steps`` sets the supervised
+reference's updates (600 by default). Overrides after ``--`` reach every variant, e.g.
+``objective.decoder.prefix=tokens objective.decoder.prefix_queries=16``: each decoder reads every encoder token,
+resampled by 16 learned queries, instead of one spatial mean per hyper-frame. Writes
 ``benchmarks/results/ui_jepa_<label>.{md,json}``.
 """
 
@@ -24,6 +27,7 @@ from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_roo
 from data.ui_activity import INTENTS
 
 ROOT = Path(__file__).resolve().parents[1]
+SUPERVISED = "supervised reference (encoder trained with the decoder)"
 VARIANTS = {
     "UI-JEPA": ["objective.encoder=ui_jepa"],
     "frame-averaged baseline": ["objective.encoder=frame_averaged"],
@@ -32,7 +36,7 @@ VARIANTS = {
     "UI-JEPA without temporal masks (ablation)": ["objective.encoder=ui_jepa", "objective.masks.temporal=false"],
     # the probe's ceiling: the same ViT and decoder trained end to end on the intent texts, no JEPA; the encoder's
     # backward makes an update ~4x dearer, so fewer, smaller batches (600 x 16 clips, 20 passes over the train clips)
-    "supervised reference (encoder trained with the decoder)": [
+    SUPERVISED: [
         "objective.encoder=ui_jepa",
         "train.steps=0",
         "objective.decoder.finetune_encoder=true",
@@ -52,14 +56,30 @@ def family_accuracy(confusion: list[list]) -> float | None:
     return sum(count for true, nearest, count in confusion if FAMILY[true] == FAMILY[nearest]) / sum(c for *_, c in confusion)
 
 
+def selected_variants(names: list[str], supervised_steps: int | None = None) -> dict[str, list[str]]:
+    """The named variants' overrides; ``supervised_steps`` replaces the supervised reference's update count (its own
+    override comes after the shared ones, so ``-- objective.decoder.steps=…`` would not reach it)."""
+    selected = {name: list(VARIANTS[name]) for name in names}
+    if supervised_steps is not None and SUPERVISED in selected:
+        if supervised_steps < 1:
+            raise SystemExit(f"--supervised-steps {supervised_steps}: the supervised reference needs at least 1 update")
+        kept = [o for o in selected[SUPERVISED] if not o.startswith("objective.decoder.steps=")]
+        selected[SUPERVISED] = [*kept, f"objective.decoder.steps={supervised_steps}"]
+    return selected
+
+
 def main(argv: list[str] | None = None) -> dict:
     argv, own, overrides = split_overrides(argv)
     parser = benchmark_parser(__doc__, "ui_jepa", seeds=[0, 1], variants=VARIANTS)
+    parser.add_argument(
+        "--supervised-steps", type=int, help="updates of the supervised reference (encoder and decoder; default 600)"
+    )
     args = parser.parse_args(own)
+    variants = selected_variants(args.variants, args.supervised_steps)
     root = runs_root(args)
     started = time.time()
     runs = run_variants(
-        {name: VARIANTS[name] for name in args.variants},
+        variants,
         ["objective=ui_jepa", "data=ui_activity", *overrides],
         args.seeds,
         root,

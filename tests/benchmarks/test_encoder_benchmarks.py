@@ -86,6 +86,17 @@ def test_ui_family_accuracy_counts_clips_right_up_to_the_argument():
     assert ui_jepa.family_accuracy([]) is None
 
 
+def test_the_supervised_reference_budget_is_set_by_its_own_option():
+    default = ui_jepa.selected_variants(list(ui_jepa.VARIANTS))
+    assert default == ui_jepa.VARIANTS and "objective.decoder.steps=600" in default[ui_jepa.SUPERVISED]
+    longer = ui_jepa.selected_variants([ui_jepa.SUPERVISED, "UI-JEPA"], supervised_steps=1500)
+    steps = [o for o in longer[ui_jepa.SUPERVISED] if o.startswith("objective.decoder.steps=")]
+    assert steps == ["objective.decoder.steps=1500"] and longer["UI-JEPA"] == ui_jepa.VARIANTS["UI-JEPA"]
+    assert ui_jepa.VARIANTS[ui_jepa.SUPERVISED][3] == "objective.decoder.steps=600"  # the table itself is untouched
+    with pytest.raises(SystemExit, match="--supervised-steps 0"):
+        ui_jepa.selected_variants([ui_jepa.SUPERVISED], supervised_steps=0)
+
+
 @pytest.mark.parametrize("name", list(seq_jepa_ceiling.SIZES))
 def test_every_ceiling_size_is_the_supervised_reference_at_its_width_length_and_data(name):
     from representations.seq_jepa.encoder import build_seq_jepa
