@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_root, split_overrides, variant_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [
         f"# AD-L-JEPA on LiDAR BEV segmentation: {args.label}",
         "",
-        f"Command: `python -m benchmarks.ad_l_jepa {' '.join(argv)}`",
+        f"Command: `{command_line('benchmarks.ad_l_jepa', argv)}`",
         "",
         f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. Test scenes: mIoU over "
         "car / pedestrian / cyclist / wall-pole after fine-tuning the encoder + a head on the given share of the "

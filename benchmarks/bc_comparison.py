@@ -17,7 +17,7 @@ import argparse
 import time
 from pathlib import Path
 
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.zeroshot_quality import mean_se_cell, run_seeds, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
     per_method = {m: r for m, r in per_method.items() if r}
     if not per_method:
         raise SystemExit(f"no run finished; logs under {root}")
-    command = "python -m benchmarks.bc_comparison " + " ".join(argv)
+    command = command_line("benchmarks.bc_comparison", argv)
     lines, numbers = summary_rows(per_method)
     header = [
         f"# Behaviour cloning comparison: {args.label}",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_root, split_overrides, variant_rows
 
 VARIANTS = {
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [
         f"# DMT-JEPA's collapse: {args.label}",
         "",
-        f"Command: `python -m benchmarks.dmt_jepa_collapse {' '.join(argv)}`",
+        f"Command: `{command_line('benchmarks.dmt_jepa_collapse', argv)}`",
         "",
         f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. Collapse diagnostics at the "
         "end of pretraining (the `target_std` curve: first → middle → last logged value, seed "

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.zeroshot_quality import benchmark_parser, entry_env, mean_se_cell, runs_root, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [
         f"# One zero-shot agent with each observation encoder: {args.label}",
         "",
-        f"Command: `python -m benchmarks.encoder_agents {shlex.join(argv)}`",
+        f"Command: `{command_line('benchmarks.encoder_agents', argv)}`",
         "",
         f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. TD-JEPA (default "
         "config), z inferred from relabelled rewards. Walker: mean return over stand / walk / run / spin; pointmaze: "

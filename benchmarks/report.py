@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
+
+
+def command_line(module: str, argv: Sequence[str]) -> str:
+    """The command as a user types it again: ``python -m <module> <argv>``, each argument shell-quoted (a variant
+    name with spaces stays one argument)."""
+    return f"python -m {module} {shlex.join(argv)}".rstrip()
 
 
 def write_report(out_dir: str | Path, stem: str, lines: list[str], result: Any) -> Path:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_root, split_overrides, variant_rows
 
 SUPERVISED = ["objective=seq_jepa", "objective.loss=supervised_rotation"]
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [
         f"# seq-JEPA's equivariance probe: the supervised ceiling across scales ({args.label})",
         "",
-        f"Command: `python -m benchmarks.seq_jepa_ceiling {' '.join(argv)}`",
+        f"Command: `{command_line('benchmarks.seq_jepa_ceiling', argv)}`",
         "",
         f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. Every row is the "
         "rotation-supervised encoder; test split unless the column says train. Mean ± s.e. over seeds where there are several.",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_root, split_overrides, variant_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [
         f"# seq-JEPA probes: {args.label}",
         "",
-        f"Command: `python -m benchmarks.seq_jepa_probes {' '.join(argv)}`",
+        f"Command: `{command_line('benchmarks.seq_jepa_probes', argv)}`",
         "",
         f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. "
         "Test split; mean ± s.e. over seeds where there are several.",

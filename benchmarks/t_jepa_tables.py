@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.zeroshot_quality import benchmark_parser, mean_se_cell, run_seeds, runs_root, split_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [
         f"# T-JEPA vs raw features: {args.label}",
         "",
-        f"Command: `python -m benchmarks.t_jepa_tables {' '.join(argv)}`",
+        f"Command: `{command_line('benchmarks.t_jepa_tables', argv)}`",
         "",
         f"Seeds: {args.seeds} (pretraining and downstream models; one row split per table); wall time WALL s; run "
         f"folders `{root}`. Test rows; accuracy ↑ (classification) or RMSE in the target's units ↓ (regression); "

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.zeroshot_quality import benchmark_parser, run_variants, runs_root, split_overrides, variant_rows
 from data.ui_activity import INTENTS
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [
         f"# UI-JEPA vs a frame-averaged encoder: {args.label}",
         "",
-        f"Command: `python -m benchmarks.ui_jepa {' '.join(argv)}`",
+        f"Command: `{command_line('benchmarks.ui_jepa', argv)}`",
         "",
         f"Seeds: {args.seeds}; wall time {time.time() - started:.0f} s; run folders `{root}`. Held-out clips; "
         "intent similarity = mean of ROUGE-1/2/L F1 against the intent's paraphrases (the paper also averages an "

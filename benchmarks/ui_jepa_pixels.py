@@ -26,7 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import agents.pretrain  # noqa: F401  (registers the pretrain config schema)
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.ui_jepa import family_accuracy
 from benchmarks.zeroshot_quality import split_overrides
 from data.ui_activity import load_ui_activity
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [
         f"# The UI intent probe on pixels: {args.label}",
         "",
-        f"Command: `python -m benchmarks.ui_jepa_pixels {' '.join(argv)}`",
+        f"Command: `{command_line('benchmarks.ui_jepa_pixels', argv)}`",
         "",
         f"Wall time {time.time() - started:.0f} s. Logistic regression (standardised inputs) fitted on the "
         f"{len(train.video)} train clips of the {len(info['fewshot_intents'])} few-shot intents, scored on their "

@@ -17,9 +17,8 @@ Writes ``benchmarks/results/zeroshot_comparison_<label>.{md,json}``.
 from __future__ import annotations
 
 import math
-import shlex
 
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.zeroshot_quality import benchmark_parser, mean_se, mean_se_cell, run_seeds, runs_root, split_overrides
 
 UNTRAINED = "untrained"
@@ -148,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
             metric = next(iter(runs.values()))["metric"]
     if not per_method:
         raise SystemExit(f"no run finished; logs under {root}")
-    command = "python -m benchmarks.zeroshot_comparison " + shlex.join(argv)
+    command = command_line("benchmarks.zeroshot_comparison", argv)
     lines, numbers = comparison_table(per_method, metric)
     result = {
         "command": command,

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> dict:
     modes = list(next(iter(per_seed.values())))
     tasks = sorted(next(iter(per_seed.values()))[modes[0]])
     env_name = next((o.split("=", 1)[1] for o in overrides if o.startswith("env.name=")), "pointmaze-medium-navigate")
-    command = "python -m benchmarks.zeroshot_quality " + " ".join(argv)
+    command = command_line("benchmarks.zeroshot_quality", argv)
     lines = [
         f"# Zero-shot success on {env_name}",
         "",

@@ -110,3 +110,17 @@ def test_every_ceiling_size_is_the_supervised_reference_at_its_width_length_and_
     assert cfg.train.steps == int(name.split(" updates")[0].split(", ")[-1].replace(",", ""))
     objects = name.split(" objects")[0].replace(",", "") if "objects" in name else "200"
     assert cfg.data.instances_per_class == int(objects)
+
+
+def test_a_report_command_is_the_one_a_user_types_again():
+    import shlex
+
+    from benchmarks.report import command_line
+
+    argv = ["--variants", "UI-JEPA", "frame-averaged baseline", "--", "objective.decoder.prefix=tokens"]
+    command = command_line("benchmarks.ui_jepa", argv)
+    assert (
+        command == "python -m benchmarks.ui_jepa --variants UI-JEPA 'frame-averaged baseline' -- objective.decoder.prefix=tokens"
+    )
+    assert shlex.split(command)[3:] == argv  # the variant with a space stays one argument
+    assert command_line("benchmarks.ui_jepa_pixels", []) == "python -m benchmarks.ui_jepa_pixels"
