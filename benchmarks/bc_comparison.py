@@ -8,19 +8,18 @@ Every (policy, seed) runs ``python -m agents.bc policy=<p> <p's overrides> <over
 seed=<s>`` through the real entry point. A method is ``name`` or ``name:override:override...`` (for
 options only that method has). Reports, as mean ± standard error over seeds: task success, the
 frozen-encoder probes (world model: RMSE and ATE of the next H states; action head: L1) and the
-training time. Writes ``benchmarks/results/bc_comparison_<label>.{md,json}``.
+training time. Writes ``benchmarks/results/bc_comparison_<label>.{md,json}``. ``--parallel N`` runs N seeds
+at a time, one CPU thread each; ``--resume <run folder root>`` finishes an interrupted call, keeping its
+finished runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 from benchmarks.report import command_line, write_report
-from benchmarks.zeroshot_quality import mean_se_cell, run_seeds, split_overrides
+from benchmarks.zeroshot_quality import benchmark_parser, mean_se_cell, run_seeds, runs_root, split_overrides
 
-ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = [
     ("mean", "success %", 100.0),
     ("probe_state_rmse", "probe RMSE", 1.0),
@@ -61,14 +60,11 @@ def summary_rows(per_method: dict[str, dict[int, dict]]) -> tuple[list[str], dic
 
 def main(argv: list[str] | None = None) -> dict:
     argv, own, overrides = split_overrides(argv)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = benchmark_parser(__doc__, "bc_comparison", seeds=[0, 1, 2], label="bc")
     parser.add_argument("--policies", "--representations", dest="policies", nargs="+", default=["act_jepa", "act", "mlp_bc"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--label", default="bc")
-    parser.add_argument("--runs-dir", default=str(ROOT / "outputs/benchmarks/bc_comparison"))
-    parser.add_argument("--out", default=str(ROOT / "benchmarks/results"))
+    parser.add_argument("--parallel", type=int, default=1, help="runs at a time (one CPU thread each when above 1)")
     args = parser.parse_args(own)
-    root = Path(args.runs_dir) / f"{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    root = runs_root(args)
     started = time.time()
     per_method, failed = {}, {}
     for spec in args.policies:
@@ -79,6 +75,9 @@ def main(argv: list[str] | None = None) -> dict:
             root / method,
             entry="agents.bc",
             result_key=None,
+            parallel=args.parallel,
+            threads=1 if args.parallel > 1 else 0,
+            reuse=bool(args.resume),
         )
         per_method[method], failed[method] = runs, failures
     per_method = {m: r for m, r in per_method.items() if r}
