@@ -8,9 +8,9 @@ Every (policy, seed) runs ``python -m agents.bc policy=<p> <p's overrides> <over
 seed=<s>`` through the real entry point. A method is ``name`` or ``name:override:override...`` (for
 options only that method has). Reports, as mean ± standard error over seeds: task success, the
 frozen-encoder probes (world model: RMSE and ATE of the next H states; action head: L1) and the
-training time. Writes ``benchmarks/results/bc_comparison_<label>.{md,json}``. ``--parallel N`` runs N seeds
-at a time, one CPU thread each; ``--resume <run folder root>`` finishes an interrupted call, keeping its
-finished runs.
+training time, then the first method's gap to each other one in standard errors of the difference.
+Writes ``benchmarks/results/bc_comparison_<label>.{md,json}``. ``--parallel N`` runs N seeds at a time,
+one CPU thread each; ``--resume <run folder root>`` finishes an interrupted call, keeping its finished runs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 
 from benchmarks.report import command_line, write_report
-from benchmarks.zeroshot_quality import benchmark_parser, mean_se_cell, run_seeds, runs_root, split_overrides
+from benchmarks.zeroshot_quality import benchmark_parser, gap_in_se, mean_se_cell, run_seeds, runs_root, split_overrides
 
 COLUMNS = [
     ("mean", "success %", 100.0),
@@ -58,6 +58,33 @@ def summary_rows(per_method: dict[str, dict[int, dict]]) -> tuple[list[str], dic
     return lines, numbers
 
 
+def gap_rows(per_method: dict[str, dict[int, dict]]) -> tuple[list[str], dict]:
+    """The first method minus each other one, per column but training time: the gap, the standard error of the
+    difference over seeds and the gap in those standard errors. Lower is better for the probe errors."""
+    first, *others = per_method
+    keys = [(key, title, scale) for key, title, scale in COLUMNS if key != "training_seconds"]
+    lines = [
+        "",
+        f"**{first} minus each other method** (gap / s.e. of the difference / gap in s.e.)",
+        "",
+        "| method | " + " | ".join(title for _, title, _ in keys) + " |",
+        "|---" * (len(keys) + 1) + "|",
+    ]
+    gaps: dict[str, dict[str, dict[str, float]]] = {}
+    for method in others:
+        cells = []
+        for key, _, scale in keys:
+            ours = [scale * r[key] for r in per_method[first].values() if key in r]
+            theirs = [scale * r[key] for r in per_method[method].values() if key in r]
+            if not ours or not theirs:
+                cells.append("–")
+                continue
+            gap = gaps.setdefault(method, {})[key] = gap_in_se(ours, theirs)
+            cells.append(f"{gap['gap']:+.3g} / {gap['se']:.2g} / {gap['gap_in_se']:+.1f}")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return lines, gaps
+
+
 def main(argv: list[str] | None = None) -> dict:
     argv, own, overrides = split_overrides(argv)
     parser = benchmark_parser(__doc__, "bc_comparison", seeds=[0, 1, 2], label="bc")
@@ -85,6 +112,10 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"no run finished; logs under {root}")
     command = command_line("benchmarks.bc_comparison", argv)
     lines, numbers = summary_rows(per_method)
+    gaps = {}
+    if len(per_method) > 1:
+        gap_lines, gaps = gap_rows(per_method)
+        lines += gap_lines
     header = [
         f"# Behaviour cloning comparison: {args.label}",
         "",
@@ -98,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.out,
         f"bc_comparison_{args.label}",
         header + lines,
-        {"command": command, "per_method": per_method, "summary": numbers, "failed": failed},
+        {"command": command, "per_method": per_method, "summary": numbers, "gaps": gaps, "failed": failed},
     )
     return numbers
 

@@ -16,10 +16,15 @@ Writes ``benchmarks/results/zeroshot_comparison_<label>.{md,json}``.
 
 from __future__ import annotations
 
-import math
-
 from benchmarks.report import command_line, write_report
-from benchmarks.zeroshot_quality import benchmark_parser, mean_se, mean_se_cell, run_seeds, runs_root, split_overrides
+from benchmarks.zeroshot_quality import (
+    benchmark_parser,
+    gap_in_se,
+    mean_se_cell,
+    run_seeds,
+    runs_root,
+    split_overrides,
+)
 
 UNTRAINED = "untrained"
 
@@ -75,12 +80,9 @@ def gap_to_reference(per_method: dict[str, dict[int, dict]], reference: str = UN
             continue
         cells = []
         for mode in modes:
-            mu, se = mean_se([task_mean(r[mode]) for r in runs.values()])
-            mu_ref, se_ref = mean_se([task_mean(r[mode]) for r in ref_runs.values()])
-            se_diff = math.sqrt(se**2 + se_ref**2)
-            ratio = (mu - mu_ref) / se_diff if se_diff > 0 else math.copysign(math.inf, mu - mu_ref) if mu != mu_ref else 0.0
-            gaps.setdefault(method, {})[mode] = {"gap": mu - mu_ref, "se": se_diff, "gap_in_se": ratio}
-            cells.append(f"{mu - mu_ref:+.1f} / {se_diff:.1f} / {ratio:+.1f}")
+            gap = gap_in_se([task_mean(r[mode]) for r in runs.values()], [task_mean(r[mode]) for r in ref_runs.values()])
+            gaps.setdefault(method, {})[mode] = gap
+            cells.append(f"{gap['gap']:+.1f} / {gap['se']:.1f} / {gap['gap_in_se']:+.1f}")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return lines, gaps
 

@@ -34,6 +34,16 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return m, math.sqrt(var / len(values))
 
 
+def gap_in_se(values: list[float], reference: list[float]) -> dict[str, float]:
+    """mean(values) − mean(reference), the standard error of that difference (√(s.e.² + s.e._ref²) over seeds),
+    and the gap in those standard errors (±inf for a gap with no spread)."""
+    mu, se = mean_se(values)
+    mu_ref, se_ref = mean_se(reference)
+    gap, se_diff = mu - mu_ref, math.sqrt(se**2 + se_ref**2)
+    ratio = gap / se_diff if se_diff > 0 else math.copysign(math.inf, gap) if gap != 0 else 0.0
+    return {"gap": gap, "se": se_diff, "gap_in_se": ratio}
+
+
 def mean_se_cell(values: list[float], fmt: str = ".1f", se_fmt: str | None = None) -> tuple[str, list]:
     """A table cell "mean ± s.e." (the mean alone for one value) and [mean, s.e., n] for the JSON summary."""
     mu, se = mean_se(values)
