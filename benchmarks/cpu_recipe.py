@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import os
 import platform
-import shlex
 import sys
 from pathlib import Path
 
 import torch
 
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.zeroshot_quality import benchmark_parser, mean_se_cell, run_seeds, runs_root, split_overrides
 
 
@@ -215,7 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
     env = env or next(iter(per_seed.values())).get("env") or "pointmaze-medium-navigate"
     if args.oracle_states and "maze" in env:
         add_oracle_agreement(per_seed, root, args.oracle_states)
-    command = "python -m benchmarks.cpu_recipe " + shlex.join(all_args)
+    command = command_line("benchmarks.cpu_recipe", all_args)
     straight_line = None
     if args.straight_line_episodes and env.startswith("pointmaze"):
         from benchmarks.maze_baselines import straight_line_success

@@ -103,9 +103,9 @@ def main(argv=None) -> dict:
             flush=True,
         )
 
-    from benchmarks.report import write_report
+    from benchmarks.report import command_line, write_report
 
-    command = "python -m benchmarks.data_parallel " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("benchmarks.data_parallel", argv if argv is not None else sys.argv[1:])
     hardware = (
         next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
         if args.device == "cpu"

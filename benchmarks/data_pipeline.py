@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.report import command_line
+
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("WANDB_MODE", "offline")
 
@@ -176,7 +178,7 @@ def main() -> None:
 
     raw_mb = raw_bytes / 2**20
     res = dict(
-        command="python -m benchmarks.data_pipeline " + " ".join(sys.argv[1:]),
+        command=command_line("benchmarks.data_pipeline", sys.argv[1:]),
         dataset=NAME,
         data=kind,
         npz=str(npz),

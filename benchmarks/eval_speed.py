@@ -26,7 +26,7 @@ from hydra import compose, initialize_config_dir
 
 from agents.actor import make_actor
 from agents.evaluation import evaluate, run_episode
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from envs import make_dataset, make_task_suite
 from representations import make_representation
 from representations.encoders import make_encoder
@@ -84,7 +84,7 @@ def main(argv=None) -> dict:
     assert all(torch.allclose(relabelled[t], looped[t], atol=1e-5) for t in suite.task_names), "relabel paths disagree"
 
     tasks, steps = len(suite.task_names), suite.max_episode_steps
-    command = "python -m benchmarks.eval_speed " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("benchmarks.eval_speed", argv if argv is not None else sys.argv[1:])
     lines = [
         f"# Full zero-shot evaluation of {args.domain}: wall time",
         "",

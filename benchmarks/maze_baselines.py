@@ -12,7 +12,6 @@ states and success rule are those of ``agents.evaluation.evaluate`` (seeds ``see
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import torch
 from tensordict import TensorDictBase
 
 from agents.evaluation import rollout_batch
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from envs.common import TaskSuite
 
 
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
     except ValueError as err:
         raise SystemExit(str(err)) from None
     mean = sum(per_task.values()) / len(per_task)
-    command = "python -m benchmarks.maze_baselines " + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = command_line("benchmarks.maze_baselines", argv if argv is not None else sys.argv[1:])
     lines = [
         f"# Straight-line baseline on {suite.name}",
         "",

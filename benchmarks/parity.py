@@ -17,14 +17,13 @@ our half alone (no checkout needed).
 from __future__ import annotations
 
 import math
-import shlex
 import sys
 import textwrap
 import time
 from pathlib import Path
 
 from benchmarks.parity_official import add_shared_arguments, check_official_path, compose_config
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.zeroshot_quality import benchmark_parser, mean_se_cell, run_seeds, split_overrides
 
 OURS, OFFICIAL = "jepa-rl", "official"
@@ -265,7 +264,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         official = json.loads((root / OFFICIAL / f"seed{seeds[OFFICIAL][0]}" / "official_config.json").read_text())
     summary = summarise(runs)
-    command = "python -m benchmarks.parity " + shlex.join(all_args)
+    command = command_line("benchmarks.parity", all_args)
     lines = report_lines(summary, command, seeds=seeds, failed=failed, updates=updates, eval_every=eval_every, official=official)
     stem = f"parity_{summary['env']}" + (f"_{args.label}" if args.label else "")
     out = Path(args.out)

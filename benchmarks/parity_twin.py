@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 import torch
 
 from benchmarks import parity_official as po
+from benchmarks.report import command_line
 
 ROOT = Path(__file__).resolve().parents[1]
 DRAW_SEED = 10_000  # update k reseeds both codes with DRAW_SEED + k (the seed sets the weights and the data order)
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
     updates = args.updates if args.updates is not None else int(cfg.train.steps)
     eval_every = args.eval_every if args.eval_every is not None else int(cfg.train.eval_every) or updates
     result = run_twins(cfg, root, updates=updates, eval_every=eval_every)
-    command = "python -m benchmarks.parity_twin " + " ".join(shlex.quote(a) for a in argv)
+    command = command_line("benchmarks.parity_twin", argv)
     env = result["env"]
     name = f"parity_twin_{env}_seed{args.seed}" + (f"_{args.label}" if args.label else "")
     print(f"wrote {write_report(result, Path(args.out), name, command, env, args.seed)}")

@@ -38,7 +38,7 @@ from representations import make_representation, make_representation_loss
 from representations.core import clipped_noise_action, ensemble_reduce, orthonormality_loss, project_to_sphere
 
 warnings.filterwarnings("ignore")
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 OBS_DIM, ACTION_DIM, BATCH = 29, 8, 256  # the reference measurement's shapes
@@ -305,7 +305,7 @@ def main(argv=None) -> dict:
         hw["cpu_model"] = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    command = "python -m benchmarks.td_jepa_throughput " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("benchmarks.td_jepa_throughput", argv if argv is not None else sys.argv[1:])
     result = {
         "command": command.strip(),
         "hardware": hw,

@@ -28,7 +28,7 @@ from torchrl.objectives import SoftUpdate
 from agents.actor import ZeroShotActorLoss, make_actor
 from agents.engine import make_optimizer
 from agents.update import make_update
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.td_jepa_throughput import count_flops, matmul_gflops, official_update, rate
 from representations import make_representation, make_representation_loss
 
@@ -195,7 +195,7 @@ def main(argv=None) -> dict:
             rates[key].append(rate(fn, batches[key[0]], args.updates, device))
         print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n}/{v} {x[-1]:.2f}/s" for (n, v), x in rates.items()), flush=True)
     med = {key: statistics.median(v) for key, v in rates.items()}
-    command = "python -m benchmarks.update_throughput " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("benchmarks.update_throughput", argv if argv is not None else sys.argv[1:])
     cpu = (
         next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
         if device.type == "cpu"
