@@ -20,26 +20,26 @@ import time
 from benchmarks.report import command_line, write_report
 from benchmarks.zeroshot_quality import benchmark_parser, gap_in_se, mean_se_cell, run_seeds, runs_root, split_overrides
 
-COLUMNS = [
-    ("mean", "success %", 100.0),
-    ("probe_state_rmse", "probe RMSE", 1.0),
-    ("probe_state_ate", "probe ATE", 1.0),
-    ("probe_action_l1", "probe action L1", 1.0),
-    ("training_seconds", "training s", 1.0),
+COLUMNS = [  # (eval.json key, title, scale, cell format)
+    ("mean", "success %", 100.0, ".1f"),
+    ("probe_state_rmse", "probe RMSE", 1.0, ".4f"),
+    ("probe_state_ate", "probe ATE", 1.0, ".3f"),
+    ("probe_action_l1", "probe action L1", 1.0, ".4f"),
+    ("training_seconds", "training s", 1.0, ".0f"),
 ]
 
 
 def summary_rows(per_method: dict[str, dict[int, dict]]) -> tuple[list[str], dict]:
-    lines = ["| method | seeds | " + " | ".join(title for _, title, _ in COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+    lines = ["| method | seeds | " + " | ".join(title for _, title, _, _ in COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
     numbers: dict = {}
     for method, runs in per_method.items():
         cells = []
-        for key, _, scale in COLUMNS:
+        for key, _, scale, fmt in COLUMNS:
             values = [scale * r[key] for r in runs.values() if key in r]
             if not values:
                 cells.append("–")
                 continue
-            cell, numbers.setdefault(method, {})[key] = mean_se_cell(values, ".3g", ".2g")
+            cell, numbers.setdefault(method, {})[key] = mean_se_cell(values, fmt)
             cells.append(cell)
         lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
     tasks = sorted({t for runs in per_method.values() for r in runs.values() for t in r["success"]})
@@ -62,7 +62,7 @@ def gap_rows(per_method: dict[str, dict[int, dict]]) -> tuple[list[str], dict]:
     """The first method minus each other one, per column but training time: the gap, the standard error of the
     difference over seeds and the gap in those standard errors. Lower is better for the probe errors."""
     first, *others = per_method
-    keys = [(key, title, scale) for key, title, scale in COLUMNS if key != "training_seconds"]
+    keys = [(key, title, scale) for key, title, scale, _ in COLUMNS if key != "training_seconds"]
     lines = [
         "",
         f"**{first} minus each other method** (gap / s.e. of the difference / gap in s.e.)",

@@ -29,7 +29,7 @@ def test_summary_is_the_mean_and_standard_error_over_seeds():
     # success % of act_jepa: 30 and 50 -> mean 40, s.e. = std(30, 50) / sqrt(2) = 14.142 / 1.414 = 10
     assert numbers["act_jepa"]["mean"] == [40.0, 10.0, 2]
     assert numbers["act"]["mean"] == [20.0, 0.0, 2]
-    assert lines[2].startswith("| act_jepa | 2 | 40 ± 10 |")
+    assert lines[2].startswith("| act_jepa | 2 | 40.0 ± 10.0 | 0.3100 ± 0.0100 | 0.620 ± 0.020 |")
 
 
 def test_gap_to_the_first_method_in_standard_errors_of_the_difference():
